@@ -1,0 +1,142 @@
+//! Command-line arguments (clap) and the top-level dispatch.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::inspect::BinaryPolicy;
+use crate::report::Format;
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  keyhound scan                              scan the current directory
+  keyhound scan src config/.env              scan some paths
+  keyhound scan . --format json -o findings.json
+  keyhound scan --no-ignore --show-secrets ~/projects
+  cat dump.txt | keyhound scan -             scan standard input
+  keyhound scan . --baseline .keyhound-baseline.json   report only new findings";
+
+const RULES_EXAMPLES: &str = "\
+Examples:
+  keyhound rules list
+  keyhound rules list --rules my-rules/
+  keyhound rules test rules/openai.toml";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyhound",
+    version,
+    about = "Find leaked OpenAI and other AI-provider API keys in files and git history, and revoke them.",
+    long_about = None,
+    after_help = "Exit codes: 0 no findings, 1 findings (see --exit-code), 2 error.\n\
+                  Run `keyhound <command> --help` for each command's options and examples."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan files and directories (the working tree), or standard input with `-`.
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+    /// List the rules in force, or run rule files' own examples.
+    #[command(subcommand, after_help = RULES_EXAMPLES)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules in force with their ids, kinds and descriptions.
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// Check rule files against their own examples (default: the built-in rules).
+    Test {
+        /// Rule files or directories to test.
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// Which rules are in force.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RuleArgs {
+    /// Add rules from a TOML file or a directory of them (repeatable).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rule_paths: Vec<PathBuf>,
+    /// Use only these rule ids (comma-separated).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub only_rules: Vec<String>,
+    /// Do not use these rule ids (comma-separated).
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub disable_rules: Vec<String>,
+    /// Read settings from this file instead of `keyhound.toml` at the scanned root.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// When to colour the human report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// How and where findings are reported.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Report format [default: human, or `format` from keyhound.toml].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print secrets in full instead of redacted (`sk-proj-AbCd…wXyZ`).
+    #[arg(long)]
+    pub show_secrets: bool,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Exit code when findings are reported.
+    #[arg(long, value_name = "N", default_value_t = crate::exit::FINDINGS_EXIT_CODE)]
+    pub exit_code: u8,
+    /// Report only findings whose fingerprint is not in this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the fingerprints of the findings to this baseline file.
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+    /// No summary, notes or progress bar on stderr (warnings still appear).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan; `-` reads standard input.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Also scan files hidden by .gitignore, .ignore and git's excludes.
+    #[arg(long)]
+    pub no_ignore: bool,
+    /// Follow symbolic links.
+    #[arg(long, short = 'L')]
+    pub follow: bool,
+    /// What to do with binary files (a NUL byte in the first 8 KiB).
+    #[arg(long, value_enum, default_value_t = BinaryPolicy::Scan)]
+    pub binary: BinaryPolicy,
+    /// Skip files larger than this (e.g. 10MiB) [default: 100MiB].
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub max_file_size: Option<u64>,
+    /// Worker threads [default: one per core].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

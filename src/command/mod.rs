@@ -1,0 +1,42 @@
+//! The commands: each turns parsed arguments into a run and an [`ExitStatus`].
+
+mod output;
+mod rules;
+mod scan;
+mod setup;
+
+use std::io::ErrorKind;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+
+/// Parses the command line, runs the command and maps any error to exit code 2.
+pub fn main() -> ExitStatus {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(status) => status,
+        Err(err) if is_broken_pipe(&err) => ExitStatus::Clean,
+        Err(err) => {
+            eprintln!("keyhound: error: {err:#}");
+            ExitStatus::Error
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Rules(command) => rules::run(command),
+    }
+}
+
+/// A closed pipe (`keyhound scan | head`) is not an error.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,61 @@
+//! `keyhound rules list` and `keyhound rules test`.
+
+use crate::cli::RulesCommand;
+use crate::config::LoadedConfig;
+use crate::exit::ExitStatus;
+use crate::rules::{RuleSet, examples, load_rule_path};
+
+use super::setup::rule_set;
+
+pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
+    match command {
+        RulesCommand::List { rules } => {
+            let config = LoadedConfig::load(rules.config.as_deref(), None)?;
+            let set = rule_set(&rules, &config)?;
+            for rule in set.rules() {
+                println!(
+                    "{:<36} {:<10} {:<16} {:<9} {}",
+                    rule.id, rule.provider, rule.kind, rule.severity, rule.name
+                );
+                println!("{:<36} {}", "", rule.description);
+            }
+            eprintln!("keyhound: {} rule(s) in force", set.len());
+            Ok(ExitStatus::Clean)
+        }
+        RulesCommand::Test { paths } => {
+            let set = if paths.is_empty() {
+                RuleSet::builtin()?
+            } else {
+                let mut rules = Vec::new();
+                for path in &paths {
+                    rules.extend(load_rule_path(path)?);
+                }
+                RuleSet::from_rules(rules)?
+            };
+            let failures = examples::check(&set);
+            let examples: usize = set
+                .rules()
+                .iter()
+                .map(|r| r.examples.len() + r.negative_examples.len())
+                .sum();
+            for failure in &failures {
+                println!("FAIL {}: {}", failure.rule_id, failure.problem);
+                if !failure.example.is_empty() {
+                    println!("     example: {}", failure.example);
+                }
+            }
+            println!(
+                "{} rule(s), {} example(s): {} passed, {} failed",
+                set.len(),
+                examples,
+                examples.saturating_sub(failures.len()),
+                failures.len()
+            );
+            Ok(if failures.is_empty() {
+                ExitStatus::Clean
+            } else {
+                ExitStatus::Findings(1)
+            })
+        }
+    }
+}

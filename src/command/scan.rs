@@ -1,0 +1,43 @@
+//! `keyhound scan`: the working tree (or stdin).
+
+use std::time::Instant;
+
+use crate::cli::ScanArgs;
+use crate::diag::{Diagnostics, ScanStats};
+use crate::exit::ExitStatus;
+use crate::source::fs::{WalkOptions, scan_paths};
+
+use super::output::{Units, finish};
+use super::setup::{DEFAULT_MAX_FILE_SIZE, load_config, scanner};
+
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let root = args.paths.first().filter(|p| p.is_dir()).map(|p| p.as_path());
+    let config = load_config(&args.rules, root)?;
+    let scanner = scanner(&args.rules, &config)?;
+    let options = WalkOptions {
+        no_ignore: args.no_ignore,
+        follow_links: args.follow,
+        threads: args.threads.unwrap_or(0),
+        max_file_size: args
+            .max_file_size
+            .or(config.max_file_size()?)
+            .unwrap_or(DEFAULT_MAX_FILE_SIZE),
+        binary: args.binary,
+        exclude: config.exclude_set()?,
+    };
+    let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));
+    let stats = ScanStats::default();
+    let findings = scan_paths(&scanner, &args.paths, &options, &diag, &stats);
+    finish(
+        findings,
+        &args.output,
+        &config,
+        scanner.rules(),
+        &[],
+        &diag,
+        &stats,
+        started,
+        Units { items: "files" },
+    )
+}

@@ -1,0 +1,40 @@
+//! Building what every scanning command needs from its arguments: config, rules, scanner.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::cli::RuleArgs;
+use crate::config::LoadedConfig;
+use crate::rules::{RuleSet, load_rule_path};
+use crate::scan::{PlaceholderFilter, Scanner};
+
+/// The default `--max-file-size`.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Loads `--config FILE`, or `keyhound.toml` in `root` when there is one.
+pub fn load_config(args: &RuleArgs, root: Option<&Path>) -> anyhow::Result<LoadedConfig> {
+    Ok(LoadedConfig::load(args.config.as_deref(), root)?)
+}
+
+/// The rules in force: built-in, then the config's rule files, then `--rules`, narrowed by the selections.
+pub fn rule_set(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<RuleSet> {
+    let mut rules = RuleSet::builtin().context("the built-in rules are broken")?;
+    for path in config.rule_paths().iter().chain(&args.rule_paths) {
+        rules.extend(load_rule_path(path)?)?;
+    }
+    let mut disabled = args.disable_rules.clone();
+    disabled.extend(config.config.disable_rules.iter().cloned());
+    rules.select(&args.only_rules, &disabled)?;
+    if rules.is_empty() {
+        anyhow::bail!("no rules are left in force (check --only-rules / --disable-rules)");
+    }
+    Ok(rules)
+}
+
+pub fn scanner(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<Scanner> {
+    let rules = rule_set(args, config)?;
+    let placeholders =
+        PlaceholderFilter::with_extra(config.config.placeholder_words.clone(), config.placeholder_regexes()?);
+    Scanner::new(rules, placeholders).context("cannot build the keyword prefilter")
+}

@@ -1,0 +1,105 @@
+//! Baselines: the fingerprints of accepted findings. With `--baseline FILE` only findings not in it are reported.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::{Finding, Fingerprint};
+
+/// The version of the baseline file format.
+pub const BASELINE_VERSION: u32 = 1;
+
+/// The baseline file: fingerprints plus where each was seen, so people can review what they accept.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub format_version: u32,
+    pub findings: Vec<BaselineEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineEntry {
+    pub fingerprint: Fingerprint,
+    pub rule_id: String,
+    /// The secret, redacted.
+    pub secret: String,
+    pub path: String,
+    pub line: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("cannot read baseline {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write baseline {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a keyhound baseline: {message}")]
+    Format { path: PathBuf, message: String },
+}
+
+impl Baseline {
+    pub fn from_findings(findings: &[Finding]) -> Baseline {
+        let mut seen = HashSet::new();
+        let findings = findings
+            .iter()
+            .filter(|f| seen.insert(f.fingerprint.clone()))
+            .map(|f| BaselineEntry {
+                fingerprint: f.fingerprint.clone(),
+                rule_id: f.rule_id.clone(),
+                secret: f.secret.redacted(),
+                path: f.path.clone(),
+                line: f.location.line,
+            })
+            .collect();
+        Baseline {
+            format_version: BASELINE_VERSION,
+            findings,
+        }
+    }
+
+    pub fn read(path: &Path) -> Result<Baseline, BaselineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let baseline: Baseline = serde_json::from_str(&text).map_err(|e| BaselineError::Format {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if baseline.format_version != BASELINE_VERSION {
+            return Err(BaselineError::Format {
+                path: path.to_path_buf(),
+                message: format!("format_version {} is not {BASELINE_VERSION}", baseline.format_version),
+            });
+        }
+        Ok(baseline)
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
+        let write_error = |source| BaselineError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| write_error(e.into()))?;
+        text.push('\n');
+        std::fs::write(path, text).map_err(write_error)
+    }
+
+    /// Removes the findings this baseline accepts; returns how many were removed.
+    pub fn apply(&self, findings: &mut Vec<Finding>) -> usize {
+        let known: HashSet<&Fingerprint> = self.findings.iter().map(|e| &e.fingerprint).collect();
+        let before = findings.len();
+        findings.retain(|f| !known.contains(&f.fingerprint));
+        before - findings.len()
+    }
+}

@@ -1,0 +1,190 @@
+//! What a scan produces: [`Finding`]s with their location, fingerprint, redacted secret and provenance.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::rules::Severity;
+
+/// A secret's raw text. `Debug` and `Display` never show it; use [`Secret::expose`] deliberately.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: impl Into<String>) -> Secret {
+        Secret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `sk-proj-AbCd…wXyZ`: the key's prefix up to its last separator in the first 12 characters, four more
+    /// characters, an ellipsis and the last four. Short secrets show less.
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.redacted())
+    }
+}
+
+/// See [`Secret::redacted`].
+pub fn redact(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    let n = chars.len();
+    if n < 12 {
+        let shown: String = chars.iter().take(2.min(n)).collect();
+        return format!("{shown}…");
+    }
+    let prefix_len = chars
+        .iter()
+        .take(12)
+        .rposition(|c| *c == '-' || *c == '_')
+        .map_or(0, |i| i + 1);
+    // Never show more than a third of the secret.
+    let head = (prefix_len + 4).min(n / 3).max(2);
+    let tail = 4.min(n / 6);
+    let head: String = chars[..head].iter().collect();
+    let tail: String = chars[n - tail..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// A stable identifier of a leak: SHA-256 of the rule id and the secret, in hex. It does not depend on where
+/// the secret was found, so it survives moves between lines, files and commits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Fingerprint(pub String);
+
+impl Fingerprint {
+    pub fn of(rule_id: &str, secret: &str) -> Fingerprint {
+        let mut hasher = Sha256::new();
+        hasher.update(rule_id.as_bytes());
+        hasher.update(b":");
+        hasher.update(secret.as_bytes());
+        let digest = hasher.finalize();
+        Fingerprint(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where in a file or blob a secret sits. Lines and columns are 1-based; columns count bytes;
+/// `end_column` is exclusive (the column just past the secret), as in SARIF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    /// Byte offset of the secret in the (decoded) content.
+    pub offset: usize,
+}
+
+/// The commit that introduced a blob holding a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitProvenance {
+    pub commit: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// Author date, RFC 3339.
+    pub date: String,
+    pub summary: String,
+    /// The blob's object id.
+    pub blob: String,
+    /// Other (commit, path) places where the same blob appears, beyond the introducing one.
+    pub other_occurrences: usize,
+    /// Every (commit, path) place, when asked for with `--all-commits`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub occurrences: Vec<Occurrence>,
+}
+
+/// One (commit, path) place where a blob appears.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    pub commit: String,
+    pub path: String,
+}
+
+/// The outcome of checking whether a key is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Liveness {
+    Live,
+    Dead,
+    Unknown,
+}
+
+impl fmt::Display for Liveness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Liveness::Live => "live",
+            Liveness::Dead => "dead",
+            Liveness::Unknown => "unknown",
+        })
+    }
+}
+
+/// A liveness status with the reason behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub status: Liveness,
+    pub reason: String,
+}
+
+/// One leaked secret at one place.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule_id: String,
+    pub rule_name: String,
+    pub provider: String,
+    pub kind: String,
+    pub severity: Severity,
+    /// The file's path as the user named it (`fixtures/demo/.env`), `<stdin>`, or the path inside a commit's tree.
+    pub path: String,
+    pub location: Location,
+    pub secret: Secret,
+    pub fingerprint: Fingerprint,
+    /// The line holding the secret, with the secret masked; `None` for binary content.
+    pub context: Option<String>,
+    /// The repository, for history scans.
+    pub repository: Option<String>,
+    pub git: Option<GitProvenance>,
+    pub verification: Option<Verification>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_prefix_and_ends() {
+        assert_eq!(
+            redact("sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijwXyZ"),
+            "sk-proj-AbCd…wXyZ"
+        );
+        assert_eq!(
+            redact("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"),
+            "sk-u8jz…KLzd"
+        );
+        assert_eq!(redact("short"), "sh…");
+        let secret = Secret::new("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");
+        assert!(!format!("{secret:?}").contains("T3BlbkFJ"));
+    }
+
+    #[test]
+    fn fingerprint_depends_on_rule_and_secret_only() {
+        let a = Fingerprint::of("openai-legacy-key", "sk-abc");
+        assert_eq!(a, Fingerprint::of("openai-legacy-key", "sk-abc"));
+        assert_ne!(a, Fingerprint::of("openai-project-key", "sk-abc"));
+        assert_eq!(a.0.len(), 64);
+    }
+}

@@ -1,0 +1,244 @@
+//! Turns one piece of content (a file, a blob, stdin) into findings: decoding, the binary policy, matching,
+//! locating, inline allow markers and the masked context line.
+
+use std::borrow::Cow;
+
+use crate::finding::{Finding, Fingerprint, Location, Secret};
+use crate::scan::Scanner;
+use crate::scan::location::{LineCounter, line_end};
+
+/// Markers that, anywhere on a finding's line, mark the finding as accepted.
+/// `gitleaks:allow` and detect-secrets' pragma are honoured so projects can switch tools without editing files.
+pub const ALLOW_MARKERS: &[&str] = &["keyhound:allow", "gitleaks:allow", "pragma: allowlist secret"];
+
+/// How many bytes are inspected to decide whether content is binary (a NUL byte there means binary).
+const BINARY_SNIFF_LEN: usize = 8 * 1024;
+/// How much of the line to show on either side of a secret in the context.
+const CONTEXT_RADIUS: usize = 60;
+
+/// What to do with binary content (content with a NUL byte in its first 8 KiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BinaryPolicy {
+    /// Scan it like text (keys end up in build artefacts); findings show no context line.
+    #[default]
+    Scan,
+    /// Skip it.
+    Skip,
+}
+
+/// The outcome of inspecting one piece of content.
+#[derive(Debug, Default)]
+pub struct Inspection {
+    pub findings: Vec<Finding>,
+    /// The content was binary and skipped by policy.
+    pub skipped_binary: bool,
+    /// Findings dropped because their line holds an allow marker.
+    pub allowed: usize,
+}
+
+/// Scans `bytes`, labelling findings with `path`.
+pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy) -> Inspection {
+    let decoded = decode_utf16(bytes);
+    let (content, is_binary): (&[u8], bool) = match &decoded {
+        Some(text) => (text.as_bytes(), false),
+        None => (bytes, is_binary(bytes)),
+    };
+    if is_binary && binary == BinaryPolicy::Skip {
+        return Inspection {
+            skipped_binary: true,
+            ..Inspection::default()
+        };
+    }
+    let matches = scanner.find(content);
+    let mut inspection = Inspection::default();
+    if matches.is_empty() {
+        return inspection;
+    }
+    // Every match is masked in every context line, so one finding's context never shows another's secret.
+    let masks: Vec<(usize, usize, String)> = matches
+        .iter()
+        .map(|m| {
+            (
+                m.start,
+                m.end,
+                crate::finding::redact(&String::from_utf8_lossy(&content[m.start..m.end])),
+            )
+        })
+        .collect();
+    let mut lines = LineCounter::new(content);
+    for m in &matches {
+        let start = lines.locate(m.start);
+        let line_stop = line_end(content, start.line_start);
+        let line = &content[start.line_start..line_stop.max(m.end).min(content.len())];
+        if ALLOW_MARKERS
+            .iter()
+            .any(|marker| memchr::memmem::find(line, marker.as_bytes()).is_some())
+        {
+            inspection.allowed += 1;
+            continue;
+        }
+        let end = lines.locate(m.end);
+        let rule = scanner.rule(m.rule);
+        let secret = Secret::new(String::from_utf8_lossy(&content[m.start..m.end]).into_owned());
+        let context =
+            (!is_binary).then(|| masked_context(content, start.line_start, line_stop, m.start, m.end, &masks));
+        inspection.findings.push(Finding {
+            rule_id: rule.id.clone(),
+            rule_name: rule.name.clone(),
+            provider: rule.provider.clone(),
+            kind: rule.kind.clone(),
+            severity: rule.severity,
+            path: path.to_string(),
+            location: Location {
+                line: start.line,
+                column: start.column,
+                end_line: end.line,
+                end_column: end.column,
+                offset: m.start,
+            },
+            fingerprint: Fingerprint::of(&rule.id, secret.expose()),
+            secret,
+            context,
+            repository: None,
+            git: None,
+            verification: None,
+        });
+    }
+    inspection
+}
+
+/// Is this content binary? A NUL byte in the first 8 KiB says so, as for git and ripgrep.
+pub fn is_binary(bytes: &[u8]) -> bool {
+    memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF_LEN)]).is_some()
+}
+
+/// Decodes UTF-16 content that starts with a byte-order mark (PowerShell writes such files); `None` otherwise.
+pub fn decode_utf16(bytes: &[u8]) -> Option<String> {
+    let little_endian = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return None,
+    };
+    let units = bytes[2..].chunks_exact(2).map(|pair| {
+        if little_endian {
+            u16::from_le_bytes([pair[0], pair[1]])
+        } else {
+            u16::from_be_bytes([pair[0], pair[1]])
+        }
+    });
+    Some(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
+}
+
+/// The secret's line, cut to a readable width around the secret (`start..end`), with every match in `masks`
+/// replaced by its redacted form and control characters shown as spaces.
+fn masked_context(
+    content: &[u8],
+    line_start: usize,
+    line_stop: usize,
+    start: usize,
+    end: usize,
+    masks: &[(usize, usize, String)],
+) -> String {
+    let mut from = start.saturating_sub(CONTEXT_RADIUS).max(line_start);
+    let mut to = (end + CONTEXT_RADIUS).min(line_stop.max(end));
+    // Widen the window rather than cut a neighbouring secret in half (a half would not be masked).
+    for &(s, e, _) in masks {
+        if s < from && e > from {
+            from = s;
+        }
+        if s < to && e > to {
+            to = e;
+        }
+    }
+    let clean = |bytes: &[u8]| -> String {
+        let text: Cow<'_, str> = String::from_utf8_lossy(bytes);
+        text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    };
+    let mut out = String::new();
+    if from > line_start {
+        out.push('…');
+    }
+    let mut pos = from;
+    for (s, e, redacted) in masks.iter().filter(|(s, e, _)| *s >= from && *e <= to) {
+        out.push_str(&clean(&content[pos..*s]));
+        out.push_str(redacted);
+        pos = *e;
+    }
+    out.push_str(&clean(&content[pos..to]));
+    if to < line_stop {
+        out.push('…');
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+    use crate::scan::PlaceholderFilter;
+
+    const KEY: &str = "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";
+
+    fn scanner() -> Scanner {
+        Scanner::new(RuleSet::builtin().expect("rules"), PlaceholderFilter::default()).expect("scanner")
+    }
+
+    #[test]
+    fn utf16_with_bom_is_decoded() {
+        let text = format!("$env:OPENAI_API_KEY = \"{KEY}\"\r\n");
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let found = inspect(&scanner(), &bytes, "profile.ps1", BinaryPolicy::Scan);
+        assert_eq!(found.findings.len(), 1);
+        assert_eq!(found.findings[0].secret.expose(), KEY);
+        assert_eq!(found.findings[0].location.column, 24);
+    }
+
+    #[test]
+    fn binary_policy_is_honoured() {
+        let bytes = format!("\0\0ELF\0{KEY}\0").into_bytes();
+        let scanned = inspect(&scanner(), &bytes, "a.out", BinaryPolicy::Scan);
+        assert_eq!(scanned.findings.len(), 1);
+        assert!(scanned.findings[0].context.is_none());
+        let skipped = inspect(&scanner(), &bytes, "a.out", BinaryPolicy::Skip);
+        assert!(skipped.skipped_binary && skipped.findings.is_empty());
+    }
+
+    #[test]
+    fn allow_markers_suppress_findings() {
+        for marker in ALLOW_MARKERS {
+            let text = format!("key = \"{KEY}\"  # {marker}\nother = \"{KEY}\"\n");
+            let found = inspect(&scanner(), text.as_bytes(), "x", BinaryPolicy::Scan);
+            assert_eq!(found.findings.len(), 1, "{marker}");
+            assert_eq!(found.findings[0].location.line, 2);
+            assert_eq!(found.allowed, 1);
+        }
+    }
+
+    #[test]
+    fn context_masks_every_secret_on_the_line() {
+        let text = format!("keys:{KEY},{KEY}\n");
+        let found = inspect(&scanner(), text.as_bytes(), "x", BinaryPolicy::Scan);
+        assert_eq!(found.findings.len(), 2);
+        for finding in &found.findings {
+            let context = finding.context.clone().unwrap_or_default();
+            assert_eq!(context, "keys:sk-u8jz…KLzd,sk-u8jz…KLzd");
+        }
+    }
+
+    #[test]
+    fn context_masks_the_secret() {
+        let text = format!("export OPENAI_API_KEY={KEY}\n");
+        let found = inspect(&scanner(), text.as_bytes(), "x", BinaryPolicy::Scan);
+        let context = found.findings[0].context.clone().unwrap_or_default();
+        assert_eq!(context, "export OPENAI_API_KEY=sk-u8jz…KLzd");
+        assert_eq!(found.findings[0].location.column, 23);
+        assert_eq!(found.findings[0].location.end_column, 23 + KEY.len());
+    }
+}

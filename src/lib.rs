@@ -1,0 +1,19 @@
+//! keyhound: find leaked OpenAI and other AI-provider API keys in files and git history, report them, and
+//! (only when asked) revoke them.
+//!
+//! The flow runs one way: [`cli`] arguments become a [`scan::Scanner`] (built from [`rules`]); [`source`]s feed
+//! content to [`inspect`], which yields [`finding::Finding`]s; [`filter`]s drop accepted ones; [`report`]ers print.
+
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod diag;
+pub mod exit;
+pub mod filter;
+pub mod finding;
+pub mod inspect;
+pub mod progress;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod source;

@@ -1,0 +1,81 @@
+//! The readable terminal report.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{ReportContext, shown_secret};
+use crate::finding::Finding;
+
+const PATH: Style = AnsiColor::Magenta.on_default();
+const POSITION: Style = AnsiColor::Green.on_default();
+const RULE: Style = Style::new().bold();
+const SECRET: Style = AnsiColor::Red.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    let paint = |style: Style, text: &str| -> String {
+        if context.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    };
+    for finding in findings {
+        let repo = finding
+            .repository
+            .as_deref()
+            .map(|r| format!("{r}: "))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}{}:{} {} ({}, {}) {}",
+            repo,
+            paint(PATH, &finding.path),
+            paint(
+                POSITION,
+                &format!("{}:{}", finding.location.line, finding.location.column)
+            ),
+            paint(RULE, &finding.rule_id),
+            finding.kind,
+            finding.severity,
+            paint(SECRET, &shown_secret(finding, context.show_secrets)),
+        )?;
+        if let Some(git) = &finding.git {
+            let short = git.commit.get(..12).unwrap_or(&git.commit);
+            let more = match git.other_occurrences {
+                0 => String::new(),
+                n => format!(" (+{n} more commit/path places)"),
+            };
+            writeln!(
+                out,
+                "    {} {} {} <{}> {}: {}{}",
+                paint(DIM, "commit"),
+                short,
+                git.author_name,
+                git.author_email,
+                git.date,
+                git.summary,
+                more
+            )?;
+        }
+        if let Some(verification) = &finding.verification {
+            writeln!(
+                out,
+                "    {} {} ({})",
+                paint(DIM, "status"),
+                verification.status,
+                verification.reason
+            )?;
+        }
+        if let Some(line) = &finding.context {
+            let line = if context.show_secrets {
+                line.replace(&finding.secret.redacted(), finding.secret.expose())
+            } else {
+                line.clone()
+            };
+            writeln!(out, "    {} {}", paint(DIM, "│"), line)?;
+        }
+    }
+    Ok(())
+}

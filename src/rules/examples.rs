@@ -1,0 +1,130 @@
+//! Checks every rule against its own examples: `keyhound rules test` and the test suite both use this.
+
+use super::{Rule, RuleSet};
+use crate::scan::{PlaceholderFilter, Scanner};
+
+/// One example that does not behave as its rule file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExampleFailure {
+    pub rule_id: String,
+    pub example: String,
+    pub problem: String,
+}
+
+/// Ways a key is written in real files; each positive example must be found whole in every one of them.
+const WRAPPINGS: &[(&str, &str)] = &[
+    ("", ""),
+    ("OPENAI_API_KEY=", "\n"),
+    ("api_key = \"", "\"\n"),
+    ("'", "'"),
+    ("curl -H 'Authorization: Bearer ", "' https://api.example.com\r\n"),
+    ("https://host/path?key=%20", "&x=1"),
+    ("{\"key\":\"", "\"}"),
+];
+
+/// Runs every rule's examples. Positive examples are scanned with the whole set (so a rule listed earlier that
+/// claims the same text is caught); negative examples with the rule alone.
+pub fn check(rules: &RuleSet) -> Vec<ExampleFailure> {
+    let mut failures = Vec::new();
+    let whole = match Scanner::new(rules.clone(), PlaceholderFilter::default()) {
+        Ok(scanner) => scanner,
+        Err(err) => {
+            failures.push(ExampleFailure {
+                rule_id: "*".into(),
+                example: String::new(),
+                problem: format!("cannot build the keyword prefilter: {err}"),
+            });
+            return failures;
+        }
+    };
+    for rule in rules.rules() {
+        if rule.examples.is_empty() {
+            failures.push(failure(rule, "", "the rule has no examples"));
+        }
+        for example in &rule.examples {
+            check_positive(&whole, rule, example, &mut failures);
+        }
+        if rule.negative_examples.is_empty() {
+            failures.push(failure(rule, "", "the rule has no negative examples"));
+        }
+        let alone = RuleSet::from_rules(vec![rule.clone()])
+            .ok()
+            .and_then(|set| Scanner::new(set, PlaceholderFilter::default()).ok());
+        if let Some(alone) = alone {
+            for example in &rule.negative_examples {
+                let found = alone.find(example.as_bytes());
+                if let Some(m) = found.first() {
+                    failures.push(failure(
+                        rule,
+                        example,
+                        &format!("negative example matches: `{}`", &example[m.start..m.end]),
+                    ));
+                }
+            }
+        }
+    }
+    failures
+}
+
+fn check_positive(scanner: &Scanner, rule: &Rule, example: &str, failures: &mut Vec<ExampleFailure>) {
+    if !rule
+        .keywords
+        .iter()
+        .any(|k| example.to_ascii_lowercase().contains(&k.to_ascii_lowercase()))
+    {
+        failures.push(failure(
+            rule,
+            example,
+            "the example contains none of the rule's keywords",
+        ));
+        return;
+    }
+    let mut texts: Vec<(String, usize)> = WRAPPINGS
+        .iter()
+        .map(|(before, after)| (format!("{before}{example}{after}"), 1))
+        .collect();
+    texts.push((format!("key:{example},{example}"), 2));
+    for (text, expected) in texts {
+        let found = scanner.find(text.as_bytes());
+        let exact = found.len() == expected
+            && found
+                .iter()
+                .all(|m| &text[m.start..m.end] == example && scanner.rule(m.rule).id == rule.id);
+        if !exact {
+            let got: Vec<String> = found
+                .iter()
+                .map(|m| format!("{} `{}`", scanner.rule(m.rule).id, &text[m.start..m.end]))
+                .collect();
+            failures.push(failure(
+                rule,
+                example,
+                &format!(
+                    "in {text:?} expected {expected} finding(s) of exactly the example, got [{}]",
+                    got.join(", ")
+                ),
+            ));
+            return;
+        }
+    }
+}
+
+fn failure(rule: &Rule, example: &str, problem: &str) -> ExampleFailure {
+    ExampleFailure {
+        rule_id: rule.id.clone(),
+        example: example.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in rule file's examples behave as documented.
+    #[test]
+    fn builtin_rule_examples_hold() {
+        let rules = RuleSet::builtin().expect("built-in rules load");
+        let failures = check(&rules);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+}

@@ -1,0 +1,333 @@
+//! Rules as data: the TOML schema, loading (built-in and user files), validation and selection.
+//!
+//! A rule file holds one provider's rules. Each rule keeps its positive and negative examples next to its
+//! regex, so the file documents itself and `keyhound rules test` (and the test suite) can check it.
+
+mod builtin;
+pub mod examples;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::bytes::Regex;
+use serde::{Deserialize, Serialize};
+
+pub use builtin::BUILTIN_RULE_FILES;
+
+/// How bad a leak of this kind of key is. Drives SARIF `security-severity` and the human report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a rule was loaded from, for error messages and `rules list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleOrigin {
+    /// Compiled into the binary; the name is the file's path in the repository (`rules/openai.toml`).
+    Builtin(&'static str),
+    /// Loaded from a user-supplied file.
+    File(PathBuf),
+}
+
+impl fmt::Display for RuleOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleOrigin::Builtin(name) => write!(f, "{name} (built-in)"),
+            RuleOrigin::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A problem with a rule file. Every variant names the file and, where there is one, the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error("cannot read rule file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("malformed rule file {origin}: {message}")]
+    Parse { origin: RuleOrigin, message: String },
+    #[error("rule file {origin}, rule `{id}`: regex does not compile: {message}")]
+    Regex {
+        origin: RuleOrigin,
+        id: String,
+        message: String,
+    },
+    #[error("rule file {origin}, rule `{id}`: {message}")]
+    Invalid {
+        origin: RuleOrigin,
+        id: String,
+        message: String,
+    },
+    #[error("rule `{id}` is defined twice: in {first} and in {second}")]
+    Duplicate {
+        id: String,
+        first: RuleOrigin,
+        second: RuleOrigin,
+    },
+    #[error("no rule has the id `{0}` (see `keyhound rules list`)")]
+    UnknownId(String),
+    #[error("{path} holds no rule files (*.toml)")]
+    EmptyDir { path: PathBuf },
+}
+
+/// The on-disk shape of a rule file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    provider: String,
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+}
+
+/// The on-disk shape of one rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    name: String,
+    description: String,
+    /// Overrides the file's provider for this rule.
+    provider: Option<String>,
+    kind: String,
+    severity: Severity,
+    regex: String,
+    keywords: Vec<String>,
+    min_entropy: Option<f64>,
+    remediation: String,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    negative_examples: Vec<String>,
+}
+
+/// One compiled detection rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub provider: String,
+    /// The kind of key (for OpenAI: legacy, project, service-account, admin, none).
+    pub kind: String,
+    pub severity: Severity,
+    pub pattern: String,
+    pub regex: Regex,
+    /// Literals (ASCII case-insensitive), one of which every match contains.
+    pub keywords: Vec<String>,
+    pub min_entropy: Option<f64>,
+    pub remediation: String,
+    pub examples: Vec<String>,
+    pub negative_examples: Vec<String>,
+    pub origin: RuleOrigin,
+    /// Index of the `secret` capture group, when the regex has one.
+    pub secret_group: Option<usize>,
+    /// The longest text the regex can match, when bounded: how far around a keyword hit the regex must look.
+    pub max_match_len: Option<usize>,
+}
+
+impl Rule {
+    fn compile(spec: RuleSpec, file_provider: &str, origin: &RuleOrigin) -> Result<Rule, RuleError> {
+        let invalid = |message: String| RuleError::Invalid {
+            origin: origin.clone(),
+            id: spec.id.clone(),
+            message,
+        };
+        if spec.id.is_empty()
+            || !spec
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid(
+                "the id must be non-empty and made of lower-case letters, digits and '-'".into(),
+            ));
+        }
+        if spec.keywords.is_empty() || spec.keywords.iter().any(|k| k.is_empty()) {
+            return Err(invalid(
+                "`keywords` must list at least one non-empty literal that every match contains".into(),
+            ));
+        }
+        if let Some(e) = spec.min_entropy
+            && !(0.0..=8.0).contains(&e)
+        {
+            return Err(invalid(format!("min_entropy {e} is outside 0.0..=8.0 bits per byte")));
+        }
+        let regex = regex::bytes::RegexBuilder::new(&spec.regex)
+            .size_limit(10 << 20)
+            .build()
+            .map_err(|e| RuleError::Regex {
+                origin: origin.clone(),
+                id: spec.id.clone(),
+                message: e.to_string(),
+            })?;
+        let max_match_len = regex_syntax::ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(&spec.regex)
+            .ok()
+            .and_then(|hir| hir.properties().maximum_len());
+        let secret_group = regex.capture_names().position(|n| n == Some("secret"));
+        Ok(Rule {
+            provider: spec.provider.unwrap_or_else(|| file_provider.to_string()),
+            id: spec.id,
+            name: spec.name,
+            description: spec.description,
+            kind: spec.kind,
+            severity: spec.severity,
+            pattern: spec.regex,
+            regex,
+            keywords: spec.keywords,
+            min_entropy: spec.min_entropy,
+            remediation: spec.remediation,
+            examples: spec.examples,
+            negative_examples: spec.negative_examples,
+            origin: origin.clone(),
+            secret_group,
+            max_match_len,
+        })
+    }
+}
+
+/// Parses one rule file's text.
+pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, RuleError> {
+    let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
+        origin: origin.clone(),
+        message: e.to_string(),
+    })?;
+    if file.rules.is_empty() {
+        return Err(RuleError::Parse {
+            origin,
+            message: "the file defines no [[rules]]".into(),
+        });
+    }
+    file.rules
+        .into_iter()
+        .map(|spec| Rule::compile(spec, &file.provider, &origin))
+        .collect()
+}
+
+/// Loads a rule file, or every `*.toml` file in a directory (sorted by name).
+pub fn load_rule_path(path: &Path) -> Result<Vec<Rule>, RuleError> {
+    let io_err = |source| RuleError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io_err)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|ext| ext == "toml") && p.is_file())
+            .collect();
+        if files.is_empty() {
+            return Err(RuleError::EmptyDir {
+                path: path.to_path_buf(),
+            });
+        }
+        files.sort();
+        let mut rules = Vec::new();
+        for file in files {
+            rules.extend(load_rule_path(&file)?);
+        }
+        return Ok(rules);
+    }
+    let text = std::fs::read_to_string(path).map_err(io_err)?;
+    parse_rule_file(&text, RuleOrigin::File(path.to_path_buf()))
+}
+
+/// The rules in force, in priority order: when two rules match the same text, the earlier one wins.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The rules compiled into the binary.
+    pub fn builtin() -> Result<RuleSet, RuleError> {
+        let mut set = RuleSet::default();
+        for (name, text) in BUILTIN_RULE_FILES {
+            set.extend(parse_rule_file(text, RuleOrigin::Builtin(name))?)?;
+        }
+        Ok(set)
+    }
+
+    /// Builds a set from rules, rejecting duplicate ids.
+    pub fn from_rules(rules: Vec<Rule>) -> Result<RuleSet, RuleError> {
+        let mut set = RuleSet::default();
+        set.extend(rules)?;
+        Ok(set)
+    }
+
+    /// Adds rules; an id that is already in the set is an error naming both files.
+    pub fn extend(&mut self, rules: Vec<Rule>) -> Result<(), RuleError> {
+        for rule in rules {
+            if let Some(existing) = self.rules.iter().find(|r| r.id == rule.id) {
+                return Err(RuleError::Duplicate {
+                    id: rule.id,
+                    first: existing.origin.clone(),
+                    second: rule.origin,
+                });
+            }
+            self.rules.push(rule);
+        }
+        Ok(())
+    }
+
+    /// Keeps only the listed ids (when `only` is non-empty) and drops the disabled ones.
+    /// Unknown ids are an error, so a typo does not silently disable nothing.
+    pub fn select(&mut self, only: &[String], disable: &[String]) -> Result<(), RuleError> {
+        let known: HashSet<&str> = self.rules.iter().map(|r| r.id.as_str()).collect();
+        if let Some(unknown) = only.iter().chain(disable).find(|id| !known.contains(id.as_str())) {
+            return Err(RuleError::UnknownId(unknown.clone()));
+        }
+        if !only.is_empty() {
+            self.rules.retain(|r| only.contains(&r.id));
+        }
+        self.rules.retain(|r| !disable.contains(&r.id));
+        Ok(())
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn get(&self, index: usize) -> &Rule {
+        &self.rules[index]
+    }
+
+    pub fn find(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}

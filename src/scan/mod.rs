@@ -1,0 +1,256 @@
+//! The matching engine: a shared, immutable [`Scanner`] that finds rule matches in a byte buffer.
+//!
+//! One Aho-Corasick pass finds every rule keyword; each rule's regex then runs only in windows around its
+//! keyword hits (a window spans the longest text the regex can match on either side of the hit). Candidates go
+//! through boundary, entropy and placeholder checks done in code, since the regex crate has no look-around.
+
+mod entropy;
+pub mod location;
+mod placeholder;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::rules::{Rule, RuleSet};
+pub use entropy::shannon_entropy;
+pub use placeholder::PlaceholderFilter;
+
+/// A rule match in a buffer: the byte span of the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Index of the rule in the scanner's [`RuleSet`].
+    pub rule: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Builds a scanner from rules; holds no per-scan state, so one value serves every worker thread.
+#[derive(Debug)]
+pub struct Scanner {
+    rules: RuleSet,
+    prefilter: AhoCorasick,
+    /// For each keyword (by Aho-Corasick pattern id), the rules that list it.
+    keyword_rules: Vec<Vec<usize>>,
+    placeholders: PlaceholderFilter,
+}
+
+/// A byte that can be part of a key: a key must not continue into one of these on either side.
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Is `bytes[..start]` ending in a `%XX` URL escape (as in `?q=%20sk-...`)?
+fn ends_with_percent_escape(before: &[u8]) -> bool {
+    matches!(before, [.., b'%', h, l] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit())
+}
+
+impl Scanner {
+    pub fn new(rules: RuleSet, placeholders: PlaceholderFilter) -> Result<Scanner, aho_corasick::BuildError> {
+        let mut keywords: Vec<String> = Vec::new();
+        let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
+        for (index, rule) in rules.rules().iter().enumerate() {
+            for keyword in &rule.keywords {
+                let lower = keyword.to_ascii_lowercase();
+                match keywords.iter().position(|k| *k == lower) {
+                    Some(pos) => keyword_rules[pos].push(index),
+                    None => {
+                        keywords.push(lower);
+                        keyword_rules.push(vec![index]);
+                    }
+                }
+            }
+        }
+        let prefilter = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&keywords)?;
+        Ok(Scanner {
+            rules,
+            prefilter,
+            keyword_rules,
+            placeholders,
+        })
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    pub fn rule(&self, index: usize) -> &Rule {
+        self.rules.get(index)
+    }
+
+    /// Finds every accepted match in `hay`, sorted by position, at most one per span of text.
+    pub fn find(&self, hay: &[u8]) -> Vec<RuleMatch> {
+        let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
+        for hit in self.prefilter.find_overlapping_iter(hay) {
+            if windows.is_empty() {
+                windows = vec![Vec::new(); self.rules.len()];
+            }
+            for &rule_index in &self.keyword_rules[hit.pattern().as_usize()] {
+                let (start, end) = match self.rules.get(rule_index).max_match_len {
+                    Some(max) => (hit.start().saturating_sub(max), (hit.end() + max).min(hay.len())),
+                    None => (0, hay.len()),
+                };
+                push_window(&mut windows[rule_index], start, end);
+            }
+        }
+        if windows.is_empty() {
+            return Vec::new();
+        }
+        let mut matches = Vec::new();
+        for (rule_index, rule_windows) in windows.iter().enumerate() {
+            for &(start, end) in rule_windows {
+                self.find_in_window(rule_index, hay, start, end, &mut matches);
+            }
+        }
+        resolve_overlaps(matches)
+    }
+
+    fn find_in_window(&self, rule_index: usize, hay: &[u8], start: usize, end: usize, out: &mut Vec<RuleMatch>) {
+        let rule = self.rules.get(rule_index);
+        let window = &hay[..end];
+        let mut pos = start;
+        while pos < end {
+            let (match_start, span) = match rule.secret_group {
+                Some(group) => {
+                    let Some(caps) = rule.regex.captures_at(window, pos) else {
+                        break;
+                    };
+                    let whole = caps.get(0).map_or((pos, pos), |m| (m.start(), m.end()));
+                    match caps.get(group) {
+                        Some(secret) => (whole.0, (secret.start(), secret.end())),
+                        None => (whole.0, whole),
+                    }
+                }
+                None => {
+                    let Some(m) = rule.regex.find_at(window, pos) else {
+                        break;
+                    };
+                    (m.start(), (m.start(), m.end()))
+                }
+            };
+            if span.0 < span.1 && self.accept(rule, hay, span.0, span.1) {
+                out.push(RuleMatch {
+                    rule: rule_index,
+                    start: span.0,
+                    end: span.1,
+                });
+                pos = span.1.max(match_start + 1);
+            } else {
+                // Retry one byte later: a rejected candidate may overlap a real key.
+                pos = match_start + 1;
+            }
+        }
+    }
+
+    /// The checks the regex cannot express: boundaries, entropy, placeholders.
+    fn accept(&self, rule: &Rule, hay: &[u8], start: usize, end: usize) -> bool {
+        let before_ok = start == 0 || !is_key_byte(hay[start - 1]) || ends_with_percent_escape(&hay[..start]);
+        let after_ok = end == hay.len() || !is_key_byte(hay[end]);
+        if !(before_ok && after_ok) {
+            return false;
+        }
+        let secret = &hay[start..end];
+        if let Some(min) = rule.min_entropy
+            && shannon_entropy(secret) < min
+        {
+            return false;
+        }
+        !self.placeholders.is_placeholder(secret)
+    }
+}
+
+/// Adds a window to a rule's list, merging it with the previous one when they touch.
+/// Hits arrive in increasing order of end position, so only the last window can overlap.
+fn push_window(windows: &mut Vec<(usize, usize)>, start: usize, end: usize) {
+    if let Some(last) = windows.last_mut()
+        && start <= last.1
+    {
+        last.0 = last.0.min(start);
+        last.1 = last.1.max(end);
+        return;
+    }
+    windows.push((start, end));
+}
+
+/// Keeps one match per span of text: of overlapping matches the longest wins, then the rule listed first.
+fn resolve_overlaps(mut matches: Vec<RuleMatch>) -> Vec<RuleMatch> {
+    matches.sort_by(|a, b| {
+        a.start
+            .cmp(&b.start)
+            .then((b.end - b.start).cmp(&(a.end - a.start)))
+            .then(a.rule.cmp(&b.rule))
+    });
+    let mut kept: Vec<RuleMatch> = Vec::with_capacity(matches.len());
+    for m in matches {
+        match kept.last() {
+            Some(last) if m.start < last.end => {
+                if m.end - m.start > last.end - last.start
+                    && let Some(slot) = kept.last_mut()
+                {
+                    *slot = m;
+                }
+            }
+            _ => kept.push(m),
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scanner() -> Scanner {
+        Scanner::new(
+            RuleSet::builtin().expect("built-in rules"),
+            PlaceholderFilter::default(),
+        )
+        .expect("scanner")
+    }
+
+    const LEGACY: &str = "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";
+
+    fn secrets(scanner: &Scanner, text: &str) -> Vec<String> {
+        scanner
+            .find(text.as_bytes())
+            .iter()
+            .map(|m| text[m.start..m.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn finds_keys_touching_other_text() {
+        let s = scanner();
+        assert_eq!(secrets(&s, &format!("OPENAI_API_KEY={LEGACY}")), vec![LEGACY]);
+        assert_eq!(secrets(&s, &format!("\"{LEGACY}\"")), vec![LEGACY]);
+        assert_eq!(secrets(&s, &format!("key:{LEGACY},{LEGACY}")), vec![LEGACY, LEGACY]);
+        assert_eq!(secrets(&s, &format!("https://x/?q=%20{LEGACY}&a=1")), vec![LEGACY]);
+    }
+
+    #[test]
+    fn rejects_keys_inside_longer_runs() {
+        let s = scanner();
+        assert!(secrets(&s, &format!("ta{LEGACY}")).is_empty());
+        assert!(secrets(&s, &format!("{LEGACY}Z")).is_empty());
+        assert!(secrets(&s, &format!("{LEGACY}-x")).is_empty());
+    }
+
+    #[test]
+    fn overlapping_rules_report_one_finding() {
+        let s = scanner();
+        let key = "sk-proj-u8jzPde0IgxLd6GncfBAT3BlbkFJepfJBd0Kh8oOOL8dKLzd";
+        let found = s.find(key.as_bytes());
+        assert_eq!(found.len(), 1);
+        assert_eq!(s.rule(found[0].rule).id, "openai-project-key");
+    }
+
+    #[test]
+    fn windows_merge_when_they_touch() {
+        let mut w = Vec::new();
+        push_window(&mut w, 0, 10);
+        push_window(&mut w, 5, 20);
+        push_window(&mut w, 30, 40);
+        assert_eq!(w, vec![(0, 20), (30, 40)]);
+    }
+}

@@ -1,0 +1,5 @@
+//! Where content comes from: a working tree, stdin, git history. Each source feeds bytes to
+//! [`crate::inspect::inspect`] and labels the findings with their provenance.
+
+pub mod fs;
+pub mod git;
