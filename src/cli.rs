@@ -16,6 +16,16 @@ Examples:
   cat dump.txt | keyhound scan -             scan standard input
   keyhound scan . --baseline .keyhound-baseline.json   report only new findings";
 
+const GIT_EXAMPLES: &str = "\
+Examples:
+  keyhound git                          the repository around the current directory, whole history
+  keyhound git path/to/repo.git         a bare repository
+  keyhound git repo-a repo-b -f json    several repositories, each finding labelled with its repository
+  keyhound git --since origin/main      CI on a pull request: only what the new commits introduce
+  keyhound git --range v1.2..HEAD
+  keyhound git --staged                 pre-commit: keys on lines the next commit would add
+  keyhound git --branch main            only what one ref reaches";
+
 const RULES_EXAMPLES: &str = "\
 Examples:
   keyhound rules list
@@ -41,6 +51,9 @@ pub enum Command {
     /// Scan files and directories (the working tree), or standard input with `-`.
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Scan git history: every blob reachable from every ref, a commit range, or the staged changes.
+    #[command(after_help = GIT_EXAMPLES)]
+    Git(GitArgs),
     /// List the rules in force, or run rule files' own examples.
     #[command(subcommand, after_help = RULES_EXAMPLES)]
     Rules(RulesCommand),
@@ -115,6 +128,51 @@ pub struct OutputArgs {
     pub quiet: bool,
 }
 
+/// What to read and how, shared by `scan` and `git`.
+#[derive(Debug, Clone, Args)]
+pub struct ContentArgs {
+    /// What to do with binary files (a NUL byte in the first 8 KiB).
+    #[arg(long, value_enum, default_value_t = BinaryPolicy::Scan)]
+    pub binary: BinaryPolicy,
+    /// Skip files larger than this (e.g. 10MiB) [default: 100MiB].
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub max_file_size: Option<u64>,
+    /// Worker threads [default: one per core].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct GitArgs {
+    /// Repositories (working trees, worktrees or bare); a path inside a repository finds it.
+    #[arg(default_value = ".")]
+    pub repos: Vec<PathBuf>,
+    /// Scan every blob reachable from every ref: branches, tags, remotes, stash (the default).
+    #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]
+    pub all: bool,
+    /// Scan only what this revision reaches (repeatable).
+    #[arg(long, value_name = "REF", conflicts_with_all = ["since", "range", "staged"])]
+    pub branch: Vec<String>,
+    /// Scan only blobs introduced by commits reachable from HEAD but not from REV.
+    #[arg(long, value_name = "REV", conflicts_with_all = ["range", "staged"])]
+    pub since: Option<String>,
+    /// Scan only blobs introduced by the commits in A..B.
+    #[arg(long, value_name = "A..B", conflicts_with = "staged")]
+    pub range: Option<String>,
+    /// Scan what the next commit would add (the index against HEAD): for pre-commit hooks.
+    #[arg(long)]
+    pub staged: bool,
+    /// List every commit and path where a flagged blob appears, not only where it was introduced.
+    #[arg(long)]
+    pub all_commits: bool,
+    #[command(flatten)]
+    pub content: ContentArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files or directories to scan; `-` reads standard input.
@@ -126,15 +184,8 @@ pub struct ScanArgs {
     /// Follow symbolic links.
     #[arg(long, short = 'L')]
     pub follow: bool,
-    /// What to do with binary files (a NUL byte in the first 8 KiB).
-    #[arg(long, value_enum, default_value_t = BinaryPolicy::Scan)]
-    pub binary: BinaryPolicy,
-    /// Skip files larger than this (e.g. 10MiB) [default: 100MiB].
-    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
-    pub max_file_size: Option<u64>,
-    /// Worker threads [default: one per core].
-    #[arg(long, short = 'j', value_name = "N")]
-    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub content: ContentArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]

@@ -3,6 +3,7 @@
 //! A per-file problem is a warning on stderr; the scan goes on and nothing already found is lost.
 
 use std::fmt::Display;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use indicatif::ProgressBar;
@@ -12,7 +13,8 @@ use indicatif::ProgressBar;
 pub struct Diagnostics {
     errored: AtomicBool,
     quiet: bool,
-    progress: Option<ProgressBar>,
+    /// The bar currently drawn, if any; messages are printed above it.
+    progress: RwLock<Option<ProgressBar>>,
 }
 
 impl Diagnostics {
@@ -20,7 +22,7 @@ impl Diagnostics {
         Diagnostics {
             errored: AtomicBool::new(false),
             quiet,
-            progress,
+            progress: RwLock::new(progress),
         }
     }
 
@@ -47,12 +49,24 @@ impl Diagnostics {
         self.errored.load(Ordering::Relaxed)
     }
 
-    pub fn progress(&self) -> Option<&ProgressBar> {
-        self.progress.as_ref()
+    pub fn quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// The bar currently drawn, if any.
+    pub fn progress(&self) -> Option<ProgressBar> {
+        self.progress.read().ok().and_then(|bar| bar.clone())
+    }
+
+    /// Replaces the bar that messages are printed above.
+    pub fn set_progress(&self, bar: Option<ProgressBar>) {
+        if let Ok(mut slot) = self.progress.write() {
+            *slot = bar;
+        }
     }
 
     fn print(&self, line: &str) {
-        match &self.progress {
+        match self.progress() {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }

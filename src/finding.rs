@@ -20,33 +20,39 @@ impl Secret {
         &self.0
     }
 
-    /// `sk-proj-AbCd…wXyZ`: the key's prefix up to its last separator in the first 12 characters, four more
-    /// characters, an ellipsis and the last four. Short secrets show less.
-    pub fn redacted(&self) -> String {
-        redact(&self.0)
+    /// The secret redacted with only its first `prefix_len` bytes treated as a known prefix; see [`redact`].
+    pub fn redacted(&self, prefix_len: usize) -> String {
+        redact(&self.0, prefix_len)
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret({})", self.redacted())
+        write!(f, "Secret({})", self.redacted(0))
     }
 }
 
-/// See [`Secret::redacted`].
-pub fn redact(secret: &str) -> String {
+/// `sk-proj-AbCd…wXyZ`: the known prefix (`prefix_len` bytes, such as `sk-proj-`; when 0, a short lower-case
+/// lead such as `sk-` or `hf_`), four more characters, an ellipsis and the last four. Never more than a third
+/// of the secret is shown, and short secrets show only two characters.
+pub fn redact(secret: &str, prefix_len: usize) -> String {
     let chars: Vec<char> = secret.chars().collect();
     let n = chars.len();
     if n < 12 {
         let shown: String = chars.iter().take(2.min(n)).collect();
         return format!("{shown}…");
     }
-    let prefix_len = chars
-        .iter()
-        .take(12)
-        .rposition(|c| *c == '-' || *c == '_')
-        .map_or(0, |i| i + 1);
-    // Never show more than a third of the secret.
+    let prefix_len = if prefix_len > 0 && prefix_len < n {
+        prefix_len
+    } else {
+        // `sk-`, `hf_`, `xai-`, `r8_`: lower-case letters or digits and a separator within the first four.
+        chars
+            .iter()
+            .take(4)
+            .position(|c| *c == '-' || *c == '_')
+            .filter(|&i| i > 0 && chars[..i].iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+            .map_or(0, |i| i + 1)
+    };
     let head = (prefix_len + 4).min(n / 3).max(2);
     let tail = 4.min(n / 6);
     let head: String = chars[..head].iter().collect();
@@ -100,7 +106,7 @@ pub struct GitProvenance {
     pub summary: String,
     /// The blob's object id.
     pub blob: String,
-    /// Other (commit, path) places where the same blob appears, beyond the introducing one.
+    /// How many other (commit, path) places hold the same blob, beyond the introducing one.
     pub other_occurrences: usize,
     /// Every (commit, path) place, when asked for with `--all-commits`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -152,6 +158,8 @@ pub struct Finding {
     pub path: String,
     pub location: Location,
     pub secret: Secret,
+    /// The secret as reports show it: `sk-proj-AbCd…wXyZ`.
+    pub redacted: String,
     pub fingerprint: Fingerprint,
     /// The line holding the secret, with the secret masked; `None` for binary content.
     pub context: Option<String>,
@@ -168,14 +176,16 @@ mod tests {
     #[test]
     fn redaction_keeps_prefix_and_ends() {
         assert_eq!(
-            redact("sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijwXyZ"),
-            "sk-proj-AbCd…wXyZ"
+            redact("sk-proj-k_CdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijwXyZ", 8),
+            "sk-proj-k_Cd…wXyZ"
         );
         assert_eq!(
-            redact("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"),
+            redact("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", 0),
             "sk-u8jz…KLzd"
         );
-        assert_eq!(redact("short"), "sh…");
+        assert_eq!(redact("AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", 4), "AIzaSyD-…MBWY");
+        assert_eq!(redact("hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGhIj", 0), "hf_AbCd…GhIj");
+        assert_eq!(redact("short", 0), "sh…");
         let secret = Secret::new("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");
         assert!(!format!("{secret:?}").contains("T3BlbkFJ"));
     }

@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 
-use crate::finding::{Finding, Fingerprint, Location, Secret};
+use crate::finding::{Finding, Fingerprint, Location, Secret, redact};
+use crate::rules::Rule;
 use crate::scan::Scanner;
 use crate::scan::location::{LineCounter, line_end};
 
@@ -58,15 +59,16 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
     let masks: Vec<(usize, usize, String)> = matches
         .iter()
         .map(|m| {
+            let text = String::from_utf8_lossy(&content[m.start..m.end]);
             (
                 m.start,
                 m.end,
-                crate::finding::redact(&String::from_utf8_lossy(&content[m.start..m.end])),
+                redact(&text, known_prefix_len(scanner.rule(m.rule), &text)),
             )
         })
         .collect();
     let mut lines = LineCounter::new(content);
-    for m in &matches {
+    for (m, (_, _, redacted)) in matches.iter().zip(&masks) {
         let start = lines.locate(m.start);
         let line_stop = line_end(content, start.line_start);
         let line = &content[start.line_start..line_stop.max(m.end).min(content.len())];
@@ -98,6 +100,7 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
             },
             fingerprint: Fingerprint::of(&rule.id, secret.expose()),
             secret,
+            redacted: redacted.clone(),
             context,
             repository: None,
             git: None,
@@ -105,6 +108,16 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
         });
     }
     inspection
+}
+
+/// The length of the rule keyword the secret starts with (`sk-proj-`), which redaction may show in full.
+fn known_prefix_len(rule: &Rule, secret: &str) -> usize {
+    rule.keywords
+        .iter()
+        .filter(|k| secret.len() > k.len() && secret.as_bytes()[..k.len()].eq_ignore_ascii_case(k.as_bytes()))
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0)
 }
 
 /// Is this content binary? A NUL byte in the first 8 KiB says so, as for git and ripgrep.

@@ -30,7 +30,7 @@ pub fn items_bar(quiet: bool, total: u64, what: &str) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let template = format!("{{bar:30}} {{pos}}/{{len}} {what} {{elapsed}} ETA {{eta}} {{msg}}");
+    let template = format!("{{bar:30}} {{pos}}/{{len}} {what} ({{per_sec}}) {{msg}} {{elapsed}}, ETA {{eta}}");
     bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar.enable_steady_tick(Duration::from_millis(120));
     Some(bar)

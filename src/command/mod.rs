@@ -1,5 +1,6 @@
 //! The commands: each turns parsed arguments into a run and an [`ExitStatus`].
 
+mod git;
 mod output;
 mod rules;
 mod scan;
@@ -28,6 +29,7 @@ pub fn main() -> ExitStatus {
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Git(args) => git::run(args),
         Command::Rules(command) => rules::run(command),
     }
 }

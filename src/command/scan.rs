@@ -8,7 +8,7 @@ use crate::exit::ExitStatus;
 use crate::source::fs::{WalkOptions, scan_paths};
 
 use super::output::{Units, finish};
-use super::setup::{DEFAULT_MAX_FILE_SIZE, load_config, scanner};
+use super::setup::{load_config, max_file_size, scanner};
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
@@ -18,12 +18,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let options = WalkOptions {
         no_ignore: args.no_ignore,
         follow_links: args.follow,
-        threads: args.threads.unwrap_or(0),
-        max_file_size: args
-            .max_file_size
-            .or(config.max_file_size()?)
-            .unwrap_or(DEFAULT_MAX_FILE_SIZE),
-        binary: args.binary,
+        threads: args.content.threads.unwrap_or(0),
+        max_file_size: max_file_size(&args.content, &config)?,
+        binary: args.content.binary,
         exclude: config.exclude_set()?,
     };
     let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));

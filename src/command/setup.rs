@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::cli::RuleArgs;
+use crate::cli::{ContentArgs, RuleArgs};
 use crate::config::LoadedConfig;
 use crate::rules::{RuleSet, load_rule_path};
 use crate::scan::{PlaceholderFilter, Scanner};
@@ -37,4 +37,26 @@ pub fn scanner(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<Scanner
     let placeholders =
         PlaceholderFilter::with_extra(config.config.placeholder_words.clone(), config.placeholder_regexes()?);
     Scanner::new(rules, placeholders).context("cannot build the keyword prefilter")
+}
+
+/// `--max-file-size`, else the config's, else the default.
+pub fn max_file_size(args: &ContentArgs, config: &LoadedConfig) -> anyhow::Result<u64> {
+    Ok(args
+        .max_file_size
+        .or(config.max_file_size()?)
+        .unwrap_or(DEFAULT_MAX_FILE_SIZE))
+}
+
+/// Sizes rayon's pool (history scans); the filesystem walker takes the same number itself.
+pub fn configure_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
+        if n == 0 {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot start the worker threads")?;
+    }
+    Ok(())
 }

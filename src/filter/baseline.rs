@@ -56,7 +56,7 @@ impl Baseline {
             .map(|f| BaselineEntry {
                 fingerprint: f.fingerprint.clone(),
                 rule_id: f.rule_id.clone(),
-                secret: f.secret.redacted(),
+                secret: f.redacted.clone(),
                 path: f.path.clone(),
                 line: f.location.line,
             })

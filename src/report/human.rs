@@ -21,12 +21,16 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             text.to_string()
         }
     };
+    // Label findings with their repository only when the report spans several.
+    let several_repos = findings
+        .iter()
+        .filter_map(|f| f.repository.as_deref())
+        .any(|r| Some(r) != findings.first().and_then(|f| f.repository.as_deref()));
     for finding in findings {
-        let repo = finding
-            .repository
-            .as_deref()
-            .map(|r| format!("{r}: "))
-            .unwrap_or_default();
+        let repo = match (&finding.repository, several_repos) {
+            (Some(r), true) => format!("{r}: "),
+            _ => String::new(),
+        };
         writeln!(
             out,
             "{}{}:{} {} ({}, {}) {}",
@@ -70,7 +74,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
         }
         if let Some(line) = &finding.context {
             let line = if context.show_secrets {
-                line.replace(&finding.secret.redacted(), finding.secret.expose())
+                line.replace(finding.redacted.as_str(), finding.secret.expose())
             } else {
                 line.clone()
             };

@@ -73,7 +73,7 @@ impl JsonFinding {
     pub fn from_finding(finding: &Finding, show_secrets: bool) -> JsonFinding {
         let context = finding.context.as_ref().map(|line| {
             if show_secrets {
-                line.replace(&finding.secret.redacted(), finding.secret.expose())
+                line.replace(finding.redacted.as_str(), finding.secret.expose())
             } else {
                 line.clone()
             }

@@ -63,6 +63,6 @@ pub fn shown_secret(finding: &Finding, show_secrets: bool) -> String {
     if show_secrets {
         finding.secret.expose().to_string()
     } else {
-        finding.secret.redacted()
+        finding.redacted.clone()
     }
 }

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use globset::GlobSet;
 use ignore::{WalkBuilder, WalkState};
@@ -34,6 +35,16 @@ pub struct WalkOptions {
     pub exclude: Option<GlobSet>,
 }
 
+/// What every walker thread shares.
+struct Walk<'a> {
+    scanner: &'a Scanner,
+    options: &'a WalkOptions,
+    diag: &'a Diagnostics,
+    stats: &'a ScanStats,
+    progress: Option<indicatif::ProgressBar>,
+    found: Mutex<Vec<Finding>>,
+}
+
 /// Scans every path (file, directory or `-` for stdin) and returns the findings in a stable order.
 pub fn scan_paths(
     scanner: &Scanner,
@@ -42,11 +53,18 @@ pub fn scan_paths(
     diag: &Diagnostics,
     stats: &ScanStats,
 ) -> Vec<Finding> {
-    let found = Mutex::new(Vec::new());
+    let walk = Walk {
+        scanner,
+        options,
+        diag,
+        stats,
+        progress: diag.progress(),
+        found: Mutex::new(Vec::new()),
+    };
     let mut roots = Vec::new();
     for path in paths {
         if path.as_os_str() == STDIN_PATH {
-            scan_stdin(scanner, options, diag, stats, &found);
+            walk.scan_stdin();
         } else if std::fs::symlink_metadata(path).is_err() {
             diag.error(format!("{}: no such file or directory", path.display()));
         } else {
@@ -72,141 +90,109 @@ pub fn scan_paths(
             .filter_entry(|entry| entry.file_name() != ".git");
         builder.build_parallel().run(|| {
             let mut buffer = Vec::new();
-            let found = &found;
+            let walk = &walk;
             Box::new(move |entry| {
                 match entry {
-                    Ok(entry) => visit(scanner, &entry, options, diag, stats, &mut buffer, found),
-                    Err(err) => diag.warn(walk_error_message(&err)),
+                    Ok(entry) => walk.visit(&entry, &mut buffer),
+                    Err(err) => walk.diag.warn(walk_error_message(&err)),
                 }
                 WalkState::Continue
             })
         });
     }
-    let mut findings = found.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut findings = walk.found.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     sort_findings(&mut findings);
     findings
 }
 
-/// Sorts by path, then position, then rule: reports are the same from run to run whatever the thread timing.
+/// Sorts by repository, path, position, then rule: reports are the same from run to run whatever the
+/// thread timing.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         (&a.repository, &a.path, a.location, &a.rule_id).cmp(&(&b.repository, &b.path, b.location, &b.rule_id))
     });
 }
 
-fn visit(
-    scanner: &Scanner,
-    entry: &ignore::DirEntry,
-    options: &WalkOptions,
-    diag: &Diagnostics,
-    stats: &ScanStats,
-    buffer: &mut Vec<u8>,
-    found: &Mutex<Vec<Finding>>,
-) {
-    let path = entry.path();
-    let Some(file_type) = entry.file_type() else { return };
-    if file_type.is_dir() {
-        return;
-    }
-    let label = display_path(path);
-    if let Some(exclude) = &options.exclude
-        && exclude.is_match(relative_to_root(path, entry.depth()))
-    {
-        return;
-    }
-    if file_type.is_symlink() {
-        // Not following links: a link's target is scanned where it lives. A dangling link is worth a word.
-        match std::fs::metadata(path) {
-            Err(_) => diag.warn(format!("{label}: broken symbolic link, skipped")),
-            Ok(meta) if entry.depth() == 0 && meta.is_file() => {
-                read_and_scan(scanner, path, &label, meta.len(), options, diag, stats, buffer, found)
-            }
-            Ok(_) => {}
-        }
-        return;
-    }
-    if !file_type.is_file() {
-        diag.warn(format!("{label}: not a regular file (device, socket or pipe), skipped"));
-        return;
-    }
-    let size = match entry.metadata() {
-        Ok(meta) => meta.len(),
-        Err(err) => {
-            diag.warn(format!("{label}: {err}"));
+impl Walk<'_> {
+    fn visit(&self, entry: &ignore::DirEntry, buffer: &mut Vec<u8>) {
+        let path = entry.path();
+        let Some(file_type) = entry.file_type() else { return };
+        if file_type.is_dir() {
             return;
         }
-    };
-    read_and_scan(scanner, path, &label, size, options, diag, stats, buffer, found);
-}
+        let label = display_path(path);
+        if let Some(exclude) = &self.options.exclude
+            && exclude.is_match(relative_to_root(path, entry.depth()))
+        {
+            return;
+        }
+        if file_type.is_symlink() {
+            // Not following links: a link's target is scanned where it lives. A dangling link is worth a word.
+            match std::fs::metadata(path) {
+                Err(_) => self.diag.warn(format!("{label}: broken symbolic link, skipped")),
+                Ok(meta) if entry.depth() == 0 && meta.is_file() => {
+                    self.read_and_scan(path, &label, meta.len(), buffer)
+                }
+                Ok(_) => {}
+            }
+            return;
+        }
+        if !file_type.is_file() {
+            self.diag
+                .warn(format!("{label}: not a regular file (device, socket or pipe), skipped"));
+            return;
+        }
+        match entry.metadata() {
+            Ok(meta) => self.read_and_scan(path, &label, meta.len(), buffer),
+            Err(err) => self.diag.warn(format!("{label}: {err}")),
+        }
+    }
 
-#[allow(clippy::too_many_arguments)]
-fn read_and_scan(
-    scanner: &Scanner,
-    path: &Path,
-    label: &str,
-    size: u64,
-    options: &WalkOptions,
-    diag: &Diagnostics,
-    stats: &ScanStats,
-    buffer: &mut Vec<u8>,
-    found: &Mutex<Vec<Finding>>,
-) {
-    if size > options.max_file_size {
-        stats.skipped_large.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        diag.note(format!(
-            "{label}: skipped, {} is over --max-file-size {}",
-            bytesize::ByteSize(size).display().iec(),
-            bytesize::ByteSize(options.max_file_size).display().iec()
-        ));
-        return;
+    fn read_and_scan(&self, path: &Path, label: &str, size: u64, buffer: &mut Vec<u8>) {
+        if size > self.options.max_file_size {
+            self.stats.skipped_large.fetch_add(1, Ordering::Relaxed);
+            self.diag.note(format!(
+                "{label}: skipped, {} is over --max-file-size {}",
+                bytesize::ByteSize(size).display().iec(),
+                bytesize::ByteSize(self.options.max_file_size).display().iec()
+            ));
+            return;
+        }
+        buffer.clear();
+        let read = File::open(path).and_then(|mut file| file.read_to_end(buffer));
+        if let Err(err) = read {
+            self.diag.warn(format!("{label}: {err}"));
+            return;
+        }
+        self.record(buffer, label);
+        if let Some(bar) = &self.progress {
+            bar.inc(buffer.len() as u64);
+        }
     }
-    buffer.clear();
-    let read = File::open(path).and_then(|mut file| file.read_to_end(buffer));
-    if let Err(err) = read {
-        diag.warn(format!("{label}: {err}"));
-        return;
-    }
-    record(scanner, buffer, label, options, stats, found);
-    if let Some(bar) = diag.progress() {
-        bar.inc(buffer.len() as u64);
-    }
-}
 
-fn scan_stdin(
-    scanner: &Scanner,
-    options: &WalkOptions,
-    diag: &Diagnostics,
-    stats: &ScanStats,
-    found: &Mutex<Vec<Finding>>,
-) {
-    let mut buffer = Vec::new();
-    match std::io::stdin().lock().read_to_end(&mut buffer) {
-        Ok(_) => record(scanner, &buffer, STDIN_LABEL, options, stats, found),
-        Err(err) => diag.error(format!("cannot read standard input: {err}")),
+    fn scan_stdin(&self) {
+        let mut buffer = Vec::new();
+        match std::io::stdin().lock().read_to_end(&mut buffer) {
+            Ok(_) => self.record(&buffer, STDIN_LABEL),
+            Err(err) => self.diag.error(format!("cannot read standard input: {err}")),
+        }
     }
-}
 
-fn record(
-    scanner: &Scanner,
-    bytes: &[u8],
-    label: &str,
-    options: &WalkOptions,
-    stats: &ScanStats,
-    found: &Mutex<Vec<Finding>>,
-) {
-    stats.add_item(bytes.len() as u64);
-    let inspection = inspect(scanner, bytes, label, options.binary);
-    if inspection.skipped_binary {
-        stats.skipped_binary.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    if inspection.allowed > 0 {
-        stats
-            .allowed
-            .fetch_add(inspection.allowed as u64, std::sync::atomic::Ordering::Relaxed);
-    }
-    if !inspection.findings.is_empty() {
-        let mut found = found.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        found.extend(inspection.findings);
+    fn record(&self, bytes: &[u8], label: &str) {
+        self.stats.add_item(bytes.len() as u64);
+        let inspection = inspect(self.scanner, bytes, label, self.options.binary);
+        if inspection.skipped_binary {
+            self.stats.skipped_binary.fetch_add(1, Ordering::Relaxed);
+        }
+        if inspection.allowed > 0 {
+            self.stats
+                .allowed
+                .fetch_add(inspection.allowed as u64, Ordering::Relaxed);
+        }
+        if !inspection.findings.is_empty() {
+            let mut found = self.found.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            found.extend(inspection.findings);
+        }
     }
 }
 

@@ -1,0 +1,102 @@
+//! `keyhound git`: history, ranges and staged changes of one or more repositories.
+
+use std::time::Instant;
+
+use crate::cli::GitArgs;
+use crate::diag::{Diagnostics, ScanStats};
+use crate::exit::ExitStatus;
+use crate::source::fs::display_path;
+use crate::source::git::{self, HistoryOptions, Selection};
+
+use super::output::{Units, finish};
+use super::setup::{configure_threads, load_config, max_file_size, scanner};
+
+pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    configure_threads(args.content.threads)?;
+    let selection = selection(&args)?;
+    // keyhound.toml is read from the first repository's working tree, when it has one.
+    let first_workdir = args
+        .repos
+        .first()
+        .and_then(|path| git::open(path).ok())
+        .and_then(|repo| repo.workdir().map(|p| p.to_path_buf()));
+    let config = load_config(&args.rules, first_workdir.as_deref())?;
+    let scanner = scanner(&args.rules, &config)?;
+    let options = HistoryOptions {
+        selection,
+        all_commits: args.all_commits,
+        max_file_size: max_file_size(&args.content, &config)?,
+        binary: args.content.binary,
+        exclude: config.exclude_set()?,
+    };
+    let diag = Diagnostics::new(args.output.quiet, None);
+    let stats = ScanStats::default();
+    let mut findings = Vec::new();
+    let mut repositories = Vec::new();
+    let single = args.repos.len() == 1;
+    for path in &args.repos {
+        let label = display_path(path);
+        let repo = match git::open(path) {
+            Ok(repo) => repo,
+            Err(err) if single => return Err(err.into()),
+            Err(err) => {
+                diag.error(err);
+                continue;
+            }
+        };
+        let result = if args.staged {
+            git::scan_staged(&scanner, &repo, &label, &options, &diag, &stats)
+        } else {
+            git::scan_history(&scanner, &repo, &label, &options, &diag, &stats)
+        };
+        match result {
+            Ok(found) => {
+                findings.extend(found);
+                repositories.push(git::repository_info(&repo));
+            }
+            Err(err) if single => return Err(err.into()),
+            Err(err) => diag.error(err),
+        }
+    }
+    let units = Units {
+        items: if args.staged { "staged files" } else { "blobs" },
+    };
+    crate::source::fs::sort_findings(&mut findings);
+    finish(
+        findings,
+        &args.output,
+        &config,
+        scanner.rules(),
+        &repositories,
+        &diag,
+        &stats,
+        started,
+        units,
+    )
+}
+
+fn selection(args: &GitArgs) -> anyhow::Result<Selection> {
+    if let Some(since) = &args.since {
+        return Ok(Selection::Range {
+            hide: since.clone(),
+            show: "HEAD".into(),
+        });
+    }
+    if let Some(range) = &args.range {
+        let Some((hide, show)) = range.split_once("..") else {
+            anyhow::bail!("--range `{range}` is not of the form A..B");
+        };
+        if hide.is_empty() || show.trim_start_matches('.').is_empty() || show.starts_with('.') {
+            anyhow::bail!("--range `{range}` is not of the form A..B (both ends are needed; A...B is not supported)");
+        }
+        return Ok(Selection::Range {
+            hide: hide.to_string(),
+            show: show.to_string(),
+        });
+    }
+    if !args.branch.is_empty() {
+        return Ok(Selection::Revisions(args.branch.clone()));
+    }
+    Ok(Selection::All)
+}
