@@ -26,6 +26,11 @@ Examples:
   keyhound git --staged                 pre-commit: keys on lines the next commit would add
   keyhound git --branch main            only what one ref reaches";
 
+const MERGE_EXAMPLES: &str = "\
+Examples:
+  keyhound merge reports/*.json -f sarif -o all.sarif
+  keyhound merge a.jsonl b.json --baseline .keyhound-baseline.json";
+
 const RULES_EXAMPLES: &str = "\
 Examples:
   keyhound rules list
@@ -54,6 +59,9 @@ pub enum Command {
     /// Scan git history: every blob reachable from every ref, a commit range, or the staged changes.
     #[command(after_help = GIT_EXAMPLES)]
     Git(GitArgs),
+    /// Merge JSON or JSON Lines reports (one per CI job, say) into one report in any format.
+    #[command(after_help = MERGE_EXAMPLES)]
+    Merge(MergeArgs),
     /// List the rules in force, or run rule files' own examples.
     #[command(subcommand, after_help = RULES_EXAMPLES)]
     Rules(RulesCommand),
@@ -167,6 +175,17 @@ pub struct GitArgs {
     pub all_commits: bool,
     #[command(flatten)]
     pub content: ContentArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports written with `--format json` or `--format jsonl`.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]

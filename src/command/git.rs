@@ -5,10 +5,11 @@ use std::time::Instant;
 use crate::cli::GitArgs;
 use crate::diag::{Diagnostics, ScanStats};
 use crate::exit::ExitStatus;
+use crate::report::SourceRoot;
 use crate::source::fs::display_path;
 use crate::source::git::{self, HistoryOptions, Selection};
 
-use super::output::{Units, finish};
+use super::output::{Scanned, finish};
 use super::setup::{configure_threads, load_config, max_file_size, scanner};
 
 pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
@@ -34,6 +35,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let stats = ScanStats::default();
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
+    let mut source_root = None;
     let single = args.repos.len() == 1;
     for path in &args.repos {
         let label = display_path(path);
@@ -53,27 +55,28 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         match result {
             Ok(found) => {
                 findings.extend(found);
-                repositories.push(git::repository_info(&repo));
+                let mut info = git::repository_info(&repo);
+                if single && let Some(workdir) = repo.workdir() {
+                    info.workdir_is_root = true;
+                    source_root = SourceRoot::for_dir(workdir).map(|root| SourceRoot {
+                        prefix: String::new(),
+                        ..root
+                    });
+                }
+                repositories.push(info);
             }
             Err(err) if single => return Err(err.into()),
             Err(err) => diag.error(err),
         }
     }
-    let units = Units {
-        items: if args.staged { "staged files" } else { "blobs" },
-    };
     crate::source::fs::sort_findings(&mut findings);
-    finish(
+    let scanned = Scanned {
         findings,
-        &args.output,
-        &config,
-        scanner.rules(),
-        &repositories,
-        &diag,
-        &stats,
-        started,
-        units,
-    )
+        repositories,
+        source_root,
+        units: if args.staged { "staged files" } else { "blobs" },
+    };
+    finish(scanned, &args.output, &config, scanner.rules(), &diag, &stats, started)
 }
 
 fn selection(args: &GitArgs) -> anyhow::Result<Selection> {

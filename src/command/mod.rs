@@ -1,6 +1,7 @@
 //! The commands: each turns parsed arguments into a run and an [`ExitStatus`].
 
 mod git;
+mod merge;
 mod output;
 mod rules;
 mod scan;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Git(args) => git::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Rules(command) => rules::run(command),
     }
 }

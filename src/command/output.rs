@@ -12,27 +12,36 @@ use crate::diag::{Diagnostics, ScanStats};
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
 use crate::finding::Finding;
-use crate::report::{Format, ReportContext, RepositoryInfo, write_report};
+use crate::report::{Format, ReportContext, RepositoryInfo, SourceRoot, write_report};
 use crate::rules::RuleSet;
 
-/// Words for the summary line: "files" for a tree, "blobs" for history.
-pub struct Units {
-    pub items: &'static str,
+/// What a scan produced, ready to be filtered and reported.
+pub struct Scanned {
+    pub findings: Vec<Finding>,
+    /// Repositories scanned (history scans), for SARIF provenance.
+    pub repositories: Vec<RepositoryInfo>,
+    /// What finding paths are relative to.
+    pub source_root: Option<SourceRoot>,
+    /// What was counted: "files", "blobs", "staged files".
+    pub units: &'static str,
 }
 
 /// Applies the baseline, writes the report and the summary, and works out the exit status.
-#[allow(clippy::too_many_arguments)]
 pub fn finish(
-    mut findings: Vec<Finding>,
+    scanned: Scanned,
     args: &OutputArgs,
     config: &LoadedConfig,
     rules: &RuleSet,
-    repositories: &[RepositoryInfo],
     diag: &Diagnostics,
     stats: &ScanStats,
     started: Instant,
-    units: Units,
 ) -> anyhow::Result<ExitStatus> {
+    let Scanned {
+        mut findings,
+        repositories,
+        source_root,
+        units,
+    } = scanned;
     if let Some(bar) = diag.progress() {
         bar.finish_and_clear();
     }
@@ -63,7 +72,8 @@ pub fn finish(
         rules,
         show_secrets: args.show_secrets,
         color,
-        repositories,
+        repositories: &repositories,
+        source_root,
     };
     match &args.output {
         Some(path) => {
@@ -81,7 +91,7 @@ pub fn finish(
         }
     }
     if !args.quiet {
-        eprintln!("{}", summary_line(&findings, stats, started, baselined, &units));
+        eprintln!("{}", summary_line(&findings, stats, started, baselined, units));
     }
     Ok(if !findings.is_empty() {
         ExitStatus::Findings(args.exit_code)
@@ -92,7 +102,7 @@ pub fn finish(
     })
 }
 
-fn summary_line(findings: &[Finding], stats: &ScanStats, started: Instant, baselined: usize, units: &Units) -> String {
+fn summary_line(findings: &[Finding], stats: &ScanStats, started: Instant, baselined: usize, units: &str) -> String {
     let secs = started.elapsed().as_secs_f64();
     let bytes = ScanStats::get(&stats.bytes);
     let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
@@ -100,7 +110,7 @@ fn summary_line(findings: &[Finding], stats: &ScanStats, started: Instant, basel
         "keyhound: {} finding(s) in {} {}",
         findings.len(),
         ScanStats::get(&stats.items),
-        units.items,
+        units,
     );
     let commits = ScanStats::get(&stats.commits);
     if commits > 0 {

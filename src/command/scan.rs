@@ -1,13 +1,15 @@
 //! `keyhound scan`: the working tree (or stdin).
 
+use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::ScanArgs;
 use crate::diag::{Diagnostics, ScanStats};
 use crate::exit::ExitStatus;
+use crate::report::SourceRoot;
 use crate::source::fs::{WalkOptions, scan_paths};
 
-use super::output::{Units, finish};
+use super::output::{Scanned, finish};
 use super::setup::{load_config, max_file_size, scanner};
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
@@ -26,15 +28,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));
     let stats = ScanStats::default();
     let findings = scan_paths(&scanner, &args.paths, &options, &diag, &stats);
-    finish(
+    // SARIF paths are relative to the scanned directory when there is one, else to the current directory.
+    let source_root = match root {
+        Some(dir) if args.paths.len() == 1 => SourceRoot::for_dir(dir),
+        _ => SourceRoot::for_dir(Path::new(".")),
+    };
+    let scanned = Scanned {
         findings,
-        &args.output,
-        &config,
-        scanner.rules(),
-        &[],
-        &diag,
-        &stats,
-        started,
-        Units { items: "files" },
-    )
+        repositories: Vec::new(),
+        source_root,
+        units: "files",
+    };
+    finish(scanned, &args.output, &config, scanner.rules(), &diag, &stats, started)
 }

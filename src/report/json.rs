@@ -125,6 +125,40 @@ pub fn write_lines(findings: &[Finding], context: &ReportContext<'_>, out: &mut 
     Ok(())
 }
 
+impl JsonFinding {
+    /// Turns a finding read back from a report into a [`Finding`]. When the report was redacted, the secret
+    /// stays redacted: a report cannot give back what it did not hold.
+    pub fn into_finding(self) -> Finding {
+        let redacted = if self.redacted {
+            self.secret.clone()
+        } else {
+            crate::finding::redact(&self.secret, 0)
+        };
+        Finding {
+            rule_id: self.rule_id,
+            rule_name: self.rule_name,
+            provider: self.provider,
+            kind: self.kind,
+            severity: self.severity,
+            path: self.path,
+            location: crate::finding::Location {
+                line: self.line,
+                column: self.column,
+                end_line: self.end_line,
+                end_column: self.end_column,
+                offset: self.offset,
+            },
+            secret: crate::finding::Secret::new(self.secret),
+            redacted,
+            fingerprint: self.fingerprint,
+            context: self.context,
+            repository: self.repository,
+            git: self.git,
+            verification: self.verification,
+        }
+    }
+}
+
 /// A report that could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadReportError {

@@ -33,6 +33,57 @@ pub struct ReportContext<'a> {
     pub color: bool,
     /// Repositories scanned, for SARIF's version-control provenance (history scans).
     pub repositories: &'a [RepositoryInfo],
+    /// What finding paths are relative to, for SARIF's `%SRCROOT%`.
+    pub source_root: Option<SourceRoot>,
+}
+
+/// The scanned root: finding paths start with `prefix` (as displayed); `uri` is its absolute `file://` URI,
+/// ending in `/`.
+#[derive(Debug, Clone)]
+pub struct SourceRoot {
+    pub prefix: String,
+    pub uri: String,
+}
+
+impl SourceRoot {
+    /// The root for a scanned directory (`.` or `fixtures/demo`), or `None` when it cannot be resolved.
+    pub fn for_dir(dir: &std::path::Path) -> Option<SourceRoot> {
+        let absolute = std::fs::canonicalize(dir).ok()?;
+        let mut uri = String::from("file://");
+        for component in absolute.to_string_lossy().split('/').filter(|c| !c.is_empty()) {
+            uri.push('/');
+            uri.push_str(&sarif::path_to_uri(component));
+        }
+        uri.push('/');
+        let prefix = crate::source::fs::display_path(dir);
+        let prefix = if prefix == "." { String::new() } else { prefix };
+        Some(SourceRoot { prefix, uri })
+    }
+}
+
+impl ReportContext<'_> {
+    /// A finding path as a SARIF URI: relative to `%SRCROOT%` when it lies under the root (the bool says so),
+    /// else as it is.
+    pub fn artifact_uri(&self, path: &str) -> (String, bool) {
+        if path.starts_with('/') {
+            return (format!("file://{}", sarif::path_to_uri(path)), false);
+        }
+        match &self.source_root {
+            Some(root) => {
+                let relative = if root.prefix.is_empty() {
+                    Some(path)
+                } else {
+                    path.strip_prefix(root.prefix.as_str())
+                        .and_then(|rest| rest.strip_prefix('/'))
+                };
+                match relative {
+                    Some(rel) => (sarif::path_to_uri(rel), true),
+                    None => (sarif::path_to_uri(path), false),
+                }
+            }
+            None => (sarif::path_to_uri(path), false),
+        }
+    }
 }
 
 /// A scanned repository, as SARIF's `versionControlProvenance` wants it.
@@ -41,6 +92,8 @@ pub struct RepositoryInfo {
     pub uri: Option<String>,
     pub revision: Option<String>,
     pub branch: Option<String>,
+    /// The repository's working tree is the report's `%SRCROOT%`.
+    pub workdir_is_root: bool,
 }
 
 /// Writes `findings` in `format`.

@@ -73,6 +73,7 @@ pub fn repository_info(repo: &Repository) -> RepositoryInfo {
             .as_ref()
             .filter(|h| h.is_branch())
             .and_then(|h| h.shorthand().ok().map(str::to_string)),
+        workdir_is_root: false,
     }
 }
 
