@@ -65,6 +65,98 @@ pub enum Command {
     /// List the rules in force, or run rule files' own examples.
     #[command(subcommand, after_help = RULES_EXAMPLES)]
     Rules(RulesCommand),
+    /// Check leaked OpenAI keys and delete them through OpenAI's Administration API (a dry run unless --yes).
+    #[command(after_help = REVOKE_EXAMPLES)]
+    Revoke(RevokeArgs),
+    /// Install a git pre-commit hook that blocks commits adding keys (`keyhound git --staged`).
+    #[command(after_help = HOOK_EXAMPLES)]
+    InstallHook(InstallHookArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+const REVOKE_EXAMPLES: &str = "\
+Examples:
+  keyhound revoke --from findings.json                   dry run: what would be deleted
+  OPENAI_ADMIN_KEY=... keyhound revoke --from findings.json --yes --audit-log revocations.jsonl
+  keyhound scan . --verify                               add a live/dead status to OpenAI findings
+  keyhound git --revoke                                  scan history, then the same dry run
+
+The admin key is read from OPENAI_ADMIN_KEY only, never from the command line.";
+
+const HOOK_EXAMPLES: &str = "\
+Examples:
+  keyhound install-hook                  in the repository around the current directory
+  keyhound install-hook --force          replace an existing pre-commit hook";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  keyhound completions bash > ~/.local/share/bash-completion/completions/keyhound
+  keyhound completions zsh > \"${fpath[1]}/_keyhound\"
+  keyhound completions fish > ~/.config/fish/completions/keyhound.fish";
+
+/// Liveness checks and revocation after a scan (`scan` and `git`).
+#[derive(Debug, Clone, Args, Default)]
+pub struct VerifyArgs {
+    /// Check whether each OpenAI key found is live (one read-only request per unique key).
+    #[arg(long)]
+    pub verify: bool,
+    /// After the scan, plan the revocation of the OpenAI keys found (a dry run unless --yes).
+    #[arg(long)]
+    pub revoke: bool,
+    #[command(flatten)]
+    pub revoke_options: RevokeOptions,
+}
+
+/// How revocation runs; shared by `revoke` and `scan/git --revoke`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RevokeOptions {
+    /// Really delete the matched keys (without it, nothing is deleted).
+    #[arg(long)]
+    pub yes: bool,
+    /// When a key belongs to a service account whose key cannot be deleted alone, delete the whole service
+    /// account (and all its keys).
+    #[arg(long)]
+    pub delete_service_accounts: bool,
+    /// Append one JSON line per action (probe, match, delete, confirm) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
+    /// Where OpenAI API requests go [default: $OPENAI_BASE_URL, else https://api.openai.com].
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// How long to keep probing a deleted key until it answers 401, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    pub confirm_timeout: u64,
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub request_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// A report written with `--format json` or `jsonl` (redacted reports are fine: keys are re-read from the
+    /// files or blobs they were found in).
+    #[arg(long, value_name = "REPORT")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub options: RevokeOptions,
+    /// No progress or summary lines.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// The repository [default: the one around the current directory].
+    #[arg(default_value = ".")]
+    pub repo: PathBuf,
+    /// Replace a pre-commit hook that keyhound did not write.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +268,8 @@ pub struct GitArgs {
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -205,6 +299,8 @@ pub struct ScanArgs {
     pub follow: bool,
     #[command(flatten)]
     pub content: ContentArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
     #[command(flatten)]
     pub rules: RuleArgs,
     #[command(flatten)]

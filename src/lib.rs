@@ -14,6 +14,7 @@ pub mod finding;
 pub mod inspect;
 pub mod progress;
 pub mod report;
+pub mod revoke;
 pub mod rules;
 pub mod scan;
 pub mod source;

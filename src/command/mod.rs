@@ -1,6 +1,7 @@
 //! The commands: each turns parsed arguments into a run and an [`ExitStatus`].
 
 mod git;
+mod hook;
 mod merge;
 mod output;
 mod rules;
@@ -33,6 +34,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Git(args) => git::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Rules(command) => rules::run(command),
+        Command::Revoke(args) => crate::revoke::command::run(args),
+        Command::InstallHook(args) => hook::run(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "keyhound", &mut std::io::stdout());
+            Ok(ExitStatus::Clean)
+        }
     }
 }
 

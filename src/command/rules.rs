@@ -1,5 +1,7 @@
 //! `keyhound rules list` and `keyhound rules test`.
 
+use std::io::Write;
+
 use crate::cli::RulesCommand;
 use crate::config::LoadedConfig;
 use crate::exit::ExitStatus;
@@ -12,12 +14,14 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
         RulesCommand::List { rules } => {
             let config = LoadedConfig::load(rules.config.as_deref(), None)?;
             let set = rule_set(&rules, &config)?;
+            let mut out = std::io::stdout().lock();
             for rule in set.rules() {
-                println!(
+                writeln!(
+                    out,
                     "{:<36} {:<10} {:<16} {:<9} {}",
                     rule.id, rule.provider, rule.kind, rule.severity, rule.name
-                );
-                println!("{:<36} {}", "", rule.description);
+                )?;
+                writeln!(out, "{:<36} {}", "", rule.description)?;
             }
             eprintln!("keyhound: {} rule(s) in force", set.len());
             Ok(ExitStatus::Clean)
@@ -38,19 +42,21 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
                 .iter()
                 .map(|r| r.examples.len() + r.negative_examples.len())
                 .sum();
+            let mut out = std::io::stdout().lock();
             for failure in &failures {
-                println!("FAIL {}: {}", failure.rule_id, failure.problem);
+                writeln!(out, "FAIL {}: {}", failure.rule_id, failure.problem)?;
                 if !failure.example.is_empty() {
-                    println!("     example: {}", failure.example);
+                    writeln!(out, "     example: {}", failure.example)?;
                 }
             }
-            println!(
+            writeln!(
+                out,
                 "{} rule(s), {} example(s): {} passed, {} failed",
                 set.len(),
                 examples,
                 examples.saturating_sub(failures.len()),
                 failures.len()
-            );
+            )?;
             Ok(if failures.is_empty() {
                 ExitStatus::Clean
             } else {

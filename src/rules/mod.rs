@@ -95,13 +95,14 @@ pub enum RuleError {
     EmptyDir { path: PathBuf },
 }
 
-/// The on-disk shape of a rule file.
+/// The on-disk shape of a rule file. Rules are kept as tables at first, so that an error in one rule can
+/// name that rule's id.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     provider: String,
     #[serde(default)]
-    rules: Vec<RuleSpec>,
+    rules: Vec<toml::Table>,
 }
 
 /// The on-disk shape of one rule.
@@ -227,7 +228,19 @@ pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, Rule
     }
     file.rules
         .into_iter()
-        .map(|spec| Rule::compile(spec, &file.provider, &origin))
+        .enumerate()
+        .map(|(index, table)| {
+            let id = match table.get("id").and_then(|v| v.as_str()) {
+                Some(id) => id.to_string(),
+                None => format!("#{} (no id)", index + 1),
+            };
+            let spec = RuleSpec::deserialize(toml::Value::Table(table)).map_err(|e| RuleError::Invalid {
+                origin: origin.clone(),
+                id,
+                message: e.message().to_string(),
+            })?;
+            Rule::compile(spec, &file.provider, &origin)
+        })
         .collect()
 }
 

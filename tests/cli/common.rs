@@ -1,0 +1,174 @@
+//! The test environment: the `keyhound` command, temporary trees, report parsing and the expected findings of
+//! `fixtures/demo`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Fake keys of published shapes (examples from `rules/openai.toml`), never real credentials.
+pub const LEGACY_KEY: &str = "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";
+pub const LEGACY_KEY_2: &str = "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";
+pub const PROJECT_KEY: &str = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
+
+/// The crate's root: fixtures and rules are found relative to it.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `keyhound`, run from the crate root, with `NO_COLOR` and `CI` set (no colour, no progress bar).
+pub fn keyhound() -> Command {
+    let mut cmd = Command::cargo_bin("keyhound").expect("the keyhound binary is built");
+    cmd.current_dir(root()).env("NO_COLOR", "1").env("CI", "1");
+    cmd
+}
+
+/// `keyhound` run from `dir`.
+pub fn keyhound_in(dir: &Path) -> Command {
+    let mut cmd = keyhound();
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// Runs the command to completion (whatever its exit code) and returns what it printed.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("keyhound runs")
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().expect("keyhound exited, not killed by a signal")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A temporary directory holding `files` (relative path, contents); parent directories are created.
+pub fn tree(files: &[(&str, &[u8])]) -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    for (rel, contents) in files {
+        let path = dir.path().join(rel);
+        fs::create_dir_all(path.parent().expect("a parent")).expect("create parent dirs");
+        fs::write(&path, contents).expect("write fixture file");
+    }
+    dir
+}
+
+/// A copy of `fixtures/demo` (hidden files included) in a temporary directory.
+pub fn demo_copy() -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    copy_dir(&root().join("fixtures/demo"), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).expect("create dir");
+    for entry in fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).expect("copy fixture file");
+        }
+    }
+}
+
+/// Parses a `--format json` report and checks its envelope.
+pub fn json_report(text: &str) -> Value {
+    let report: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"));
+    assert_eq!(report["format_version"], 1, "format_version");
+    report
+}
+
+/// The findings of a `--format json` report.
+pub fn json_findings(text: &str) -> Vec<Value> {
+    json_report(text)["findings"]
+        .as_array()
+        .expect("`findings` is an array")
+        .clone()
+}
+
+/// Parses `--format jsonl` output: one JSON object per non-empty line.
+pub fn jsonl_findings(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("line is not JSON ({e}): {line}")))
+        .collect()
+}
+
+/// One finding as listed in the `.tsv` files: path, rule id, raw secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Expected {
+    pub path: String,
+    pub rule_id: String,
+    pub secret: String,
+}
+
+fn read_tsv(name: &str) -> Vec<Expected> {
+    let path: PathBuf = root().join("fixtures").join(name);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut rows: Vec<Expected> = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 3, "bad line in {name}: {line:?}");
+            Expected {
+                path: fields[0].to_string(),
+                rule_id: fields[1].to_string(),
+                secret: fields[2].to_string(),
+            }
+        })
+        .collect();
+    rows.sort();
+    assert!(!rows.is_empty(), "{name} lists no findings");
+    rows
+}
+
+/// `fixtures/demo.expected.tsv`: the findings of `keyhound scan fixtures/demo`, sorted.
+pub fn expected_demo() -> Vec<Expected> {
+    read_tsv("demo.expected.tsv")
+}
+
+/// `fixtures/demo.ignored.tsv`: the findings that only `--no-ignore` adds.
+pub fn ignored_demo() -> Vec<Expected> {
+    read_tsv("demo.ignored.tsv")
+}
+
+/// The (path, rule, secret) of JSON findings, with `prefix` removed from every path (it must be there), sorted.
+pub fn triples(findings: &[Value], prefix: &str) -> Vec<Expected> {
+    let mut rows: Vec<Expected> = findings
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().expect("path");
+            Expected {
+                path: path
+                    .strip_prefix(prefix)
+                    .unwrap_or_else(|| panic!("path {path:?} does not start with {prefix:?}"))
+                    .to_string(),
+                rule_id: f["rule_id"].as_str().expect("rule_id").to_string(),
+                secret: f["secret"].as_str().expect("secret").to_string(),
+            }
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The paths of JSON findings, sorted and de-duplicated.
+pub fn paths(findings: &[Value]) -> Vec<String> {
+    let mut paths: Vec<String> = findings
+        .iter()
+        .map(|f| f["path"].as_str().expect("path").to_string())
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}

@@ -1,0 +1,403 @@
+//! `keyhound git`: history, ranges, staged changes, over repositories built in temporary directories.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::common::{LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, json_findings, keyhound_in, run, stderr, stdout};
+
+/// A git repository in a temporary directory, driven with the `git` command line.
+struct Repo {
+    dir: TempDir,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let repo = Repo {
+            dir: TempDir::new().expect("temp dir"),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git in the repository with a fixed identity and no user or system config; returns stdout.
+    fn git(&self, args: &[&str]) -> String {
+        git_in(self.path(), args)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    }
+
+    /// Writes files, stages everything and commits; returns the commit id.
+    fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (rel, text) in files {
+            self.write(rel, text);
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = Process::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Alice Example")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00+02:00")
+        .env("GIT_COMMITTER_NAME", "Alice Example")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00+02:00")
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `keyhound git ARGS --format json` in `dir`; returns (exit code, findings, stderr).
+fn scan(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {
+    let output = run(keyhound_in(dir).arg("git").args(args).args(["--format", "json"]));
+    let findings = json_findings(&stdout(&output));
+    (code(&output), findings, stderr(&output))
+}
+
+fn secrets(findings: &[Value]) -> Vec<String> {
+    findings
+        .iter()
+        .map(|f| f["secret"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_deleted_key_is_found_and_attributed_to_the_commit_that_added_it() {
+    let repo = Repo::new();
+    repo.commit(&[("README.md", "hello\n")], "root");
+    let adding = repo.commit(
+        &[("config/app.env", &format!("# settings\nOPENAI_API_KEY={LEGACY_KEY}\n"))],
+        "add config",
+    );
+    fs::remove_file(repo.path().join("config/app.env")).expect("rm");
+    repo.commit(&[], "remove the key");
+
+    let (status, findings, _) = scan(repo.path(), &["--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let f = &findings[0];
+    assert_eq!(f["secret"], LEGACY_KEY);
+    assert_eq!(f["path"], "config/app.env");
+    assert_eq!(f["line"], 2);
+    assert_eq!(f["column"], 16);
+    assert_eq!(f["commit"], adding.as_str());
+    assert_eq!(f["author_name"], "Alice Example");
+    assert_eq!(f["author_email"], "alice@example.com");
+    assert_eq!(f["date"], "2024-05-01T12:00:00+02:00");
+    assert_eq!(f["summary"], "add config");
+    assert_eq!(f["repository"], ".");
+}
+
+#[test]
+fn history_output_is_redacted_by_default() {
+    let repo = Repo::new();
+    repo.commit(&[("a.txt", &format!("k={LEGACY_KEY}\n"))], "add");
+    let output = run(keyhound_in(repo.path()).args(["git"]));
+    assert_eq!(code(&output), 1);
+    let text = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!text.contains(LEGACY_KEY), "{text}");
+    assert!(text.contains("a.txt:1:3"), "{text}");
+    assert!(text.contains("commit "), "{text}");
+}
+
+#[test]
+fn a_key_only_on_an_unmerged_branch_is_found_unless_one_branch_is_chosen() {
+    let repo = Repo::new();
+    repo.commit(&[("README.md", "hello\n")], "root");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    let on_branch = repo.commit(&[("feature.py", &format!("KEY = '{PROJECT_KEY}'\n"))], "feature work");
+    repo.git(&["checkout", "-q", "main"]);
+
+    let (status, findings, _) = scan(repo.path(), &["--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
+    assert_eq!(findings[0]["commit"], on_branch.as_str());
+
+    let (status, findings, _) = scan(repo.path(), &["--branch", "main"]);
+    assert_eq!(status, 0, "{findings:#?}");
+    let (status, _, _) = scan(repo.path(), &["--branch", "feature"]);
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_renamed_file_is_one_finding_attributed_to_the_original_commit() {
+    let repo = Repo::new();
+    let adding = repo.commit(&[("old.env", &format!("KEY={LEGACY_KEY}\n"))], "add");
+    repo.git(&["mv", "old.env", "new.env"]);
+    repo.commit(&[], "rename");
+
+    let (_, findings, _) = scan(repo.path(), &[]);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["commit"], adding.as_str());
+    assert_eq!(findings[0]["path"], "old.env");
+    assert_eq!(findings[0]["other_occurrences"], 1);
+}
+
+#[test]
+fn a_key_added_in_a_merge_resolution_is_attributed_to_the_merge() {
+    let repo = Repo::new();
+    repo.commit(&[("conf.txt", "base\n")], "root");
+    repo.git(&["checkout", "-q", "-b", "side"]);
+    repo.commit(&[("conf.txt", "side\n")], "side change");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit(&[("conf.txt", "main\n")], "main change");
+    let merge = Process::new("git")
+        .args(["merge", "-q", "side"])
+        .current_dir(repo.path())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git merge runs");
+    assert!(!merge.status.success(), "the merge must conflict");
+    repo.write("conf.txt", &format!("resolved\nKEY={LEGACY_KEY}\n"));
+    repo.git(&["add", "conf.txt"]);
+    repo.git(&["commit", "-q", "-m", "merge side"]);
+    let merge_commit = repo.head();
+
+    let (_, findings, _) = scan(repo.path(), &[]);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["commit"], merge_commit.as_str());
+    assert_eq!(findings[0]["summary"], "merge side");
+}
+
+#[test]
+fn the_same_blob_at_two_paths_is_scanned_once_and_counted() {
+    let repo = Repo::new();
+    let text = format!("KEY={LEGACY_KEY}\n");
+    repo.commit(&[("a/key.env", &text), ("b/key.env", &text)], "two copies");
+
+    let (_, findings, _) = scan(repo.path(), &[]);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["path"], "a/key.env");
+    assert_eq!(findings[0]["other_occurrences"], 1);
+
+    let (_, findings, _) = scan(repo.path(), &["--all-commits"]);
+    let places: Vec<&str> = findings[0]["occurrences"]
+        .as_array()
+        .expect("occurrences listed with --all-commits")
+        .iter()
+        .filter_map(|o| o["path"].as_str())
+        .collect();
+    assert_eq!(places, vec!["a/key.env", "b/key.env"]);
+}
+
+#[test]
+fn staged_keys_are_found_by_staged_and_not_by_history() {
+    let repo = Repo::new();
+    repo.commit(&[("app.py", "print('hi')\n")], "root");
+    repo.write("app.py", &format!("print('hi')\nKEY = '{LEGACY_KEY}'\n"));
+    repo.git(&["add", "app.py"]);
+
+    let (status, findings, _) = scan(repo.path(), &["--staged", "--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&findings), vec![LEGACY_KEY]);
+    assert_eq!(findings[0]["line"], 2);
+    assert!(findings[0].get("commit").is_none(), "staged findings have no commit");
+
+    let (status, _, _) = scan(repo.path(), &[]);
+    assert_eq!(status, 0, "the key is not in any commit");
+}
+
+#[test]
+fn a_key_already_in_head_does_not_block_an_unrelated_staged_change() {
+    let repo = Repo::new();
+    repo.commit(&[("app.py", &format!("KEY = '{LEGACY_KEY}'\nx = 1\n"))], "old leak");
+    repo.write("app.py", &format!("KEY = '{LEGACY_KEY}'\nx = 2\n"));
+    repo.git(&["add", "app.py"]);
+    let (status, findings, _) = scan(repo.path(), &["--staged"]);
+    assert_eq!(status, 0, "{findings:#?}");
+
+    // A second key added on a new line is reported, the old one still is not.
+    repo.write(
+        "app.py",
+        &format!("KEY = '{LEGACY_KEY}'\nx = 2\nK2 = '{LEGACY_KEY_2}'\n"),
+    );
+    repo.git(&["add", "app.py"]);
+    let (status, findings, _) = scan(repo.path(), &["--staged", "--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&findings), vec![LEGACY_KEY_2]);
+}
+
+#[test]
+fn staged_works_in_a_repository_with_no_commits() {
+    let repo = Repo::new();
+    repo.write("first.env", &format!("KEY={PROJECT_KEY}\n"));
+    repo.git(&["add", "first.env"]);
+    let (status, findings, _) = scan(repo.path(), &["--staged", "--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
+}
+
+#[test]
+fn since_and_range_scan_only_what_the_new_commits_introduce() {
+    let repo = Repo::new();
+    repo.commit(&[("old.env", &format!("KEY={LEGACY_KEY}\n"))], "old leak");
+    let base = repo.head();
+    let new_commit = repo.commit(&[("new.env", &format!("KEY={PROJECT_KEY}\n"))], "new leak");
+
+    let (status, findings, _) = scan(repo.path(), &["--since", &base, "--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
+    assert_eq!(findings[0]["commit"], new_commit.as_str());
+
+    let range = format!("{base}..HEAD");
+    let (_, findings, _) = scan(repo.path(), &["--range", &range, "--show-secrets"]);
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
+
+    let (status, findings, _) = scan(repo.path(), &["--since", "HEAD"]);
+    assert_eq!(status, 0, "{findings:#?}");
+
+    let output = run(keyhound_in(repo.path()).args(["git", "--since", "no-such-ref"]));
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("no-such-ref"), "{}", stderr(&output));
+}
+
+#[test]
+fn bare_repositories_and_worktrees_are_scanned() {
+    let repo = Repo::new();
+    repo.commit(&[("k.env", &format!("KEY={LEGACY_KEY}\n"))], "leak");
+    let holder = TempDir::new().expect("temp dir");
+    let bare = holder.path().join("mirror.git");
+    let bare_text = bare.to_string_lossy().into_owned();
+    git_in(
+        holder.path(),
+        &["clone", "-q", "--bare", &repo.path().to_string_lossy(), &bare_text],
+    );
+    let (status, findings, _) = scan(holder.path(), &["mirror.git"]);
+    assert_eq!(status, 1);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0]["repository"], "mirror.git");
+
+    let worktree = holder.path().join("wt");
+    repo.git(&["worktree", "add", "-q", "-b", "wt-branch", &worktree.to_string_lossy()]);
+    let (status, findings, _) = scan(&worktree, &[]);
+    assert_eq!(status, 1, "{findings:#?}");
+}
+
+#[test]
+fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
+    let repo = Repo::new();
+    repo.commit(&[("old.env", &format!("KEY={LEGACY_KEY}\n"))], "old");
+    repo.commit(&[("new.env", &format!("KEY={PROJECT_KEY}\n"))], "new");
+    fs::remove_file(repo.path().join("old.env")).expect("rm");
+    repo.commit(&[], "drop old");
+    let holder = TempDir::new().expect("temp dir");
+    let url = format!("file://{}", repo.path().display());
+    git_in(holder.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
+
+    let (status, findings, err) = scan(&holder.path().join("shallow"), &["--show-secrets"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY], "only what the clone holds");
+    assert!(err.contains("shallow"), "{err}");
+}
+
+#[test]
+fn a_corrupt_object_is_a_warning_and_the_scan_goes_on() {
+    let repo = Repo::new();
+    repo.commit(&[("good.env", &format!("KEY={LEGACY_KEY}\n"))], "good");
+    repo.commit(&[("bad.env", &format!("KEY={PROJECT_KEY}\n"))], "to corrupt");
+    let blob = repo.git(&["rev-parse", "HEAD:bad.env"]).trim().to_string();
+    let object: PathBuf = repo.path().join(".git/objects").join(&blob[..2]).join(&blob[2..]);
+    fs::remove_file(&object).expect("remove the loose object");
+
+    let (status, findings, err) = scan(repo.path(), &["--show-secrets"]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings), vec![LEGACY_KEY]);
+    assert!(err.contains(&blob), "the warning names the object: {err}");
+}
+
+#[test]
+fn a_path_that_is_not_a_repository_is_a_clear_error() {
+    let dir = TempDir::new().expect("temp dir");
+    let output = run(keyhound_in(dir.path()).args(["git", "."]));
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("not a git repository"), "{}", stderr(&output));
+}
+
+#[test]
+fn several_repositories_label_each_finding() {
+    let a = Repo::new();
+    a.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "a");
+    let b = Repo::new();
+    b.commit(&[("b.env", &format!("KEY={PROJECT_KEY}\n"))], "b");
+    let output = run(keyhound_in(a.path())
+        .args(["git", "--format", "json", "."])
+        .arg(b.path()));
+    assert_eq!(code(&output), 1);
+    let findings = json_findings(&stdout(&output));
+    let labels: Vec<String> = findings
+        .iter()
+        .map(|f| f["repository"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(labels.len(), 2);
+    assert!(labels.contains(&".".to_string()), "{labels:?}");
+    assert!(labels.contains(&b.path().display().to_string()), "{labels:?}");
+
+    // A bad repository among good ones is reported; the others are still scanned.
+    let missing = a.path().join("no-such-repo");
+    let output = run(keyhound_in(a.path()).args(["git", "-f", "json", "."]).arg(&missing));
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("no-such-repo"), "{}", stderr(&output));
+}
+
+#[test]
+fn lfs_pointers_and_submodules_are_noted_not_scanned() {
+    let repo = Repo::new();
+    let pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n";
+    repo.commit(
+        &[("model.bin", pointer), ("k.env", &format!("KEY={LEGACY_KEY}\n"))],
+        "lfs",
+    );
+    let some_commit = repo.head();
+    repo.git(&[
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        &format!("160000,{some_commit},vendor/lib"),
+    ]);
+    repo.git(&["commit", "-q", "-m", "add a submodule"]);
+
+    let (status, findings, err) = scan(repo.path(), &[]);
+    assert_eq!(status, 1);
+    assert_eq!(findings.len(), 1);
+    assert!(err.contains("LFS pointer"), "{err}");
+    assert!(err.contains("vendor/lib"), "{err}");
+}
+
+#[test]
+fn the_summary_counts_commits_and_blobs() {
+    let repo = Repo::new();
+    repo.commit(&[("a.txt", "1\n")], "one");
+    repo.commit(&[("a.txt", "2\n")], "two");
+    let output = run(keyhound_in(repo.path()).args(["git"]));
+    assert_eq!(code(&output), 0);
+    let err = stderr(&output);
+    assert!(err.contains("2 blobs from 2 commit(s)"), "{err}");
+}

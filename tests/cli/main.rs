@@ -1,0 +1,7 @@
+//! Integration tests: the real `keyhound` binary, run the way a user runs it.
+
+mod common;
+mod git;
+mod report;
+mod rules;
+mod scan;

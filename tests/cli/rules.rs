@@ -1,0 +1,220 @@
+//! Rules: custom rule files (`--rules`), invalid rule files, `rules list` and `rules test`.
+
+use std::fs;
+use std::path::PathBuf;
+
+use predicates::prelude::*;
+
+use crate::common::*;
+
+const VALID: &str = "fixtures/rules/valid-custom.toml";
+const FAILING_EXAMPLE: &str = "fixtures/rules/failing-example.toml";
+/// A key of the custom rule's shape (`acme_` + 32 alphanumerics): random, not a real key.
+const ACME_KEY: &str = "acme_7FGgmczVa8oPl92mcBKTWEBjpEpx9odL";
+
+/// Rule files that must not load: (file, what the error must name besides the file).
+const INVALID: &[(&str, &str)] = &[
+    ("fixtures/rules/invalid-malformed-toml.toml", "line 5"),
+    ("fixtures/rules/invalid-bad-regex.toml", "acme-bad-regex"),
+    ("fixtures/rules/invalid-missing-field.toml", "regex"),
+    ("fixtures/rules/invalid-unknown-field.toml", "colour"),
+    ("fixtures/rules/invalid-duplicate-builtin-id.toml", "openai-legacy-key"),
+];
+
+/// Every rule id defined in the repository's `rules/*.toml` (the built-in rules).
+fn builtin_rule_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(root().join("rules"))
+        .expect("rules/ exists")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "rules/ holds no rule files");
+    files
+}
+
+fn rule_ids(path: &std::path::Path) -> Vec<String> {
+    let text = fs::read_to_string(path).expect("read rule file");
+    let value: toml::Value = toml::from_str(&text).expect("rule file is TOML");
+    value["rules"]
+        .as_array()
+        .expect("[[rules]]")
+        .iter()
+        .map(|rule| rule["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Custom and invalid rule files.
+
+#[test]
+fn custom_rule_file_adds_a_rule() {
+    let dir = tree(&[("config.ini", format!("[acme]\ntoken = {ACME_KEY}\n").as_bytes())]);
+    let rules = root().join(VALID);
+    let output = run(keyhound_in(dir.path())
+        .args(["scan", ".", "--format", "json", "--show-secrets", "--rules"])
+        .arg(&rules));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let findings = json_findings(&stdout(&output));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["rule_id"], "acme-api-key");
+    assert_eq!(findings[0]["provider"], "acme");
+    assert_eq!(findings[0]["path"], "config.ini");
+    assert_eq!(findings[0]["secret"], ACME_KEY);
+    assert_eq!((&findings[0]["line"], &findings[0]["column"]), (&2.into(), &9.into()));
+
+    // Without the rule file, nothing is found.
+    keyhound_in(dir.path()).args(["scan", "."]).assert().code(0);
+}
+
+#[test]
+fn invalid_rule_files_are_errors_naming_the_file() {
+    for (file, detail) in INVALID {
+        for args in [
+            &["scan", "fixtures/demo/.env", "--rules", file][..],
+            &["rules", "list", "--rules", file][..],
+        ] {
+            let output = run(keyhound().args(args));
+            let err = stderr(&output);
+            assert_eq!(code(&output), 2, "{args:?}: {err}");
+            assert!(err.contains(file), "{args:?}: the error does not name {file}:\n{err}");
+            assert!(
+                err.contains(detail),
+                "{args:?}: the error does not name {detail:?}:\n{err}"
+            );
+            assert!(stdout(&output).is_empty(), "{args:?}: {}", stdout(&output));
+        }
+    }
+}
+
+#[test]
+fn rules_test_rejects_unloadable_rule_files() {
+    // The duplicate id only clashes with the built-in rules, which `rules test FILE` does not load.
+    for (file, detail) in INVALID.iter().filter(|(f, _)| !f.contains("duplicate")) {
+        let output = run(keyhound().args(["rules", "test", file]));
+        let err = stderr(&output);
+        assert_eq!(code(&output), 2, "{file}: {err}");
+        assert!(err.contains(file) && err.contains(detail), "{file}:\n{err}");
+    }
+}
+
+/// The brief: an invalid rule file's error names the rule where there is one. A missing or unknown field is a
+/// TOML parse error, which names the file and the line but not the rule's id.
+#[test]
+fn field_errors_name_the_rule_id() {
+    for (file, id) in [
+        ("fixtures/rules/invalid-missing-field.toml", "acme-missing-regex"),
+        ("fixtures/rules/invalid-unknown-field.toml", "acme-unknown-field"),
+    ] {
+        keyhound()
+            .args(["scan", "fixtures/demo/.env", "--rules", file])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(file).and(predicate::str::contains(id)));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// rules list
+
+#[test]
+fn rules_list_lists_every_builtin_rule() {
+    let output = run(keyhound().args(["rules", "list"]));
+    assert_eq!(code(&output), 0);
+    let out = stdout(&output);
+    let listed: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for id in ["openai-project-key", "openai-legacy-key", "anthropic-api-key"] {
+        assert!(listed.contains(&id), "{id} not listed:\n{out}");
+    }
+    let mut total = 0;
+    for file in builtin_rule_files() {
+        for id in rule_ids(&file) {
+            assert!(
+                listed.contains(&id.as_str()),
+                "{id} (from {}) not listed",
+                file.display()
+            );
+            total += 1;
+        }
+    }
+    assert_eq!(listed.len(), total, "rules list shows rules not in rules/:\n{out}");
+}
+
+#[test]
+fn rules_list_includes_custom_rules() {
+    keyhound()
+        .args(["rules", "list", "--rules", VALID])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("acme-api-key").and(predicate::str::contains("openai-project-key")));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// rules test
+
+#[test]
+fn rules_test_passes_on_the_builtin_rules() {
+    keyhound()
+        .args(["rules", "test"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(" 0 failed").and(predicate::str::contains("FAIL").not()));
+}
+
+#[test]
+fn rules_test_passes_on_every_file_in_rules_dir() {
+    for file in builtin_rule_files() {
+        let rel = file.strip_prefix(root()).expect("under the crate root");
+        let output = run(keyhound().args(["rules", "test"]).arg(rel));
+        let out = stdout(&output);
+        assert_eq!(code(&output), 0, "{}:\n{out}{}", rel.display(), stderr(&output));
+        assert!(
+            out.contains(" 0 failed") && !out.contains("FAIL"),
+            "{}:\n{out}",
+            rel.display()
+        );
+    }
+}
+
+#[test]
+fn rules_test_passes_on_the_valid_custom_file() {
+    keyhound()
+        .args(["rules", "test", VALID])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("1 rule(s)").and(predicate::str::contains(" 0 failed")));
+}
+
+#[test]
+fn rules_test_fails_on_a_failing_example() {
+    let output = run(keyhound().args(["rules", "test", FAILING_EXAMPLE]));
+    assert_ne!(code(&output), 0);
+    let out = stdout(&output);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL") && l.contains("acme-failing-example")),
+        "{out}"
+    );
+    assert!(out.contains(" 1 failed"), "{out}");
+}
+
+/// `keyhound rules list | head -1` must not panic when the reader goes away (scan already handles this).
+#[test]
+fn rules_list_survives_a_closed_pipe() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("keyhound"))
+        .args(["rules", "list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn keyhound");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("keyhound finishes");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(output.status.code(), Some(101), "{err}");
+}
