@@ -2,6 +2,7 @@
 
 mod common;
 mod git;
+mod hook;
 mod report;
 mod rules;
 mod scan;

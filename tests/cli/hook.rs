@@ -1,0 +1,130 @@
+//! Where keyhound runs: the pre-commit hook, CI-friendly defaults, completions and help.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command as Process;
+
+use tempfile::TempDir;
+
+use crate::common::{LEGACY_KEY, code, keyhound, keyhound_in, root, run, stderr, stdout};
+
+fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    Process::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "Dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        // The hook finds this binary even when keyhound is not on PATH.
+        .env("KEYHOUND", assert_cmd::cargo::cargo_bin("keyhound"))
+        .output()
+        .expect("git runs")
+}
+
+#[test]
+fn the_installed_hook_blocks_a_commit_that_adds_a_key_and_lets_a_clean_one_through() {
+    let dir = TempDir::new().expect("temp dir");
+    assert!(git(dir.path(), &["init", "-q", "-b", "main"]).status.success());
+    let output = run(keyhound_in(dir.path()).arg("install-hook"));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let hook = dir.path().join(".git/hooks/pre-commit");
+    assert!(hook.is_file());
+
+    fs::write(dir.path().join("app.py"), format!("KEY = '{LEGACY_KEY}'\n")).expect("write");
+    assert!(git(dir.path(), &["add", "app.py"]).status.success());
+    let commit = git(dir.path(), &["commit", "-q", "-m", "leak"]);
+    assert!(!commit.status.success(), "the commit must be blocked");
+    let message = String::from_utf8_lossy(&commit.stderr).into_owned() + &String::from_utf8_lossy(&commit.stdout);
+    assert!(message.contains("app.py:1:8"), "where the key is: {message}");
+    assert!(message.contains("keyhound:allow"), "how to allow a false positive: {message}");
+    assert!(message.contains("revoke"), "that a leaked key must be revoked: {message}");
+    assert!(!message.contains(LEGACY_KEY), "the key itself is not printed: {message}");
+
+    fs::write(dir.path().join("app.py"), "KEY = os.environ['OPENAI_API_KEY']\n").expect("write");
+    assert!(git(dir.path(), &["add", "app.py"]).status.success());
+    let commit = git(dir.path(), &["commit", "-q", "-m", "clean"]);
+    assert!(commit.status.success(), "{}", String::from_utf8_lossy(&commit.stderr));
+}
+
+#[test]
+fn install_hook_refuses_to_replace_a_foreign_hook_without_force() {
+    let dir = TempDir::new().expect("temp dir");
+    assert!(git(dir.path(), &["init", "-q"]).status.success());
+    let hook = dir.path().join(".git/hooks/pre-commit");
+    fs::create_dir_all(hook.parent().expect("parent")).expect("mkdir");
+    fs::write(&hook, "#!/bin/sh\necho mine\n").expect("write");
+
+    let output = run(keyhound_in(dir.path()).arg("install-hook"));
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("--force"), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(&hook).expect("read"), "#!/bin/sh\necho mine\n");
+
+    let output = run(keyhound_in(dir.path()).args(["install-hook", "--force"]));
+    assert_eq!(code(&output), 0);
+    assert!(fs::read_to_string(&hook).expect("read").contains("keyhound"));
+    // Re-installing over keyhound's own hook needs no --force.
+    assert_eq!(code(&run(keyhound_in(dir.path()).arg("install-hook"))), 0);
+}
+
+#[test]
+fn install_hook_outside_a_repository_is_a_clear_error() {
+    let dir = TempDir::new().expect("temp dir");
+    let output = run(keyhound_in(dir.path()).arg("install-hook"));
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("not a git repository"), "{}", stderr(&output));
+}
+
+#[test]
+fn pre_commit_framework_hooks_run_the_staged_scan() {
+    let text = fs::read_to_string(root().join(".pre-commit-hooks.yaml")).expect("read .pre-commit-hooks.yaml");
+    assert!(text.contains("- id: keyhound\n"));
+    assert!(text.contains("- id: keyhound-system\n"));
+    assert!(text.contains("language: rust") && text.contains("language: system"));
+    assert_eq!(text.matches("entry: keyhound git --staged").count(), 2);
+    assert_eq!(text.matches("pass_filenames: false").count(), 2);
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    for (shell, marker) in [("bash", "_keyhound()"), ("zsh", "#compdef keyhound"), ("fish", "complete -c keyhound")] {
+        let output = run(keyhound().args(["completions", shell]));
+        assert_eq!(code(&output), 0, "{shell}");
+        let script = stdout(&output);
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        assert!(script.contains("install-hook"), "{shell} completes subcommands");
+    }
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    for command in ["scan", "git", "rules", "revoke", "merge", "install-hook", "completions"] {
+        let output = run(keyhound().args([command, "--help"]));
+        assert_eq!(code(&output), 0, "{command}");
+        assert!(stdout(&output).contains("Examples:"), "{command} --help: {}", stdout(&output));
+    }
+}
+
+#[test]
+fn threads_bound_the_scan_and_zero_is_refused() {
+    let output = run(keyhound().args(["scan", "fixtures/demo", "--threads", "1", "-q"]));
+    assert_eq!(code(&output), 1);
+    let output = run(keyhound().args(["git", ".", "--threads", "0"]));
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("--threads"), "{}", stderr(&output));
+}
+
+#[test]
+fn off_a_terminal_there_are_no_colours_or_progress_bars_and_the_summary_is_on_stderr() {
+    let mut cmd = keyhound();
+    cmd.env_remove("NO_COLOR").env_remove("CI");
+    let output = run(cmd.args(["scan", "fixtures/demo"]));
+    assert_eq!(code(&output), 1);
+    let out = stdout(&output);
+    let err = stderr(&output);
+    assert!(!out.contains('\u{1b}') && !err.contains('\u{1b}'), "no escape codes in pipes");
+    assert!(!out.contains("finding(s) in"), "the summary is not in the report");
+    assert!(err.contains("finding(s) in") && err.contains("files"), "{err}");
+    assert!(err.contains("by rule: openai-project-key"), "{err}");
+}
