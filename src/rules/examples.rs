@@ -67,11 +67,7 @@ pub fn check(rules: &RuleSet) -> Vec<ExampleFailure> {
 }
 
 fn check_positive(scanner: &Scanner, rule: &Rule, example: &str, failures: &mut Vec<ExampleFailure>) {
-    if !rule
-        .keywords
-        .iter()
-        .any(|k| example.to_ascii_lowercase().contains(&k.to_ascii_lowercase()))
-    {
+    if !rule.keywords.iter().any(|k| example.contains(k.as_str())) {
         failures.push(failure(
             rule,
             example,

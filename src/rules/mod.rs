@@ -138,7 +138,7 @@ pub struct Rule {
     pub severity: Severity,
     pub pattern: String,
     pub regex: Regex,
-    /// Literals (ASCII case-insensitive), one of which every match contains.
+    /// Case-sensitive literals, one of which every match contains.
     pub keywords: Vec<String>,
     pub min_entropy: Option<f64>,
     pub remediation: String,

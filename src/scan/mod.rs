@@ -49,19 +49,29 @@ impl Scanner {
         let mut keyword_rules: Vec<Vec<usize>> = Vec::new();
         for (index, rule) in rules.rules().iter().enumerate() {
             for keyword in &rule.keywords {
-                let lower = keyword.to_ascii_lowercase();
-                match keywords.iter().position(|k| *k == lower) {
+                match keywords.iter().position(|k| k == keyword) {
                     Some(pos) => keyword_rules[pos].push(index),
                     None => {
-                        keywords.push(lower);
+                        keywords.push(keyword.clone());
                         keyword_rules.push(vec![index]);
                     }
                 }
             }
         }
+        // The search reports only the longest keyword starting at a position, so a hit of `sk-ant-api03-`
+        // must also wake the rules of any keyword it starts with.
+        let direct = keyword_rules.clone();
+        for (long, rules_of_long) in keyword_rules.iter_mut().enumerate() {
+            for (short, rules_of_short) in direct.iter().enumerate() {
+                if short != long && keywords[long].starts_with(keywords[short].as_str()) {
+                    rules_of_long.extend(rules_of_short.iter().copied());
+                }
+            }
+            rules_of_long.sort_unstable();
+            rules_of_long.dedup();
+        }
         let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .build(&keywords)?;
         Ok(Scanner {
             rules,
@@ -82,7 +92,11 @@ impl Scanner {
     /// Finds every accepted match in `hay`, sorted by position, at most one per span of text.
     pub fn find(&self, hay: &[u8]) -> Vec<RuleMatch> {
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
-        for hit in self.prefilter.find_overlapping_iter(hay) {
+        // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
+        // overlapping search cannot use it) and still sees every position where a keyword starts.
+        let mut from = 0;
+        while let Some(hit) = self.prefilter.find(aho_corasick::Input::new(hay).range(from..)) {
+            from = hit.start() + 1;
             if windows.is_empty() {
                 windows = vec![Vec::new(); self.rules.len()];
             }
@@ -161,7 +175,8 @@ impl Scanner {
 }
 
 /// Adds a window to a rule's list, merging it with the previous one when they touch.
-/// Hits arrive in increasing order of end position, so only the last window can overlap.
+/// Hits arrive in increasing order of start position, so window starts never decrease and only the last window
+/// can overlap.
 fn push_window(windows: &mut Vec<(usize, usize)>, start: usize, end: usize) {
     if let Some(last) = windows.last_mut()
         && start <= last.1

@@ -130,9 +130,7 @@ impl Walk<'_> {
             // Not following links: a link's target is scanned where it lives. A dangling link is worth a word.
             match std::fs::metadata(path) {
                 Err(_) => self.diag.warn(format!("{label}: broken symbolic link, skipped")),
-                Ok(meta) if entry.depth() == 0 && meta.is_file() => {
-                    self.read_and_scan(path, &label, meta.len(), buffer)
-                }
+                Ok(meta) if entry.depth() == 0 && meta.is_file() => self.read_and_scan(path, &label, buffer),
                 Ok(_) => {}
             }
             return;
@@ -142,13 +140,25 @@ impl Walk<'_> {
                 .warn(format!("{label}: not a regular file (device, socket or pipe), skipped"));
             return;
         }
-        match entry.metadata() {
-            Ok(meta) => self.read_and_scan(path, &label, meta.len(), buffer),
-            Err(err) => self.diag.warn(format!("{label}: {err}")),
-        }
+        self.read_and_scan(path, &label, buffer);
     }
 
-    fn read_and_scan(&self, path: &Path, label: &str, size: u64, buffer: &mut Vec<u8>) {
+    /// Opens the file once and takes its size from the open handle (no second path lookup).
+    fn read_and_scan(&self, path: &Path, label: &str, buffer: &mut Vec<u8>) {
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(err) => {
+                self.diag.warn(format!("{label}: {err}"));
+                return;
+            }
+        };
+        let size = match file.metadata() {
+            Ok(meta) => meta.len(),
+            Err(err) => {
+                self.diag.warn(format!("{label}: {err}"));
+                return;
+            }
+        };
         if size > self.options.max_file_size {
             self.stats.skipped_large.fetch_add(1, Ordering::Relaxed);
             self.diag.note(format!(
@@ -159,8 +169,7 @@ impl Walk<'_> {
             return;
         }
         buffer.clear();
-        let read = File::open(path).and_then(|mut file| file.read_to_end(buffer));
-        if let Err(err) = read {
+        if let Err(err) = file.read_to_end(buffer) {
             self.diag.warn(format!("{label}: {err}"));
             return;
         }
