@@ -106,8 +106,13 @@ pub struct GitProvenance {
     pub summary: String,
     /// The blob's object id.
     pub blob: String,
-    /// How many other (commit, path) places hold the same blob, beyond the introducing one.
+    /// How many other (commit, path) places hold this secret at this path (the same blob, or later versions of
+    /// the file that still contain the secret), beyond the introducing one.
     pub other_occurrences: usize,
+    /// Later blob versions of the same path that still hold the secret (history scans collapse them into the
+    /// first finding).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later_blobs: Vec<String>,
     /// Every (commit, path) place, when asked for with `--all-commits`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub occurrences: Vec<Occurrence>,

@@ -401,3 +401,26 @@ fn the_summary_counts_commits_and_blobs() {
     let err = stderr(&output);
     assert!(err.contains("2 blobs from 2 commit(s)"), "{err}");
 }
+
+#[test]
+fn a_key_that_survives_later_edits_of_its_file_is_one_finding() {
+    let repo = Repo::new();
+    let adding = repo.commit(&[("app.env", &format!("KEY={LEGACY_KEY}\nDEBUG=0\n"))], "add");
+    repo.commit(&[("app.env", &format!("KEY={LEGACY_KEY}\nDEBUG=1\n"))], "edit 1");
+    repo.commit(&[("app.env", &format!("KEY={LEGACY_KEY}\nDEBUG=2\n"))], "edit 2");
+    repo.commit(&[("copy.env", &format!("OTHER={LEGACY_KEY}\n"))], "copy elsewhere");
+
+    let (status, findings, _) = scan(repo.path(), &["--all-commits"]);
+    assert_eq!(status, 1);
+    let paths: Vec<&str> = findings.iter().filter_map(|f| f["path"].as_str()).collect();
+    assert_eq!(
+        paths,
+        vec!["app.env", "copy.env"],
+        "one finding per file, not per version"
+    );
+    let app = &findings[0];
+    assert_eq!(app["commit"], adding.as_str());
+    // Three versions, each in every later commit: (c1), (c2), (c3), (c4) hold app.env with the key.
+    assert_eq!(app["other_occurrences"], 3);
+    assert_eq!(app["occurrences"].as_array().map(Vec::len), Some(4));
+}

@@ -52,7 +52,12 @@ pub struct HistoryOptions {
 }
 
 /// Opens the repository at or above `path` (working trees, worktrees and bare repositories).
+///
+/// Objects are not re-hashed on read: a scanner only reads, and a quarter of a history scan went into SHA-1.
+/// Damaged objects still fail to inflate and are reported.
 pub fn open(path: &Path) -> Result<Repository, GitError> {
+    // A process-wide libgit2 option; keyhound never writes objects, so verification buys nothing.
+    git2::opts::strict_hash_verification(false);
     Repository::discover(path).map_err(|e| GitError::NotARepository {
         path: path.to_path_buf(),
         message: e.message().to_string(),
@@ -163,21 +168,29 @@ pub fn scan_history(
     let mut findings = found.into_inner().unwrap_or_else(|p| p.into_inner());
     fill_commit_details(repo, &enumeration, &mut findings, diag, label);
     if !findings.is_empty() {
+        findings = collapse_versions(findings, &enumeration);
         // Every (commit, path) holding a flagged blob: counted always, listed with --all-commits.
         let flagged: Vec<Oid> = findings
             .iter()
             .filter_map(|f| f.git.as_ref())
-            .filter_map(|g| Oid::from_str(&g.blob).ok())
+            .flat_map(|g| std::iter::once(g.blob.as_str()).chain(g.later_blobs.iter().map(String::as_str)))
+            .filter_map(|blob| Oid::from_str(blob).ok())
             .collect();
         let places = enumerate::all_occurrences(repo, &enumeration, &flagged, diag, label);
         for finding in &mut findings {
-            if let Some(git) = finding.git.as_mut()
-                && let Some(list) = Oid::from_str(&git.blob).ok().and_then(|oid| places.get(&oid))
-            {
-                git.other_occurrences = list.len().saturating_sub(1);
-                if options.all_commits {
-                    git.occurrences = list.clone();
-                }
+            let Some(git) = finding.git.as_mut() else { continue };
+            let mut list: Vec<crate::finding::Occurrence> = std::iter::once(&git.blob)
+                .chain(&git.later_blobs)
+                .filter_map(|blob| Oid::from_str(blob).ok())
+                .filter_map(|oid| places.get(&oid))
+                .flatten()
+                .cloned()
+                .collect();
+            list.sort_by(|a, b| (&a.commit, &a.path).cmp(&(&b.commit, &b.path)));
+            list.dedup();
+            git.other_occurrences = list.len().saturating_sub(1);
+            if options.all_commits {
+                git.occurrences = list;
             }
         }
     }
@@ -220,6 +233,44 @@ pub(crate) fn scan_blob(
     Ok(BlobOutcome::Findings(inspection.findings))
 }
 
+/// One leak, one finding: a secret that stays in a file across many edits sits in many blob versions. Findings
+/// with the same secret (fingerprint) at the same path are collapsed into the one from the earliest commit; the
+/// later versions are remembered for counting occurrences.
+fn collapse_versions(findings: Vec<Finding>, enumeration: &Enumeration) -> Vec<Finding> {
+    let order: std::collections::HashMap<String, usize> = enumeration
+        .commits
+        .iter()
+        .enumerate()
+        .map(|(index, oid)| (oid.to_string(), index))
+        .collect();
+    let rank = |f: &Finding| {
+        f.git
+            .as_ref()
+            .and_then(|g| order.get(&g.commit))
+            .copied()
+            .unwrap_or(usize::MAX)
+    };
+    let mut findings = findings;
+    findings.sort_by(|a, b| {
+        (&a.fingerprint, &a.path, rank(a), a.location).cmp(&(&b.fingerprint, &b.path, rank(b), b.location))
+    });
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    for finding in findings {
+        match kept.last_mut() {
+            Some(first) if first.fingerprint == finding.fingerprint && first.path == finding.path => {
+                if let (Some(first_git), Some(git)) = (first.git.as_mut(), finding.git)
+                    && git.blob != first_git.blob
+                    && !first_git.later_blobs.contains(&git.blob)
+                {
+                    first_git.later_blobs.push(git.blob);
+                }
+            }
+            _ => kept.push(finding),
+        }
+    }
+    kept
+}
+
 /// Provenance with the commit id filled in; author fields come later, once per flagged commit.
 fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProvenance {
     GitProvenance {
@@ -231,6 +282,7 @@ fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProv
         blob: oid.to_string(),
         other_occurrences: 0,
         occurrences: Vec::new(),
+        later_blobs: Vec::new(),
     }
 }
 
