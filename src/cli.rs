@@ -105,7 +105,8 @@ pub struct VerifyArgs {
     /// Check whether each OpenAI key found is live (one read-only request per unique key).
     #[arg(long)]
     pub verify: bool,
-    /// After the scan, plan the revocation of the OpenAI keys found (a dry run unless --yes).
+    /// After the scan, plan the revocation of the OpenAI keys found, printed on stderr (a dry run unless --yes;
+    /// needs OPENAI_ADMIN_KEY). The report shows each key's status as with --verify.
     #[arg(long)]
     pub revoke: bool,
     #[command(flatten)]

@@ -70,6 +70,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     crate::source::fs::sort_findings(&mut findings);
+    // --verify / --revoke: statuses for the report, the revocation plan on stderr.
+    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, &diag);
     let scanned = Scanned {
         findings,
         repositories,

@@ -34,6 +34,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         Some(dir) if args.paths.len() == 1 => SourceRoot::for_dir(dir),
         _ => SourceRoot::for_dir(Path::new(".")),
     };
+    // --verify / --revoke: statuses for the report, the revocation plan on stderr.
+    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, &diag);
     let scanned = Scanned {
         findings,
         repositories: Vec::new(),

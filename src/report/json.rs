@@ -191,7 +191,10 @@ pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadRepo
         message,
     };
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') && serde_json::from_str::<serde_json::Value>(text).is_ok() {
+    // A JSON document has a `findings` array; a one-line JSON Lines report is a lone finding object.
+    let is_document = trimmed.starts_with('{')
+        && serde_json::from_str::<serde_json::Value>(text).is_ok_and(|value| value.get("findings").is_some());
+    if is_document {
         let report: JsonReport = serde_json::from_str(text).map_err(|e| format_error(e.to_string()))?;
         if report.format_version != FORMAT_VERSION {
             return Err(ReadReportError::Version {
@@ -219,4 +222,25 @@ pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadRepo
         return Err(format_error("no findings could be read".into()));
     }
     Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"{"format_version":1,"rule_id":"r","rule_name":"R","provider":"p","kind":"k","severity":"high","path":"a","line":1,"column":1,"end_line":1,"end_column":5,"offset":0,"secret":"ab…","redacted":true,"fingerprint":"00"}"#;
+
+    #[test]
+    fn a_one_line_jsonl_report_is_read_as_jsonl() {
+        let findings = parse_report(LINE, "one.jsonl").expect("one finding");
+        assert_eq!(findings.len(), 1);
+        let two = format!("{LINE}\n{LINE}\n");
+        assert_eq!(parse_report(&two, "two.jsonl").map(|f| f.len()).ok(), Some(2));
+    }
+
+    #[test]
+    fn other_json_is_rejected_with_the_file_named() {
+        let err = parse_report("{\"hello\": 1}", "x.json").expect_err("not a report");
+        assert!(err.to_string().contains("x.json"), "{err}");
+    }
 }

@@ -1,8 +1,321 @@
-//! `keyhound revoke`.
+//! `keyhound revoke --from REPORT`, and the hook `scan` and `git` call after their scan for `--verify` and
+//! `--revoke`.
 
-use crate::cli::RevokeArgs;
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{OutputArgs, RevokeArgs, RevokeOptions, VerifyArgs};
+use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
+use crate::filter::baseline::Baseline;
+use crate::finding::{Finding, Fingerprint, Secret};
 
-pub fn run(_args: RevokeArgs) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("keyhound revoke is not available in this build")
+use super::audit::AuditLog;
+use super::client::{Client, DEFAULT_API_BASE};
+use super::flow::{KeyResult, Outcome, Reason, Revoker, Settings};
+use super::keys::{self, Collected, Unrecovered};
+use super::verify::probe_all;
+use super::{ADMIN_KEY_VAR, ADMIN_KEYS_URL, BASE_URL_VAR};
+
+/// Errors of the revoke command's setup.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "{ADMIN_KEY_VAR} is not set: revoking needs an OpenAI admin key (sk-admin-...) in the environment \
+         variable {ADMIN_KEY_VAR} (never on the command line); create one at {ADMIN_KEYS_URL}"
+    )]
+    MissingAdminKey,
+}
+
+/// `keyhound revoke --from REPORT`.
+///
+/// Exit codes:
+/// - 0: every OpenAI key of the report was handled: deleted (with `--yes`), planned (dry run), or dead
+///   already; also when the report holds no OpenAI key.
+/// - 1: some key could not be revoked: several or no keys of the organisation match it, it is a legacy user
+///   key (no revoke API), it is still accepted after its deletion, its deletion failed, OpenAI would not delete
+///   a service account's key alone (without `--delete-service-accounts`), or it could not be read back from
+///   the report's file or blob (the content changed).
+/// - 2: an error stopped the run before any deletion: an unreadable report, `OPENAI_ADMIN_KEY` missing or
+///   rejected, a listing that failed, a bad `--api-base`, an audit log that cannot be written.
+pub fn run(args: RevokeArgs) -> anyhow::Result<ExitStatus> {
+    let collected = keys::from_report(&args.from)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let options = &args.options;
+    if !args.quiet {
+        writeln!(
+            out,
+            "keyhound: {} OpenAI key(s) in {}{}; {}",
+            collected.keys.len() + collected.unrecovered.len(),
+            args.from.display(),
+            others(collected.other_providers),
+            mode(options.yes)
+        )?;
+    }
+    write_unrecovered(&mut out, &collected.unrecovered)?;
+    if collected.keys.is_empty() {
+        if !args.quiet {
+            writeln!(out, "{}", summary(&[], &collected.unrecovered, options.yes))?;
+        }
+        return Ok(exit_status(&[], &collected.unrecovered));
+    }
+    let admin = admin_key()?;
+    let client = client(options)?;
+    if !args.quiet && client.base() != DEFAULT_API_BASE {
+        writeln!(out, "keyhound: sending requests to {}", client.base())?;
+    }
+    let audit = audit_log(options)?;
+    let probes = probe_all(&client, &collected.keys, &audit)?;
+    let settings = settings(options, true);
+    let results = Revoker {
+        client: &client,
+        admin: &admin,
+        audit: &audit,
+        settings: &settings,
+        out: &mut out,
+    }
+    .run(&collected.keys, &probes)?;
+    if !args.quiet {
+        writeln!(out, "{}", summary(&results, &collected.unrecovered, options.yes))?;
+    }
+    out.flush()?;
+    Ok(exit_status(&results, &collected.unrecovered))
+}
+
+/// Runs `--verify` and `--revoke` on the findings of a scan, before they are reported; returns them with
+/// their `verification` filled in (with either flag). The revocation plan goes to stderr so that stdout stays
+/// the report. Problems are printed and do not change the scan's exit code. Findings in the `--baseline` are
+/// left alone.
+pub fn after_scan(
+    mut findings: Vec<Finding>,
+    args: &VerifyArgs,
+    output: &OutputArgs,
+    diag: &Diagnostics,
+) -> Vec<Finding> {
+    if !args.verify && !args.revoke {
+        return findings;
+    }
+    if let Some(bar) = diag.progress() {
+        bar.finish_and_clear();
+    }
+    if let Err(err) = verify_and_revoke(&mut findings, args, output) {
+        eprintln!("keyhound: error: {err:#}");
+    }
+    findings
+}
+
+fn verify_and_revoke(findings: &mut [Finding], args: &VerifyArgs, output: &OutputArgs) -> anyhow::Result<()> {
+    let baselined: Vec<Fingerprint> = match &output.baseline {
+        // An unreadable baseline is reported by the scan itself, which then stops.
+        Some(path) => match Baseline::read(path) {
+            Ok(baseline) => baseline.findings.into_iter().map(|e| e.fingerprint).collect(),
+            Err(_) => return Ok(()),
+        },
+        None => Vec::new(),
+    };
+    let considered: Vec<Finding> = findings
+        .iter()
+        .filter(|f| !baselined.contains(&f.fingerprint))
+        .cloned()
+        .collect();
+    let collected: Collected = keys::from_findings(&considered);
+    if collected.other_providers > 0 && !output.quiet {
+        eprintln!(
+            "keyhound: note: {} finding(s) of other providers are left alone: only OpenAI keys are verified \
+             and revoked",
+            collected.other_providers
+        );
+    }
+    if collected.keys.is_empty() {
+        return Ok(());
+    }
+    let options = &args.revoke_options;
+    // Without the admin key there is nothing to revoke with: say so before sending any key anywhere.
+    let admin = if args.revoke { Some(admin_key()) } else { None };
+    if let Some(Err(_)) = &admin
+        && !args.verify
+    {
+        return Err(SetupError::MissingAdminKey.into());
+    }
+    let client = client(options)?;
+    let audit = audit_log(options)?;
+    let probes = probe_all(&client, &collected.keys, &audit)?;
+    let mut status: HashMap<&str, crate::finding::Verification> = collected
+        .keys
+        .iter()
+        .zip(&probes)
+        .map(|(key, probe)| (key.secret.expose(), probe.verification()))
+        .collect();
+    let outcome = match admin {
+        None => Ok(()),
+        Some(Err(err)) => Err(err.into()),
+        Some(Ok(admin)) => {
+            revoke_after_scan(&client, &admin, &audit, options, output.quiet, &collected, &probes).map(|results| {
+                for (key, result) in collected.keys.iter().zip(results) {
+                    if let Some(verification) = result.verification {
+                        status.insert(key.secret.expose(), verification);
+                    }
+                }
+            })
+        }
+    };
+    for finding in findings.iter_mut() {
+        if let Some(verification) = status.get(finding.secret.expose()) {
+            finding.verification = Some(verification.clone());
+        }
+    }
+    outcome
+}
+
+/// The revocation flow after a scan, printing to stderr.
+fn revoke_after_scan(
+    client: &Client,
+    admin: &Secret,
+    audit: &AuditLog,
+    options: &RevokeOptions,
+    quiet: bool,
+    collected: &Collected,
+    probes: &[super::verify::Probe],
+) -> anyhow::Result<Vec<KeyResult>> {
+    let stderr = std::io::stderr();
+    let mut out = stderr.lock();
+    if !quiet {
+        writeln!(
+            out,
+            "keyhound: revoking {} OpenAI key(s) found; {}",
+            collected.keys.len(),
+            mode(options.yes)
+        )?;
+    }
+    let settings = settings(options, false);
+    let results = Revoker {
+        client,
+        admin,
+        audit,
+        settings: &settings,
+        out: &mut out,
+    }
+    .run(&collected.keys, probes)?;
+    if !quiet {
+        writeln!(out, "{}", summary(&results, &[], options.yes))?;
+    }
+    Ok(results)
+}
+
+/// The admin key from the environment.
+fn admin_key() -> Result<Secret, SetupError> {
+    std::env::var(ADMIN_KEY_VAR)
+        .ok()
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+        .map(Secret::new)
+        .ok_or(SetupError::MissingAdminKey)
+}
+
+/// The client for `--api-base`, else `OPENAI_BASE_URL`, else the default.
+fn client(options: &RevokeOptions) -> anyhow::Result<Client> {
+    let base = options
+        .api_base
+        .clone()
+        .or_else(|| std::env::var(BASE_URL_VAR).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| DEFAULT_API_BASE.to_string());
+    if options.request_timeout == 0 {
+        anyhow::bail!("--request-timeout must be at least 1 second");
+    }
+    Ok(Client::new(&base, Duration::from_secs(options.request_timeout))?)
+}
+
+fn audit_log(options: &RevokeOptions) -> anyhow::Result<AuditLog> {
+    match &options.audit_log {
+        Some(path) => AuditLog::open(path, !options.yes).context("--audit-log"),
+        None => Ok(AuditLog::disabled(!options.yes)),
+    }
+}
+
+fn settings(options: &RevokeOptions, warn_on_stderr: bool) -> Settings {
+    Settings {
+        yes: options.yes,
+        delete_service_accounts: options.delete_service_accounts,
+        confirm_timeout: Duration::from_secs(options.confirm_timeout),
+        warn_on_stderr,
+    }
+}
+
+fn mode(yes: bool) -> &'static str {
+    if yes {
+        "--yes: matched keys are deleted"
+    } else {
+        "dry run: nothing will be deleted (add --yes to delete)"
+    }
+}
+
+fn others(count: usize) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!(" ({count} finding(s) of other providers left alone: only OpenAI keys are revoked)")
+    }
+}
+
+/// A block for each key that could not be read back from the report.
+fn write_unrecovered(out: &mut dyn Write, unrecovered: &[Unrecovered]) -> std::io::Result<()> {
+    for key in unrecovered {
+        writeln!(out, "{}  OpenAI {} key", key.redacted, key.kind)?;
+        writeln!(
+            out,
+            "    skipped: the key could not be read back, so nothing was done with it:"
+        )?;
+        for reason in &key.reasons {
+            writeln!(out, "               - {reason}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// The final line: how many keys ended how.
+fn summary(results: &[KeyResult], unrecovered: &[Unrecovered], yes: bool) -> String {
+    let count = |wanted: fn(&Outcome) -> bool| results.iter().filter(|r| wanted(&r.outcome)).count();
+    let revoked = count(|o| matches!(o, Outcome::Revoked { .. }));
+    let planned = count(|o| matches!(o, Outcome::Planned));
+    let dead = count(|o| matches!(o, Outcome::AlreadyDead));
+    let mut reasons: Vec<(Reason, usize)> = Vec::new();
+    for result in results {
+        if let Outcome::NotRevoked(reason) = result.outcome {
+            match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((reason, 1)),
+            }
+        }
+    }
+    if !unrecovered.is_empty() {
+        reasons.push((Reason::Unrecovered, unrecovered.len()));
+    }
+    let not_revoked: usize = reasons.iter().map(|(_, n)| n).sum();
+    let mut line = format!(
+        "keyhound: revoke summary: {} OpenAI key(s): {revoked} revoked, {planned} planned, {dead} already dead, \
+         {not_revoked} not revoked",
+        results.len() + unrecovered.len()
+    );
+    if !reasons.is_empty() {
+        let parts: Vec<String> = reasons.iter().map(|(r, n)| format!("{}: {n}", r.label())).collect();
+        line.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    if !yes {
+        line.push_str("; dry run: nothing was deleted");
+    }
+    line
+}
+
+/// 0 when every key was handled, 1 otherwise (see [`run`]).
+fn exit_status(results: &[KeyResult], unrecovered: &[Unrecovered]) -> ExitStatus {
+    if unrecovered.is_empty() && results.iter().all(|r| r.outcome.handled()) {
+        ExitStatus::Clean
+    } else {
+        ExitStatus::Findings(1)
+    }
 }

@@ -38,9 +38,18 @@ fn the_installed_hook_blocks_a_commit_that_adds_a_key_and_lets_a_clean_one_throu
     assert!(!commit.status.success(), "the commit must be blocked");
     let message = String::from_utf8_lossy(&commit.stderr).into_owned() + &String::from_utf8_lossy(&commit.stdout);
     assert!(message.contains("app.py:1:8"), "where the key is: {message}");
-    assert!(message.contains("keyhound:allow"), "how to allow a false positive: {message}");
-    assert!(message.contains("revoke"), "that a leaked key must be revoked: {message}");
-    assert!(!message.contains(LEGACY_KEY), "the key itself is not printed: {message}");
+    assert!(
+        message.contains("keyhound:allow"),
+        "how to allow a false positive: {message}"
+    );
+    assert!(
+        message.contains("revoke"),
+        "that a leaked key must be revoked: {message}"
+    );
+    assert!(
+        !message.contains(LEGACY_KEY),
+        "the key itself is not printed: {message}"
+    );
 
     fs::write(dir.path().join("app.py"), "KEY = os.environ['OPENAI_API_KEY']\n").expect("write");
     assert!(git(dir.path(), &["add", "app.py"]).status.success());
@@ -88,7 +97,11 @@ fn pre_commit_framework_hooks_run_the_staged_scan() {
 
 #[test]
 fn completions_are_generated_for_each_shell() {
-    for (shell, marker) in [("bash", "_keyhound()"), ("zsh", "#compdef keyhound"), ("fish", "complete -c keyhound")] {
+    for (shell, marker) in [
+        ("bash", "_keyhound()"),
+        ("zsh", "#compdef keyhound"),
+        ("fish", "complete -c keyhound"),
+    ] {
         let output = run(keyhound().args(["completions", shell]));
         assert_eq!(code(&output), 0, "{shell}");
         let script = stdout(&output);
@@ -102,7 +115,11 @@ fn every_subcommand_help_has_examples() {
     for command in ["scan", "git", "rules", "revoke", "merge", "install-hook", "completions"] {
         let output = run(keyhound().args([command, "--help"]));
         assert_eq!(code(&output), 0, "{command}");
-        assert!(stdout(&output).contains("Examples:"), "{command} --help: {}", stdout(&output));
+        assert!(
+            stdout(&output).contains("Examples:"),
+            "{command} --help: {}",
+            stdout(&output)
+        );
     }
 }
 
@@ -123,7 +140,10 @@ fn off_a_terminal_there_are_no_colours_or_progress_bars_and_the_summary_is_on_st
     assert_eq!(code(&output), 1);
     let out = stdout(&output);
     let err = stderr(&output);
-    assert!(!out.contains('\u{1b}') && !err.contains('\u{1b}'), "no escape codes in pipes");
+    assert!(
+        !out.contains('\u{1b}') && !err.contains('\u{1b}'),
+        "no escape codes in pipes"
+    );
     assert!(!out.contains("finding(s) in"), "the summary is not in the report");
     assert!(err.contains("finding(s) in") && err.contains("files"), "{err}");
     assert!(err.contains("by rule: openai-project-key"), "{err}");

@@ -1,8 +1,10 @@
 //! Integration tests: the real `keyhound` binary, run the way a user runs it.
 
 mod common;
+mod fake_openai;
 mod git;
 mod hook;
 mod report;
+mod revoke;
 mod rules;
 mod scan;

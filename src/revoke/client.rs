@@ -1,0 +1,572 @@
+//! The HTTP client for OpenAI's API: one base URL, a timeout on every request, no redirects, bounded retries
+//! with exponential backoff and jitter.
+//!
+//! The client returns every HTTP answer as a [`Reply`], whatever its status, once retries are over: what a 401
+//! or a 400 means depends on the call, and callers decide. Only the absence of an answer is an error.
+
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde::Deserialize;
+
+use crate::finding::Secret;
+
+/// Where requests go unless `--api-base` or `OPENAI_BASE_URL` say otherwise.
+pub const DEFAULT_API_BASE: &str = "https://api.openai.com";
+
+/// How many times one request is sent at most (the first try included).
+pub const MAX_TRIES: u32 = 4;
+/// The first backoff delay; it doubles with each retry.
+pub const BASE_DELAY: Duration = Duration::from_millis(200);
+/// No wait between tries is longer than this, whatever `Retry-After` asks for.
+pub const MAX_DELAY: Duration = Duration::from_secs(10);
+
+/// Characters left as they are in a path segment or a query value: ids are `proj_abc`, `key_abc`.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'-').remove(b'.');
+
+/// Encodes an id for use as a path segment or a query value.
+pub fn encode(id: &str) -> String {
+    utf8_percent_encode(id, SEGMENT).to_string()
+}
+
+/// Problems with the client's configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the API base URL `{0}` is not a valid URL")]
+    BadUrl(String),
+    #[error(
+        "the API base URL `{0}` is not HTTPS: keys would travel in clear text \
+         (plain http is allowed only for localhost)"
+    )]
+    NotHttps(String),
+    #[error("the API base URL `{0}` must not hold a user name, password, query or fragment")]
+    Extra(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// A request that got no HTTP answer, after all its tries.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{method} {path}: {message} ({tries} tries)")]
+pub struct TransportError {
+    pub method: &'static str,
+    pub path: String,
+    pub message: String,
+    pub timeout: bool,
+    pub tries: u32,
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub method: &'static str,
+    /// The path and query the request went to (never holding a key).
+    pub path: String,
+    pub status: u16,
+    /// The `x-request-id` header, which OpenAI support asks for.
+    pub request_id: Option<String>,
+    /// `Location`, for a (never followed) redirect.
+    pub location: Option<String>,
+    pub body: String,
+    /// How many times the request was sent.
+    pub tries: u32,
+}
+
+/// The error object OpenAI sends: `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ApiErrorBody {
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub param: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ApiErrorBody,
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error object in the body, when there is one.
+    pub fn error(&self) -> Option<ApiErrorBody> {
+        parse_error(&self.body)
+    }
+
+    /// The error's `code` (`invalid_api_key`, `insufficient_quota`), when there is one.
+    pub fn error_code(&self) -> Option<String> {
+        self.error().and_then(|e| e.code)
+    }
+
+    /// What went wrong, for people: OpenAI's message when it sent one, else the status (and redirect target).
+    pub fn message(&self) -> String {
+        if let Some(message) = self.error().and_then(|e| e.message).filter(|m| !m.trim().is_empty()) {
+            return message;
+        }
+        if (300..400).contains(&self.status) {
+            return match &self.location {
+                Some(to) => format!("HTTP {} redirect to {to} (not followed)", self.status),
+                None => format!("HTTP {} redirect (not followed)", self.status),
+            };
+        }
+        let snippet: String = self.body.chars().take(200).collect();
+        if snippet.trim().is_empty() {
+            format!("HTTP {}", self.status)
+        } else {
+            format!("HTTP {}: {}", self.status, snippet.trim())
+        }
+    }
+
+    /// The body as `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| format!("{} {}: unexpected response body: {e}", self.method, self.path))
+    }
+}
+
+/// Parses OpenAI's error envelope.
+pub fn parse_error(body: &str) -> Option<ApiErrorBody> {
+    serde_json::from_str::<ErrorEnvelope>(body).ok().map(|e| e.error)
+}
+
+/// What one try produced, as far as retrying is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attempt<'a> {
+    /// An HTTP answer, with the error code from its body and its `Retry-After`.
+    Answer {
+        status: u16,
+        code: Option<&'a str>,
+        retry_after: Option<Duration>,
+    },
+    /// No answer in time.
+    Timeout,
+    /// The connection could not be made or broke.
+    Connection,
+    /// Any other failure (a malformed request, say): retrying would not help.
+    Other,
+}
+
+/// Which answers are worth another try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_tries: u32,
+    /// Retry 429s. Liveness probes do not: a 429 already says the key was accepted.
+    pub retry_rate_limits: bool,
+}
+
+impl RetryPolicy {
+    /// The policy for Administration API calls.
+    pub const STANDARD: RetryPolicy = RetryPolicy {
+        max_tries: MAX_TRIES,
+        retry_rate_limits: true,
+    };
+    /// Liveness probes: 5xx and timeouts are retried, 429 is an answer.
+    pub const PROBE: RetryPolicy = RetryPolicy {
+        max_tries: MAX_TRIES,
+        retry_rate_limits: false,
+    };
+    /// One try only (the confirmation loop retries on its own schedule).
+    pub const ONCE: RetryPolicy = RetryPolicy {
+        max_tries: 1,
+        retry_rate_limits: false,
+    };
+}
+
+/// What to do after a try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Keep this outcome.
+    Stop,
+    /// Wait this long, then send the request again.
+    RetryAfter(Duration),
+}
+
+/// Decides whether to try again after try number `tries` (1 for the first), and how long to wait.
+///
+/// Retried: 429 (except `insufficient_quota`, which waiting does not cure), 5xx, timeouts and broken
+/// connections. Never retried: other 4xx, success, redirects. `Retry-After` is honoured, capped at
+/// [`MAX_DELAY`]; otherwise the wait is exponential from [`BASE_DELAY`] with up to 25 % added jitter
+/// (`jitter` in 0..=1 picks where in that range).
+pub fn decide(attempt: &Attempt<'_>, tries: u32, policy: RetryPolicy, jitter: f64) -> Decision {
+    if tries >= policy.max_tries {
+        return Decision::Stop;
+    }
+    let retry_after = match attempt {
+        Attempt::Answer {
+            status: 429,
+            code,
+            retry_after,
+        } => {
+            if !policy.retry_rate_limits || *code == Some("insufficient_quota") {
+                return Decision::Stop;
+            }
+            *retry_after
+        }
+        Attempt::Answer {
+            status, retry_after, ..
+        } if *status >= 500 => *retry_after,
+        Attempt::Answer { .. } | Attempt::Other => return Decision::Stop,
+        Attempt::Timeout | Attempt::Connection => None,
+    };
+    let delay = match retry_after {
+        Some(asked) => asked.min(MAX_DELAY),
+        None => backoff(tries, jitter),
+    };
+    Decision::RetryAfter(delay)
+}
+
+/// The wait after try number `tries`: [`BASE_DELAY`] × 2^(tries-1), plus up to 25 % jitter, capped.
+pub fn backoff(tries: u32, jitter: f64) -> Duration {
+    let exponent = tries.saturating_sub(1).min(16);
+    let base = BASE_DELAY.saturating_mul(1 << exponent);
+    let jitter = jitter.clamp(0.0, 1.0);
+    base.mul_f64(1.0 + 0.25 * jitter).min(MAX_DELAY)
+}
+
+/// `Retry-After` as seconds (OpenAI sends seconds; an HTTP date is ignored), or `retry-after-ms`.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(ms) = header("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    header("retry-after")
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
+}
+
+/// Normalises an API base: no trailing `/` or `/v1` (paths carry `/v1/...` themselves). Only HTTPS, except
+/// plain HTTP to the loopback interface (a local test server or proxy).
+pub fn normalize_base(base: &str) -> Result<String, ConfigError> {
+    let mut text = base.trim().trim_end_matches('/').to_string();
+    if let Some(stripped) = text.strip_suffix("/v1") {
+        text = stripped.trim_end_matches('/').to_string();
+    }
+    let url = reqwest::Url::parse(&text).map_err(|_| ConfigError::BadUrl(base.to_string()))?;
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::Extra(base.to_string()));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            let loopback = host.eq_ignore_ascii_case("localhost")
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(ConfigError::NotHttps(base.to_string()));
+            }
+        }
+        _ => return Err(ConfigError::BadUrl(base.to_string())),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::BadUrl(base.to_string()));
+    }
+    Ok(text)
+}
+
+/// The client. Cheap to share between threads.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::blocking::Client,
+    base: String,
+}
+
+impl Client {
+    /// A client for `base` (normalised with [`normalize_base`]) with `timeout` on every request.
+    pub fn new(base: &str, timeout: Duration) -> Result<Client, ConfigError> {
+        let base = normalize_base(base)?;
+        let http = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent(concat!("keyhound/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::Build(e.to_string()))?;
+        Ok(Client { http, base })
+    }
+
+    /// The normalised base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn get(&self, path: &str, bearer: &Secret, policy: RetryPolicy) -> Result<Reply, TransportError> {
+        self.send(reqwest::Method::GET, path, bearer, policy)
+    }
+
+    pub fn delete(&self, path: &str, bearer: &Secret, policy: RetryPolicy) -> Result<Reply, TransportError> {
+        self.send(reqwest::Method::DELETE, path, bearer, policy)
+    }
+
+    /// Sends `method path` with `Authorization: Bearer <bearer>` until an answer is final under `policy`.
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: &Secret,
+        policy: RetryPolicy,
+    ) -> Result<Reply, TransportError> {
+        let method_name: &'static str = if method == reqwest::Method::DELETE {
+            "DELETE"
+        } else {
+            "GET"
+        };
+        let url = format!("{}{path}", self.base);
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", bearer.expose())).map_err(|_| TransportError {
+            method: method_name,
+            path: path.to_string(),
+            message: "the key holds characters that cannot be sent in a header".into(),
+            timeout: false,
+            tries: 0,
+        })?;
+        auth.set_sensitive(true);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let outcome = self.try_once(&method, method_name, &url, path, &auth, tries);
+            let decision = match &outcome {
+                Ok((reply, wait)) => {
+                    let code = reply.error_code();
+                    let attempt = Attempt::Answer {
+                        status: reply.status,
+                        code: code.as_deref(),
+                        retry_after: *wait,
+                    };
+                    decide(&attempt, tries, policy, fastrand::f64())
+                }
+                Err((_, attempt)) => decide(attempt, tries, policy, fastrand::f64()),
+            };
+            match decision {
+                Decision::Stop => return outcome.map(|(reply, _)| reply).map_err(|(error, _)| error),
+                Decision::RetryAfter(delay) => std::thread::sleep(delay),
+            }
+        }
+    }
+
+    /// Sends the request once: the reply and its `Retry-After`, or why there was none.
+    fn try_once(
+        &self,
+        method: &reqwest::Method,
+        method_name: &'static str,
+        url: &str,
+        path: &str,
+        auth: &HeaderValue,
+        tries: u32,
+    ) -> Result<(Reply, Option<Duration>), (TransportError, Attempt<'static>)> {
+        let result = self
+            .http
+            .request(method.clone(), url)
+            .header(AUTHORIZATION, auth.clone())
+            .send()
+            .and_then(|response| {
+                let status = response.status().as_u16();
+                let headers = response.headers().clone();
+                response.text().map(|body| (status, headers, body))
+            });
+        match result {
+            Ok((status, headers, body)) => {
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+                let reply = Reply {
+                    method: method_name,
+                    path: path.to_string(),
+                    status,
+                    request_id: header("x-request-id"),
+                    location: header("location"),
+                    body,
+                    tries,
+                };
+                Ok((reply, retry_after(&headers)))
+            }
+            Err(err) => {
+                let timeout = err.is_timeout();
+                let attempt = if timeout {
+                    Attempt::Timeout
+                } else if err.is_connect() || err.is_request() || err.is_body() {
+                    Attempt::Connection
+                } else {
+                    Attempt::Other
+                };
+                let message = if timeout {
+                    "no answer within the request timeout".to_string()
+                } else {
+                    describe(err)
+                };
+                let error = TransportError {
+                    method: method_name,
+                    path: path.to_string(),
+                    message,
+                    timeout,
+                    tries,
+                };
+                Err((error, attempt))
+            }
+        }
+    }
+}
+
+/// A transport error's message with its causes, without the URL (it says nothing secret, but it is noise).
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut parts = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16) -> Attempt<'static> {
+        Attempt::Answer {
+            status,
+            code: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn server_errors_timeouts_and_rate_limits_are_retried() {
+        let p = RetryPolicy::STANDARD;
+        assert!(matches!(decide(&answer(500), 1, p, 0.0), Decision::RetryAfter(_)));
+        assert!(matches!(decide(&answer(503), 3, p, 0.0), Decision::RetryAfter(_)));
+        assert!(matches!(decide(&answer(429), 1, p, 0.0), Decision::RetryAfter(_)));
+        assert!(matches!(decide(&Attempt::Timeout, 1, p, 0.0), Decision::RetryAfter(_)));
+        assert!(matches!(
+            decide(&Attempt::Connection, 2, p, 0.0),
+            Decision::RetryAfter(_)
+        ));
+    }
+
+    #[test]
+    fn the_number_of_tries_is_bounded() {
+        let p = RetryPolicy::STANDARD;
+        assert_eq!(decide(&answer(500), MAX_TRIES, p, 0.0), Decision::Stop);
+        assert_eq!(decide(&Attempt::Timeout, MAX_TRIES, p, 0.0), Decision::Stop);
+        assert_eq!(decide(&answer(500), 1, RetryPolicy::ONCE, 0.0), Decision::Stop);
+    }
+
+    #[test]
+    fn client_errors_success_and_quota_are_not_retried() {
+        let p = RetryPolicy::STANDARD;
+        for status in [200, 201, 301, 400, 401, 403, 404, 409, 422] {
+            assert_eq!(decide(&answer(status), 1, p, 0.0), Decision::Stop, "{status}");
+        }
+        let quota = Attempt::Answer {
+            status: 429,
+            code: Some("insufficient_quota"),
+            retry_after: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(decide(&quota, 1, p, 0.0), Decision::Stop);
+        assert_eq!(decide(&Attempt::Other, 1, p, 0.0), Decision::Stop);
+    }
+
+    #[test]
+    fn probes_take_a_rate_limit_as_an_answer() {
+        assert_eq!(decide(&answer(429), 1, RetryPolicy::PROBE, 0.0), Decision::Stop);
+        assert!(matches!(
+            decide(&answer(502), 1, RetryPolicy::PROBE, 0.0),
+            Decision::RetryAfter(_)
+        ));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_capped() {
+        let p = RetryPolicy::STANDARD;
+        let asked = |secs| Attempt::Answer {
+            status: 429,
+            code: Some("rate_limit_exceeded"),
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(
+            decide(&asked(1), 1, p, 0.9),
+            Decision::RetryAfter(Duration::from_secs(1))
+        );
+        assert_eq!(decide(&asked(3600), 1, p, 0.0), Decision::RetryAfter(MAX_DELAY));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        assert_eq!(backoff(1, 0.0), BASE_DELAY);
+        assert_eq!(backoff(2, 0.0), BASE_DELAY * 2);
+        assert_eq!(backoff(3, 0.0), BASE_DELAY * 4);
+        assert_eq!(backoff(1, 1.0), BASE_DELAY.mul_f64(1.25));
+        assert!(backoff(2, 0.5) > backoff(2, 0.0) && backoff(2, 0.5) < backoff(3, 0.0));
+        assert_eq!(backoff(40, 1.0), MAX_DELAY);
+    }
+
+    #[test]
+    fn retry_after_headers_are_read() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after-ms", HeaderValue::from_static("150"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(150)));
+        let mut dated = HeaderMap::new();
+        dated.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(retry_after(&dated), None);
+    }
+
+    #[test]
+    fn the_base_url_is_normalised() {
+        let ok = |s: &str| normalize_base(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ok("https://api.openai.com"), "https://api.openai.com");
+        assert_eq!(ok("https://api.openai.com/"), "https://api.openai.com");
+        assert_eq!(ok("https://api.openai.com/v1"), "https://api.openai.com");
+        assert_eq!(ok("https://api.openai.com/v1/"), "https://api.openai.com");
+        assert_eq!(ok("https://proxy.example/openai/v1"), "https://proxy.example/openai");
+        assert_eq!(ok("http://127.0.0.1:8080/v1"), "http://127.0.0.1:8080");
+        assert_eq!(ok("http://localhost:1234"), "http://localhost:1234");
+        assert!(matches!(
+            normalize_base("http://api.openai.com"),
+            Err(ConfigError::NotHttps(_))
+        ));
+        assert!(matches!(normalize_base("api.openai.com"), Err(ConfigError::BadUrl(_))));
+        assert!(matches!(
+            normalize_base("https://user:pw@api.openai.com"),
+            Err(ConfigError::Extra(_))
+        ));
+        assert!(matches!(normalize_base("ftp://x"), Err(ConfigError::BadUrl(_))));
+    }
+
+    #[test]
+    fn openai_error_bodies_are_parsed() {
+        let body = concat!(
+            r#"{"error":{"message":"Incorrect API key provided: sk-VKMIs***wjh3.","#,
+            r#""type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#
+        );
+        let error = parse_error(body).expect("an error body");
+        assert_eq!(error.code.as_deref(), Some("invalid_api_key"));
+        assert_eq!(error.kind.as_deref(), Some("invalid_request_error"));
+        assert!(error.message.unwrap_or_default().starts_with("Incorrect API key"));
+        assert!(parse_error("<html>bad gateway</html>").is_none());
+    }
+
+    #[test]
+    fn ids_are_encoded_for_paths() {
+        assert_eq!(encode("proj_abc-1.2"), "proj_abc-1.2");
+        assert_eq!(encode("a/b?c"), "a%2Fb%3Fc");
+    }
+}

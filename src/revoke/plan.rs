@@ -1,0 +1,397 @@
+//! Finding a leaked key in the organisation: listing projects, their API keys and the admin keys with the
+//! admin key, and matching leaked keys against the listed redacted values.
+//!
+//! OpenAI never returns a key's value, only `redacted_value`: a shown prefix, `...`, a shown suffix
+//! (`sk-abc...def`). How many characters are shown is not documented, so matching takes the value apart at
+//! `...` and asks only that the leaked key start with the one and end with the other. Several keys can match;
+//! callers act only when exactly one key in the whole organisation does.
+
+use serde::Deserialize;
+
+use crate::finding::Secret;
+
+use super::audit::unix_to_rfc3339;
+use super::client::{Client, Reply, RetryPolicy, TransportError, encode};
+
+/// Page size for every listing (the API's maximum).
+pub const PAGE_LIMIT: u32 = 100;
+/// A bound on pages per listing, against a server that never says `has_more: false`.
+const MAX_PAGES: usize = 10_000;
+
+/// A listing failed: the run stops before anything is deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(
+        "OPENAI_ADMIN_KEY was rejected ({status} on GET {path}): {message}\n\
+         It must be an admin key (sk-admin-...) of the organisation, from {admin_url}"
+    )]
+    AdminKeyRejected {
+        status: u16,
+        path: String,
+        message: String,
+        admin_url: &'static str,
+    },
+    #[error("GET {path} failed with HTTP {status}: {message}{request}")]
+    Status {
+        path: String,
+        status: u16,
+        message: String,
+        request: String,
+    },
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("{0}")]
+    Decode(String),
+}
+
+/// One page of a list endpoint.
+#[derive(Debug, Deserialize)]
+struct Page<T> {
+    #[serde(default = "Vec::new")]
+    data: Vec<T>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    last_id: Option<String>,
+}
+
+/// Objects with an id, for the `after` cursor.
+trait Identified {
+    fn id(&self) -> &str;
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Project {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl Identified for Project {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A user or service account owning a key.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Person {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// A key's owner: `type` is `user` or `service_account`, with the matching object. Admin keys describe their
+/// owner inline (`id`, `name`, `type`); every field is optional, as OpenAI's own SDKs treat them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Owner {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub user: Option<Person>,
+    #[serde(default)]
+    pub service_account: Option<Person>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+impl Owner {
+    pub fn is_service_account(&self) -> bool {
+        self.kind.as_deref() == Some("service_account")
+    }
+
+    /// The service account's id, when a service account owns the key.
+    pub fn service_account_id(&self) -> Option<&str> {
+        if !self.is_service_account() {
+            return None;
+        }
+        self.service_account
+            .as_ref()
+            .and_then(|sa| sa.id.as_deref())
+            .or(self.id.as_deref())
+    }
+
+    /// `user Alice Example <alice@example.com> (user_abc)`, `service account "ci" (svc_acct_abc)`.
+    pub fn describe(&self) -> String {
+        let inline = Person {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+        };
+        let (label, person) = match self.kind.as_deref() {
+            Some("service_account") => ("service account", self.service_account.as_ref().unwrap_or(&inline)),
+            Some("user") => ("user", self.user.as_ref().unwrap_or(&inline)),
+            Some(other) => (other, &inline),
+            None => ("owner", self.user.as_ref().unwrap_or(&inline)),
+        };
+        let mut text = label.replace('_', " ");
+        if let Some(name) = person.name.as_deref().filter(|n| !n.is_empty()) {
+            text.push_str(&format!(" \"{name}\""));
+        }
+        if let Some(email) = person.email.as_deref().filter(|e| !e.is_empty()) {
+            text.push_str(&format!(" <{email}>"));
+        }
+        if let Some(id) = person.id.as_deref() {
+            text.push_str(&format!(" ({id})"));
+        }
+        if person.name.is_none() && person.email.is_none() && person.id.is_none() {
+            text.push_str(" (unknown)");
+        }
+        text
+    }
+}
+
+/// A key as the Administration API lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiKey {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub redacted_value: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
+    #[serde(default)]
+    pub owner: Owner,
+}
+
+impl Identified for ApiKey {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A listed key and where it lives.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub key: ApiKey,
+    /// The project, for project keys; `None` for admin keys.
+    pub project: Option<Project>,
+}
+
+impl Candidate {
+    /// `key_abc "CI" in project proj_1 "Main", owner user "Alice" <a@x> (user_1), last used 2024-…`.
+    pub fn describe(&self) -> String {
+        let mut text = self.key.id.clone();
+        if let Some(name) = self.key.name.as_deref().filter(|n| !n.is_empty()) {
+            text.push_str(&format!(" \"{name}\""));
+        }
+        if let Some(value) = &self.key.redacted_value {
+            text.push_str(&format!(" [{value}]"));
+        }
+        match &self.project {
+            Some(project) => {
+                text.push_str(&format!(" in project {}", project.id));
+                if let Some(name) = project.name.as_deref().filter(|n| !n.is_empty()) {
+                    text.push_str(&format!(" \"{name}\""));
+                }
+            }
+            None => text.push_str(" (organisation admin key)"),
+        }
+        text.push_str(&format!(", owner {}", self.key.owner.describe()));
+        text.push_str(&format!(
+            ", last used {}",
+            self.key
+                .last_used_at
+                .map_or_else(|| "never".to_string(), unix_to_rfc3339)
+        ));
+        text
+    }
+
+    pub fn project_id(&self) -> Option<&str> {
+        self.project.as_ref().map(|p| p.id.as_str())
+    }
+}
+
+/// Does the leaked `secret` fit `redacted_value` (`sk-abc...def`)? It must start with the part before `...` and
+/// end with the part after it, with something hidden between the two. A value without `...`, or one that
+/// shows fewer than six characters in all (too little to tell keys apart), matches nothing.
+pub fn redacted_matches(redacted_value: &str, secret: &str) -> bool {
+    let Some((prefix, suffix)) = redacted_value.split_once("...") else {
+        return false;
+    };
+    if prefix.len() + suffix.len() < 6 || suffix.contains("...") {
+        return false;
+    }
+    secret.len() > prefix.len() + suffix.len() && secret.starts_with(prefix) && secret.ends_with(suffix)
+}
+
+/// The candidates whose redacted value fits `secret`.
+pub fn find_matches<'a>(candidates: &'a [Candidate], secret: &Secret) -> Vec<&'a Candidate> {
+    candidates
+        .iter()
+        .filter(|c| {
+            c.key
+                .redacted_value
+                .as_deref()
+                .is_some_and(|value| redacted_matches(value, secret.expose()))
+        })
+        .collect()
+}
+
+/// Lists every project and each project's keys (every owner, `owner_project_access=any`), one request at a time.
+pub fn list_project_keys(client: &Client, admin: &Secret) -> Result<Vec<Candidate>, ListError> {
+    let projects: Vec<Project> = list_all(client, admin, "/v1/organization/projects", "")?;
+    let mut candidates = Vec::new();
+    for project in projects {
+        let path = format!("/v1/organization/projects/{}/api_keys", encode(&project.id));
+        let keys: Vec<ApiKey> = list_all(client, admin, &path, "&owner_project_access=any")?;
+        candidates.extend(keys.into_iter().map(|key| Candidate {
+            key,
+            project: Some(project.clone()),
+        }));
+    }
+    Ok(candidates)
+}
+
+/// Lists the organisation's admin keys.
+pub fn list_admin_keys(client: &Client, admin: &Secret) -> Result<Vec<Candidate>, ListError> {
+    let keys: Vec<ApiKey> = list_all(client, admin, "/v1/organization/admin_api_keys", "")?;
+    Ok(keys.into_iter().map(|key| Candidate { key, project: None }).collect())
+}
+
+/// Every item of a list endpoint: `path?limit=100` plus `filter` (`&name=value`), then with `&after=<last id>`
+/// while `has_more`.
+fn list_all<T>(client: &Client, admin: &Secret, path: &str, filter: &str) -> Result<Vec<T>, ListError>
+where
+    T: Identified + serde::de::DeserializeOwned,
+{
+    let mut items: Vec<T> = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut url = format!("{path}?limit={PAGE_LIMIT}{filter}");
+        if let Some(cursor) = &after {
+            url.push_str(&format!("&after={}", encode(cursor)));
+        }
+        let reply = client.get(&url, admin, RetryPolicy::STANDARD)?;
+        if !reply.is_success() {
+            return Err(listing_error(&reply));
+        }
+        let page: Page<T> = reply.json().map_err(ListError::Decode)?;
+        let next = page
+            .last_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .or_else(|| page.data.last().map(|item| item.id().to_string()));
+        let empty = page.data.is_empty();
+        items.extend(page.data);
+        if !page.has_more || empty {
+            return Ok(items);
+        }
+        match next {
+            Some(cursor) if after.as_deref() != Some(cursor.as_str()) => after = Some(cursor),
+            _ => {
+                return Err(ListError::Decode(format!(
+                    "GET {url}: has_more is true but the page gives no new cursor"
+                )));
+            }
+        }
+    }
+    Err(ListError::Decode(format!("{path}: more than {MAX_PAGES} pages")))
+}
+
+fn listing_error(reply: &Reply) -> ListError {
+    if reply.status == 401 || reply.status == 403 {
+        return ListError::AdminKeyRejected {
+            status: reply.status,
+            path: reply.path.clone(),
+            message: reply.message(),
+            admin_url: super::ADMIN_KEYS_URL,
+        };
+    }
+    ListError::Status {
+        path: reply.path.clone(),
+        status: reply.status,
+        message: reply.message(),
+        request: reply
+            .request_id
+            .as_deref()
+            .map(|id| format!(" (request {id})"))
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
+
+    fn candidate(id: &str, redacted: &str) -> Candidate {
+        Candidate {
+            key: ApiKey {
+                id: id.into(),
+                name: None,
+                redacted_value: Some(redacted.into()),
+                created_at: None,
+                last_used_at: None,
+                owner: Owner::default(),
+            },
+            project: Some(Project {
+                id: "proj_1".into(),
+                name: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_key_matches_its_shown_prefix_and_suffix() {
+        assert!(redacted_matches("sk-proj-e7n...vhcH", KEY));
+        assert!(redacted_matches("sk-proj-e7njtS5p...cH", KEY));
+        assert!(redacted_matches("sk-p...vhcH", KEY));
+        assert!(!redacted_matches("sk-proj-e7n...vhcX", KEY));
+        assert!(!redacted_matches("sk-proj-x7n...vhcH", KEY));
+    }
+
+    #[test]
+    fn the_separator_is_three_dots_and_enough_must_be_shown() {
+        assert!(
+            !redacted_matches("sk-proj-e7n…vhcH", KEY),
+            "a single ellipsis character is not the separator"
+        );
+        assert!(!redacted_matches("sk-proj-e7nvhcH", KEY));
+        assert!(!redacted_matches("...", KEY));
+        assert!(!redacted_matches("sk...H", KEY), "too little shown to tell keys apart");
+        assert!(
+            !redacted_matches("sk-proj-e7n...vhcH", "sk-proj-e7nvhcH"),
+            "something must be hidden between prefix and suffix"
+        );
+    }
+
+    #[test]
+    fn several_matching_keys_are_all_returned() {
+        let candidates = vec![
+            candidate("key_a", "sk-proj-e7n...vhcH"),
+            candidate("key_b", "sk-proj-e7n...vhcH"),
+            candidate("key_c", "sk-proj-abc...wxyz"),
+        ];
+        let found = find_matches(&candidates, &Secret::new(KEY));
+        let ids: Vec<&str> = found.iter().map(|c| c.key.id.as_str()).collect();
+        assert_eq!(ids, vec!["key_a", "key_b"]);
+        assert!(find_matches(&candidates[2..], &Secret::new(KEY)).is_empty());
+    }
+
+    #[test]
+    fn owners_are_described() {
+        let owner: Owner = serde_json::from_str(
+            r#"{"type":"service_account","service_account":{"id":"svc_acct_1","name":"ci","role":"member"}}"#,
+        )
+        .expect("owner");
+        assert_eq!(owner.service_account_id(), Some("svc_acct_1"));
+        assert_eq!(owner.describe(), "service account \"ci\" (svc_acct_1)");
+        let user: Owner =
+            serde_json::from_str(r#"{"type":"user","user":{"id":"user_1","name":"Al","email":"al@example.com"}}"#)
+                .expect("owner");
+        assert_eq!(user.service_account_id(), None);
+        assert_eq!(user.describe(), "user \"Al\" <al@example.com> (user_1)");
+    }
+}

@@ -1,0 +1,188 @@
+//! Liveness probes: one read-only request made with the leaked key itself.
+//!
+//! Ordinary keys call `GET /v1/models`; admin keys, which cannot call it, call
+//! `GET /v1/organization/admin_api_keys?limit=1`. The answer decides:
+//!
+//! - `live`: 200, or 429 (a rate limit, or `insufficient_quota`: the key was accepted either way);
+//! - `dead`: 401 with error code `invalid_api_key`;
+//! - `unknown`, with the reason: any other 401 (an IP allow-list, say), 403, other statuses, 5xx after
+//!   retries, no answer in time.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::finding::{Liveness, Verification};
+
+use super::audit::{AuditError, AuditLog, Entry};
+use super::client::{Client, Reply, RetryPolicy};
+use super::keys::LeakedKey;
+
+/// How many probes run at once.
+pub const PROBE_THREADS: usize = 4;
+
+/// What a probe found.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub liveness: Liveness,
+    pub reason: String,
+    pub status: Option<u16>,
+    pub request_id: Option<String>,
+}
+
+impl Probe {
+    pub fn verification(&self) -> Verification {
+        Verification {
+            status: self.liveness,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// The path a key is probed at.
+pub fn probe_path(key: &LeakedKey) -> &'static str {
+    if key.is_admin() {
+        "/v1/organization/admin_api_keys?limit=1"
+    } else {
+        "/v1/models"
+    }
+}
+
+/// Probes `key` once (5xx and timeouts retried under `policy`).
+pub fn probe(client: &Client, key: &LeakedKey, policy: RetryPolicy) -> Probe {
+    let path = probe_path(key);
+    match client.get(path, &key.secret, policy) {
+        Ok(reply) => classify(&reply),
+        Err(error) => Probe {
+            liveness: Liveness::Unknown,
+            reason: format!("GET {path}: {} ({} tries)", error.message, error.tries),
+            status: None,
+            request_id: None,
+        },
+    }
+}
+
+/// The liveness an answer says.
+pub fn classify(reply: &Reply) -> Probe {
+    let endpoint = format!("{} {}", reply.method, reply.path);
+    let code = reply.error_code();
+    let (liveness, reason) = match reply.status {
+        200..=299 => (Liveness::Live, format!("accepted by {endpoint} ({})", reply.status)),
+        429 if code.as_deref() == Some("insufficient_quota") => (
+            Liveness::Live,
+            format!("accepted by {endpoint}, but the organisation is out of quota (429 insufficient_quota)"),
+        ),
+        429 => (
+            Liveness::Live,
+            format!("rate limited by {endpoint} (429), so the key was accepted"),
+        ),
+        401 if code.as_deref() == Some("invalid_api_key") => (
+            Liveness::Dead,
+            format!("rejected by {endpoint} as invalid (401 invalid_api_key)"),
+        ),
+        status if status >= 500 => (
+            Liveness::Unknown,
+            format!(
+                "{endpoint} answered {status} after {} tries: {}",
+                reply.tries,
+                reply.message()
+            ),
+        ),
+        status => (
+            Liveness::Unknown,
+            format!("{endpoint} answered {status}: {}", reply.message()),
+        ),
+    };
+    Probe {
+        liveness,
+        reason,
+        status: Some(reply.status),
+        request_id: reply.request_id.clone(),
+    }
+}
+
+/// Probes every key once, [`PROBE_THREADS`] at a time, recording each probe in the audit log. The result is
+/// in the order of `keys`.
+pub fn probe_all(client: &Client, keys: &[LeakedKey], audit: &AuditLog) -> Result<Vec<Probe>, AuditError> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Probe>>> = Mutex::new(vec![None; keys.len()]);
+    let failure: Mutex<Option<AuditError>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..PROBE_THREADS.min(keys.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(key) = keys.get(i) else { break };
+                    let found = probe(client, key, RetryPolicy::PROBE);
+                    let entry = Entry::about(key, "probe", found.liveness.to_string())
+                        .http(found.status, found.request_id.as_deref())
+                        .message(found.reason.clone());
+                    if let Err(err) = audit.record(entry) {
+                        failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(err);
+                        break;
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(found);
+                }
+            });
+        }
+    });
+    if let Some(err) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(err);
+    }
+    Ok(results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|probe| {
+            probe.unwrap_or_else(|| Probe {
+                liveness: Liveness::Unknown,
+                reason: "not probed".into(),
+                status: None,
+                request_id: None,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, body: &str) -> Reply {
+        Reply {
+            method: "GET",
+            path: "/v1/models".into(),
+            status,
+            request_id: Some("req_1".into()),
+            location: None,
+            body: body.into(),
+            tries: 1,
+        }
+    }
+
+    fn error(code: &str) -> String {
+        format!(r#"{{"error":{{"message":"m","type":"invalid_request_error","param":null,"code":"{code}"}}}}"#)
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        assert_eq!(classify(&reply(200, "{}")).liveness, Liveness::Live);
+        assert_eq!(
+            classify(&reply(429, &error("rate_limit_exceeded"))).liveness,
+            Liveness::Live
+        );
+        assert_eq!(
+            classify(&reply(429, &error("insufficient_quota"))).liveness,
+            Liveness::Live
+        );
+        assert_eq!(
+            classify(&reply(401, &error("invalid_api_key"))).liveness,
+            Liveness::Dead
+        );
+        let allow_list = classify(&reply(401, &error("ip_not_authorized")));
+        assert_eq!(allow_list.liveness, Liveness::Unknown);
+        assert!(allow_list.reason.contains("401"), "{}", allow_list.reason);
+        assert_eq!(classify(&reply(403, &error("x"))).liveness, Liveness::Unknown);
+        assert_eq!(classify(&reply(503, "")).liveness, Liveness::Unknown);
+        assert_eq!(classify(&reply(302, "")).liveness, Liveness::Unknown);
+    }
+}
