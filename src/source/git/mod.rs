@@ -287,12 +287,7 @@ fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProv
 }
 
 /// Looks up author, date and summary, once per finding (only flagged blobs get here).
-fn fill_commit_details(
-    repo: &Repository,
-    findings: &mut [Finding],
-    diag: &Diagnostics,
-    label: &str,
-) {
+fn fill_commit_details(repo: &Repository, findings: &mut [Finding], diag: &Diagnostics, label: &str) {
     for finding in findings {
         let Some(git) = finding.git.as_mut() else { continue };
         let commit = Oid::from_str(&git.commit).and_then(|oid| repo.find_commit(oid));
