@@ -24,13 +24,13 @@ pub fn bytes_spinner(quiet: bool) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// A bar over a known number of items (blobs), showing bytes done and the rate in its message.
+/// A bar over a known number of items (blobs); callers put bytes done and the byte rate in its message.
 pub fn items_bar(quiet: bool, total: u64, what: &str) -> Option<ProgressBar> {
     if !wanted(quiet) {
         return None;
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let template = format!("{{bar:30}} {{pos}}/{{len}} {what} ({{per_sec}}) {{msg}} {{elapsed}}, ETA {{eta}}");
+    let template = format!("{{bar:30}} {{human_pos}}/{{human_len}} {what} {{msg}} {{elapsed}}, ETA {{eta}}");
     bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar.enable_steady_tick(Duration::from_millis(120));
     Some(bar)

@@ -58,10 +58,7 @@ pub fn enumerate(
     selection: &Selection,
     diag: &Diagnostics,
 ) -> Result<Enumeration, GitError> {
-    let git_err = |e: git2::Error| GitError::Git {
-        repo: label.to_string(),
-        message: e.message().to_string(),
-    };
+    let git_err = GitError::git(label);
     let mut revwalk = repo.revwalk().map_err(git_err)?;
     revwalk
         .set_sorting(Sort::TOPOLOGICAL | Sort::TIME | Sort::REVERSE)

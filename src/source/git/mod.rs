@@ -40,6 +40,16 @@ pub enum GitError {
     Git { repo: String, message: String },
 }
 
+impl GitError {
+    /// A libgit2 failure while scanning the repository labelled `repo`.
+    pub fn git(repo: &str) -> impl Fn(git2::Error) -> GitError + Copy + '_ {
+        move |e| GitError::Git {
+            repo: repo.to_string(),
+            message: e.message().to_string(),
+        }
+    }
+}
+
 /// Options for one history scan.
 #[derive(Debug, Clone)]
 pub struct HistoryOptions {
@@ -145,12 +155,13 @@ pub fn scan_history(
             if let Some(bar) = &bar {
                 bar.inc(1);
                 if bar.position() % 256 == 0 {
-                    bar.set_message(
-                        bytesize::ByteSize(ScanStats::get(&stats.bytes))
-                            .display()
-                            .iec()
-                            .to_string(),
-                    );
+                    let bytes = ScanStats::get(&stats.bytes);
+                    let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
+                    bar.set_message(format!(
+                        "{} ({}/s)",
+                        bytesize::ByteSize(bytes).display().iec(),
+                        bytesize::ByteSize(rate as u64).display().iec()
+                    ));
                 }
             }
         },

@@ -20,10 +20,7 @@ pub fn scan_staged(
     diag: &Diagnostics,
     stats: &ScanStats,
 ) -> Result<Vec<Finding>, GitError> {
-    let git_err = |e: git2::Error| GitError::Git {
-        repo: label.to_string(),
-        message: e.message().to_string(),
-    };
+    let git_err = GitError::git(label);
     let index = repo.index().map_err(git_err)?;
     let head_tree = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
     let mut diff_options = DiffOptions::new();
