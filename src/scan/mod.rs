@@ -102,7 +102,10 @@ impl Scanner {
             }
             for &rule_index in &self.keyword_rules[hit.pattern().as_usize()] {
                 let (start, end) = match self.rules.get(rule_index).max_match_len {
-                    Some(max) => (hit.start().saturating_sub(max), (hit.end() + max).min(hay.len())),
+                    Some(max) => (
+                        hit.start().saturating_sub(max),
+                        hit.end().saturating_add(max).min(hay.len()),
+                    ),
                     None => (0, hay.len()),
                 };
                 push_window(&mut windows[rule_index], start, end);
