@@ -603,3 +603,25 @@ fn unknown_rule_id_is_an_error_naming_it() {
             .stderr(predicate::str::contains("no-such-rule-id"));
     }
 }
+
+/// A named pipe is skipped with a warning instead of blocking the scan on a read that never ends.
+#[test]
+fn a_named_pipe_is_a_warning_not_a_hang() {
+    let dir = tree(&[("a.env", format!("KEY={LEGACY_KEY}\n").as_bytes())]);
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !made {
+        eprintln!("mkfifo is not available; skipping");
+        return;
+    }
+    let output = run(keyhound_in(dir.path())
+        .args(["scan", "."])
+        .timeout(std::time::Duration::from_secs(20)));
+    assert_eq!(code(&output), 1);
+    let err = stderr(&output);
+    assert!(err.contains("pipe: not a regular file"), "{err}");
+}
