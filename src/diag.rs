@@ -93,6 +93,14 @@ impl ScanStats {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Counts what inspecting one piece of content skipped or allowed.
+    pub fn record(&self, inspection: &crate::inspect::Inspection) {
+        if inspection.skipped_binary {
+            self.skipped_binary.fetch_add(1, Ordering::Relaxed);
+        }
+        self.allowed.fetch_add(inspection.allowed as u64, Ordering::Relaxed);
+    }
+
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::{ReportContext, shown_secret};
+use super::{ReportContext, shown_context, shown_secret};
 use crate::finding::Finding;
 
 const PATH: Style = AnsiColor::Magenta.on_default();
@@ -72,12 +72,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 verification.reason
             )?;
         }
-        if let Some(line) = &finding.context {
-            let line = if context.show_secrets {
-                line.replace(finding.redacted.as_str(), finding.secret.expose())
-            } else {
-                line.clone()
-            };
+        if let Some(line) = shown_context(finding, context.show_secrets) {
             writeln!(out, "    {} {}", paint(DIM, "│"), line)?;
         }
     }

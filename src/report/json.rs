@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ReportContext, shown_secret};
+use super::{ReportContext, shown_context, shown_secret};
 use crate::finding::{Finding, Fingerprint, GitProvenance, Verification};
 use crate::rules::Severity;
 
@@ -71,13 +71,7 @@ pub struct JsonFinding {
 
 impl JsonFinding {
     pub fn from_finding(finding: &Finding, show_secrets: bool) -> JsonFinding {
-        let context = finding.context.as_ref().map(|line| {
-            if show_secrets {
-                line.replace(finding.redacted.as_str(), finding.secret.expose())
-            } else {
-                line.clone()
-            }
-        });
+        let context = shown_context(finding, show_secrets);
         JsonFinding {
             format_version: None,
             rule_id: finding.rule_id.clone(),

@@ -111,6 +111,18 @@ pub fn write_report(
     }
 }
 
+/// The finding's context line under the show/hide choice: with `--show-secrets` its own secret is unmasked
+/// (other secrets on the line stay masked: each has its own finding).
+pub fn shown_context(finding: &Finding, show_secrets: bool) -> Option<String> {
+    finding.context.as_ref().map(|line| {
+        if show_secrets {
+            line.replace(finding.redacted.as_str(), finding.secret.expose())
+        } else {
+            line.clone()
+        }
+    })
+}
+
 /// The text to show for a finding's secret under the show/hide choice.
 pub fn shown_secret(finding: &Finding, show_secrets: bool) -> String {
     if show_secrets {

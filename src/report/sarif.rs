@@ -155,12 +155,7 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
         .end_line(finding.location.end_line as i64)
         .end_column(finding.location.end_column as i64)
         .build();
-    if let Some(line) = &finding.context {
-        let text = if context.show_secrets {
-            line.replace(finding.redacted.as_str(), finding.secret.expose())
-        } else {
-            line.clone()
-        };
+    if let Some(text) = super::shown_context(finding, context.show_secrets) {
         region.snippet = Some(ArtifactContent::builder().text(text).build());
     }
     let location = Location::builder()

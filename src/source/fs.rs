@@ -190,14 +190,7 @@ impl Walk<'_> {
     fn record(&self, bytes: &[u8], label: &str) {
         self.stats.add_item(bytes.len() as u64);
         let inspection = inspect(self.scanner, bytes, label, self.options.binary);
-        if inspection.skipped_binary {
-            self.stats.skipped_binary.fetch_add(1, Ordering::Relaxed);
-        }
-        if inspection.allowed > 0 {
-            self.stats
-                .allowed
-                .fetch_add(inspection.allowed as u64, Ordering::Relaxed);
-        }
+        self.stats.record(&inspection);
         if !inspection.findings.is_empty() {
             let mut found = self.found.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             found.extend(inspection.findings);

@@ -237,10 +237,7 @@ pub(crate) fn scan_blob(
         return Ok(BlobOutcome::LfsPointer);
     }
     let inspection = inspect(scanner, content, path, options.binary);
-    if inspection.skipped_binary {
-        stats.skipped_binary.fetch_add(1, Ordering::Relaxed);
-    }
-    stats.allowed.fetch_add(inspection.allowed as u64, Ordering::Relaxed);
+    stats.record(&inspection);
     Ok(BlobOutcome::Findings(inspection.findings))
 }
 
