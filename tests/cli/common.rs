@@ -14,6 +14,38 @@ pub const LEGACY_KEY: &str = "sk-FlJnZ6usuZSbFwwezDvkT3BlbkFJvOa5GSfOlvbBZjiUzs5
 pub const LEGACY_KEY_2: &str = "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";
 pub const PROJECT_KEY: &str = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
 
+/// `git` run in `dir`, isolated from the user's and the system's git config, with a fixed author, committer and
+/// date so commit fields are predictable. Callers may override any of these with `.env(...)`.
+pub fn git_command(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Alice Example")
+        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
+        .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00+02:00")
+        .env("GIT_COMMITTER_NAME", "Alice Example")
+        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
+        .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00+02:00");
+    cmd
+}
+
+/// Runs `cmd` (a [`git_command`]), panics with git's stderr when it fails, and returns its stdout.
+pub fn git_output(cmd: &mut std::process::Command) -> String {
+    let output = cmd.output().expect("git runs");
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `git ARGS` in `dir`, which must succeed; returns its stdout.
+pub fn git_ok(dir: &Path, args: &[&str]) -> String {
+    git_output(git_command(dir).args(args))
+}
+
 /// The crate's root: fixtures and rules are found relative to it.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

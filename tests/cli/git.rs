@@ -2,12 +2,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command as Process;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, json_findings, keyhound_in, run, stderr, stdout};
+use crate::common::{
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, git_command, git_ok, json_findings, keyhound_in, run, stderr, stdout,
+};
 
 /// A git repository in a temporary directory, driven with the `git` command line.
 struct Repo {
@@ -29,7 +30,7 @@ impl Repo {
 
     /// Runs git in the repository with a fixed identity and no user or system config; returns stdout.
     fn git(&self, args: &[&str]) -> String {
-        git_in(self.path(), args)
+        git_ok(self.path(), args)
     }
 
     fn write(&self, rel: &str, text: &str) {
@@ -51,28 +52,6 @@ impl Repo {
     fn head(&self) -> String {
         self.git(&["rev-parse", "HEAD"]).trim().to_string()
     }
-}
-
-fn git_in(dir: &Path, args: &[&str]) -> String {
-    let output = Process::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Alice Example")
-        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-        .env("GIT_AUTHOR_DATE", "2024-05-01T12:00:00+02:00")
-        .env("GIT_COMMITTER_NAME", "Alice Example")
-        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-        .env("GIT_COMMITTER_DATE", "2024-05-01T12:00:00+02:00")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Runs `keyhound git ARGS --format json` in `dir`; returns (exit code, findings, stderr).
@@ -169,10 +148,8 @@ fn a_key_added_in_a_merge_resolution_is_attributed_to_the_merge() {
     repo.commit(&[("conf.txt", "side\n")], "side change");
     repo.git(&["checkout", "-q", "main"]);
     repo.commit(&[("conf.txt", "main\n")], "main change");
-    let merge = Process::new("git")
+    let merge = git_command(repo.path())
         .args(["merge", "-q", "side"])
-        .current_dir(repo.path())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
         .expect("git merge runs");
     assert!(!merge.status.success(), "the merge must conflict");
@@ -286,7 +263,7 @@ fn bare_repositories_and_worktrees_are_scanned() {
     let holder = TempDir::new().expect("temp dir");
     let bare = holder.path().join("mirror.git");
     let bare_text = bare.to_string_lossy().into_owned();
-    git_in(
+    git_ok(
         holder.path(),
         &["clone", "-q", "--bare", &repo.path().to_string_lossy(), &bare_text],
     );
@@ -310,7 +287,7 @@ fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
     repo.commit(&[], "drop old");
     let holder = TempDir::new().expect("temp dir");
     let url = format!("file://{}", repo.path().display());
-    git_in(holder.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    git_ok(holder.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
 
     let (status, findings, err) = scan(&holder.path().join("shallow"), &["--show-secrets"]);
     assert_eq!(status, 1);

@@ -2,21 +2,15 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command as Process;
 
 use tempfile::TempDir;
 
-use crate::common::{LEGACY_KEY, code, keyhound, keyhound_in, root, run, stderr, stdout};
+use crate::common::{LEGACY_KEY, code, git_command, keyhound, keyhound_in, root, run, stderr, stdout};
 
+/// `git ARGS` in `dir`, whatever its outcome (a blocked commit is an expected failure here).
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    Process::new("git")
+    git_command(dir)
         .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "Dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
         // The hook finds this binary even when keyhound is not on PATH.
         .env("KEYHOUND", assert_cmd::cargo::cargo_bin("keyhound"))
         .output()

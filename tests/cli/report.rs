@@ -9,8 +9,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, demo_copy, expected_demo, json_findings, keyhound, keyhound_in, root,
-    run, stderr, stdout, tree,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, demo_copy, expected_demo, git_command, git_ok, git_output,
+    json_findings, keyhound, keyhound_in, root, run, stderr, stdout, tree,
 };
 
 /// Validates a SARIF document against the OASIS SARIF 2.1.0 schema kept under tests/schemas, with Python's
@@ -160,19 +160,7 @@ fn empty_scan_sarif_is_valid() {
 #[test]
 fn history_sarif_carries_commits_and_provenance() {
     let dir = TempDir::new().expect("temp dir");
-    let git = |args: &[&str]| {
-        let status = Process::new("git")
-            .args(args)
-            .current_dir(dir.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "Bob")
-            .env("GIT_AUTHOR_EMAIL", "bob@example.com")
-            .env("GIT_COMMITTER_NAME", "Bob")
-            .env("GIT_COMMITTER_EMAIL", "bob@example.com")
-            .status()
-            .expect("git runs");
-        assert!(status.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| git_output(git_command(dir.path()).args(args).env("GIT_AUTHOR_NAME", "Bob"));
     git(&["init", "-q", "-b", "main"]);
     git(&["remote", "add", "origin", "https://github.com/example/leaky.git"]);
     fs::create_dir_all(dir.path().join("my dir")).expect("mkdir");
@@ -231,20 +219,7 @@ fn a_baseline_hides_known_findings_and_survives_moves() {
 #[test]
 fn a_baseline_works_for_history_scans() {
     let dir = TempDir::new().expect("temp dir");
-    let git = |args: &[&str]| {
-        let ok = Process::new("git")
-            .args(args)
-            .current_dir(dir.path())
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "A")
-            .env("GIT_AUTHOR_EMAIL", "a@example.com")
-            .env("GIT_COMMITTER_NAME", "A")
-            .env("GIT_COMMITTER_EMAIL", "a@example.com")
-            .status()
-            .expect("git")
-            .success();
-        assert!(ok, "git {args:?}");
-    };
+    let git = |args: &[&str]| git_ok(dir.path(), args);
     git(&["init", "-q"]);
     fs::write(dir.path().join("k.env"), format!("KEY={LEGACY_KEY}\n")).expect("write");
     git(&["add", "-A"]);

@@ -5,13 +5,13 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command as Process, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{LEGACY_KEY, PROJECT_KEY, code, json_findings, keyhound_in, run, stderr, stdout, tree};
+use crate::common::{LEGACY_KEY, PROJECT_KEY, code, git_ok, json_findings, keyhound_in, run, stderr, stdout, tree};
 use crate::fake_openai::{FakeKey, FakeOpenAi, Fault, FaultKind, Org, Owner, Recorded};
 
 // Fake keys of OpenAI's published shapes (scripts/gen-fake-key.py), never issued by anyone.
@@ -887,35 +887,15 @@ fn scan_revoke_yes_deletes_and_reports_the_key_dead() {
     );
 }
 
-/// A git repository in a temporary directory with a fixed identity.
-fn git(dir: &Path, args: &[&str]) {
-    let output = Process::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_AUTHOR_NAME", "Alice Example")
-        .env("GIT_AUTHOR_EMAIL", "alice@example.com")
-        .env("GIT_COMMITTER_NAME", "Alice Example")
-        .env("GIT_COMMITTER_EMAIL", "alice@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 #[test]
 fn history_findings_are_read_back_from_their_blobs() {
     let dir = TempDir::new().expect("temp dir");
-    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git_ok(dir.path(), &["init", "-q", "-b", "main"]);
     fs::write(dir.path().join("config.env"), format!("OPENAI_API_KEY={UNIQUE}\n")).expect("write");
-    git(dir.path(), &["add", "-A"]);
-    git(dir.path(), &["commit", "-q", "-m", "add config"]);
+    git_ok(dir.path(), &["add", "-A"]);
+    git_ok(dir.path(), &["commit", "-q", "-m", "add config"]);
     fs::remove_file(dir.path().join("config.env")).expect("rm");
-    git(dir.path(), &["commit", "-q", "-a", "-m", "remove the key"]);
+    git_ok(dir.path(), &["commit", "-q", "-a", "-m", "remove the key"]);
 
     let output = run(keyhound_in(dir.path()).args(["git", "--format", "json", "-o", "report.json"]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
