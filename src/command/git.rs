@@ -2,12 +2,14 @@
 
 use std::time::Instant;
 
+use git2::Repository;
+
 use crate::cli::GitArgs;
 use crate::diag::{Diagnostics, ScanStats};
 use crate::exit::ExitStatus;
 use crate::report::SourceRoot;
 use crate::source::fs::display_path;
-use crate::source::git::{self, HistoryOptions, Selection};
+use crate::source::git::{self, GitError, HistoryOptions, Selection};
 
 use super::output::{Scanned, finish};
 use super::setup::{configure_threads, load_config, max_file_size, scanner};
@@ -16,13 +18,17 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     configure_threads(args.content.threads)?;
     let selection = selection(&args)?;
-    // keyhound.toml is read from the first repository's working tree, when it has one.
-    let first_workdir = args
+    // Each repository is opened once; keyhound.toml is read from the first one's working tree, when it has one.
+    let opened: Vec<(String, Result<Repository, GitError>)> = args
         .repos
-        .first()
-        .and_then(|path| git::open(path).ok())
-        .and_then(|repo| repo.workdir().map(|p| p.to_path_buf()));
-    let config = load_config(&args.rules, first_workdir.as_deref())?;
+        .iter()
+        .map(|path| (display_path(path), git::open(path)))
+        .collect();
+    let first_workdir = match opened.first() {
+        Some((_, Ok(repo))) => repo.workdir(),
+        _ => None,
+    };
+    let config = load_config(&args.rules, first_workdir)?;
     let scanner = scanner(&args.rules, &config)?;
     let options = HistoryOptions {
         selection,
@@ -37,9 +43,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let mut repositories = Vec::new();
     let mut source_root = None;
     let single = args.repos.len() == 1;
-    for path in &args.repos {
-        let label = display_path(path);
-        let repo = match git::open(path) {
+    for (label, repo) in opened {
+        let repo = match repo {
             Ok(repo) => repo,
             Err(err) if single => return Err(err.into()),
             Err(err) => {
