@@ -186,10 +186,13 @@ pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadRepo
     };
     let trimmed = text.trim_start();
     // A JSON document has a `findings` array; a one-line JSON Lines report is a lone finding object.
-    let is_document = trimmed.starts_with('{')
-        && serde_json::from_str::<serde_json::Value>(text).is_ok_and(|value| value.get("findings").is_some());
-    if is_document {
-        let report: JsonReport = serde_json::from_str(text).map_err(|e| format_error(e.to_string()))?;
+    let document = trimmed
+        .starts_with('{')
+        .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
+        .flatten()
+        .filter(|value| value.get("findings").is_some());
+    if let Some(document) = document {
+        let report: JsonReport = serde_json::from_value(document).map_err(|e| format_error(e.to_string()))?;
         if report.format_version != FORMAT_VERSION {
             return Err(ReadReportError::Version {
                 path: name.to_string(),
