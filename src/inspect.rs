@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use crate::finding::{Finding, Fingerprint, Location, Secret, redact};
-use crate::rules::Rule;
 use crate::scan::Scanner;
 use crate::scan::location::{LineCounter, line_end};
 
@@ -63,7 +62,7 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
             (
                 m.start,
                 m.end,
-                redact(&text, known_prefix_len(scanner.rule(m.rule), &text)),
+                redact(&text, scanner.rule(m.rule).known_prefix_len(&text)),
             )
         })
         .collect();
@@ -108,16 +107,6 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
         });
     }
     inspection
-}
-
-/// The length of the rule keyword the secret starts with (`sk-proj-`), which redaction may show in full.
-fn known_prefix_len(rule: &Rule, secret: &str) -> usize {
-    rule.keywords
-        .iter()
-        .filter(|k| secret.len() > k.len() && secret.as_bytes()[..k.len()].eq_ignore_ascii_case(k.as_bytes()))
-        .map(|k| k.len())
-        .max()
-        .unwrap_or(0)
 }
 
 /// Is this content binary? A NUL byte in the first 8 KiB says so, as for git and ripgrep.

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::finding::{Finding, Fingerprint, Secret, redact};
 use crate::report::json::{JsonFinding, ReadReportError, read_report};
+use crate::rules::RuleSet;
 use crate::source::fs::STDIN_LABEL;
 
 use super::PROVIDER;
@@ -126,15 +127,27 @@ pub fn from_report(path: &Path) -> Result<Collected, ReadReportError> {
 /// first of its places whose text still has that fingerprint.
 pub fn recover(findings: Vec<JsonFinding>) -> Collected {
     let mut collected = Collected::default();
+    // The built-in rules know each key's prefix (`sk-proj-`), which redaction keeps.
+    let rules = RuleSet::builtin().ok();
+    let prefix_len = |rule_id: &str, secret: &str| {
+        rules
+            .as_ref()
+            .and_then(|set| set.find(rule_id))
+            .map_or(0, |rule| rule.known_prefix_len(secret))
+    };
+    let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
     let mut groups: Vec<(Fingerprint, Vec<JsonFinding>)> = Vec::new();
     for finding in findings {
         if !is_openai(&finding.provider) {
             collected.other_providers += 1;
             continue;
         }
-        match groups.iter_mut().find(|(fp, _)| *fp == finding.fingerprint) {
-            Some((_, group)) => group.push(finding),
-            None => groups.push((finding.fingerprint.clone(), vec![finding])),
+        match group_of.get(&finding.fingerprint) {
+            Some(&i) => groups[i].1.push(finding),
+            None => {
+                group_of.insert(finding.fingerprint.clone(), groups.len());
+                groups.push((finding.fingerprint.clone(), vec![finding]));
+            }
         }
     }
     for (fingerprint, group) in groups {
@@ -157,11 +170,11 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
         let redacted = if first.redacted {
             first.secret.clone()
         } else {
-            redact(&first.secret, known_prefix_len(&first.secret))
+            redact(&first.secret, prefix_len(&first.rule_id, &first.secret))
         };
         match recovered {
             Some(secret) => collected.keys.push(LeakedKey {
-                redacted: redact(&secret, known_prefix_len(&secret)),
+                redacted: redact(&secret, prefix_len(&first.rule_id, &secret)),
                 secret: Secret::new(secret),
                 rule_id: first.rule_id.clone(),
                 kind: first.kind.clone(),
@@ -266,14 +279,6 @@ fn line_start(content: &[u8], line: usize) -> Option<usize> {
         return Some(0);
     }
     memchr::memchr_iter(b'\n', content).nth(line - 2).map(|i| i + 1)
-}
-
-/// How much of a key's start is its known prefix (`sk-proj-`), as redaction in scans treats it.
-pub fn known_prefix_len(secret: &str) -> usize {
-    ["sk-admin-", "sk-proj-", "sk-svcacct-", "sk-None-"]
-        .iter()
-        .find(|prefix| secret.len() > prefix.len() && secret.starts_with(*prefix))
-        .map_or(0, |prefix| prefix.len())
 }
 
 /// `path:line:column`, with the short commit for history findings.

@@ -214,6 +214,19 @@ impl Rule {
     }
 }
 
+impl Rule {
+    /// The length of the keyword the secret starts with (`sk-proj-`): a known prefix that redaction may show in
+    /// full. 0 when the secret starts with none of the rule's keywords.
+    pub fn known_prefix_len(&self, secret: &str) -> usize {
+        self.keywords
+            .iter()
+            .filter(|k| secret.len() > k.len() && secret.starts_with(k.as_str()))
+            .map(|k| k.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 /// Parses one rule file's text.
 pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, RuleError> {
     let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
