@@ -34,6 +34,8 @@ import string
 import subprocess
 import sys
 
+from count import load_json_or_lines  # scripts/bench/count.py, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join(HERE, "..", "gen-fake-key.py")
 SHAPES = ["legacy", "project", "project-48", "project-2020", "svcacct", "svcacct-46", "svcacct-named",
@@ -137,16 +139,6 @@ def build(args):
 
 
 # ------------------------------------------------------------------ reports --
-
-def load_json_or_lines(text):
-    text = text.strip()
-    if not text:
-        return []
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return [json.loads(l) for l in text.splitlines() if l.strip()]
-
 
 def findings(report):
     """[(path, rule, secret text)] of one report of keyhound, gitleaks, kingfisher or betterleaks."""
