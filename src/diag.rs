@@ -65,7 +65,10 @@ impl Diagnostics {
         }
     }
 
+    /// Prints one line through the choke point for outside text: messages name paths, objects and rules from
+    /// outside, so keys in them are redacted and control characters escaped.
     fn print(&self, line: &str) {
+        let line = crate::text::for_message(line);
         match self.progress() {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
@@ -83,13 +86,23 @@ pub struct ScanStats {
     pub skipped_binary: AtomicU64,
     /// Findings dropped by an inline allow marker.
     pub allowed: AtomicU64,
+    /// Files or blobs not scanned because `exclude_paths` in keyhound.toml matched them.
+    pub excluded: AtomicU64,
     /// Commits walked (history scans).
     pub commits: AtomicU64,
+    /// Commit and tag messages scanned (history scans).
+    pub messages: AtomicU64,
 }
 
 impl ScanStats {
     pub fn add_item(&self, bytes: u64) {
         self.items.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts one commit or tag message scanned.
+    pub fn add_message(&self, bytes: u64) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 

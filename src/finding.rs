@@ -96,16 +96,21 @@ pub struct Location {
 }
 
 /// The commit that introduced a blob holding a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitProvenance {
+    /// The introducing commit; empty for a blob that only a ref to a tree or a blob reaches (see `reference`).
     pub commit: String,
     pub author_name: String,
     pub author_email: String,
     /// Author date, RFC 3339.
     pub date: String,
     pub summary: String,
-    /// The blob's object id.
+    /// The id of the object holding the text: the blob, or the commit or tag for a message.
     pub blob: String,
+    /// The ref that reaches the object without a commit (a ref to a tree or a blob), or the ref of an annotated
+    /// tag whose message holds the finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// How many other (commit, path) places hold this secret at this path (the same blob, or later versions of
     /// the file that still contain the secret), beyond the introducing one.
     pub other_occurrences: usize,

@@ -22,7 +22,8 @@ pub fn main() -> ExitStatus {
         Ok(status) => status,
         Err(err) if is_broken_pipe(&err) => ExitStatus::Clean,
         Err(err) => {
-            eprintln!("keyhound: error: {err:#}");
+            // Errors quote paths, rule files and server answers: through the choke point for outside text.
+            eprintln!("keyhound: error: {}", crate::text::for_message(&format!("{err:#}")));
             ExitStatus::Error
         }
     }

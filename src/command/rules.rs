@@ -6,6 +6,7 @@ use crate::cli::RulesCommand;
 use crate::config::LoadedConfig;
 use crate::exit::ExitStatus;
 use crate::rules::{RuleSet, examples, load_rule_path};
+use crate::text::{escape_controls, for_terminal};
 
 use super::setup::rule_set;
 
@@ -15,13 +16,19 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
             let config = LoadedConfig::load(rules.config.as_deref(), None)?;
             let set = rule_set(&rules, &config)?;
             let mut out = std::io::stdout().lock();
+            // User rule files are outside text.
+            let shown = |text: &str| for_terminal(text, false);
             for rule in set.rules() {
                 writeln!(
                     out,
                     "{:<36} {:<10} {:<16} {:<9} {}",
-                    rule.id, rule.provider, rule.kind, rule.severity, rule.name
+                    rule.id,
+                    shown(&rule.provider),
+                    shown(&rule.kind),
+                    rule.severity,
+                    shown(&rule.name)
                 )?;
-                writeln!(out, "{:<36} {}", "", rule.description)?;
+                writeln!(out, "{:<36} {}", "", shown(&rule.description))?;
             }
             eprintln!("keyhound: {} rule(s) in force", set.len());
             Ok(ExitStatus::Clean)
@@ -44,9 +51,11 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
                 .sum();
             let mut out = std::io::stdout().lock();
             for failure in &failures {
-                writeln!(out, "FAIL {}: {}", failure.rule_id, failure.problem)?;
+                // Examples are fake keys, shown as they are so the rule's author can find them; their control
+                // characters are escaped like any outside text.
+                writeln!(out, "FAIL {}: {}", failure.rule_id, escape_controls(&failure.problem))?;
                 if !failure.example.is_empty() {
-                    writeln!(out, "     example: {}", failure.example)?;
+                    writeln!(out, "     example: {}", escape_controls(&failure.example))?;
                 }
             }
             writeln!(

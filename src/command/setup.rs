@@ -1,6 +1,7 @@
 //! Building what every scanning command needs from its arguments: config, rules, scanner.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -20,7 +21,8 @@ pub fn load_config(args: &RuleArgs, root: Option<&Path>) -> anyhow::Result<Loade
 /// The rules in force: built-in, then the config's rule files, then `--rules`, narrowed by the selections.
 pub fn rule_set(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<RuleSet> {
     let mut rules = RuleSet::builtin().context("the built-in rules are broken")?;
-    for path in config.rule_paths().iter().chain(&args.rule_paths) {
+    rules.extend(config.rules.clone())?;
+    for path in &args.rule_paths {
         rules.extend(load_rule_path(path)?)?;
     }
     let mut disabled = args.disable_rules.clone();
@@ -32,11 +34,15 @@ pub fn rule_set(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<RuleSe
     Ok(rules)
 }
 
-pub fn scanner(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<Scanner> {
+/// The run's scanner. Its rules also decide what outside text counts as key-shaped ([`crate::text`]), so a key
+/// of a user rule is redacted in paths and messages too.
+pub fn scanner(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<Arc<Scanner>> {
     let rules = rule_set(args, config)?;
     let placeholders =
         PlaceholderFilter::with_extra(config.config.placeholder_words.clone(), config.placeholder_regexes()?);
-    Scanner::new(rules, placeholders).context("cannot build the keyword prefilter")
+    let scanner = Arc::new(Scanner::new(rules, placeholders).context("cannot build the keyword prefilter")?);
+    crate::text::use_scanner(Arc::clone(&scanner));
+    Ok(scanner)
 }
 
 /// `--max-file-size`, else the config's, else the default.

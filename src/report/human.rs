@@ -6,6 +6,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::{ReportContext, shown_context, shown_secret};
 use crate::finding::Finding;
+use crate::text::escape_controls;
 
 const PATH: Style = AnsiColor::Magenta.on_default();
 const POSITION: Style = AnsiColor::Green.on_default();
@@ -13,12 +14,16 @@ const RULE: Style = Style::new().bold();
 const SECRET: Style = AnsiColor::Red.on_default().bold();
 const DIM: Style = Style::new().dimmed();
 
+/// Writes the report. The findings' outside text is already redacted ([`super::shown_finding`]); here every piece
+/// of it also has its control characters escaped, since this report goes to a terminal.
 pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    let esc = |text: &str| escape_controls(text).into_owned();
     let paint = |style: Style, text: &str| -> String {
+        let text = escape_controls(text);
         if context.color {
             format!("{style}{text}{style:#}")
         } else {
-            text.to_string()
+            text.into_owned()
         }
     };
     // Label findings with their repository only when the report spans several.
@@ -28,7 +33,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
         .any(|r| Some(r) != findings.first().and_then(|f| f.repository.as_deref()));
     for finding in findings {
         let repo = match (&finding.repository, several_repos) {
-            (Some(r), true) => format!("{r}: "),
+            (Some(r), true) => format!("{}: ", esc(r)),
             _ => String::new(),
         };
         writeln!(
@@ -41,7 +46,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 &format!("{}:{}", finding.location.line, finding.location.column)
             ),
             paint(RULE, &finding.rule_id),
-            finding.kind,
+            esc(&finding.kind),
             finding.severity,
             paint(SECRET, &shown_secret(finding, context.show_secrets)),
         )?;
@@ -55,11 +60,11 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 out,
                 "    {} {} {} <{}> {}: {}{}",
                 paint(DIM, "commit"),
-                short,
-                git.author_name,
-                git.author_email,
-                git.date,
-                git.summary,
+                esc(short),
+                esc(&git.author_name),
+                esc(&git.author_email),
+                esc(&git.date),
+                esc(&git.summary),
                 more
             )?;
         }
@@ -69,11 +74,11 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 "    {} {} ({})",
                 paint(DIM, "status"),
                 verification.status,
-                verification.reason
+                esc(&verification.reason)
             )?;
         }
         if let Some(line) = shown_context(finding, context.show_secrets) {
-            writeln!(out, "    {} {}", paint(DIM, "│"), line)?;
+            writeln!(out, "    {} {}", paint(DIM, "│"), esc(&line))?;
         }
     }
     Ok(())

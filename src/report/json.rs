@@ -105,18 +105,27 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             .map(|f| JsonFinding::from_finding(f, context.show_secrets))
             .collect(),
     };
-    serde_json::to_writer_pretty(&mut *out, &report)?;
-    writeln!(out)
+    write_json(&report, true, out)
 }
 
 pub fn write_lines(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     for finding in findings {
         let mut line = JsonFinding::from_finding(finding, context.show_secrets);
         line.format_version = Some(FORMAT_VERSION);
-        serde_json::to_writer(&mut *out, &line)?;
-        writeln!(out)?;
+        write_json(&line, false, out)?;
     }
     Ok(())
+}
+
+/// Writes `value` as JSON and a newline, with the characters JSON leaves raw but terminals act on escaped.
+pub fn write_json<T: Serialize>(value: &T, pretty: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)?
+    } else {
+        serde_json::to_string(value)?
+    };
+    out.write_all(crate::text::escape_json_extras(&text).as_bytes())?;
+    writeln!(out)
 }
 
 impl JsonFinding {

@@ -96,19 +96,52 @@ pub struct RepositoryInfo {
     pub workdir_is_root: bool,
 }
 
-/// Writes `findings` in `format`.
+/// Writes `findings` in `format`. Every reporter gets the findings with their outside text already through
+/// [`shown_finding`].
 pub fn write_report(
     format: Format,
     findings: &[Finding],
     context: &ReportContext<'_>,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
+    let shown: Vec<Finding> = findings
+        .iter()
+        .map(|finding| shown_finding(finding, context.show_secrets))
+        .collect();
     match format {
-        Format::Human => human::write(findings, context, out),
-        Format::Json => json::write(findings, context, out),
-        Format::Jsonl => json::write_lines(findings, context, out),
-        Format::Sarif => sarif::write(findings, context, out),
+        Format::Human => human::write(&shown, context, out),
+        Format::Json => json::write(&shown, context, out),
+        Format::Jsonl => json::write_lines(&shown, context, out),
+        Format::Sarif => sarif::write(&shown, context, out),
     }
+}
+
+/// A copy of `finding` whose outside text (path, rule name, provider and kind from rule files, context, repository,
+/// author, e-mail, commit summary, occurrence paths, verification reason) went through [`crate::text::for_report`]:
+/// key-shaped text redacted unless `show_secrets`. The context line is redacted in any case (its own secret is
+/// unmasked later by [`shown_context`]), so it never shows another key.
+pub fn shown_finding(finding: &Finding, show_secrets: bool) -> Finding {
+    use crate::text::for_report;
+    let clean = |text: &str| for_report(text, show_secrets);
+    let mut shown = finding.clone();
+    shown.path = clean(&finding.path);
+    shown.rule_name = clean(&finding.rule_name);
+    shown.provider = clean(&finding.provider);
+    shown.kind = clean(&finding.kind);
+    shown.context = finding.context.as_deref().map(|line| for_report(line, false));
+    shown.repository = finding.repository.as_deref().map(clean);
+    if let Some(git) = shown.git.as_mut() {
+        git.author_name = clean(&git.author_name);
+        git.author_email = clean(&git.author_email);
+        git.summary = clean(&git.summary);
+        for occurrence in &mut git.occurrences {
+            occurrence.path = clean(&occurrence.path);
+        }
+    }
+    if let Some(verification) = shown.verification.as_mut() {
+        verification.reason = for_report(&verification.reason, false);
+    }
+    shown
 }
 
 /// The finding's context line under the show/hide choice: with `--show-secrets` its own secret is unmasked

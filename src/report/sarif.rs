@@ -86,32 +86,31 @@ pub fn path_to_uri(path: &str) -> String {
         .join("/")
 }
 
+/// A rule's entry in `tool.driver.rules`. User rule files are outside text: their strings are redacted.
 fn descriptor(rule: &Rule) -> ReportingDescriptor {
+    let clean = |text: &str| crate::text::for_report(text, false);
+    let (name, description, remediation) = (clean(&rule.name), clean(&rule.description), clean(&rule.remediation));
     let help_text = format!(
         "{}\n\nA key that was ever committed must be treated as leaked: revoke it first, then remove it from the \
          code and from git history (git filter-repo or BFG), because every clone keeps old commits.",
-        rule.remediation
+        remediation
     );
     let help_markdown = format!(
         "{}\n\n**Revoke the key first**, then remove it from the code and from git history \
          (`git filter-repo`, BFG): every clone keeps old commits.\n\nIf this is not a real key, add \
          `keyhound:allow` to the line or accept it with a baseline (`--write-baseline`).",
-        rule.remediation
+        remediation
     );
     let mut extra = BTreeMap::new();
     extra.insert("security-severity".to_string(), json!(security_severity(rule.severity)));
     extra.insert("precision".to_string(), json!("very-high"));
-    extra.insert("provider".to_string(), json!(rule.provider));
-    extra.insert("kind".to_string(), json!(rule.kind));
+    extra.insert("provider".to_string(), json!(clean(&rule.provider)));
+    extra.insert("kind".to_string(), json!(clean(&rule.kind)));
     ReportingDescriptor::builder()
         .id(rule.id.clone())
-        .name(rule.name.clone())
-        .short_description(MultiformatMessageString::builder().text(rule.name.clone()).build())
-        .full_description(
-            MultiformatMessageString::builder()
-                .text(rule.description.clone())
-                .build(),
-        )
+        .name(name.clone())
+        .short_description(MultiformatMessageString::builder().text(name).build())
+        .full_description(MultiformatMessageString::builder().text(description).build())
         .help(
             MultiformatMessageString::builder()
                 .text(help_text)
@@ -261,8 +260,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
         .version("2.1.0")
         .runs(vec![run])
         .build();
-    serde_json::to_writer_pretty(&mut *out, &sarif)?;
-    writeln!(out)
+    super::json::write_json(&sarif, true, out)
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::keys::LeakedKey;
+use crate::text::for_message;
 
 /// The audit log could not be opened or written. Writing failures stop the run: acting without the record
 /// the user asked for is not an option.
@@ -77,29 +78,32 @@ impl Entry {
         }
     }
 
+    // Ids, request ids and messages come from the server or from the scanned content: every one goes through
+    // the choke point for outside text on its way into the log.
+
     pub fn key_id(mut self, id: &str) -> Entry {
-        self.key_id = Some(id.to_string());
+        self.key_id = Some(for_message(id));
         self
     }
 
     pub fn project(mut self, id: Option<&str>) -> Entry {
-        self.project_id = id.map(str::to_string);
+        self.project_id = id.map(for_message);
         self
     }
 
     pub fn service_account(mut self, id: &str) -> Entry {
-        self.service_account_id = Some(id.to_string());
+        self.service_account_id = Some(for_message(id));
         self
     }
 
     pub fn http(mut self, status: Option<u16>, request_id: Option<&str>) -> Entry {
         self.http_status = status;
-        self.request_id = request_id.map(str::to_string);
+        self.request_id = request_id.map(for_message);
         self
     }
 
     pub fn message(mut self, message: impl Into<String>) -> Entry {
-        self.message = Some(message.into());
+        self.message = Some(for_message(&message.into()));
         self
     }
 }
@@ -144,7 +148,8 @@ impl AuditLog {
             path: path.clone(),
             source,
         };
-        let mut line = serde_json::to_string(&entry).map_err(|e| write_error(e.into()))?;
+        let line = serde_json::to_string(&entry).map_err(|e| write_error(e.into()))?;
+        let mut line = crate::text::escape_json_extras(&line).into_owned();
         line.push('\n');
         let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // One write per line: with O_APPEND, lines of concurrent writers never interleave.

@@ -107,9 +107,15 @@ impl Reply {
     }
 
     /// What went wrong, for people: OpenAI's message when it sent one, else the status (and redirect target).
+    /// The server chooses this text, so it comes through the choke point for outside text (a proxy may echo the
+    /// Authorization header).
     pub fn message(&self) -> String {
+        crate::text::for_message(&self.raw_message())
+    }
+
+    fn raw_message(&self) -> String {
         if let Some(message) = self.error().and_then(|e| e.message).filter(|m| !m.trim().is_empty()) {
-            return message;
+            return crate::text::truncate_chars(&message, 500);
         }
         if (300..400).contains(&self.status) {
             return match &self.location {
@@ -386,7 +392,7 @@ impl Client {
                     method: method_name,
                     path: path.to_string(),
                     status,
-                    request_id: header("x-request-id"),
+                    request_id: header("x-request-id").map(|id| crate::text::for_message(&id)),
                     location: header("location"),
                     body,
                     tries,
@@ -432,7 +438,7 @@ fn describe(err: reqwest::Error) -> String {
         }
         source = cause.source();
     }
-    parts.join(": ")
+    crate::text::for_message(&parts.join(": "))
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub fn after_scan(
         bar.finish_and_clear();
     }
     if let Err(err) = verify_and_revoke(&mut findings, args, output) {
-        eprintln!("keyhound: error: {err:#}");
+        eprintln!("keyhound: error: {}", crate::text::for_message(&format!("{err:#}")));
     }
     findings
 }
@@ -207,13 +207,16 @@ fn revoke_after_scan(
 }
 
 /// The admin key from the environment.
+/// The admin key from the environment. From here on it is redacted in every output, whatever a server echoes.
 fn admin_key() -> Result<Secret, SetupError> {
-    std::env::var(ADMIN_KEY_VAR)
+    let admin = std::env::var(ADMIN_KEY_VAR)
         .ok()
         .map(|value| value.trim().to_string())
         .filter(|value| !value.is_empty())
         .map(Secret::new)
-        .ok_or(SetupError::MissingAdminKey)
+        .ok_or(SetupError::MissingAdminKey)?;
+    crate::text::protect(&admin);
+    Ok(admin)
 }
 
 /// The client for `--api-base`, else `OPENAI_BASE_URL`, else the default.

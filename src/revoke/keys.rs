@@ -281,8 +281,9 @@ fn line_start(content: &[u8], line: usize) -> Option<usize> {
     memchr::memchr_iter(b'\n', content).nth(line - 2).map(|i| i + 1)
 }
 
-/// `path:line:column`, with the short commit for history findings.
+/// `path:line:column`, with the short commit for history findings. The path is outside text.
 fn place_of(path: &str, line: usize, column: usize, commit: Option<&str>) -> String {
+    let path = crate::text::for_message(path);
     match commit {
         Some(commit) => format!("{path}:{line}:{column} (commit {})", commit.get(..12).unwrap_or(commit)),
         None => format!("{path}:{line}:{column}"),

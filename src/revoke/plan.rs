@@ -55,9 +55,21 @@ struct Page<T> {
     last_id: Option<String>,
 }
 
-/// Objects with an id, for the `after` cursor.
+/// Listed objects: an id for the `after` cursor, and text from the server to make safe to show.
 trait Identified {
     fn id(&self) -> &str;
+    /// Passes every string the server sent through the choke point for outside text, once, as it arrives.
+    fn clean(&mut self);
+}
+
+fn clean(text: &mut String) {
+    *text = crate::text::for_message(text);
+}
+
+fn clean_opt(text: &mut Option<String>) {
+    if let Some(text) = text.as_mut() {
+        clean(text);
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -70,6 +82,11 @@ pub struct Project {
 impl Identified for Project {
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn clean(&mut self) {
+        clean(&mut self.id);
+        clean_opt(&mut self.name);
     }
 }
 
@@ -167,6 +184,24 @@ pub struct ApiKey {
 impl Identified for ApiKey {
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn clean(&mut self) {
+        clean(&mut self.id);
+        clean_opt(&mut self.name);
+        clean_opt(&mut self.redacted_value);
+        let owner = &mut self.owner;
+        for text in [&mut owner.kind, &mut owner.id, &mut owner.name, &mut owner.email] {
+            clean_opt(text);
+        }
+        for person in [owner.user.as_mut(), owner.service_account.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            for text in [&mut person.id, &mut person.name, &mut person.email] {
+                clean_opt(text);
+            }
+        }
     }
 }
 
@@ -276,7 +311,8 @@ where
         if !reply.is_success() {
             return Err(listing_error(&reply));
         }
-        let page: Page<T> = reply.json().map_err(ListError::Decode)?;
+        let mut page: Page<T> = reply.json().map_err(ListError::Decode)?;
+        page.data.iter_mut().for_each(Identified::clean);
         let next = page
             .last_id
             .clone()

@@ -63,12 +63,8 @@ impl fmt::Display for RuleOrigin {
 /// A problem with a rule file. Every variant names the file and, where there is one, the rule.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    #[error("cannot read rule file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read rule file {0}")]
+    Read(#[from] crate::input::InputError),
     #[error("malformed rule file {origin}: {message}")]
     Parse { origin: RuleOrigin, message: String },
     #[error("rule file {origin}, rule `{id}`: regex does not compile: {message}")]
@@ -184,7 +180,7 @@ impl Rule {
             .map_err(|e| RuleError::Regex {
                 origin: origin.clone(),
                 id: spec.id.clone(),
-                message: e.to_string(),
+                message: regex_error(&e),
             })?;
         let max_match_len = regex_syntax::ParserBuilder::new()
             .utf8(false)
@@ -227,11 +223,24 @@ impl Rule {
     }
 }
 
+/// A regex error as one line. The regex crate's own message quotes the whole pattern over several lines; the
+/// pattern comes from a rule or config file, so only the reason is kept.
+pub fn regex_error(error: &regex::Error) -> String {
+    let text = error.to_string();
+    let reason = text
+        .lines()
+        .rev()
+        .find(|line| line.trim_start().starts_with("error:"))
+        .map(|line| line.trim_start().trim_start_matches("error:").trim())
+        .unwrap_or_else(|| text.lines().next().unwrap_or_default());
+    crate::text::truncate_chars(reason, 200)
+}
+
 /// Parses one rule file's text.
 pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, RuleError> {
     let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
         origin: origin.clone(),
-        message: e.to_string(),
+        message: crate::input::toml_error(text, &e),
     })?;
     if file.rules.is_empty() {
         return Err(RuleError::Parse {
@@ -244,30 +253,30 @@ pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, Rule
         .enumerate()
         .map(|(index, table)| {
             let id = match table.get("id").and_then(|v| v.as_str()) {
-                Some(id) => id.to_string(),
+                Some(id) => crate::text::truncate_chars(id, 64),
                 None => format!("#{} (no id)", index + 1),
             };
+            // The message may quote the file (an unknown field's name); the printer redacts, this bounds it.
             let spec = RuleSpec::deserialize(toml::Value::Table(table)).map_err(|e| RuleError::Invalid {
                 origin: origin.clone(),
                 id,
-                message: e.message().to_string(),
+                message: crate::text::truncate_chars(e.message(), 200),
             })?;
             Rule::compile(spec, &file.provider, &origin)
         })
         .collect()
 }
 
-/// Loads a rule file, or every `*.toml` file in a directory (sorted by name).
+/// Loads a rule file, or every `*.toml` file in a directory (sorted by name). Only regular files are read.
 pub fn load_rule_path(path: &Path) -> Result<Vec<Rule>, RuleError> {
-    let io_err = |source| RuleError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(io_err)?
+        let entries = std::fs::read_dir(path).map_err(|error| crate::input::InputError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let mut files: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|ext| ext == "toml") && p.is_file())
+            .filter(|p| p.extension().is_some_and(|ext| ext == "toml"))
             .collect();
         if files.is_empty() {
             return Err(RuleError::EmptyDir {
@@ -281,7 +290,7 @@ pub fn load_rule_path(path: &Path) -> Result<Vec<Rule>, RuleError> {
         }
         return Ok(rules);
     }
-    let text = std::fs::read_to_string(path).map_err(io_err)?;
+    let text = crate::input::read_text(path, crate::input::MAX_CONFIG_FILE)?;
     parse_rule_file(&text, RuleOrigin::File(path.to_path_buf()))
 }
 

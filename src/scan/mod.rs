@@ -23,6 +23,15 @@ pub struct RuleMatch {
     pub end: usize,
 }
 
+/// Which of the checks done in code apply to regex matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Boundaries, entropy and placeholders: what a finding must pass.
+    All,
+    /// None: every text of a key's shape.
+    None,
+}
+
 /// Builds a scanner from rules; holds no per-scan state, so one value serves every worker thread.
 #[derive(Debug)]
 pub struct Scanner {
@@ -91,6 +100,17 @@ impl Scanner {
 
     /// Finds every accepted match in `hay`, sorted by position, at most one per span of text.
     pub fn find(&self, hay: &[u8]) -> Vec<RuleMatch> {
+        self.find_with(hay, Checks::All)
+    }
+
+    /// Finds every rule match in `hay` without the boundary, entropy and placeholder checks: every text of a key's
+    /// shape, even inside a longer run. This is for redacting outside text, where showing too little is safe and
+    /// showing a key is not.
+    pub fn find_key_shaped(&self, hay: &[u8]) -> Vec<RuleMatch> {
+        self.find_with(hay, Checks::None)
+    }
+
+    fn find_with(&self, hay: &[u8], checks: Checks) -> Vec<RuleMatch> {
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
         // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
         // overlapping search cannot use it) and still sees every position where a keyword starts.
@@ -117,13 +137,21 @@ impl Scanner {
         let mut matches = Vec::new();
         for (rule_index, rule_windows) in windows.iter().enumerate() {
             for &(start, end) in rule_windows {
-                self.find_in_window(rule_index, hay, start, end, &mut matches);
+                self.find_in_window(rule_index, hay, start, end, checks, &mut matches);
             }
         }
         resolve_overlaps(matches)
     }
 
-    fn find_in_window(&self, rule_index: usize, hay: &[u8], start: usize, end: usize, out: &mut Vec<RuleMatch>) {
+    fn find_in_window(
+        &self,
+        rule_index: usize,
+        hay: &[u8],
+        start: usize,
+        end: usize,
+        checks: Checks,
+        out: &mut Vec<RuleMatch>,
+    ) {
         let rule = self.rules.get(rule_index);
         let window = &hay[..end];
         let mut pos = start;
@@ -146,7 +174,7 @@ impl Scanner {
                     (m.start(), (m.start(), m.end()))
                 }
             };
-            if span.0 < span.1 && self.accept(rule, hay, span.0, span.1) {
+            if span.0 < span.1 && (checks == Checks::None || self.accept(rule, hay, span.0, span.1)) {
                 out.push(RuleMatch {
                     rule: rule_index,
                     start: span.0,

@@ -1,18 +1,25 @@
 //! Which blobs to scan, and where each was introduced.
+//!
+//! The commit graph is walked here rather than by libgit2's revwalk, so that one missing or corrupt commit is a
+//! warning naming it (its ancestors reached through other paths are still walked) instead of the end of the walk.
+//! Every object is read through [`Objects`], which refuses truncated loose objects before libgit2 sees them.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::rc::Rc;
 
-use git2::{ObjectType, Oid, Repository, Sort, Tree};
+use git2::{ObjectType, Oid};
 
 use super::GitError;
+use super::objects::Objects;
 use crate::diag::Diagnostics;
 use crate::finding::Occurrence;
 
 /// Which commits' blobs to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
-    /// Every ref: branches, tags, remote-tracking refs, the stash, notes, and HEAD.
+    /// Every ref: branches, tags, remote-tracking refs, the stash, notes, and HEAD. Refs that point straight at a
+    /// tree or a blob are scanned too.
     All,
     /// Only what these revisions reach (`--branch`).
     Revisions(Vec<String>),
@@ -20,29 +27,318 @@ pub enum Selection {
     Range { hide: String, show: String },
 }
 
+/// [`BlobIntro::commit`] of a blob that no walked commit holds: one reached from a ref to a tree or a blob.
+pub const NO_COMMIT: u32 = u32::MAX;
+
 /// Where a blob was first seen.
 #[derive(Debug, Clone, Copy)]
 pub struct BlobIntro {
-    /// Index into [`Enumeration::commits`].
+    /// Index into [`Enumeration::commits`], or [`NO_COMMIT`].
     pub commit: u32,
     /// Index into [`Enumeration::paths`].
     pub path: u32,
 }
 
+/// An annotated tag met on the way from a ref to what it names.
+#[derive(Debug, Clone)]
+pub struct TagRef {
+    pub tag: Oid,
+    /// The ref that led to it (`refs/tags/v1.0`).
+    pub reference: String,
+}
+
 /// The result of walking the history: commits walked, and each blob to scan with its introduction.
 #[derive(Debug, Default)]
 pub struct Enumeration {
+    /// Commits, parents before children.
     pub commits: Vec<Oid>,
     /// Interned paths (a file changed a hundred times is one string).
     pub paths: Vec<String>,
     pub blobs: Vec<(Oid, BlobIntro)>,
     /// Paths of submodules (gitlinks) met in trees.
     pub submodules: Vec<String>,
+    /// Annotated tags on the selected refs, for their messages.
+    pub tags: Vec<TagRef>,
 }
 
-struct Walker<'r> {
-    repo: &'r Repository,
-    label: &'r str,
+impl Enumeration {
+    /// The commit a blob was introduced by, if any.
+    pub fn commit_of(&self, intro: &BlobIntro) -> Option<Oid> {
+        self.commits.get(intro.commit as usize).copied()
+    }
+}
+
+/// What the selected refs and revisions name, peeled through annotated tags.
+#[derive(Default)]
+struct Tips {
+    commits: Vec<Oid>,
+    /// Trees and blobs named directly by a ref, with the ref's name.
+    trees: Vec<(Oid, String)>,
+    blobs: Vec<(Oid, String)>,
+    tags: Vec<TagRef>,
+}
+
+/// How many annotated tags may be stacked on one another before keyhound stops peeling (git allows any number;
+/// a loop is impossible, but a very deep stack is a denial of service).
+const MAX_TAG_DEPTH: usize = 64;
+
+impl Tips {
+    /// Adds what `oid` (named `name`) is, peeling annotated tags.
+    fn add(&mut self, objects: &Objects<'_>, mut oid: Oid, name: &str) -> Result<(), String> {
+        for _ in 0..MAX_TAG_DEPTH {
+            match objects.kind(oid).map_err(|e| e.message)? {
+                ObjectType::Commit => {
+                    self.commits.push(oid);
+                    return Ok(());
+                }
+                ObjectType::Tree => {
+                    self.trees.push((oid, name.to_string()));
+                    return Ok(());
+                }
+                ObjectType::Blob => {
+                    self.blobs.push((oid, name.to_string()));
+                    return Ok(());
+                }
+                ObjectType::Tag => {
+                    let tag = objects.tag(oid).map_err(|e| e.message)?;
+                    if !self.tags.iter().any(|t| t.tag == oid) {
+                        self.tags.push(TagRef {
+                            tag: oid,
+                            reference: name.to_string(),
+                        });
+                    }
+                    oid = tag.target_id();
+                }
+                ObjectType::Any => return Err(format!("object {oid} is of no known type")),
+            }
+        }
+        Err(format!(
+            "more than {MAX_TAG_DEPTH} annotated tags stacked on one another"
+        ))
+    }
+}
+
+/// Walks the selected commits parents-first and collects every blob not seen before.
+pub fn enumerate(
+    objects: &Objects<'_>,
+    label: &str,
+    selection: &Selection,
+    diag: &Diagnostics,
+) -> Result<Enumeration, GitError> {
+    let repo = objects.repo;
+    let git_err = GitError::git(label);
+    let resolve = |rev: &str| -> Result<Oid, GitError> {
+        let bad = |message: String| GitError::BadRevision {
+            repo: label.to_string(),
+            rev: rev.to_string(),
+            message,
+        };
+        let object = repo.revparse_single(rev).map_err(|e| bad(e.message().to_string()))?;
+        let mut tips = Tips::default();
+        tips.add(objects, object.id(), rev).map_err(bad)?;
+        tips.commits
+            .first()
+            .copied()
+            .ok_or_else(|| bad("it does not name a commit".into()))
+    };
+    let mut tips = Tips::default();
+    let mut hide = Vec::new();
+    match selection {
+        Selection::All => {
+            for reference in repo.references().map_err(git_err)? {
+                let reference = match reference {
+                    Ok(reference) => reference,
+                    Err(err) => {
+                        diag.warn(format!("{label}: skipping a reference: {}", err.message()));
+                        continue;
+                    }
+                };
+                let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+                // Resolving a symbolic ref reads no object; what the ref points at is read through `objects`.
+                let target = reference.resolve().ok().and_then(|r| r.target());
+                let Some(target) = target else {
+                    diag.warn(format!("{label}: skipping reference {name}: it points at nothing"));
+                    continue;
+                };
+                if let Err(message) = tips.add(objects, target, &name) {
+                    diag.warn(format!("{label}: skipping reference {name}: {message}"));
+                }
+            }
+            // A detached HEAD is not a reference under refs/; an unborn one has nothing to walk.
+            if let Ok(head) = repo.head()
+                && let Some(oid) = head.target()
+                && let Err(message) = tips.add(objects, oid, "HEAD")
+            {
+                diag.warn(format!("{label}: skipping HEAD: {message}"));
+            }
+        }
+        Selection::Revisions(revs) => {
+            for rev in revs {
+                tips.commits.push(resolve(rev)?);
+            }
+        }
+        Selection::Range { hide: base, show } => {
+            tips.commits.push(resolve(show)?);
+            hide.push(resolve(base)?);
+        }
+    }
+    let mut walker = Walker {
+        objects,
+        label,
+        seen_trees: HashSet::new(),
+        seen_blobs: HashSet::new(),
+        path_index: HashMap::new(),
+        submodules: HashSet::new(),
+        out: Enumeration::default(),
+    };
+    let hidden = ancestors(objects, &hide, label, diag);
+    let graph = CommitGraph::load(objects, &tips.commits, &hidden, label, diag);
+    if !hide.is_empty() {
+        walker.seed_range_boundary(&graph, diag);
+    }
+    for (index, node) in graph.nodes.iter().enumerate() {
+        walker.walk_tree(node.tree, index as u32, "", diag);
+    }
+    walker.out.commits = graph.nodes.iter().map(|n| n.oid).collect();
+    // What only refs to trees and blobs reach comes last: a blob that some commit holds keeps that commit.
+    for (tree, name) in &tips.trees {
+        walker.walk_tree(*tree, NO_COMMIT, &format!("{name}:"), diag);
+    }
+    for (blob, name) in &tips.blobs {
+        walker.record_blob(*blob, name, NO_COMMIT);
+    }
+    let mut submodules: Vec<String> = walker.submodules.into_iter().collect();
+    submodules.sort();
+    walker.out.submodules = submodules;
+    walker.out.tags = tips.tags;
+    Ok(walker.out)
+}
+
+/// Every commit reachable from `tips` (the commits a range hides). A commit that cannot be read is a warning.
+fn ancestors(objects: &Objects<'_>, tips: &[Oid], label: &str, diag: &Diagnostics) -> HashSet<Oid> {
+    let mut seen: HashSet<Oid> = HashSet::new();
+    let mut stack: Vec<Oid> = tips.to_vec();
+    while let Some(oid) = stack.pop() {
+        if !seen.insert(oid) {
+            continue;
+        }
+        match objects.commit(oid) {
+            Ok(commit) => stack.extend(commit.parent_ids().filter(|p| !seen.contains(p))),
+            Err(err) => diag.warn(format!("{label}: {err} (history walk)")),
+        }
+    }
+    seen
+}
+
+/// One walked commit.
+struct Node {
+    oid: Oid,
+    tree: Oid,
+    time: i64,
+    /// Range into [`CommitGraph::parents`].
+    parents: std::ops::Range<u32>,
+}
+
+/// The commits to scan, in parents-first order.
+struct CommitGraph {
+    nodes: Vec<Node>,
+    /// Parent ids of every node, flat.
+    parents: Vec<Oid>,
+    /// Parents of walked commits that are not walked themselves (hidden by a range, or unreadable).
+    outside: HashSet<Oid>,
+}
+
+impl CommitGraph {
+    /// Reads every commit reachable from `tips` and not in `hidden`, then orders them parents first, older first
+    /// among commits whose parents are all placed (git's `--topo-order --date-order --reverse`).
+    fn load(
+        objects: &Objects<'_>,
+        tips: &[Oid],
+        hidden: &HashSet<Oid>,
+        label: &str,
+        diag: &Diagnostics,
+    ) -> CommitGraph {
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut parents: Vec<Oid> = Vec::new();
+        let mut seen: HashSet<Oid> = HashSet::new();
+        let mut outside: HashSet<Oid> = HashSet::new();
+        let mut stack: Vec<Oid> = tips.iter().copied().filter(|t| !hidden.contains(t)).collect();
+        while let Some(oid) = stack.pop() {
+            if !seen.insert(oid) {
+                continue;
+            }
+            let commit = match objects.commit(oid) {
+                Ok(commit) => commit,
+                Err(err) => {
+                    diag.warn(format!(
+                        "{label}: {err} (history walk; its ancestors are reached only through other commits)"
+                    ));
+                    outside.insert(oid);
+                    continue;
+                }
+            };
+            let start = parents.len() as u32;
+            for parent in commit.parent_ids() {
+                parents.push(parent);
+                if hidden.contains(&parent) {
+                    outside.insert(parent);
+                } else if !seen.contains(&parent) {
+                    stack.push(parent);
+                }
+            }
+            nodes.push(Node {
+                oid,
+                tree: commit.tree_id(),
+                time: commit.time().seconds(),
+                parents: start..parents.len() as u32,
+            });
+        }
+        let mut graph = CommitGraph {
+            nodes,
+            parents,
+            outside,
+        };
+        graph.sort();
+        graph
+    }
+
+    /// Kahn's algorithm over the walked commits: a commit comes after all its walked parents; among the commits
+    /// ready at once, the oldest (then the first found) goes first.
+    fn sort(&mut self) {
+        let index: HashMap<Oid, u32> = self.nodes.iter().enumerate().map(|(i, n)| (n.oid, i as u32)).collect();
+        let n = self.nodes.len();
+        let mut waiting = vec![0u32; n];
+        let mut children: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (child, node) in self.nodes.iter().enumerate() {
+            for parent in &self.parents[node.parents.start as usize..node.parents.end as usize] {
+                if let Some(&p) = index.get(parent) {
+                    waiting[child] += 1;
+                    children[p as usize].push(child as u32);
+                }
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<(i64, u32)>> = (0..n as u32)
+            .filter(|&i| waiting[i as usize] == 0)
+            .map(|i| Reverse((self.nodes[i as usize].time, i)))
+            .collect();
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        while let Some(Reverse((_, i))) = ready.pop() {
+            order.push(i);
+            for &child in &children[i as usize] {
+                waiting[child as usize] -= 1;
+                if waiting[child as usize] == 0 {
+                    ready.push(Reverse((self.nodes[child as usize].time, child)));
+                }
+            }
+        }
+        let mut slots: Vec<Option<Node>> = std::mem::take(&mut self.nodes).into_iter().map(Some).collect();
+        self.nodes = order.into_iter().filter_map(|i| slots[i as usize].take()).collect();
+    }
+}
+
+struct Walker<'a, 'r> {
+    objects: &'a Objects<'r>,
+    label: &'a str,
     seen_trees: HashSet<Oid>,
     /// Blobs already listed for scanning, or present before the range began.
     seen_blobs: HashSet<Oid>,
@@ -51,137 +347,49 @@ struct Walker<'r> {
     out: Enumeration,
 }
 
-/// Walks the selected commits parents-first and collects every blob not seen before.
-pub fn enumerate(
-    repo: &Repository,
-    label: &str,
-    selection: &Selection,
-    diag: &Diagnostics,
-) -> Result<Enumeration, GitError> {
-    let git_err = GitError::git(label);
-    let mut revwalk = repo.revwalk().map_err(git_err)?;
-    revwalk
-        .set_sorting(Sort::TOPOLOGICAL | Sort::TIME | Sort::REVERSE)
-        .map_err(git_err)?;
-    let resolve = |rev: &str| -> Result<Oid, GitError> {
-        repo.revparse_single(rev)
-            .and_then(|object| object.peel_to_commit())
-            .map(|commit| commit.id())
-            .map_err(|e| GitError::BadRevision {
-                repo: label.to_string(),
-                rev: rev.to_string(),
-                message: e.message().to_string(),
-            })
-    };
-    match selection {
-        Selection::All => {
-            let references = repo.references().map_err(git_err)?;
-            for reference in references {
-                match reference.and_then(|r| r.peel_to_commit()) {
-                    Ok(commit) => revwalk.push(commit.id()).map_err(git_err)?,
-                    // Tags of trees or blobs, broken refs: nothing to walk from there.
-                    Err(err) if err.code() == git2::ErrorCode::Peel || err.class() == git2::ErrorClass::Object => {}
-                    Err(err) => diag.warn(format!("{label}: skipping a reference: {}", err.message())),
-                }
-            }
-            // A detached HEAD is not a reference under refs/; an unborn one has nothing to walk.
-            if let Ok(head) = repo.head()
-                && let Some(oid) = head.target()
-            {
-                revwalk.push(oid).map_err(git_err)?;
-            }
-        }
-        Selection::Revisions(revs) => {
-            for rev in revs {
-                revwalk.push(resolve(rev)?).map_err(git_err)?;
-            }
-        }
-        Selection::Range { hide, show } => {
-            revwalk.push(resolve(show)?).map_err(git_err)?;
-            revwalk.hide(resolve(hide)?).map_err(git_err)?;
-        }
-    }
-    let mut commits = Vec::new();
-    for oid in revwalk {
-        match oid {
-            Ok(oid) => commits.push(oid),
-            Err(err) => diag.warn(format!("{label}: history walk: {}", err.message())),
-        }
-    }
-    let mut walker = Walker {
-        repo,
-        label,
-        seen_trees: HashSet::new(),
-        seen_blobs: HashSet::new(),
-        path_index: HashMap::new(),
-        submodules: HashSet::new(),
-        out: Enumeration::default(),
-    };
-    if matches!(selection, Selection::Range { .. }) {
-        walker.seed_range_boundary(&commits, diag);
-    }
-    for (index, oid) in commits.iter().enumerate() {
-        match repo.find_commit(*oid).map(|commit| commit.tree_id()) {
-            Ok(tree) => walker.walk_tree(tree, index as u32, diag),
-            Err(err) => diag.warn(format!("{label}: cannot read commit {oid}: {}", err.message())),
-        }
-    }
-    walker.out.commits = commits;
-    let mut submodules: Vec<String> = walker.submodules.into_iter().collect();
-    submodules.sort();
-    walker.out.submodules = submodules;
-    Ok(walker.out)
-}
-
-impl Walker<'_> {
+impl Walker<'_, '_> {
     /// Marks everything in the trees of the range's boundary parents (the commits just outside the range) as
     /// already present, so that only what the range's commits introduce is scanned.
-    fn seed_range_boundary(&mut self, commits: &[Oid], diag: &Diagnostics) {
-        let in_range: HashSet<Oid> = commits.iter().copied().collect();
-        let mut boundary = HashSet::new();
-        for oid in commits {
-            if let Ok(commit) = self.repo.find_commit(*oid) {
-                boundary.extend(commit.parent_ids().filter(|p| !in_range.contains(p)));
-            }
-        }
+    fn seed_range_boundary(&mut self, graph: &CommitGraph, diag: &Diagnostics) {
+        let mut boundary: Vec<Oid> = graph.outside.iter().copied().collect();
+        boundary.sort();
         for parent in boundary {
-            match self.repo.find_commit(parent) {
-                Ok(commit) => {
-                    let tree = commit.tree_id();
-                    self.walk_tree_with(tree, diag, &mut |walker, blob, _path| {
-                        walker.seen_blobs.insert(blob);
-                    });
-                }
-                Err(err) => diag.warn(format!(
-                    "{}: cannot read commit {parent}: {}",
-                    self.label,
-                    err.message()
-                )),
+            // An unreadable boundary commit was reported when the graph was loaded.
+            if let Ok(commit) = self.objects.commit(parent) {
+                let tree = commit.tree_id();
+                self.walk_tree_with(tree, "", diag, &mut |walker, blob, _path| {
+                    walker.seen_blobs.insert(blob);
+                });
             }
         }
     }
 
-    fn walk_tree(&mut self, root: Oid, commit: u32, diag: &Diagnostics) {
-        self.walk_tree_with(root, diag, &mut |walker, blob, path| {
+    fn walk_tree(&mut self, root: Oid, commit: u32, prefix: &str, diag: &Diagnostics) {
+        self.walk_tree_with(root, prefix, diag, &mut |walker, blob, path| {
             walker.record_blob(blob, path, commit)
         });
     }
 
-    /// Visits every blob in trees not seen before, depth-first.
-    fn walk_tree_with(&mut self, root: Oid, diag: &Diagnostics, on_blob: &mut dyn FnMut(&mut Self, Oid, &str)) {
-        let mut stack: Vec<(Oid, String)> = vec![(root, String::new())];
+    /// Visits every blob in trees not seen before, depth-first. `prefix` starts every path (`refs/tags/t:`).
+    fn walk_tree_with(
+        &mut self,
+        root: Oid,
+        prefix: &str,
+        diag: &Diagnostics,
+        on_blob: &mut dyn FnMut(&mut Self, Oid, &str),
+    ) {
+        let mut stack: Vec<(Oid, String)> = vec![(root, prefix.to_string())];
         while let Some((tree_oid, prefix)) = stack.pop() {
             if !self.seen_trees.insert(tree_oid) {
                 continue;
             }
-            let tree: Tree<'_> = match self.repo.find_tree(tree_oid) {
+            let tree = match self.objects.tree(tree_oid) {
                 Ok(tree) => tree,
                 Err(err) => {
                     diag.warn(format!(
-                        "{}: cannot read tree {tree_oid} ({}): {}",
+                        "{}: {err} ({}); the files under it are not scanned",
                         self.label,
-                        if prefix.is_empty() { "/" } else { &prefix },
-                        err.message()
+                        if prefix.is_empty() { "/" } else { &prefix }
                     ));
                     continue;
                 }
@@ -190,11 +398,7 @@ impl Walker<'_> {
             let mut subtrees = Vec::new();
             for entry in tree.iter() {
                 let name = String::from_utf8_lossy(entry.name_bytes());
-                let path = if prefix.is_empty() {
-                    name.into_owned()
-                } else {
-                    format!("{prefix}/{name}")
-                };
+                let path = join_path(&prefix, &name);
                 match entry.kind() {
                     Some(ObjectType::Tree) => subtrees.push((entry.id(), path)),
                     Some(ObjectType::Blob) => on_blob(self, entry.id(), &path),
@@ -226,10 +430,19 @@ impl Walker<'_> {
     }
 }
 
+/// `prefix/name`, or `prefix:name` right after a ref's name, or `name` at the top.
+fn join_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with(':') {
+        format!("{prefix}{name}")
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
 /// Every (commit, path) where each of `flagged` appears, over the enumerated commits (`--all-commits`).
 /// Each tree's flagged content is computed once and shared by every commit that contains the tree.
 pub fn all_occurrences(
-    repo: &Repository,
+    objects: &Objects<'_>,
     enumeration: &Enumeration,
     flagged: &[Oid],
     diag: &Diagnostics,
@@ -239,10 +452,11 @@ pub fn all_occurrences(
     let mut memo: HashMap<Oid, Rc<Vec<(String, Oid)>>> = HashMap::new();
     let mut places: HashMap<Oid, Vec<Occurrence>> = HashMap::new();
     for commit_oid in &enumeration.commits {
-        let Ok(commit) = repo.find_commit(*commit_oid) else {
+        // Unreadable commits were reported when the history was walked.
+        let Ok(commit) = objects.commit(*commit_oid) else {
             continue;
         };
-        let contents = flagged_in_tree(repo, commit.tree_id(), &flagged, &mut memo, diag, label);
+        let contents = flagged_in_tree(objects, commit.tree_id(), &flagged, &mut memo, diag, label);
         for (path, blob) in contents.iter() {
             places
                 .entry(*blob)
@@ -254,7 +468,7 @@ pub fn all_occurrences(
 }
 
 fn flagged_in_tree(
-    repo: &Repository,
+    objects: &Objects<'_>,
     tree_oid: Oid,
     flagged: &HashSet<Oid>,
     memo: &mut HashMap<Oid, Rc<Vec<(String, Oid)>>>,
@@ -265,21 +479,21 @@ fn flagged_in_tree(
         return Rc::clone(done);
     }
     let mut found = Vec::new();
-    match repo.find_tree(tree_oid) {
+    match objects.tree(tree_oid) {
         Ok(tree) => {
             for entry in tree.iter() {
                 let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
                 match entry.kind() {
                     Some(ObjectType::Blob) if flagged.contains(&entry.id()) => found.push((name, entry.id())),
                     Some(ObjectType::Tree) => {
-                        let inner = flagged_in_tree(repo, entry.id(), flagged, memo, diag, label);
+                        let inner = flagged_in_tree(objects, entry.id(), flagged, memo, diag, label);
                         found.extend(inner.iter().map(|(path, blob)| (format!("{name}/{path}"), *blob)));
                     }
                     _ => {}
                 }
             }
         }
-        Err(err) => diag.warn(format!("{label}: cannot read tree {tree_oid}: {}", err.message())),
+        Err(err) => diag.warn(format!("{label}: {err}")),
     }
     let found = Rc::new(found);
     memo.insert(tree_oid, Rc::clone(&found));

@@ -6,7 +6,10 @@
 //! hold a finding get their provenance (author, date, summary) looked up.
 
 mod enumerate;
+pub mod messages;
+pub mod objects;
 mod staged;
+pub mod tree_files;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,11 +24,12 @@ use crate::inspect::{BinaryPolicy, inspect};
 use crate::report::RepositoryInfo;
 use crate::scan::Scanner;
 
-pub use enumerate::{BlobIntro, Enumeration, Selection};
+pub use enumerate::{BlobIntro, Enumeration, NO_COMMIT, Selection};
+use objects::{LooseObjects, Objects};
 pub use staged::scan_staged;
 
 /// The first line of a git LFS pointer file.
-const LFS_POINTER_PREFIX: &[u8] = b"version https://git-lfs.github.com/spec/v1\n";
+const LFS_POINTER_VERSION: &[u8] = b"version https://git-lfs.github.com/spec/v1";
 /// LFS pointer files are tiny; larger blobs are never pointers.
 const LFS_POINTER_MAX_LEN: usize = 1024;
 
@@ -92,7 +96,8 @@ pub fn repository_info(repo: &Repository) -> RepositoryInfo {
     }
 }
 
-/// Scans the history of `repo` (labelled `label` in findings) and returns its findings.
+/// Scans the history of `repo` (labelled `label` in findings) and returns its findings: every selected blob, and
+/// the messages of the selected commits and annotated tags.
 pub fn scan_history(
     scanner: &Scanner,
     repo: &Repository,
@@ -106,7 +111,9 @@ pub fn scan_history(
             "{label}: shallow clone: the history is cut, only the commits present are scanned"
         ));
     }
-    let enumeration = enumerate::enumerate(repo, label, &options.selection, diag)?;
+    let loose = LooseObjects::list(repo);
+    let objects = Objects::new(repo, &loose);
+    let enumeration = enumerate::enumerate(&objects, label, &options.selection, diag)?;
     stats
         .commits
         .fetch_add(enumeration.commits.len() as u64, Ordering::Relaxed);
@@ -121,28 +128,35 @@ pub fn scan_history(
     let found: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
     let lfs_pointers = std::sync::atomic::AtomicU64::new(0);
     let git_dir = repo.path().to_path_buf();
-    enumeration.blobs.par_iter().for_each_init(
-        || Repository::open(&git_dir).ok(),
-        |worker_repo, (oid, intro)| {
-            let Some(worker_repo) = worker_repo.as_ref() else {
-                return;
-            };
+    let open_worker = || Repository::open(&git_dir).map_err(|e| e.message().to_string());
+    let keep = |mut findings: Vec<Finding>, git: GitProvenance| {
+        for finding in &mut findings {
+            finding.repository = Some(label.to_string());
+            if finding.git.is_none() {
+                finding.git = Some(git.clone());
+            }
+        }
+        if !findings.is_empty() {
+            found.lock().unwrap_or_else(|p| p.into_inner()).extend(findings);
+        }
+    };
+    enumeration
+        .blobs
+        .par_iter()
+        .for_each_init(open_worker, |worker_repo, (oid, intro)| {
             let path = &enumeration.paths[intro.path as usize];
             if let Some(exclude) = &options.exclude
                 && exclude.is_match(path.as_str())
             {
+                stats.excluded.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            match scan_blob(scanner, worker_repo, *oid, path, options, stats) {
-                Ok(BlobOutcome::Findings(mut findings)) => {
-                    for finding in &mut findings {
-                        finding.repository = Some(label.to_string());
-                        finding.git = Some(provenance(&enumeration, *oid, intro));
-                    }
-                    if !findings.is_empty() {
-                        found.lock().unwrap_or_else(|p| p.into_inner()).extend(findings);
-                    }
-                }
+            let outcome = match worker_repo {
+                Ok(worker_repo) => scan_blob(scanner, &Objects::new(worker_repo, &loose), *oid, path, options, stats),
+                Err(message) => Err(format!("cannot open the repository again: {message}")),
+            };
+            match outcome {
+                Ok(BlobOutcome::Findings(findings)) => keep(findings, provenance(&enumeration, *oid, intro)),
                 Ok(BlobOutcome::LfsPointer) => {
                     lfs_pointers.fetch_add(1, Ordering::Relaxed);
                 }
@@ -150,7 +164,7 @@ pub fn scan_history(
                     "{label}: blob {oid} ({path}) skipped, {} is over --max-file-size",
                     bytesize::ByteSize(size).display().iec()
                 )),
-                Err(err) => diag.warn(format!("{label}: cannot read blob {oid} ({path}): {}", err.message())),
+                Err(message) => diag.warn(format!("{label}: blob {oid} ({path}): {message}")),
             }
             if let Some(bar) = &bar {
                 bar.inc(1);
@@ -164,7 +178,25 @@ pub fn scan_history(
                     ));
                 }
             }
-        },
+        });
+    enumeration
+        .commits
+        .par_iter()
+        .for_each_init(open_worker, |worker_repo, commit| {
+            let outcome = match worker_repo {
+                Ok(worker_repo) => {
+                    messages::scan_commit_message(scanner, &Objects::new(worker_repo, &loose), *commit, options, stats)
+                }
+                Err(message) => Err(format!("cannot open the repository again: {message}")),
+            };
+            match outcome {
+                Ok(findings) => keep(findings, GitProvenance::default()),
+                Err(message) => diag.warn(format!("{label}: message of commit {commit}: {message}")),
+            }
+        });
+    keep(
+        messages::scan_tag_messages(scanner, &objects, &enumeration, label, options, diag, stats),
+        GitProvenance::default(),
     );
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -177,36 +209,62 @@ pub fn scan_history(
         ));
     }
     let mut findings = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    fill_commit_details(repo, &mut findings, diag, label);
+    fill_commit_details(&objects, &mut findings, diag, label);
     if !findings.is_empty() {
         findings = collapse_versions(findings, &enumeration);
-        // Every (commit, path) holding a flagged blob: counted always, listed with --all-commits.
-        let flagged: Vec<Oid> = findings
-            .iter()
-            .filter_map(|f| f.git.as_ref())
-            .flat_map(|g| std::iter::once(g.blob.as_str()).chain(g.later_blobs.iter().map(String::as_str)))
-            .filter_map(|blob| Oid::from_str(blob).ok())
-            .collect();
-        let places = enumerate::all_occurrences(repo, &enumeration, &flagged, diag, label);
-        for finding in &mut findings {
-            let Some(git) = finding.git.as_mut() else { continue };
-            let mut list: Vec<crate::finding::Occurrence> = std::iter::once(&git.blob)
-                .chain(&git.later_blobs)
-                .filter_map(|blob| Oid::from_str(blob).ok())
-                .filter_map(|oid| places.get(&oid))
-                .flatten()
-                .cloned()
-                .collect();
-            list.sort_by(|a, b| (&a.commit, &a.path).cmp(&(&b.commit, &b.path)));
-            list.dedup();
-            git.other_occurrences = list.len().saturating_sub(1);
-            if options.all_commits {
-                git.occurrences = list;
-            }
-        }
+        count_occurrences(&objects, &enumeration, &mut findings, options, diag, label);
     }
     crate::source::fs::sort_findings(&mut findings);
     Ok(findings)
+}
+
+/// Fills `other_occurrences` (and, with `--all-commits`, `occurrences`): every (commit, path) place holding a
+/// flagged blob, or every commit whose message holds the secret.
+fn count_occurrences(
+    objects: &Objects<'_>,
+    enumeration: &Enumeration,
+    findings: &mut [Finding],
+    options: &HistoryOptions,
+    diag: &Diagnostics,
+    label: &str,
+) {
+    let versions = |git: &GitProvenance| -> Vec<Oid> {
+        std::iter::once(&git.blob)
+            .chain(&git.later_blobs)
+            .filter_map(|blob| Oid::from_str(blob).ok())
+            .collect()
+    };
+    let flagged: Vec<Oid> = findings
+        .iter()
+        .filter(|f| !messages::is_message_path(&f.path))
+        .filter_map(|f| f.git.as_ref())
+        .flat_map(versions)
+        .collect();
+    let places = enumerate::all_occurrences(objects, enumeration, &flagged, diag, label);
+    for finding in findings {
+        let is_message = messages::is_message_path(&finding.path);
+        let Some(git) = finding.git.as_mut() else { continue };
+        let mut list: Vec<Occurrence> = if is_message {
+            // A message's "versions" are the commits (or tags) whose messages hold the same secret.
+            versions(git)
+                .into_iter()
+                .map(|oid| occurrence(oid, finding.path.clone()))
+                .collect()
+        } else {
+            versions(git)
+                .into_iter()
+                .filter_map(|oid| places.get(&oid))
+                .flatten()
+                .cloned()
+                .collect()
+        };
+        list.sort_by(|a, b| (&a.commit, &a.path).cmp(&(&b.commit, &b.path)));
+        list.dedup();
+        git.other_occurrences = list.len().saturating_sub(1);
+        if options.all_commits {
+            git.occurrences = list;
+        }
+    }
 }
 
 /// What became of one blob.
@@ -218,27 +276,105 @@ pub(crate) enum BlobOutcome {
 
 pub(crate) fn scan_blob(
     scanner: &Scanner,
-    repo: &Repository,
+    objects: &Objects<'_>,
     oid: Oid,
     path: &str,
     options: &HistoryOptions,
     stats: &ScanStats,
-) -> Result<BlobOutcome, git2::Error> {
-    let odb = repo.odb()?;
-    let (size, _) = odb.read_header(oid)?;
-    if size as u64 > options.max_file_size {
-        stats.skipped_large.fetch_add(1, Ordering::Relaxed);
-        return Ok(BlobOutcome::TooLarge(size as u64));
+) -> Result<BlobOutcome, String> {
+    match read_blob(objects, oid, options)? {
+        Ok(blob) => Ok(scan_content(scanner, blob.bytes(), path, options, stats)),
+        Err(size) => {
+            stats.skipped_large.fetch_add(1, Ordering::Relaxed);
+            Ok(BlobOutcome::TooLarge(size))
+        }
     }
-    let blob = repo.find_blob(oid)?;
-    let content = blob.content();
+}
+
+/// A blob's content, or `Err(size)` when it is over `--max-file-size` (only its header is read then).
+pub(crate) fn read_blob<'r>(
+    objects: &Objects<'r>,
+    oid: Oid,
+    options: &HistoryOptions,
+) -> Result<Result<objects::BlobBytes<'r>, u64>, String> {
+    let size = objects.blob_size(oid).map_err(|e| e.message)?;
+    if size > options.max_file_size {
+        return Ok(Err(size));
+    }
+    objects.blob(oid).map(Ok).map_err(|e| e.message)
+}
+
+/// Scans a blob's content (LFS pointers are passed over), counting it.
+pub(crate) fn scan_content(
+    scanner: &Scanner,
+    content: &[u8],
+    path: &str,
+    options: &HistoryOptions,
+    stats: &ScanStats,
+) -> BlobOutcome {
     stats.add_item(content.len() as u64);
-    if content.len() <= LFS_POINTER_MAX_LEN && content.starts_with(LFS_POINTER_PREFIX) {
-        return Ok(BlobOutcome::LfsPointer);
+    if is_lfs_pointer(content) {
+        return BlobOutcome::LfsPointer;
     }
     let inspection = inspect(scanner, content, path, options.binary);
     stats.record(&inspection);
-    Ok(BlobOutcome::Findings(inspection.findings))
+    BlobOutcome::Findings(inspection.findings)
+}
+
+/// Is `content` a whole git LFS pointer file, and nothing else? The format (git-lfs `docs/spec.md`): the
+/// `version` line first, then `key value` lines with keys of `[a-z0-9.-]` in sorted order, among them
+/// `oid sha256:<64 hex>` and `size <digits>`, each line ending in `\n`. Anything more (a key after the version
+/// line, say) is content to scan.
+pub fn is_lfs_pointer(content: &[u8]) -> bool {
+    if content.len() > LFS_POINTER_MAX_LEN || !content.ends_with(b"\n") {
+        return false;
+    }
+    let Ok(text) = std::str::from_utf8(&content[..content.len() - 1]) else {
+        return false;
+    };
+    let mut lines = text.split('\n');
+    if lines.next().map(str::as_bytes) != Some(LFS_POINTER_VERSION) {
+        return false;
+    }
+    let (mut oid, mut size) = (false, false);
+    let mut previous = "";
+    for line in lines {
+        let Some((key, value)) = line.split_once(' ') else {
+            return false;
+        };
+        let key_ok = !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !key_ok || key <= previous {
+            return false;
+        }
+        previous = key;
+        match key {
+            "oid" => {
+                let hex = value.strip_prefix("sha256:").unwrap_or_default();
+                oid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !oid {
+                    return false;
+                }
+            }
+            "size" => {
+                size = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
+                if !size {
+                    return false;
+                }
+            }
+            // Extensions: `ext-<n>-<name> sha256:<hex>`.
+            key if key.starts_with("ext-") => {
+                let hex = value.strip_prefix("sha256:").unwrap_or_default();
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    oid && size
 }
 
 /// One leak, one finding: a secret that stays in a file across many edits sits in many blob versions. Findings
@@ -281,24 +417,33 @@ fn collapse_versions(findings: Vec<Finding>, enumeration: &Enumeration) -> Vec<F
 
 /// Provenance with the commit id filled in; author fields come later, once per flagged commit.
 fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProvenance {
+    let path = &enumeration.paths[intro.path as usize];
     GitProvenance {
-        commit: enumeration.commits[intro.commit as usize].to_string(),
-        author_name: String::new(),
-        author_email: String::new(),
-        date: String::new(),
-        summary: String::new(),
+        commit: enumeration.commit_of(intro).map(|c| c.to_string()).unwrap_or_default(),
         blob: oid.to_string(),
-        other_occurrences: 0,
-        occurrences: Vec::new(),
-        later_blobs: Vec::new(),
+        // A blob no commit holds is named by the ref that reaches it: the path starts with the ref's name.
+        reference: enumeration
+            .commit_of(intro)
+            .is_none()
+            .then(|| path.split(':').next().unwrap_or(path).to_string()),
+        ..GitProvenance::default()
     }
 }
 
-/// Looks up author, date and summary, once per finding (only flagged blobs get here).
-fn fill_commit_details(repo: &Repository, findings: &mut [Finding], diag: &Diagnostics, label: &str) {
+/// Looks up author, date and summary, once per finding (only flagged blobs and messages get here). Tag-message
+/// findings already carry their tag's.
+fn fill_commit_details(objects: &Objects<'_>, findings: &mut [Finding], diag: &Diagnostics, label: &str) {
     for finding in findings {
+        if finding.path == messages::TAG_MESSAGE_PATH {
+            continue;
+        }
         let Some(git) = finding.git.as_mut() else { continue };
-        let commit = Oid::from_str(&git.commit).and_then(|oid| repo.find_commit(oid));
+        if git.commit.is_empty() {
+            continue;
+        }
+        let commit = Oid::from_str(&git.commit)
+            .map_err(|e| e.message().to_string())
+            .and_then(|oid| objects.commit(oid).map_err(|e| e.message));
         match commit {
             Ok(commit) => {
                 let author = commit.author();
@@ -310,7 +455,7 @@ fn fill_commit_details(repo: &Repository, findings: &mut [Finding], diag: &Diagn
                     .map(|s| String::from_utf8_lossy(s).into_owned())
                     .unwrap_or_default();
             }
-            Err(err) => diag.warn(format!("{label}: cannot read commit {}: {}", git.commit, err.message())),
+            Err(message) => diag.warn(format!("{label}: commit {}: {message}", git.commit)),
         }
     }
 }

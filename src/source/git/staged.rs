@@ -1,96 +1,146 @@
 //! `--staged`: what the next commit would add. Only keys on lines the staged change adds are reported, so a key
 //! already in `HEAD` does not block an unrelated commit (the history scan reports those).
+//!
+//! libgit2 compares the index with `HEAD`'s tree (ids only); the blobs themselves are read through [`Objects`]
+//! and their added lines computed from the buffers, so a damaged object is a warning, never a hang. Gitlinks
+//! (submodule bumps) are not blobs and are passed over.
 
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::Path;
 
-use git2::{Delta, DiffFindOptions, DiffOptions, Oid, Repository};
+use git2::{Delta, DiffOptions, FileMode, Oid, Patch, Repository};
 
-use super::{BlobOutcome, GitError, HistoryOptions, scan_blob};
+use super::objects::{LooseObjects, Objects};
+use super::{BlobOutcome, GitError, HistoryOptions, read_blob, scan_content};
 use crate::diag::{Diagnostics, ScanStats};
 use crate::finding::{Finding, Fingerprint};
+use crate::scan::Scanner;
+
+/// One staged file to look at.
+struct Staged {
+    path: String,
+    new: Oid,
+    old: Option<(Oid, String)>,
+}
 
 /// Scans the blobs staged in the index that differ from `HEAD` (everything staged, in a repository with no
 /// commits yet).
 pub fn scan_staged(
-    scanner: &crate::scan::Scanner,
+    scanner: &Scanner,
     repo: &Repository,
     label: &str,
     options: &HistoryOptions,
     diag: &Diagnostics,
     stats: &ScanStats,
 ) -> Result<Vec<Finding>, GitError> {
+    if repo.is_bare() {
+        return Err(GitError::Git {
+            repo: label.to_string(),
+            message: "a bare repository has no index: --staged needs a working tree".into(),
+        });
+    }
     let git_err = GitError::git(label);
+    let loose = LooseObjects::list(repo);
+    let objects = Objects::new(repo, &loose);
     let index = repo.index().map_err(git_err)?;
-    let head_tree = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+    let head_tree = match repo.head().ok().and_then(|head| head.target()) {
+        Some(oid) => {
+            let tree = objects
+                .commit(oid)
+                .and_then(|commit| objects.tree(commit.tree_id()))
+                .map_err(|e| GitError::Git {
+                    repo: label.to_string(),
+                    message: format!("HEAD: {e}"),
+                })?;
+            check_trees(&objects, tree.id(), label)?;
+            Some(tree)
+        }
+        None => None,
+    };
     let mut diff_options = DiffOptions::new();
-    diff_options.context_lines(0).include_typechange(true);
-    let mut diff = repo
+    diff_options.include_typechange(true).ignore_submodules(true);
+    let diff = repo
         .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut diff_options))
         .map_err(git_err)?;
-    diff.find_similar(Some(DiffFindOptions::new().renames(true)))
-        .map_err(git_err)?;
 
-    // Added line numbers per new path, from the diff's line callbacks (text files only).
-    let mut added_lines: HashMap<PathBuf, HashSet<u32>> = HashMap::new();
-    diff.foreach(
-        &mut |_, _| true,
-        None,
-        None,
-        Some(&mut |delta, _hunk, line| {
-            if line.origin() == '+'
-                && let (Some(path), Some(number)) = (delta.new_file().path(), line.new_lineno())
-            {
-                added_lines.entry(path.to_path_buf()).or_default().insert(number);
-            }
-            true
-        }),
-    )
-    .map_err(git_err)?;
-
-    let mut findings = Vec::new();
+    let mut staged = Vec::new();
+    let mut deleted: Vec<(Oid, String)> = Vec::new();
     for delta in diff.deltas() {
-        if !matches!(
-            delta.status(),
-            Delta::Added | Delta::Modified | Delta::Renamed | Delta::Copied | Delta::Typechange
-        ) {
+        let (old, new) = (delta.old_file(), delta.new_file());
+        let old_side = (old.exists() && old.mode() != FileMode::Commit && !old.id().is_zero())
+            .then(|| (old.id(), lossy(old.path())));
+        match delta.status() {
+            Delta::Deleted => deleted.extend(old_side),
+            Delta::Added | Delta::Modified | Delta::Typechange => {
+                // A gitlink (a submodule bump) names a commit of another repository, not content.
+                if new.mode() == FileMode::Commit {
+                    continue;
+                }
+                staged.push(Staged {
+                    path: lossy(new.path()),
+                    new: new.id(),
+                    old: old_side,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    // Old versions are read for comparison only: they do not count as scanned.
+    let uncounted = ScanStats::default();
+    let reader = BlobReader {
+        scanner,
+        objects: &objects,
+        options,
+        diag,
+        label,
+    };
+    let mut moved_in_this_change: Option<HashSet<Fingerprint>> = None;
+    let mut findings = Vec::new();
+    for file in staged {
+        if options.exclude.as_ref().is_some_and(|set| set.is_match(&file.path)) {
+            stats.excluded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             continue;
         }
-        let new_file = delta.new_file();
-        let (Some(path), new_oid) = (new_file.path(), new_file.id()) else {
+        let Some((new_bytes, found)) = reader.scan(file.new, &file.path, stats) else {
             continue;
         };
-        let path_text = path.to_string_lossy().into_owned();
-        if options.exclude.as_ref().is_some_and(|set| set.is_match(path)) {
+        if found.is_empty() {
             continue;
         }
-        let new_findings = match blob_findings(scanner, repo, new_oid, &path_text, options, diag, stats, label) {
-            Some(found) => found,
-            None => continue,
-        };
-        let kept: Vec<Finding> = match added_lines.get(path) {
-            Some(lines) => new_findings
-                .into_iter()
-                .filter(|f| lines.contains(&(f.location.line as u32)))
-                .collect(),
-            None => {
-                // No line information (binary or UTF-16 content, or a pure rename): report only keys the old
-                // version did not have.
-                let old = delta.old_file();
-                let old_fingerprints: HashSet<Fingerprint> = if old.exists() && !old.id().is_zero() {
-                    let old_path = old.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-                    blob_findings(scanner, repo, old.id(), &old_path, options, diag, stats, label)
-                        .unwrap_or_default()
+        let kept: Vec<Finding> = match &file.old {
+            Some((old_oid, old_path)) => {
+                let old = reader.scan(*old_oid, old_path, &uncounted);
+                let lines = old
+                    .as_ref()
+                    .and_then(|(old_bytes, _)| added_lines(old_bytes, &new_bytes, &file.path));
+                match (lines, old) {
+                    (Some(lines), _) => found
                         .into_iter()
+                        .filter(|f| lines.contains(&(f.location.line as u32)))
+                        .collect(),
+                    // No line information (binary or UTF-16 content): report only keys the old version did not
+                    // have.
+                    (None, Some((_, old_found))) => {
+                        let old: HashSet<Fingerprint> = old_found.into_iter().map(|f| f.fingerprint).collect();
+                        found.into_iter().filter(|f| !old.contains(&f.fingerprint)).collect()
+                    }
+                    // The old version could not be read (a warning says why): every key counts as added.
+                    (None, None) => found,
+                }
+            }
+            None => {
+                // A new file: every line is added, but a key that only moved here from a file this same change
+                // deletes (a rename) is not new.
+                let moved = moved_in_this_change.get_or_insert_with(|| {
+                    deleted
+                        .iter()
+                        .filter_map(|(oid, path)| reader.scan(*oid, path, &uncounted))
+                        .flat_map(|(_, found)| found)
                         .map(|f| f.fingerprint)
                         .collect()
-                } else {
-                    HashSet::new()
-                };
-                new_findings
-                    .into_iter()
-                    .filter(|f| !old_fingerprints.contains(&f.fingerprint))
-                    .collect()
+                });
+                found.into_iter().filter(|f| !moved.contains(&f.fingerprint)).collect()
             }
         };
         findings.extend(kept.into_iter().map(|mut f| {
@@ -102,36 +152,94 @@ pub fn scan_staged(
     Ok(findings)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn blob_findings(
-    scanner: &crate::scan::Scanner,
-    repo: &Repository,
-    oid: Oid,
-    path: &str,
-    options: &HistoryOptions,
-    diag: &Diagnostics,
-    stats: &ScanStats,
-    label: &str,
-) -> Option<Vec<Finding>> {
-    match scan_blob(scanner, repo, oid, path, options, stats) {
-        Ok(BlobOutcome::Findings(found)) => Some(found),
-        Ok(BlobOutcome::LfsPointer) => {
-            diag.note(format!("{label}: {path} is a git LFS pointer, skipped"));
-            None
+/// Reads every tree under `root` through [`Objects`] before libgit2's diff walks them itself, so a damaged
+/// loose tree is an error naming it rather than a hang. Trees are tiny and cached; this costs little.
+fn check_trees(objects: &Objects<'_>, root: Oid, label: &str) -> Result<(), GitError> {
+    if objects.loose.is_empty() {
+        return Ok(());
+    }
+    let mut stack = vec![root];
+    let mut seen = HashSet::new();
+    while let Some(oid) = stack.pop() {
+        if !seen.insert(oid) {
+            continue;
         }
-        Ok(BlobOutcome::TooLarge(size)) => {
-            diag.note(format!(
-                "{label}: {path} skipped, {} is over --max-file-size",
-                bytesize::ByteSize(size).display().iec()
-            ));
-            None
+        let tree = objects.tree(oid).map_err(|e| GitError::Git {
+            repo: label.to_string(),
+            message: format!("HEAD's tree: {e}"),
+        })?;
+        stack.extend(
+            tree.iter()
+                .filter(|entry| entry.kind() == Some(git2::ObjectType::Tree))
+                .map(|entry| entry.id()),
+        );
+    }
+    Ok(())
+}
+
+/// The line numbers (in the new version) that `new` adds to `old`; `None` when the content is binary to git.
+fn added_lines(old: &[u8], new: &[u8], path: &str) -> Option<HashSet<u32>> {
+    let mut options = DiffOptions::new();
+    options.context_lines(0);
+    let path = Path::new(path);
+    let patch = Patch::from_buffers(old, Some(path), new, Some(path), Some(&mut options)).ok()?;
+    if patch.delta().flags().is_binary() {
+        return None;
+    }
+    let mut lines = HashSet::new();
+    for hunk in 0..patch.num_hunks() {
+        for index in 0..patch.num_lines_in_hunk(hunk).unwrap_or(0) {
+            if let Ok(line) = patch.line_in_hunk(hunk, index)
+                && line.origin() == '+'
+                && let Some(number) = line.new_lineno()
+            {
+                lines.insert(number);
+            }
         }
-        Err(err) => {
-            diag.warn(format!(
-                "{label}: cannot read staged blob {oid} ({path}): {}",
-                err.message()
-            ));
-            None
+    }
+    Some(lines)
+}
+
+fn lossy(path: Option<&Path>) -> String {
+    path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Reads and scans staged blobs, reporting what cannot be read.
+struct BlobReader<'a, 'r> {
+    scanner: &'a Scanner,
+    objects: &'a Objects<'r>,
+    options: &'a HistoryOptions,
+    diag: &'a Diagnostics,
+    label: &'a str,
+}
+
+impl BlobReader<'_, '_> {
+    /// The blob's bytes and findings; `None` (with a note or warning) for an LFS pointer, a blob over
+    /// `--max-file-size`, or one that cannot be read.
+    fn scan(&self, oid: Oid, path: &str, stats: &ScanStats) -> Option<(Vec<u8>, Vec<Finding>)> {
+        let label = self.label;
+        match read_blob(self.objects, oid, self.options) {
+            Ok(Ok(blob)) => match scan_content(self.scanner, blob.bytes(), path, self.options, stats) {
+                BlobOutcome::Findings(found) => Some((blob.bytes().to_vec(), found)),
+                BlobOutcome::LfsPointer => {
+                    self.diag.note(format!("{label}: {path} is a git LFS pointer, skipped"));
+                    None
+                }
+                BlobOutcome::TooLarge(_) => None,
+            },
+            Ok(Err(size)) => {
+                stats.skipped_large.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.diag.note(format!(
+                    "{label}: {path} skipped, {} is over --max-file-size",
+                    bytesize::ByteSize(size).display().iec()
+                ));
+                None
+            }
+            Err(message) => {
+                self.diag
+                    .warn(format!("{label}: staged blob {oid} ({path}): {message}"));
+                None
+            }
         }
     }
 }

@@ -1,0 +1,307 @@
+//! Untrusted text: the one way from outside strings to any output.
+//!
+//! File names, author names and e-mails, commit and tag messages, rule names and kinds from user rule files, and
+//! anything a server sends back come from outside: a hostile pull request or proxy chooses them. Every printer
+//! (the reports, stderr messages, the revocation plan, the audit log) shows such text only through the
+//! functions here:
+//!
+//! - key-shaped substrings are redacted (unless the user asked for `--show-secrets`); the admin key and other
+//!   [`protect`]ed secrets are redacted always;
+//! - on a terminal or in a message, control characters (C0, DEL, C1) and bidirectional-text controls are escaped
+//!   visibly (`\x1b`, `\u{202e}`), so text cannot move the cursor, set the window title or forge a line;
+//! - in JSON, serde escapes C0 itself and [`escape_json_extras`] escapes what it leaves raw;
+//! - excerpts of input in error messages are short, and long runs of key characters in them are cut.
+//!
+//! "Key-shaped" means any match of a rule in force, without the boundary, entropy and placeholder checks a
+//! finding must pass: showing too little is safe, showing a key is not.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::finding::{Secret, redact};
+use crate::rules::RuleSet;
+use crate::scan::{PlaceholderFilter, Scanner};
+
+/// The scanner whose rules say what is key-shaped: the run's rules once [`use_scanner`] is called, else the
+/// built-in rules.
+static SCANNER: OnceLock<Arc<Scanner>> = OnceLock::new();
+/// Secrets never shown, even with `--show-secrets`: (raw, redacted).
+static PROTECTED: RwLock<Vec<(String, String)>> = RwLock::new(Vec::new());
+
+/// The longest message printed on stderr, in characters; longer ones are cut with `…`.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+/// The longest excerpt of input quoted in an error message, in characters.
+pub const MAX_EXCERPT_CHARS: usize = 40;
+/// In an excerpt, a run of key characters longer than this is cut to its first four characters and `…`.
+const MAX_EXCERPT_RUN: usize = 12;
+
+/// Makes the run's rules (built-in and user rules) the ones that decide what is key-shaped. The first call wins;
+/// later ones are ignored (one process runs one command).
+pub fn use_scanner(scanner: Arc<Scanner>) {
+    let _ = SCANNER.set(scanner);
+}
+
+fn scanner() -> Option<&'static Scanner> {
+    thread_local! {
+        /// Set while this thread builds the built-in scanner, so that text shown meanwhile does not recurse.
+        static BUILDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if let Some(scanner) = SCANNER.get() {
+        return Some(scanner);
+    }
+    if BUILDING.with(|b| b.replace(true)) {
+        return None;
+    }
+    let builtin = RuleSet::builtin()
+        .ok()
+        .and_then(|rules| Scanner::new(rules, PlaceholderFilter::default()).ok());
+    BUILDING.with(|b| b.set(false));
+    let builtin = builtin?;
+    Some(SCANNER.get_or_init(|| Arc::new(builtin)))
+}
+
+/// Makes `secret` (the admin key) redacted in every output, even with `--show-secrets` and whatever its shape.
+pub fn protect(secret: &Secret) {
+    let raw = secret.expose();
+    if raw.is_empty() {
+        return;
+    }
+    let mut protected = PROTECTED.write().unwrap_or_else(|p| p.into_inner());
+    if !protected.iter().any(|(known, _)| known == raw) {
+        protected.push((raw.to_string(), redact(raw, 0)));
+    }
+}
+
+/// Replaces every key-shaped substring of `text` with its redacted form (`sk-proj-AbCd…wXyZ`), and every
+/// protected secret with its own.
+pub fn redact_keys(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    if let Some(scanner) = scanner() {
+        let matches = scanner.find_key_shaped(text.as_bytes());
+        if !matches.is_empty() {
+            let mut redacted = String::with_capacity(text.len());
+            let mut pos = 0;
+            for m in matches {
+                // Matches are byte spans of UTF-8 text; a span that does not fall on character boundaries
+                // (a rule matching part of a multi-byte character) is widened to the characters it touches.
+                let start = floor_char_boundary(text, m.start).max(pos);
+                let end = ceil_char_boundary(text, m.end);
+                if start >= end {
+                    continue;
+                }
+                redacted.push_str(&text[pos..start]);
+                let key = &text[start..end];
+                redacted.push_str(&redact(key, scanner.rule(m.rule).known_prefix_len(key)));
+                pos = end;
+            }
+            redacted.push_str(&text[pos..]);
+            out = Cow::Owned(redacted);
+        }
+    }
+    protect_known(out)
+}
+
+/// Replaces protected secrets (which may have no key shape at all).
+fn protect_known(text: Cow<'_, str>) -> Cow<'_, str> {
+    let protected = PROTECTED.read().unwrap_or_else(|p| p.into_inner());
+    if protected.iter().all(|(raw, _)| !text.contains(raw.as_str())) {
+        return text;
+    }
+    let mut owned = text.into_owned();
+    for (raw, redacted) in protected.iter() {
+        owned = owned.replace(raw.as_str(), redacted);
+    }
+    Cow::Owned(owned)
+}
+
+/// Is `c` a character that must not reach a terminal raw: C0, DEL, C1, or a bidirectional-text control
+/// (which can make a line read differently from what it holds)?
+pub fn is_dangerous_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Escapes control and bidirectional characters visibly: `\n`, `\r`, `\t`, `\x1b`, `\x7f`, `\u{9b}`, `\u{202e}`.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_dangerous_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_dangerous_char(c) && (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_dangerous_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Outside text for a terminal report: keys redacted unless `show_secrets` (protected secrets always), control
+/// characters escaped.
+pub fn for_terminal(text: &str, show_secrets: bool) -> String {
+    let shown = if show_secrets {
+        protect_known(Cow::Borrowed(text))
+    } else {
+        redact_keys(text)
+    };
+    escape_controls(&shown).into_owned()
+}
+
+/// Outside text for a JSON or SARIF report: keys redacted unless `show_secrets` (protected secrets always).
+/// Control characters are left to JSON's escaping (see [`escape_json_extras`]).
+pub fn for_report(text: &str, show_secrets: bool) -> String {
+    if show_secrets {
+        protect_known(Cow::Borrowed(text)).into_owned()
+    } else {
+        redact_keys(text).into_owned()
+    }
+}
+
+/// A message for stderr (warnings, errors, notes) or for the revocation plan: keys redacted, control characters
+/// escaped, at most [`MAX_MESSAGE_CHARS`] characters.
+pub fn for_message(text: &str) -> String {
+    let shown = escape_controls(&redact_keys(text)).into_owned();
+    truncate_chars(&shown, MAX_MESSAGE_CHARS)
+}
+
+/// A short excerpt of input for an error message: at most [`MAX_EXCERPT_CHARS`] characters from `text`, long
+/// runs of key characters cut (a partial key is not a key to the redactor, so it is cut instead), control
+/// characters escaped.
+pub fn excerpt(text: &str) -> String {
+    let cut = truncate_chars(text, MAX_EXCERPT_CHARS);
+    let mut out = String::with_capacity(cut.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() > MAX_EXCERPT_RUN {
+            out.extend(run.chars().take(4));
+            out.push('…');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in cut.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    escape_controls(&out).into_owned()
+}
+
+/// Escapes, in serialised JSON, the characters JSON allows raw but a terminal would act on: DEL, C1 and the
+/// bidirectional-text controls. They can only occur inside strings, where `\uXXXX` means the same character.
+pub fn escape_json_extras(json: &str) -> Cow<'_, str> {
+    // C0 characters are escaped by JSON itself inside strings; outside them they are the layout's newlines.
+    let extra = |c: char| is_dangerous_char(c) && c >= ' ';
+    if !json.chars().any(extra) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if extra(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text` cut to `max` characters, with `…` when something was cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+fn ceil_char_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index += 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEGACY: &str = "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";
+
+    #[test]
+    fn keys_are_redacted_even_inside_longer_runs() {
+        assert_eq!(
+            redact_keys(&format!("old key was {LEGACY}")),
+            "old key was sk-u8jz…KLzd"
+        );
+        let text = format!("task{LEGACY}x");
+        let inside = redact_keys(&text);
+        assert!(!inside.contains("T3BlbkFJ"), "{inside}");
+        assert_eq!(redact_keys("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn show_secrets_shows_keys_but_never_protected_ones() {
+        let admin = Secret::new("not-key-shaped-admin-secret-value-0123");
+        protect(&admin);
+        let text = format!("{LEGACY} {}", admin.expose());
+        let shown = for_report(&text, true);
+        assert!(shown.contains(LEGACY));
+        assert!(!shown.contains(admin.expose()), "{shown}");
+        assert!(!for_report(&text, false).contains(LEGACY));
+    }
+
+    #[test]
+    fn controls_are_escaped_visibly() {
+        assert_eq!(escape_controls("e\u{1b}]0;pwned\u{7}.env"), "e\\x1b]0;pwned\\x07.env");
+        assert_eq!(escape_controls("a\nb\r\tc\u{7f}"), "a\\nb\\r\\tc\\x7f");
+        assert_eq!(escape_controls("\u{9b}2J \u{202e}txt"), "\\u{9b}2J \\u{202e}txt");
+        assert_eq!(escape_controls("plain é"), "plain é");
+    }
+
+    #[test]
+    fn json_extras_are_escaped_as_json() {
+        let json = serde_json::to_string("a\u{1b}b\u{7f}c\u{9b}d\u{202e}").expect("json");
+        let escaped = escape_json_extras(&json);
+        assert!(!escaped.chars().any(is_dangerous_char), "{escaped}");
+        let back: String = serde_json::from_str(&escaped).expect("still JSON");
+        assert_eq!(back, "a\u{1b}b\u{7f}c\u{9b}d\u{202e}");
+    }
+
+    #[test]
+    fn excerpts_are_short_and_cut_key_runs() {
+        let text = format!("rules = [\"{LEGACY}\"] and much more text after it");
+        let shown = excerpt(&text);
+        assert!(shown.chars().count() <= MAX_EXCERPT_CHARS + 2, "{shown}");
+        assert!(!shown.contains("u8jzPde0"), "{shown}");
+        assert_eq!(excerpt("a = 1\n"), "a = 1\\n");
+    }
+
+    #[test]
+    fn messages_are_bounded() {
+        let long = "x ".repeat(MAX_MESSAGE_CHARS);
+        assert_eq!(for_message(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+}
