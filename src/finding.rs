@@ -173,6 +173,9 @@ pub struct Finding {
     pub fingerprint: Fingerprint,
     /// The line holding the secret, with the secret masked; `None` for binary content.
     pub context: Option<String>,
+    /// The encoding the content was decoded from before this finding was made (`utf-16le`); its location is then
+    /// in the decoded text. `None` for the raw bytes.
+    pub decoded: Option<&'static str>,
     /// The repository, for history scans.
     pub repository: Option<String>,
     pub git: Option<GitProvenance>,

@@ -36,19 +36,60 @@ pub struct Inspection {
     pub allowed: usize,
 }
 
+/// A text encoding that content was decoded from before a scan of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf16Le,
+    Utf16Be,
+}
+
+impl Encoding {
+    /// The name findings carry in their `decoded` field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf16Le => "utf-16le",
+            Encoding::Utf16Be => "utf-16be",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        match name {
+            "utf-16le" => Some(Encoding::Utf16Le),
+            "utf-16be" => Some(Encoding::Utf16Be),
+            _ => None,
+        }
+    }
+}
+
 /// Scans `bytes`, labelling findings with `path`.
+///
+/// The raw bytes are always scanned. Content that looks like UTF-16 (a byte-order mark, or mostly ASCII with a NUL
+/// in every other byte) is also decoded and scanned again: decoding may add findings (at positions in the decoded
+/// text, marked with the encoding), never hide those of the raw bytes, so a guess that is wrong costs nothing.
 pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy) -> Inspection {
     let decoded = decode_utf16(bytes);
-    let (content, is_binary): (&[u8], bool) = match &decoded {
-        Some(text) => (text.as_bytes(), false),
-        None => (bytes, is_binary(bytes)),
-    };
-    if is_binary && binary == BinaryPolicy::Skip {
+    let raw_is_binary = is_binary(bytes);
+    if raw_is_binary && decoded.is_none() && binary == BinaryPolicy::Skip {
         return Inspection {
             skipped_binary: true,
             ..Inspection::default()
         };
     }
+    let mut inspection = inspect_text(scanner, bytes, path, raw_is_binary, None);
+    if let Some((text, encoding)) = decoded {
+        let more = inspect_text(scanner, text.as_bytes(), path, false, Some(encoding));
+        inspection.allowed += more.allowed;
+        let known: std::collections::HashSet<Fingerprint> =
+            inspection.findings.iter().map(|f| f.fingerprint.clone()).collect();
+        inspection
+            .findings
+            .extend(more.findings.into_iter().filter(|f| !known.contains(&f.fingerprint)));
+    }
+    inspection
+}
+
+/// One scan of `content`; `binary` content gets no context lines.
+fn inspect_text(scanner: &Scanner, content: &[u8], path: &str, binary: bool, encoding: Option<Encoding>) -> Inspection {
     let matches = scanner.find(content);
     let mut inspection = Inspection::default();
     if matches.is_empty() {
@@ -81,8 +122,7 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
         let end = lines.locate(m.end);
         let rule = scanner.rule(m.rule);
         let secret = Secret::new(String::from_utf8_lossy(&content[m.start..m.end]).into_owned());
-        let context =
-            (!is_binary).then(|| masked_context(content, start.line_start, line_stop, m.start, m.end, &masks));
+        let context = (!binary).then(|| masked_context(content, start.line_start, line_stop, m.start, m.end, &masks));
         inspection.findings.push(Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
@@ -101,6 +141,7 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
             secret,
             redacted: redacted.clone(),
             context,
+            decoded: encoding.map(Encoding::name),
             repository: None,
             git: None,
             verification: None,
@@ -114,25 +155,55 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF_LEN)]).is_some()
 }
 
-/// Decodes UTF-16 content that starts with a byte-order mark (PowerShell writes such files); `None` otherwise.
-pub fn decode_utf16(bytes: &[u8]) -> Option<String> {
-    let little_endian = match bytes {
-        [0xFF, 0xFE, ..] => true,
-        [0xFE, 0xFF, ..] => false,
-        _ => return None,
+/// How much content is looked at to guess UTF-16 without a byte-order mark.
+const UTF16_SNIFF_LEN: usize = 4096;
+
+/// Decodes content that looks like UTF-16: it starts with a byte-order mark (PowerShell writes such files), or,
+/// without one, its first 4 KiB are mostly ASCII characters with a NUL byte beside each. `None` otherwise.
+pub fn decode_utf16(bytes: &[u8]) -> Option<(String, Encoding)> {
+    let (encoding, body) = match bytes {
+        [0xFF, 0xFE, rest @ ..] => (Encoding::Utf16Le, rest),
+        [0xFE, 0xFF, rest @ ..] => (Encoding::Utf16Be, rest),
+        _ => (guess_utf16(bytes)?, bytes),
     };
-    let units = bytes[2..].chunks_exact(2).map(|pair| {
-        if little_endian {
-            u16::from_le_bytes([pair[0], pair[1]])
-        } else {
-            u16::from_be_bytes([pair[0], pair[1]])
-        }
+    Some((decode_as(body, encoding), encoding))
+}
+
+/// Decodes `bytes` as UTF-16 in `encoding` (a trailing odd byte is dropped, unpaired surrogates replaced).
+pub fn decode_as(bytes: &[u8], encoding: Encoding) -> String {
+    let units = bytes.chunks_exact(2).map(|pair| match encoding {
+        Encoding::Utf16Le => u16::from_le_bytes([pair[0], pair[1]]),
+        Encoding::Utf16Be => u16::from_be_bytes([pair[0], pair[1]]),
     });
-    Some(
-        char::decode_utf16(units)
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect(),
-    )
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+/// UTF-16 without a byte-order mark: at least 90% of the first 4 KiB's byte pairs are an ASCII text byte and a
+/// NUL, in the same order.
+fn guess_utf16(bytes: &[u8]) -> Option<Encoding> {
+    let sample = &bytes[..bytes.len().min(UTF16_SNIFF_LEN) & !1];
+    let pairs = sample.len() / 2;
+    if pairs < 8 {
+        return None;
+    }
+    let text = |b: u8| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let (mut le, mut be) = (0, 0);
+    for pair in sample.chunks_exact(2) {
+        match (pair[0], pair[1]) {
+            (b, 0) if text(b) => le += 1,
+            (0, b) if text(b) => be += 1,
+            _ => {}
+        }
+    }
+    if le * 10 >= pairs * 9 {
+        Some(Encoding::Utf16Le)
+    } else if be * 10 >= pairs * 9 {
+        Some(Encoding::Utf16Be)
+    } else {
+        None
+    }
 }
 
 /// The secret's line, cut to a readable width around the secret (`start..end`), with every match in `masks`

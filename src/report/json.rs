@@ -61,6 +61,10 @@ pub struct JsonFinding {
     pub fingerprint: Fingerprint,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The encoding the content was decoded from (`utf-16le`, `utf-16be`) when the finding was made in the
+    /// decoded text; its line, column and offset are then positions in that text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
@@ -89,6 +93,7 @@ impl JsonFinding {
             redacted: !show_secrets,
             fingerprint: finding.fingerprint.clone(),
             context,
+            decoded: finding.decoded.map(str::to_string),
             repository: finding.repository.clone(),
             git: finding.git.clone(),
             verification: finding.verification.clone(),
@@ -108,13 +113,34 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
     write_json(&report, true, out)
 }
 
+/// The last line of a JSON Lines report. It says the report is whole: a reader that does not find it, or finds
+/// another number of findings before it, knows the report was cut short.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JsonlSummary {
+    pub format_version: u32,
+    /// Always `summary`: what tells this line from a finding.
+    pub record: String,
+    pub tool: ToolInfo,
+    /// How many finding lines come before this one.
+    pub findings: usize,
+}
+
+/// The `record` value of a JSON Lines summary line.
+pub const SUMMARY_RECORD: &str = "summary";
+
 pub fn write_lines(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     for finding in findings {
         let mut line = JsonFinding::from_finding(finding, context.show_secrets);
         line.format_version = Some(FORMAT_VERSION);
         write_json(&line, false, out)?;
     }
-    Ok(())
+    let summary = JsonlSummary {
+        format_version: FORMAT_VERSION,
+        record: SUMMARY_RECORD.to_string(),
+        tool: ToolInfo::current(),
+        findings: findings.len(),
+    };
+    write_json(&summary, false, out)
 }
 
 /// Writes `value` as JSON and a newline, with the characters JSON leaves raw but terminals act on escaped.
@@ -130,12 +156,18 @@ pub fn write_json<T: Serialize>(value: &T, pretty: bool, out: &mut dyn Write) ->
 
 impl JsonFinding {
     /// Turns a finding read back from a report into a [`Finding`]. When the report was redacted, the secret
-    /// stays redacted: a report cannot give back what it did not hold.
+    /// stays redacted: a report cannot give back what it did not hold. When it was written with
+    /// `--show-secrets`, the secret is kept (for `revoke`) but its context line is masked again, so a reader
+    /// shows the raw key only if asked to with `--show-secrets` once more.
     pub fn into_finding(self) -> Finding {
         let redacted = if self.redacted {
             self.secret.clone()
         } else {
-            crate::finding::redact(&self.secret, 0)
+            crate::finding::redact(&self.secret, known_prefix_len(&self.rule_id, &self.secret))
+        };
+        let context = match (self.redacted, self.context) {
+            (false, Some(line)) if !self.secret.is_empty() => Some(line.replace(self.secret.as_str(), &redacted)),
+            (_, context) => context,
         };
         Finding {
             rule_id: self.rule_id,
@@ -154,7 +186,12 @@ impl JsonFinding {
             secret: crate::finding::Secret::new(self.secret),
             redacted,
             fingerprint: self.fingerprint,
-            context: self.context,
+            context,
+            decoded: self
+                .decoded
+                .as_deref()
+                .and_then(crate::inspect::Encoding::from_name)
+                .map(crate::inspect::Encoding::name),
             repository: self.repository,
             git: self.git,
             verification: self.verification,
@@ -162,29 +199,43 @@ impl JsonFinding {
     }
 }
 
+/// The known prefix (`sk-proj-`) that redaction may show, from the built-in rule of that id.
+fn known_prefix_len(rule_id: &str, secret: &str) -> usize {
+    static BUILTIN: std::sync::OnceLock<Option<crate::rules::RuleSet>> = std::sync::OnceLock::new();
+    BUILTIN
+        .get_or_init(|| crate::rules::RuleSet::builtin().ok())
+        .as_ref()
+        .and_then(|rules| rules.find(rule_id))
+        .map_or(0, |rule| rule.known_prefix_len(secret))
+}
+
 /// A report that could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadReportError {
-    #[error("cannot read report {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read report {0}")]
+    Read(#[from] crate::input::InputError),
     #[error("{path} is not a keyhound JSON or JSON Lines report: {message}")]
     Format { path: String, message: String },
+    #[error("{path} is incomplete ({message}): a report cut short is never read as a clean result")]
+    Incomplete { path: String, message: String },
     #[error("{path} has format_version {found}; this keyhound reads version {FORMAT_VERSION}")]
     Version { path: String, found: u32 },
 }
 
-/// Reads a `--format json` or `--format jsonl` report back.
+/// Reads a `--format json` or `--format jsonl` report back. An empty, truncated or cut-short report is an error.
 pub fn read_report(path: &Path) -> Result<Vec<JsonFinding>, ReadReportError> {
+    let bytes = crate::input::read_regular(path, crate::input::MAX_REPORT_FILE)?;
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ReadReportError::Io {
+    let text = String::from_utf8(bytes).map_err(|e| ReadReportError::Format {
         path: name.clone(),
-        source,
+        message: format!("not UTF-8 text ({})", e.utf8_error()),
     })?;
     parse_report(&text, &name)
+}
+
+/// A parse error of report text, bounded: serde's message can quote the input.
+fn json_error(error: &serde_json::Error) -> String {
+    crate::text::truncate_chars(&error.to_string(), 200)
 }
 
 /// Parses report text; `name` labels errors.
@@ -193,41 +244,107 @@ pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadRepo
         path: name.to_string(),
         message,
     };
-    let trimmed = text.trim_start();
-    // A JSON document has a `findings` array; a one-line JSON Lines report is a lone finding object.
-    let document = trimmed
-        .starts_with('{')
-        .then(|| serde_json::from_str::<serde_json::Value>(text).ok())
-        .flatten()
-        .filter(|value| value.get("findings").is_some());
-    if let Some(document) = document {
-        let report: JsonReport = serde_json::from_value(document).map_err(|e| format_error(e.to_string()))?;
-        if report.format_version != FORMAT_VERSION {
-            return Err(ReadReportError::Version {
-                path: name.to_string(),
-                found: report.format_version,
-            });
-        }
-        return Ok(report.findings);
+    let incomplete = |message: String| ReadReportError::Incomplete {
+        path: name.to_string(),
+        message,
+    };
+    if text.trim().is_empty() {
+        return Err(incomplete("it is empty".into()));
     }
+    match serde_json::from_str::<serde_json::Value>(text) {
+        // A whole JSON document: a report has a `findings` array.
+        Ok(value) if value.get("findings").is_some_and(serde_json::Value::is_array) => {
+            if let Some(found) = value.get("format_version").and_then(serde_json::Value::as_u64)
+                && found != u64::from(FORMAT_VERSION)
+            {
+                return Err(ReadReportError::Version {
+                    path: name.to_string(),
+                    found: found.min(u64::from(u32::MAX)) as u32,
+                });
+            }
+            let report: JsonReport = serde_json::from_value(value).map_err(|e| format_error(json_error(&e)))?;
+            Ok(report.findings)
+        }
+        // One JSON value that is a line of a JSON Lines report: a finding, or the summary of an empty report.
+        Ok(value) if value.get("rule_id").is_some() || value.get("record").is_some() => parse_lines(text, name),
+        Ok(_) => Err(format_error("a JSON value without `findings`".into())),
+        Err(whole) => {
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
+            let first_is_a_line = serde_json::from_str::<serde_json::Value>(first)
+                .is_ok_and(|v| v.get("rule_id").is_some() || v.get("record").is_some());
+            if first_is_a_line {
+                parse_lines(text, name)
+            } else if whole.is_eof() {
+                Err(incomplete(format!(
+                    "the JSON document ends early: {}",
+                    json_error(&whole)
+                )))
+            } else {
+                Err(format_error(json_error(&whole)))
+            }
+        }
+    }
+}
+
+/// Parses a JSON Lines report: finding lines, then the summary line that says how many there were.
+fn parse_lines(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadReportError> {
+    let format_error = |message: String| ReadReportError::Format {
+        path: name.to_string(),
+        message,
+    };
     let mut findings = Vec::new();
+    let mut summary: Option<JsonlSummary> = None;
     for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let finding: JsonFinding =
-            serde_json::from_str(line).map_err(|e| format_error(format!("line {}: {e}", index + 1)))?;
-        if let Some(found) = finding.format_version
-            && found != FORMAT_VERSION
+        let number = index + 1;
+        if summary.is_some() {
+            return Err(format_error(format!("line {number}: a line after the summary line")));
+        }
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            if e.is_eof() {
+                ReadReportError::Incomplete {
+                    path: name.to_string(),
+                    message: format!("line {number} is cut short"),
+                }
+            } else {
+                format_error(format!("line {number}: {}", json_error(&e)))
+            }
+        })?;
+        if let Some(found) = value.get("format_version").and_then(serde_json::Value::as_u64)
+            && found != u64::from(FORMAT_VERSION)
         {
             return Err(ReadReportError::Version {
                 path: name.to_string(),
-                found,
+                found: found.min(u64::from(u32::MAX)) as u32,
             });
         }
-        findings.push(finding);
+        if value.get("record").is_some() {
+            let line: JsonlSummary = serde_json::from_value(value)
+                .map_err(|e| format_error(format!("line {number}: {}", json_error(&e))))?;
+            if line.record != SUMMARY_RECORD {
+                return Err(format_error(format!("line {number}: unknown record")));
+            }
+            summary = Some(line);
+        } else {
+            let finding: JsonFinding = serde_json::from_value(value)
+                .map_err(|e| format_error(format!("line {number}: {}", json_error(&e))))?;
+            findings.push(finding);
+        }
     }
-    if findings.is_empty() && !trimmed.is_empty() {
-        return Err(format_error("no findings could be read".into()));
+    match summary {
+        None => Err(ReadReportError::Incomplete {
+            path: name.to_string(),
+            message: "its summary line is missing".into(),
+        }),
+        Some(summary) if summary.findings != findings.len() => Err(ReadReportError::Incomplete {
+            path: name.to_string(),
+            message: format!(
+                "its summary line says {} finding(s), {} were read",
+                summary.findings,
+                findings.len()
+            ),
+        }),
+        Some(_) => Ok(findings),
     }
-    Ok(findings)
 }
 
 #[cfg(test)]
@@ -236,12 +353,34 @@ mod tests {
 
     const LINE: &str = r#"{"format_version":1,"rule_id":"r","rule_name":"R","provider":"p","kind":"k","severity":"high","path":"a","line":1,"column":1,"end_line":1,"end_column":5,"offset":0,"secret":"ab…","redacted":true,"fingerprint":"00"}"#;
 
+    fn summary(n: usize) -> String {
+        format!(
+            r#"{{"format_version":1,"record":"summary","tool":{{"name":"keyhound","version":"0"}},"findings":{n}}}"#
+        )
+    }
+
     #[test]
-    fn a_one_line_jsonl_report_is_read_as_jsonl() {
-        let findings = parse_report(LINE, "one.jsonl").expect("one finding");
-        assert_eq!(findings.len(), 1);
-        let two = format!("{LINE}\n{LINE}\n");
+    fn json_lines_reports_end_with_their_summary() {
+        let one = format!("{LINE}\n{}\n", summary(1));
+        assert_eq!(parse_report(&one, "one.jsonl").map(|f| f.len()).ok(), Some(1));
+        let two = format!("{LINE}\n{LINE}\n{}\n", summary(2));
         assert_eq!(parse_report(&two, "two.jsonl").map(|f| f.len()).ok(), Some(2));
+        assert_eq!(parse_report(&summary(0), "none.jsonl").map(|f| f.len()).ok(), Some(0));
+    }
+
+    #[test]
+    fn cut_short_reports_are_errors() {
+        for (text, why) in [
+            ("", "empty"),
+            ("  \n", "empty"),
+            (LINE, "summary line is missing"),
+            (&format!("{LINE}\n{}", summary(2)) as &str, "says 2 finding(s)"),
+            (r#"{"format_version": 1, "tool": {"name": "keyhound", "#, "ends early"),
+        ] {
+            let err = parse_report(text, "x.json").expect_err(why);
+            assert!(matches!(err, ReadReportError::Incomplete { .. }), "{why}: {err}");
+            assert!(err.to_string().contains(why), "{err}");
+        }
     }
 
     #[test]

@@ -11,8 +11,10 @@ use std::path::Path;
 
 use crate::finding::{Finding, Fingerprint, Secret, redact};
 use crate::report::json::{JsonFinding, ReadReportError, read_report};
-use crate::rules::RuleSet;
+use crate::rules::{Rule, RuleSet};
 use crate::source::fs::STDIN_LABEL;
+use crate::source::git::messages;
+use crate::source::git::objects::{LooseObjects, Objects};
 
 use super::PROVIDER;
 
@@ -125,32 +127,31 @@ pub fn from_report(path: &Path) -> Result<Collected, ReadReportError> {
 
 /// Recovers the keys of report findings: findings are grouped by fingerprint, and each key is taken from the
 /// first of its places whose text still has that fingerprint.
+///
+/// Nothing in a report is trusted: a finding counts as an OpenAI key only if its `rule_id` is a built-in OpenAI
+/// rule (whose kind, not the report's, decides how the key is probed), and a key is used only if it is a whole
+/// match of that rule with the reported fingerprint.
 pub fn recover(findings: Vec<JsonFinding>) -> Collected {
     let mut collected = Collected::default();
-    // The built-in rules know each key's prefix (`sk-proj-`), which redaction keeps.
-    let rules = RuleSet::builtin().ok();
-    let prefix_len = |rule_id: &str, secret: &str| {
-        rules
-            .as_ref()
-            .and_then(|set| set.find(rule_id))
-            .map_or(0, |rule| rule.known_prefix_len(secret))
+    let Ok(rules) = RuleSet::builtin() else {
+        return collected;
     };
     let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
-    let mut groups: Vec<(Fingerprint, Vec<JsonFinding>)> = Vec::new();
+    let mut groups: Vec<(Fingerprint, &Rule, Vec<JsonFinding>)> = Vec::new();
     for finding in findings {
-        if !is_openai(&finding.provider) {
+        let Some(rule) = rules.find(&finding.rule_id).filter(|rule| is_openai(&rule.provider)) else {
             collected.other_providers += 1;
             continue;
-        }
+        };
         match group_of.get(&finding.fingerprint) {
-            Some(&i) => groups[i].1.push(finding),
+            Some(&i) => groups[i].2.push(finding),
             None => {
                 group_of.insert(finding.fingerprint.clone(), groups.len());
-                groups.push((finding.fingerprint.clone(), vec![finding]));
+                groups.push((finding.fingerprint.clone(), rule, vec![finding]));
             }
         }
     }
-    for (fingerprint, group) in groups {
+    for (fingerprint, rule, group) in groups {
         let places: Vec<String> = group
             .iter()
             .map(|f| place_of(&f.path, f.line, f.column, f.git.as_ref().map(|g| g.commit.as_str())))
@@ -158,7 +159,7 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
         let mut reasons = Vec::new();
         let mut recovered = None;
         for (finding, place) in group.iter().zip(&places) {
-            match recover_one(finding) {
+            match recover_one(finding, rule) {
                 Ok(secret) => {
                     recovered = Some(secret);
                     break;
@@ -166,77 +167,137 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
                 Err(reason) => reasons.push(format!("{place}: {reason}")),
             }
         }
-        let first = &group[0];
-        let redacted = if first.redacted {
-            first.secret.clone()
-        } else {
-            redact(&first.secret, prefix_len(&first.rule_id, &first.secret))
-        };
         match recovered {
             Some(secret) => collected.keys.push(LeakedKey {
-                redacted: redact(&secret, prefix_len(&first.rule_id, &secret)),
+                redacted: redact(&secret, rule.known_prefix_len(&secret)),
                 secret: Secret::new(secret),
-                rule_id: first.rule_id.clone(),
-                kind: first.kind.clone(),
+                rule_id: rule.id.clone(),
+                kind: rule.kind.clone(),
                 fingerprint,
                 places,
             }),
-            None => collected.unrecovered.push(Unrecovered {
-                redacted,
-                kind: first.kind.clone(),
-                fingerprint,
-                reasons,
-            }),
+            None => {
+                let first = &group[0];
+                // The report's own text: redacted by the choke point whatever the report claims it is.
+                let shown = if first.redacted {
+                    crate::text::for_message(&crate::text::truncate_chars(&first.secret, 40))
+                } else {
+                    redact(&first.secret, rule.known_prefix_len(&first.secret))
+                };
+                collected.unrecovered.push(Unrecovered {
+                    redacted: shown,
+                    kind: rule.kind.clone(),
+                    fingerprint,
+                    reasons,
+                })
+            }
         }
     }
     collected
 }
 
 /// The key of one report finding, or why it cannot be had.
-fn recover_one(finding: &JsonFinding) -> Result<String, String> {
+fn recover_one(finding: &JsonFinding, rule: &Rule) -> Result<String, String> {
     if !finding.redacted {
-        return if Fingerprint::of(&finding.rule_id, &finding.secret) == finding.fingerprint {
+        return if is_whole_match(rule, finding.secret.as_bytes())
+            && Fingerprint::of(&rule.id, &finding.secret) == finding.fingerprint
+        {
             Ok(finding.secret.clone())
         } else {
-            Err("the report's secret does not have the report's fingerprint (was the report edited?)".into())
+            Err(
+                "the report's secret is not a key of its rule with the report's fingerprint (was the report edited?)"
+                    .into(),
+            )
         };
     }
-    let content = read_content(finding)?;
-    let content = match crate::inspect::decode_utf16(&content) {
-        Some(text) => text.into_bytes(),
-        None => content,
-    };
-    text_at(&content, finding)
-        .into_iter()
-        .find(|text| Fingerprint::of(&finding.rule_id, text) == finding.fingerprint)
-        .ok_or_else(|| {
-            "the text there no longer has the reported fingerprint (the content changed since the report); \
-             scan again and use the new report"
-                .to_string()
-        })
+    if finding.end_line != finding.line || finding.end_column <= finding.column {
+        return Err("the report's location is not a span on one line".into());
+    }
+    let len = finding.end_column - finding.column;
+    if rule.max_match_len.is_some_and(|max| len > max) {
+        return Err(format!(
+            "the reported span ({len} bytes) is longer than any key of rule {}",
+            rule.id
+        ));
+    }
+    let text = read_span(finding, len)?;
+    if !is_whole_match(rule, &text) {
+        return Err(format!(
+            "the text at the reported place is not a key of rule {} (the content changed since the report, or \
+             the report is not from keyhound)",
+            rule.id
+        ));
+    }
+    let text = String::from_utf8(text).map_err(|_| "the text there is not UTF-8".to_string())?;
+    if Fingerprint::of(&rule.id, &text) != finding.fingerprint {
+        return Err(
+            "the text there no longer has the reported fingerprint (the content changed since the report); scan \
+             again and use the new report"
+                .into(),
+        );
+    }
+    Ok(text)
 }
 
-/// The bytes of the file or blob a finding was reported in.
-fn read_content(finding: &JsonFinding) -> Result<Vec<u8>, String> {
+/// Is `text` in its entirety one match of `rule` (its `secret` group, when it has one)?
+fn is_whole_match(rule: &Rule, text: &[u8]) -> bool {
+    rule.regex.captures_iter(text).any(|caps| {
+        let span = rule
+            .secret_group
+            .and_then(|group| caps.get(group))
+            .or_else(|| caps.get(0));
+        span.is_some_and(|m| m.start() == 0 && m.end() == text.len())
+    })
+}
+
+/// The largest file or blob read whole (for a finding in decoded UTF-16 text, whose offset is in the decoded
+/// text); others are read only at the reported offset.
+const MAX_DECODED_READ: u64 = 100 << 20;
+
+/// The `len` bytes at a finding's offset in the file, blob or message it was reported in.
+fn read_span(finding: &JsonFinding, len: usize) -> Result<Vec<u8>, String> {
+    let encoding = finding.decoded.as_deref().map(|name| {
+        crate::inspect::Encoding::from_name(name)
+            .ok_or_else(|| format!("unknown `decoded` value `{}`", crate::text::excerpt(name)))
+    });
+    let encoding = encoding.transpose()?;
+    let slice = |content: &[u8]| -> Result<Vec<u8>, String> {
+        let content = match encoding {
+            Some(encoding) => {
+                std::borrow::Cow::Owned(crate::inspect::decode_as(strip_bom(content), encoding).into_bytes())
+            }
+            None => std::borrow::Cow::Borrowed(content),
+        };
+        finding
+            .offset
+            .checked_add(len)
+            .and_then(|end| content.get(finding.offset..end))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| "the reported offset is past the end of the content".to_string())
+    };
     if let Some(label) = &finding.repository {
         let repo = crate::source::git::open(Path::new(label)).map_err(|e| e.to_string())?;
-        if let Some(git) = &finding.git {
-            let oid =
-                git2::Oid::from_str(&git.blob).map_err(|e| format!("bad blob id {}: {}", git.blob, e.message()))?;
-            let blob = repo
-                .find_blob(oid)
-                .map_err(|e| format!("cannot read blob {} in {label}: {}", git.blob, e.message()))?;
-            return Ok(blob.content().to_vec());
+        let loose = LooseObjects::list(&repo);
+        let objects = Objects::new(&repo, &loose);
+        let oid = match &finding.git {
+            Some(git) => git2::Oid::from_str(&git.blob)
+                .map_err(|_| format!("bad object id `{}`", crate::text::excerpt(&git.blob)))?,
+            None => staged_blob(&repo, &finding.path)?,
+        };
+        if messages::is_message_path(&finding.path) {
+            let message = if finding.path == messages::COMMIT_MESSAGE_PATH {
+                objects.commit(oid).map(|c| c.message_raw_bytes().to_vec())
+            } else {
+                objects.tag(oid).map(|t| t.message_bytes().unwrap_or_default().to_vec())
+            };
+            return slice(&message.map_err(|e| e.message)?);
         }
-        // A staged finding: the blob in the index, else the file in the working tree.
-        if let Ok(index) = repo.index()
-            && let Some(entry) = index.get_path(Path::new(&finding.path), 0)
-            && let Ok(blob) = repo.find_blob(entry.id)
-        {
-            return Ok(blob.content().to_vec());
+        let size = objects.blob_size(oid).map_err(|e| e.message)?;
+        if size > MAX_DECODED_READ {
+            return Err(format!("the blob is larger than {MAX_DECODED_READ} bytes"));
         }
-        let workdir = repo.workdir().ok_or_else(|| format!("{label} has no working tree"))?;
-        return std::fs::read(workdir.join(&finding.path)).map_err(|e| format!("cannot read: {e}"));
+        let blob = objects.blob(oid).map_err(|e| e.message)?;
+        return slice(blob.bytes());
     }
     if finding.path == STDIN_LABEL {
         return Err(
@@ -245,40 +306,48 @@ fn read_content(finding: &JsonFinding) -> Result<Vec<u8>, String> {
                 .into(),
         );
     }
-    std::fs::read(&finding.path).map_err(|e| format!("cannot read: {e}"))
+    let path = Path::new(&finding.path);
+    match encoding {
+        Some(_) => slice(&crate::input::read_regular(path, MAX_DECODED_READ).map_err(|e| e.to_string())?),
+        None => read_regular_at(path, finding.offset as u64, len),
+    }
 }
 
-/// The candidate texts at a finding's location: at its byte offset, then at its line and column.
-fn text_at(content: &[u8], finding: &JsonFinding) -> Vec<String> {
-    let mut texts = Vec::new();
-    if finding.end_line != finding.line || finding.end_column <= finding.column {
-        return texts;
-    }
-    let len = finding.end_column - finding.column;
-    let mut push = |start: usize| {
-        if let Some(bytes) = start.checked_add(len).and_then(|end| content.get(start..end))
-            && let Ok(text) = std::str::from_utf8(bytes)
-            && !texts.iter().any(|t| t == text)
-        {
-            texts.push(text.to_string());
-        }
-    };
-    push(finding.offset);
-    if let Some(line_start) = line_start(content, finding.line) {
-        push(line_start + finding.column.saturating_sub(1));
-    }
-    texts
+/// The blob staged at `path`, for a `--staged` finding.
+fn staged_blob(repo: &git2::Repository, path: &str) -> Result<git2::Oid, String> {
+    let index = repo.index().map_err(|e| e.message().to_string())?;
+    index
+        .get_path(Path::new(path), 0)
+        .map(|entry| entry.id)
+        .ok_or_else(|| "no longer staged".to_string())
 }
 
-/// The byte offset where 1-based line `line` starts.
-fn line_start(content: &[u8], line: usize) -> Option<usize> {
-    if line == 0 {
-        return None;
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] | [0xFE, 0xFF, rest @ ..] => rest,
+        _ => bytes,
     }
-    if line == 1 {
-        return Some(0);
+}
+
+/// `len` bytes at `offset` of the regular file `path` (a FIFO or a device is refused before it is opened).
+fn read_regular_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let describe = |e: std::io::Error| crate::input::describe_io(&e);
+    let meta = std::fs::metadata(path).map_err(describe)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "not a regular file ({}), not read",
+            crate::input::file_kind(&meta)
+        ));
     }
-    memchr::memchr_iter(b'\n', content).nth(line - 2).map(|i| i + 1)
+    let mut file = std::fs::File::open(path).map_err(describe)?;
+    file.seek(SeekFrom::Start(offset)).map_err(describe)?;
+    let mut bytes = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut bytes).map_err(describe)?;
+    if bytes.len() != len {
+        return Err("the reported offset is past the end of the file".into());
+    }
+    Ok(bytes)
 }
 
 /// `path:line:column`, with the short commit for history findings. The path is outside text.
@@ -315,6 +384,7 @@ mod tests {
             redacted: true,
             fingerprint: Fingerprint::of("openai-project-key", KEY),
             context: None,
+            decoded: None,
             repository: None,
             git: None,
             verification: None,
@@ -332,9 +402,14 @@ mod tests {
         assert_eq!(collected.keys[0].secret.expose(), KEY);
         assert_eq!(collected.keys[0].redacted, "sk-proj-e7nj…vhcH");
 
-        // A stale offset: the line and column still find it.
+        // Only the reported offset is read: a stale or forged one recovers nothing.
         let collected = recover(vec![json_finding(&name, 2, 5, 3)]);
-        assert_eq!(collected.keys.len(), 1);
+        assert!(collected.keys.is_empty());
+        assert!(
+            collected.unrecovered[0].reasons[0].contains("not a key of rule"),
+            "{:?}",
+            collected.unrecovered
+        );
 
         // The file changed: nothing is recovered, and the reason says so.
         std::fs::write(&path, format!("# x\nKEY={}\n", KEY.replace('e', "E"))).expect("write");
@@ -360,18 +435,9 @@ mod tests {
     #[test]
     fn other_providers_are_counted_and_left_alone() {
         let mut other = json_finding("x", 1, 1, 0);
-        other.provider = "anthropic".into();
+        other.rule_id = "anthropic-api-key".into();
         let collected = recover(vec![other]);
         assert_eq!(collected.other_providers, 1);
         assert!(collected.keys.is_empty() && collected.unrecovered.is_empty());
-    }
-
-    #[test]
-    fn line_starts_are_found() {
-        let text = b"a\nbc\n\nd";
-        assert_eq!(line_start(text, 1), Some(0));
-        assert_eq!(line_start(text, 2), Some(2));
-        assert_eq!(line_start(text, 4), Some(6));
-        assert_eq!(line_start(text, 5), None);
     }
 }

@@ -128,11 +128,21 @@ pub fn json_findings(text: &str) -> Vec<Value> {
         .clone()
 }
 
-/// Parses `--format jsonl` output: one JSON object per non-empty line.
+/// Parses `--format jsonl` output: one JSON object per finding, then the summary line that counts them (checked
+/// here).
 pub fn jsonl_findings(text: &str) -> Vec<Value> {
-    text.lines()
+    let mut lines: Vec<Value> = text
+        .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("line is not JSON ({e}): {line}")))
-        .collect()
+        .collect();
+    let summary = lines.pop().unwrap_or_else(|| panic!("no summary line in:\n{text}"));
+    assert_eq!(summary["record"], "summary", "the last line is the summary:\n{text}");
+    assert_eq!(
+        summary["findings"],
+        lines.len(),
+        "the summary counts the findings:\n{text}"
+    );
+    lines
 }
 
 /// One finding as listed in the `.tsv` files: path, rule id, raw secret.

@@ -300,10 +300,7 @@ max_file_size = "1MiB"
     );
     let output = run(keyhound_in(dir.path()).args(["scan", ".", "--show-secrets"]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
-    let lines: Vec<Value> = stdout(&output)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("jsonl, the configured format"))
-        .collect();
+    let lines: Vec<Value> = crate::common::jsonl_findings(&stdout(&output));
     let mut found: Vec<(String, String)> = lines
         .iter()
         .map(|f| {

@@ -710,7 +710,7 @@ fn a_show_secrets_report_is_used_directly_and_checked() {
     let output = revoke(dir.path(), &fake, Some(ADMIN), &[]);
     assert_eq!(code(&output), 1);
     assert!(
-        stdout(&output).contains("does not have the report's fingerprint"),
+        stdout(&output).contains("not a key of its rule with the report's fingerprint"),
         "{}",
         stdout(&output)
     );

@@ -129,7 +129,8 @@ fn jsonl_is_one_versioned_object_per_line() {
     let output = run(keyhound().args(["scan", DEMO, "--format", "jsonl", "--show-secrets"]));
     assert_eq!(code(&output), 1);
     let text = stdout(&output);
-    assert_eq!(text.lines().count(), expected_demo().len());
+    // One line per finding, and the summary line.
+    assert_eq!(text.lines().count(), expected_demo().len() + 1);
     let findings = jsonl_findings(&text);
     for finding in &findings {
         assert!(finding.is_object(), "{finding}");
