@@ -191,6 +191,16 @@ pub struct RuleArgs {
     pub config: Option<PathBuf>,
 }
 
+/// Where a range scan reads its settings from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ConfigFrom {
+    /// The base revision of the range (`--since REV`, the A of `--range A..B`).
+    #[default]
+    Base,
+    /// The working tree, as for other scans.
+    Worktree,
+}
+
 /// When to colour the human report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -266,6 +276,11 @@ pub struct GitArgs {
     /// List every commit and path where a flagged blob appears, not only where it was introduced.
     #[arg(long)]
     pub all_commits: bool,
+    /// Where a --since/--range scan reads keyhound.toml (and the rule files it names) and a --baseline inside the
+    /// repository from: the base revision (the default: the commits under review cannot change them) or the
+    /// working tree.
+    #[arg(long, value_enum, value_name = "WHERE", default_value_t = ConfigFrom::Base)]
+    pub config_from: ConfigFrom,
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]

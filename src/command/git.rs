@@ -1,34 +1,53 @@
 //! `keyhound git`: history, ranges and staged changes of one or more repositories.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use git2::Repository;
 
-use crate::cli::GitArgs;
+use crate::cli::{ConfigFrom, GitArgs};
+use crate::config::{CONFIG_FILE_NAME, ConfigFiles, LoadedConfig};
 use crate::diag::{Diagnostics, ScanStats};
 use crate::exit::ExitStatus;
+use crate::filter::baseline::Baseline;
+use crate::input::MAX_REPORT_FILE;
 use crate::report::SourceRoot;
 use crate::source::fs::display_path;
+use crate::source::git::objects::{LooseObjects, Objects};
+use crate::source::git::tree_files::TreeFiles;
 use crate::source::git::{self, GitError, HistoryOptions, Selection};
 
-use super::output::{Scanned, finish};
-use super::setup::{configure_threads, load_config, max_file_size, scanner};
+use super::output::{Scanned, Units, finish};
+use super::setup::{configure_threads, load_baseline, load_config, max_file_size, scanner};
 
 pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     configure_threads(args.content.threads)?;
     let selection = selection(&args)?;
-    // Each repository is opened once; keyhound.toml is read from the first one's working tree, when it has one.
+    // Each repository is opened once; keyhound.toml is read from the first one.
     let opened: Vec<(String, Result<Repository, GitError>)> = args
         .repos
         .iter()
         .map(|path| (display_path(path), git::open(path)))
         .collect();
-    let first_workdir = match opened.first() {
-        Some((_, Ok(repo))) => repo.workdir(),
+    let first = match opened.first() {
+        Some((_, Ok(repo))) => Some(repo),
         _ => None,
     };
-    let config = load_config(&args.rules, first_workdir)?;
+    let diag = Diagnostics::new(args.output.quiet, None);
+    // A range scan is CI on commits under review: their keyhound.toml and baseline could switch the scan off, so
+    // both come from the base revision.
+    let base = match (&selection, args.config_from) {
+        (Selection::Range { hide, .. }, ConfigFrom::Base) if args.rules.config.is_none() => Some(hide.as_str()),
+        _ => None,
+    };
+    let (config, baseline) = match (base, first) {
+        (Some(rev), Some(repo)) => settings_from_base(repo, rev, &args, &diag)?,
+        _ => (
+            load_config(&args.rules, first.and_then(Repository::workdir))?,
+            load_baseline(&args.output)?,
+        ),
+    };
     let scanner = scanner(&args.rules, &config)?;
     let options = HistoryOptions {
         selection,
@@ -37,7 +56,6 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         binary: args.content.binary,
         exclude: config.exclude_set()?,
     };
-    let diag = Diagnostics::new(args.output.quiet, None);
     let stats = ScanStats::default();
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
@@ -76,14 +94,80 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     }
     crate::source::fs::sort_findings(&mut findings);
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
-    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, &diag);
+    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
     let scanned = Scanned {
         findings,
         repositories,
         source_root,
-        units: if args.staged { "staged files" } else { "blobs" },
+        units: if args.staged { Units::STAGED_FILES } else { Units::BLOBS },
+        baseline,
     };
     finish(scanned, &args.output, &config, scanner.rules(), &diag, &stats, started)
+}
+
+/// `keyhound.toml` (with its rule files) and the `--baseline` of a range scan, read from the base revision `rev`.
+/// A baseline outside the repository is read from disk: the commits under review cannot have written it.
+fn settings_from_base(
+    repo: &Repository,
+    rev: &str,
+    args: &GitArgs,
+    diag: &Diagnostics,
+) -> anyhow::Result<(LoadedConfig, Option<Baseline>)> {
+    let loose = LooseObjects::list(repo);
+    let objects = Objects::new(repo, &loose);
+    let bad = |message: String| GitError::BadRevision {
+        repo: display_path(repo.workdir().unwrap_or(repo.path())),
+        rev: rev.to_string(),
+        message,
+    };
+    let object = repo.revparse_single(rev).map_err(|e| bad(e.message().to_string()))?;
+    let commit = objects
+        .commit(
+            object
+                .peel(git2::ObjectType::Commit)
+                .map_err(|e| bad(e.message().to_string()))?
+                .id(),
+        )
+        .map_err(|e| bad(e.message))?;
+    let files = TreeFiles::new(&objects, commit.tree_id(), rev);
+    let config = LoadedConfig::load_from(&files)?;
+    if let Some(workdir) = repo.workdir()
+        && workdir.join(CONFIG_FILE_NAME).exists()
+    {
+        diag.note(format!(
+            "{CONFIG_FILE_NAME} is read from {rev}, the base of the range, not from the working tree \
+             (--config-from worktree reads the working tree's)"
+        ));
+    }
+    let baseline = match &args.output.baseline {
+        None => None,
+        Some(path) => match repo_relative(repo, path) {
+            None => Some(Baseline::read(path)?),
+            Some(rel) => {
+                let tree = TreeFiles::new(&objects, commit.tree_id(), rev).with_max(MAX_REPORT_FILE);
+                match tree.read(&rel).map_err(anyhow::Error::msg)? {
+                    Some(bytes) => Some(Baseline::parse(&bytes, &tree.name(&rel))?),
+                    None => {
+                        diag.note(format!(
+                            "the baseline {} is not in {rev}, the base of the range: no baseline is applied",
+                            path.display()
+                        ));
+                        None
+                    }
+                }
+            }
+        },
+    };
+    Ok((config, baseline))
+}
+
+/// `path` (relative to the current directory) relative to the repository's working tree, when it lies inside it.
+fn repo_relative(repo: &Repository, path: &Path) -> Option<PathBuf> {
+    let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
+    let absolute = std::env::current_dir().ok()?.join(path);
+    let parent = std::fs::canonicalize(absolute.parent()?).ok()?;
+    let resolved = parent.join(absolute.file_name()?);
+    resolved.strip_prefix(&workdir).ok().map(Path::to_path_buf)
 }
 
 fn selection(args: &GitArgs) -> anyhow::Result<Selection> {

@@ -10,13 +10,14 @@ use crate::exit::ExitStatus;
 use crate::report::SourceRoot;
 use crate::report::json::read_report;
 
-use super::output::{Scanned, finish};
-use super::setup::{load_config, rule_set};
+use super::output::{Scanned, Units, finish};
+use super::setup::{load_baseline, load_config, rule_set};
 
 pub fn run(args: MergeArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let config = load_config(&args.rules, None)?;
     let rules = rule_set(&args.rules, &config)?;
+    let baseline = load_baseline(&args.output)?;
     let diag = Diagnostics::new(args.output.quiet, None);
     let stats = ScanStats::default();
     let mut findings = Vec::new();
@@ -30,7 +31,8 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitStatus> {
         findings,
         repositories: Vec::new(),
         source_root: SourceRoot::for_dir(Path::new(".")),
-        units: "reports",
+        units: Units::REPORTS,
+        baseline,
     };
     finish(scanned, &args.output, &config, &rules, &diag, &stats, started)
 }

@@ -22,8 +22,10 @@ pub struct Scanned {
     pub repositories: Vec<RepositoryInfo>,
     /// What finding paths are relative to.
     pub source_root: Option<SourceRoot>,
-    /// What was counted: "files", "blobs", "staged files".
-    pub units: &'static str,
+    /// What was counted.
+    pub units: Units,
+    /// The baseline in force (`--baseline`, read before the scan).
+    pub baseline: Option<Baseline>,
 }
 
 /// Applies the baseline, writes the report and the summary, and works out the exit status.
@@ -41,6 +43,7 @@ pub fn finish(
         repositories,
         source_root,
         units,
+        baseline,
     } = scanned;
     if let Some(bar) = diag.progress() {
         bar.finish_and_clear();
@@ -56,10 +59,7 @@ pub fn finish(
             );
         }
     }
-    let mut baselined = 0;
-    if let Some(path) = &args.baseline {
-        baselined = Baseline::read(path)?.apply(&mut findings);
-    }
+    let baselined = baseline.as_ref().map_or(0, |baseline| baseline.apply(&mut findings));
     let format = args.format.or(config.config.format).unwrap_or(Format::Human);
     let color = match args.color {
         ColorChoice::Always => true,
@@ -91,7 +91,8 @@ pub fn finish(
         }
     }
     if !args.quiet {
-        eprintln!("{}", summary_line(&findings, stats, started, baselined, units));
+        let summary = Summary::new(&findings, stats, started.elapsed().as_secs_f64(), baselined, config);
+        eprintln!("{}", summary.line(units));
     }
     Ok(if !findings.is_empty() {
         ExitStatus::Findings(args.exit_code)
@@ -102,45 +103,57 @@ pub fn finish(
     })
 }
 
-fn summary_line(findings: &[Finding], stats: &ScanStats, started: Instant, baselined: usize, units: &str) -> String {
-    let secs = started.elapsed().as_secs_f64();
-    let bytes = ScanStats::get(&stats.bytes);
-    let rate = if secs > 0.0 { bytes as f64 / secs } else { 0.0 };
-    let mut line = format!(
-        "keyhound: {} finding(s) in {} {}",
-        findings.len(),
-        ScanStats::get(&stats.items),
-        units,
-    );
-    let commits = ScanStats::get(&stats.commits);
-    if commits > 0 {
-        line.push_str(&format!(" from {commits} commit(s)"));
+/// What was counted: "file"/"files", "blob"/"blobs".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Units {
+    pub one: &'static str,
+    pub many: &'static str,
+}
+
+impl Units {
+    pub const FILES: Units = Units {
+        one: "file",
+        many: "files",
+    };
+    pub const BLOBS: Units = Units {
+        one: "blob",
+        many: "blobs",
+    };
+    pub const STAGED_FILES: Units = Units {
+        one: "staged file",
+        many: "staged files",
+    };
+    pub const REPORTS: Units = Units {
+        one: "report",
+        many: "reports",
+    };
+
+    fn of(self, n: u64) -> String {
+        format!("{n} {}", if n == 1 { self.one } else { self.many })
     }
-    line.push_str(&format!(
-        ", {} in {secs:.2}s ({}/s)",
-        bytesize::ByteSize(bytes).display().iec(),
-        bytesize::ByteSize(rate as u64).display().iec()
-    ));
-    let mut extras = Vec::new();
-    if baselined > 0 {
-        extras.push(format!("{baselined} in baseline"));
-    }
-    let allowed = ScanStats::get(&stats.allowed);
-    if allowed > 0 {
-        extras.push(format!("{allowed} allowed inline"));
-    }
-    let large = ScanStats::get(&stats.skipped_large);
-    if large > 0 {
-        extras.push(format!("{large} too large"));
-    }
-    let binary = ScanStats::get(&stats.skipped_binary);
-    if binary > 0 {
-        extras.push(format!("{binary} binary skipped"));
-    }
-    if !extras.is_empty() {
-        line.push_str(&format!(" [{}]", extras.join(", ")));
-    }
-    if !findings.is_empty() {
+}
+
+/// The numbers the summary line shows.
+#[derive(Debug, Clone, Default)]
+struct Summary {
+    findings: usize,
+    items: u64,
+    commits: u64,
+    bytes: u64,
+    secs: f64,
+    baselined: usize,
+    allowed: u64,
+    too_large: u64,
+    binary: u64,
+    excluded: u64,
+    /// The config that excluded paths, when it has `exclude_paths`.
+    excluding_config: Option<String>,
+    /// Findings per rule id, in order of first appearance.
+    by_rule: Vec<(String, usize)>,
+}
+
+impl Summary {
+    fn new(findings: &[Finding], stats: &ScanStats, secs: f64, baselined: usize, config: &LoadedConfig) -> Summary {
         let mut by_rule: Vec<(String, usize)> = Vec::new();
         for finding in findings {
             match by_rule.iter_mut().find(|(id, _)| *id == finding.rule_id) {
@@ -148,8 +161,101 @@ fn summary_line(findings: &[Finding], stats: &ScanStats, started: Instant, basel
                 None => by_rule.push((finding.rule_id.clone(), 1)),
             }
         }
-        let parts: Vec<String> = by_rule.iter().map(|(id, n)| format!("{id}: {n}")).collect();
-        line.push_str(&format!("\nkeyhound: by rule: {}", parts.join(", ")));
+        Summary {
+            findings: findings.len(),
+            items: ScanStats::get(&stats.items),
+            commits: ScanStats::get(&stats.commits),
+            bytes: ScanStats::get(&stats.bytes),
+            secs,
+            baselined,
+            allowed: ScanStats::get(&stats.allowed),
+            too_large: ScanStats::get(&stats.skipped_large),
+            binary: ScanStats::get(&stats.skipped_binary),
+            excluded: ScanStats::get(&stats.excluded),
+            excluding_config: config.path.clone().filter(|_| !config.config.exclude_paths.is_empty()),
+            by_rule,
+        }
     }
-    line
+
+    fn line(&self, units: Units) -> String {
+        let rate = if self.secs > 0.0 {
+            self.bytes as f64 / self.secs
+        } else {
+            0.0
+        };
+        let mut line = format!(
+            "keyhound: {} finding{} in {}",
+            self.findings,
+            if self.findings == 1 { "" } else { "s" },
+            units.of(self.items)
+        );
+        if self.commits > 0 {
+            line.push_str(&format!(
+                " from {} commit{}",
+                self.commits,
+                if self.commits == 1 { "" } else { "s" }
+            ));
+        }
+        line.push_str(&format!(
+            ", {} in {:.2}s ({}/s)",
+            bytesize::ByteSize(self.bytes).display().iec(),
+            self.secs,
+            bytesize::ByteSize(rate as u64).display().iec()
+        ));
+        let mut extras = Vec::new();
+        if self.baselined > 0 {
+            extras.push(format!("{} in baseline", self.baselined));
+        }
+        if self.allowed > 0 {
+            extras.push(format!("{} allowed inline", self.allowed));
+        }
+        if self.too_large > 0 {
+            extras.push(format!("{} too large", self.too_large));
+        }
+        if self.binary > 0 {
+            extras.push(format!("{} binary skipped", self.binary));
+        }
+        // What a config excluded is always said, even when it is nothing: a config can switch a scan off.
+        if let Some(config) = &self.excluding_config {
+            extras.push(format!("{} excluded by {config}", self.excluded));
+        }
+        if !extras.is_empty() {
+            line.push_str(&format!(" [{}]", extras.join(", ")));
+        }
+        if !self.by_rule.is_empty() {
+            let parts: Vec<String> = self.by_rule.iter().map(|(id, n)| format!("{id}: {n}")).collect();
+            line.push_str(&format!("\nkeyhound: by rule: {}", parts.join(", ")));
+        }
+        line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_line_counts_in_words() {
+        let mut summary = Summary {
+            items: 1,
+            bytes: 2048,
+            secs: 0.5,
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary.line(Units::FILES),
+            "keyhound: 0 findings in 1 file, 2.0 KiB in 0.50s (4.0 KiB/s)"
+        );
+        summary.findings = 1;
+        summary.items = 3;
+        summary.commits = 1;
+        summary.binary = 2;
+        summary.excluding_config = Some("keyhound.toml".into());
+        summary.by_rule = vec![("openai-legacy-key".into(), 1)];
+        assert_eq!(
+            summary.line(Units::BLOBS),
+            "keyhound: 1 finding in 3 blobs from 1 commit, 2.0 KiB in 0.50s (4.0 KiB/s) [2 binary skipped, 0 excluded \
+             by keyhound.toml]\nkeyhound: by rule: openai-legacy-key: 1"
+        );
+    }
 }

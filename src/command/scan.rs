@@ -9,8 +9,8 @@ use crate::exit::ExitStatus;
 use crate::report::SourceRoot;
 use crate::source::fs::{WalkOptions, scan_paths};
 
-use super::output::{Scanned, finish};
-use super::setup::{configure_threads, load_config, max_file_size, scanner};
+use super::output::{Scanned, Units, finish};
+use super::setup::{configure_threads, load_baseline, load_config, max_file_size, scanner};
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
@@ -18,6 +18,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let root = args.paths.first().filter(|p| p.is_dir()).map(|p| p.as_path());
     let config = load_config(&args.rules, root)?;
     let scanner = scanner(&args.rules, &config)?;
+    let baseline = load_baseline(&args.output)?;
     let options = WalkOptions {
         no_ignore: args.no_ignore,
         follow_links: args.follow,
@@ -35,12 +36,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         _ => SourceRoot::for_dir(Path::new(".")),
     };
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
-    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, &diag);
+    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
     let scanned = Scanned {
         findings,
         repositories: Vec::new(),
         source_root,
-        units: "files",
+        units: Units::FILES,
+        baseline,
     };
     finish(scanned, &args.output, &config, scanner.rules(), &diag, &stats, started)
 }

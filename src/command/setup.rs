@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::cli::{ContentArgs, RuleArgs};
+use crate::cli::{ContentArgs, OutputArgs, RuleArgs};
 use crate::config::LoadedConfig;
+use crate::filter::baseline::Baseline;
 use crate::rules::{RuleSet, load_rule_path};
 use crate::scan::{PlaceholderFilter, Scanner};
 
@@ -51,6 +52,11 @@ pub fn max_file_size(args: &ContentArgs, config: &LoadedConfig) -> anyhow::Resul
         .max_file_size
         .or(config.max_file_size()?)
         .unwrap_or(DEFAULT_MAX_FILE_SIZE))
+}
+
+/// `--baseline FILE`, read before the scan so that a bad one stops the run before any work.
+pub fn load_baseline(args: &OutputArgs) -> anyhow::Result<Option<Baseline>> {
+    Ok(args.baseline.as_deref().map(Baseline::read).transpose()?)
 }
 
 /// Sizes rayon's pool (history scans); the filesystem walker takes the same number itself.

@@ -31,20 +31,12 @@ pub struct BaselineEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    #[error("cannot read baseline {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write baseline {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read baseline {0}")]
+    Read(#[from] crate::input::InputError),
+    #[error("cannot write baseline {path}: {}", crate::input::describe_io(.error))]
+    Write { path: PathBuf, error: std::io::Error },
     #[error("{path} is not a keyhound baseline: {message}")]
-    Format { path: PathBuf, message: String },
+    Format { path: String, message: String },
 }
 
 impl Baseline {
@@ -68,27 +60,36 @@ impl Baseline {
     }
 
     pub fn read(path: &Path) -> Result<Baseline, BaselineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| BaselineError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let baseline: Baseline = serde_json::from_str(&text).map_err(|e| BaselineError::Format {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let bytes = crate::input::read_regular(path, crate::input::MAX_REPORT_FILE)?;
+        Baseline::parse(&bytes, &path.display().to_string())
+    }
+
+    /// Parses a baseline's bytes; `name` labels errors.
+    pub fn parse(bytes: &[u8], name: &str) -> Result<Baseline, BaselineError> {
+        let format = |message: String| BaselineError::Format {
+            path: name.to_string(),
+            message,
+        };
+        let baseline: Baseline =
+            serde_json::from_slice(bytes).map_err(|e| format(crate::text::truncate_chars(&e.to_string(), 200)))?;
         if baseline.format_version != BASELINE_VERSION {
-            return Err(BaselineError::Format {
-                path: path.to_path_buf(),
-                message: format!("format_version {} is not {BASELINE_VERSION}", baseline.format_version),
-            });
+            return Err(format(format!(
+                "format_version {} is not {BASELINE_VERSION}",
+                baseline.format_version
+            )));
         }
         Ok(baseline)
     }
 
+    /// Does the baseline accept this fingerprint?
+    pub fn contains(&self, fingerprint: &Fingerprint) -> bool {
+        self.findings.iter().any(|e| &e.fingerprint == fingerprint)
+    }
+
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let write_error = |source| BaselineError::Write {
+        let write_error = |error| BaselineError::Write {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let mut text = serde_json::to_string_pretty(self).map_err(|e| write_error(e.into()))?;
         text.push('\n');

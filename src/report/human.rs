@@ -56,17 +56,35 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 0 => String::new(),
                 n => format!(" (+{n} more commit/path places)"),
             };
-            writeln!(
-                out,
-                "    {} {} {} <{}> {}: {}{}",
-                paint(DIM, "commit"),
-                esc(short),
-                esc(&git.author_name),
-                esc(&git.author_email),
-                esc(&git.date),
-                esc(&git.summary),
-                more
-            )?;
+            match (&git.reference, git.author_name.is_empty() && git.date.is_empty()) {
+                // A blob only a ref to a tree or a blob reaches: no commit, no author.
+                (Some(reference), true) => {
+                    writeln!(out, "    {} {}{}", paint(DIM, "ref"), esc(reference), more)?;
+                }
+                // A tag message: the tag's ref, tagger and date.
+                (Some(reference), false) => writeln!(
+                    out,
+                    "    {} {} {} <{}> {}: {}{}",
+                    paint(DIM, "tag"),
+                    esc(reference),
+                    esc(&git.author_name),
+                    esc(&git.author_email),
+                    esc(&git.date),
+                    esc(&git.summary),
+                    more
+                )?,
+                (None, _) => writeln!(
+                    out,
+                    "    {} {} {} <{}> {}: {}{}",
+                    paint(DIM, "commit"),
+                    esc(short),
+                    esc(&git.author_name),
+                    esc(&git.author_email),
+                    esc(&git.date),
+                    esc(&git.summary),
+                    more
+                )?,
+            }
         }
         if let Some(verification) = &finding.verification {
             writeln!(

@@ -65,24 +65,21 @@ impl ReportContext<'_> {
     /// A finding path as a SARIF URI: relative to `%SRCROOT%` when it lies under the root (the bool says so),
     /// else as it is.
     pub fn artifact_uri(&self, path: &str) -> (String, bool) {
+        if let Some(root) = &self.source_root {
+            let relative = if root.prefix.is_empty() {
+                (!path.starts_with('/')).then_some(path)
+            } else {
+                path.strip_prefix(root.prefix.trim_end_matches('/'))
+                    .and_then(|rest| rest.strip_prefix('/'))
+            };
+            if let Some(rel) = relative {
+                return (sarif::path_to_uri(rel), true);
+            }
+        }
         if path.starts_with('/') {
             return (format!("file://{}", sarif::path_to_uri(path)), false);
         }
-        match &self.source_root {
-            Some(root) => {
-                let relative = if root.prefix.is_empty() {
-                    Some(path)
-                } else {
-                    path.strip_prefix(root.prefix.as_str())
-                        .and_then(|rest| rest.strip_prefix('/'))
-                };
-                match relative {
-                    Some(rel) => (sarif::path_to_uri(rel), true),
-                    None => (sarif::path_to_uri(path), false),
-                }
-            }
-            None => (sarif::path_to_uri(path), false),
-        }
+        (sarif::path_to_uri(path), false)
     }
 }
 

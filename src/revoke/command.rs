@@ -11,7 +11,7 @@ use crate::cli::{OutputArgs, RevokeArgs, RevokeOptions, VerifyArgs};
 use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
-use crate::finding::{Finding, Fingerprint, Secret};
+use crate::finding::{Finding, Secret};
 
 use super::audit::AuditLog;
 use super::client::{Client, DEFAULT_API_BASE};
@@ -94,6 +94,7 @@ pub fn after_scan(
     mut findings: Vec<Finding>,
     args: &VerifyArgs,
     output: &OutputArgs,
+    baseline: Option<&Baseline>,
     diag: &Diagnostics,
 ) -> Vec<Finding> {
     if !args.verify && !args.revoke {
@@ -102,24 +103,21 @@ pub fn after_scan(
     if let Some(bar) = diag.progress() {
         bar.finish_and_clear();
     }
-    if let Err(err) = verify_and_revoke(&mut findings, args, output) {
+    if let Err(err) = verify_and_revoke(&mut findings, args, output, baseline) {
         eprintln!("keyhound: error: {}", crate::text::for_message(&format!("{err:#}")));
     }
     findings
 }
 
-fn verify_and_revoke(findings: &mut [Finding], args: &VerifyArgs, output: &OutputArgs) -> anyhow::Result<()> {
-    let baselined: Vec<Fingerprint> = match &output.baseline {
-        // An unreadable baseline is reported by the scan itself, which then stops.
-        Some(path) => match Baseline::read(path) {
-            Ok(baseline) => baseline.findings.into_iter().map(|e| e.fingerprint).collect(),
-            Err(_) => return Ok(()),
-        },
-        None => Vec::new(),
-    };
+fn verify_and_revoke(
+    findings: &mut [Finding],
+    args: &VerifyArgs,
+    output: &OutputArgs,
+    baseline: Option<&Baseline>,
+) -> anyhow::Result<()> {
     let considered: Vec<Finding> = findings
         .iter()
-        .filter(|f| !baselined.contains(&f.fingerprint))
+        .filter(|f| !baseline.is_some_and(|b| b.contains(&f.fingerprint)))
         .cloned()
         .collect();
     let collected: Collected = keys::from_findings(&considered);

@@ -11,6 +11,7 @@ use ignore::{WalkBuilder, WalkState};
 
 use crate::diag::{Diagnostics, ScanStats};
 use crate::finding::Finding;
+use crate::input::describe_io;
 use crate::inspect::{BinaryPolicy, inspect};
 use crate::scan::Scanner;
 
@@ -65,8 +66,8 @@ pub fn scan_paths(
     for path in paths {
         if path.as_os_str() == STDIN_PATH {
             walk.scan_stdin();
-        } else if std::fs::symlink_metadata(path).is_err() {
-            diag.error(format!("{}: no such file or directory", path.display()));
+        } else if let Err(err) = std::fs::symlink_metadata(path) {
+            diag.error(format!("{}: {}", path.display(), describe_io(&err)));
         } else {
             roots.push(path.clone());
         }
@@ -124,6 +125,7 @@ impl Walk<'_> {
         if let Some(exclude) = &self.options.exclude
             && exclude.is_match(relative_to_root(path, entry.depth()))
         {
+            self.stats.excluded.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if file_type.is_symlink() {
@@ -148,14 +150,14 @@ impl Walk<'_> {
         let mut file = match File::open(path) {
             Ok(file) => file,
             Err(err) => {
-                self.diag.warn(format!("{label}: {err}"));
+                self.diag.warn(format!("{label}: {}", describe_io(&err)));
                 return;
             }
         };
         let size = match file.metadata() {
             Ok(meta) => meta.len(),
             Err(err) => {
-                self.diag.warn(format!("{label}: {err}"));
+                self.diag.warn(format!("{label}: {}", describe_io(&err)));
                 return;
             }
         };
@@ -170,7 +172,7 @@ impl Walk<'_> {
         }
         buffer.clear();
         if let Err(err) = file.read_to_end(buffer) {
-            self.diag.warn(format!("{label}: {err}"));
+            self.diag.warn(format!("{label}: {}", describe_io(&err)));
             return;
         }
         self.record(buffer, label);
@@ -179,11 +181,27 @@ impl Walk<'_> {
         }
     }
 
+    /// Reads standard input, at most `--max-file-size` of it: a pipe has no size to check beforehand, so a
+    /// larger input is read up to the limit, then refused with a warning (nothing of it is reported as clean).
     fn scan_stdin(&self) {
         let mut buffer = Vec::new();
-        match std::io::stdin().lock().read_to_end(&mut buffer) {
+        let max = self.options.max_file_size;
+        match std::io::stdin()
+            .lock()
+            .take(max.saturating_add(1))
+            .read_to_end(&mut buffer)
+        {
+            Ok(_) if buffer.len() as u64 > max => {
+                self.stats.skipped_large.fetch_add(1, Ordering::Relaxed);
+                self.diag.warn(format!(
+                    "{STDIN_LABEL}: not scanned, it is larger than --max-file-size {} (raise the limit to scan it)",
+                    bytesize::ByteSize(max).display().iec()
+                ));
+            }
             Ok(_) => self.record(&buffer, STDIN_LABEL),
-            Err(err) => self.diag.error(format!("cannot read standard input: {err}")),
+            Err(err) => self
+                .diag
+                .error(format!("cannot read standard input: {}", describe_io(&err))),
         }
     }
 

@@ -376,7 +376,7 @@ fn the_summary_counts_commits_and_blobs() {
     let output = run(keyhound_in(repo.path()).args(["git"]));
     assert_eq!(code(&output), 0);
     let err = stderr(&output);
-    assert!(err.contains("2 blobs from 2 commit(s)"), "{err}");
+    assert!(err.contains("2 blobs from 2 commits"), "{err}");
 }
 
 #[test]

@@ -138,7 +138,7 @@ fn off_a_terminal_there_are_no_colours_or_progress_bars_and_the_summary_is_on_st
         !out.contains('\u{1b}') && !err.contains('\u{1b}'),
         "no escape codes in pipes"
     );
-    assert!(!out.contains("finding(s) in"), "the summary is not in the report");
-    assert!(err.contains("finding(s) in") && err.contains("files"), "{err}");
+    assert!(!out.contains("findings in"), "the summary is not in the report");
+    assert!(err.contains("findings in") && err.contains("files"), "{err}");
     assert!(err.contains("by rule: openai-project-key"), "{err}");
 }
