@@ -89,11 +89,18 @@ impl DirFiles {
         };
         match &self.canonical {
             Some(root) if resolved.starts_with(root) => Ok(Some(resolved)),
-            _ => Err(format!(
-                "{}: resolves outside {} (a symbolic link?), not read",
-                self.name(rel),
-                crate::source::fs::display_path(&self.root)
-            )),
+            _ => {
+                let root = crate::source::fs::display_path(&self.root);
+                Err(format!(
+                    "{}: resolves outside {} (a symbolic link?), not read",
+                    self.name(rel),
+                    if root == "." {
+                        "the scanned directory".to_string()
+                    } else {
+                        root
+                    }
+                ))
+            }
         }
     }
 }
@@ -222,7 +229,11 @@ impl LoadedConfig {
                     crate::text::excerpt(&listed.to_string_lossy())
                 ))
             })?;
-            loaded.rules.extend(load_rule_files(files, &rel)?);
+            let rules = load_rule_files(files, &rel).map_err(|e| match e {
+                ConfigError::Read(message) => invalid(format!("rules: {message}")),
+                other => other,
+            })?;
+            loaded.rules.extend(rules);
         }
         Ok(loaded)
     }

@@ -304,4 +304,31 @@ mod tests {
         let long = "x ".repeat(MAX_MESSAGE_CHARS);
         assert_eq!(for_message(&long).chars().count(), MAX_MESSAGE_CHARS + 1);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn no_output_of_outside_text_holds_a_key_or_a_control_character(
+                before in "\\PC{0,40}|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}]{0,8}",
+                after in "\\PC{0,40}|[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}]{0,8}",
+                random in "[A-Za-z0-9]{40}",
+            ) {
+                let key = format!("sk-{}T3BlbkFJ{}", &random[..20], &random[20..]);
+                let text = format!("{before}{key}{after}");
+                for shown in [for_terminal(&text, false), for_message(&text)] {
+                    prop_assert!(!shown.contains(&key), "{}", shown);
+                    prop_assert!(!shown.chars().any(is_dangerous_char), "{}", shown);
+                }
+                let report = for_report(&text, false);
+                prop_assert!(!report.contains(&key));
+                let json = serde_json::to_string(&report).unwrap_or_default();
+                prop_assert!(!escape_json_extras(&json).chars().any(is_dangerous_char));
+            }
+        }
+    }
 }

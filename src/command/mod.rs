@@ -23,7 +23,7 @@ pub fn main() -> ExitStatus {
         Err(err) if is_broken_pipe(&err) => ExitStatus::Clean,
         Err(err) => {
             // Errors quote paths, rule files and server answers: through the choke point for outside text.
-            eprintln!("keyhound: error: {}", crate::text::for_message(&format!("{err:#}")));
+            eprintln!("keyhound: error: {}", crate::text::for_message(&error_chain(&err)));
             ExitStatus::Error
         }
     }
@@ -43,6 +43,23 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Clean)
         }
     }
+}
+
+/// An error and its causes, as one line: "cannot read X: permission denied". A cause whose words the line already
+/// holds (an error that quotes its own source) is not repeated.
+pub fn error_chain(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(text.as_str()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// A closed pipe (`keyhound scan | head`) is not an error.

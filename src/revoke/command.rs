@@ -104,7 +104,10 @@ pub fn after_scan(
         bar.finish_and_clear();
     }
     if let Err(err) = verify_and_revoke(&mut findings, args, output, baseline) {
-        eprintln!("keyhound: error: {}", crate::text::for_message(&format!("{err:#}")));
+        eprintln!(
+            "keyhound: error: {}",
+            crate::text::for_message(&crate::command::error_chain(&err))
+        );
     }
     findings
 }

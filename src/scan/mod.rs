@@ -299,4 +299,66 @@ mod tests {
         push_window(&mut w, 30, 40);
         assert_eq!(w, vec![(0, 20), (30, 40)]);
     }
+
+    mod properties {
+        use super::*;
+        use crate::inspect::{BinaryPolicy, inspect};
+        use proptest::prelude::*;
+
+        /// A legacy key or a 164-character project key, random in the parts that are random.
+        fn key() -> impl Strategy<Value = String> {
+            let legacy = ("[A-Za-z0-9]{20}", "[A-Za-z0-9]{20}").prop_map(|(a, b)| format!("sk-{a}T3BlbkFJ{b}"));
+            let project =
+                ("[A-Za-z0-9_-]{74}", "[A-Za-z0-9_-]{74}").prop_map(|(a, b)| format!("sk-proj-{a}T3BlbkFJ{b}"));
+            prop_oneof![legacy, project]
+        }
+
+        /// Bytes that cannot be part of a key.
+        fn non_key_bytes() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(any::<u8>().prop_filter("not a key byte", |b| !is_key_byte(*b)), 0..64)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                let s = scanner();
+                let _ = s.find(&bytes);
+                let _ = s.find_key_shaped(&bytes);
+                let _ = inspect(&s, &bytes, "x", BinaryPolicy::Scan);
+            }
+
+            #[test]
+            fn arbitrary_text_around_keywords_never_panics(
+                parts in proptest::collection::vec(prop_oneof![
+                    Just("sk-".to_string()), Just("T3BlbkFJ".to_string()), Just("sk-proj-".to_string()),
+                    Just("%2".to_string()), "[A-Za-z0-9_\\-]{0,80}".prop_map(String::from), ".{0,8}".prop_map(String::from),
+                ], 0..24)
+            ) {
+                let text = parts.concat();
+                let s = scanner();
+                for m in s.find(text.as_bytes()) {
+                    prop_assert!(m.start < m.end && m.end <= text.len());
+                }
+            }
+
+            #[test]
+            fn a_key_among_non_key_bytes_is_found_once_with_its_exact_span(
+                key in key(),
+                before in non_key_bytes(),
+                after in non_key_bytes(),
+            ) {
+                let s = scanner();
+                prop_assume!(!PlaceholderFilter::default().is_placeholder(key.as_bytes()));
+                prop_assume!(shannon_entropy(key.as_bytes()) >= 3.5);
+                let mut hay = before.clone();
+                hay.extend_from_slice(key.as_bytes());
+                hay.extend_from_slice(&after);
+                let found = s.find(&hay);
+                prop_assert_eq!(found.len(), 1, "{:?}", found);
+                prop_assert_eq!((found[0].start, found[0].end), (before.len(), before.len() + key.len()));
+            }
+        }
+    }
 }

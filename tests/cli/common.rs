@@ -46,6 +46,50 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> String {
     git_output(git_command(dir).args(args))
 }
 
+/// A git repository in a temporary directory, driven with the `git` command line.
+pub struct Repo {
+    pub dir: TempDir,
+}
+
+impl Repo {
+    pub fn new() -> Repo {
+        let repo = Repo {
+            dir: TempDir::new().expect("temp dir"),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs git in the repository with a fixed identity and no user or system config; returns stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        git_ok(self.path(), args)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    }
+
+    /// Writes files, stages everything and commits; returns the commit id.
+    pub fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (rel, text) in files {
+            self.write(rel, text);
+        }
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
 /// The crate's root: fixtures and rules are found relative to it.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,52 +7,9 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, git_command, git_ok, json_findings, keyhound_in, run, stderr, stdout,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, Repo, code, git_command, git_ok, json_findings, keyhound_in, run, stderr,
+    stdout,
 };
-
-/// A git repository in a temporary directory, driven with the `git` command line.
-struct Repo {
-    dir: TempDir,
-}
-
-impl Repo {
-    fn new() -> Repo {
-        let repo = Repo {
-            dir: TempDir::new().expect("temp dir"),
-        };
-        repo.git(&["init", "-q", "-b", "main"]);
-        repo
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs git in the repository with a fixed identity and no user or system config; returns stdout.
-    fn git(&self, args: &[&str]) -> String {
-        git_ok(self.path(), args)
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.path().join(rel);
-        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs::write(path, text).expect("write");
-    }
-
-    /// Writes files, stages everything and commits; returns the commit id.
-    fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
-        for (rel, text) in files {
-            self.write(rel, text);
-        }
-        self.git(&["add", "-A"]);
-        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
-        self.head()
-    }
-
-    fn head(&self) -> String {
-        self.git(&["rev-parse", "HEAD"]).trim().to_string()
-    }
-}
 
 /// Runs `keyhound git ARGS --format json` in `dir`; returns (exit code, findings, stderr).
 fn scan(dir: &Path, args: &[&str]) -> (i32, Vec<Value>, String) {

@@ -4,6 +4,7 @@ mod common;
 mod fake_openai;
 mod git;
 mod hook;
+mod hostile;
 mod report;
 mod revoke;
 mod rules;
