@@ -126,7 +126,8 @@ pub struct RevokeOptions {
     /// Append one JSON line per action (probe, match, delete, confirm) to this file.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
-    /// Where OpenAI API requests go [default: $OPENAI_BASE_URL, else https://api.openai.com].
+    /// Where OpenAI API requests go [default: $KEYHOUND_OPENAI_API_BASE, else https://api.openai.com].
+    /// OPENAI_BASE_URL is ignored: it often names a proxy that must not see leaked keys.
     #[arg(long, value_name = "URL")]
     pub api_base: Option<String>,
     /// How long to keep probing a deleted key until it answers 401, in seconds.

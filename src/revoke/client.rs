@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::finding::Secret;
 
-/// Where requests go unless `--api-base` or `OPENAI_BASE_URL` say otherwise.
+/// Where requests go unless `--api-base` or `KEYHOUND_OPENAI_API_BASE` say otherwise.
 pub const DEFAULT_API_BASE: &str = "https://api.openai.com";
 
 /// How many times one request is sent at most (the first try included).

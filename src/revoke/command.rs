@@ -65,9 +65,6 @@ pub fn run(args: RevokeArgs) -> anyhow::Result<ExitStatus> {
     }
     let admin = admin_key()?;
     let client = client(options)?;
-    if !args.quiet && client.base() != DEFAULT_API_BASE {
-        writeln!(out, "keyhound: sending requests to {}", client.base())?;
-    }
     let audit = audit_log(options)?;
     let probes = probe_all(&client, &collected.keys, &audit)?;
     let settings = settings(options, true);
@@ -220,7 +217,8 @@ fn admin_key() -> Result<Secret, SetupError> {
     Ok(admin)
 }
 
-/// The client for `--api-base`, else `OPENAI_BASE_URL`, else the default.
+/// The client for `--api-base`, else `KEYHOUND_OPENAI_API_BASE`, else the default. Any endpoint but OpenAI's is
+/// named on stderr, in every mode, before the first request.
 fn client(options: &RevokeOptions) -> anyhow::Result<Client> {
     let base = options
         .api_base
@@ -230,7 +228,14 @@ fn client(options: &RevokeOptions) -> anyhow::Result<Client> {
     if options.request_timeout == 0 {
         anyhow::bail!("--request-timeout must be at least 1 second");
     }
-    Ok(Client::new(&base, Duration::from_secs(options.request_timeout))?)
+    let client = Client::new(&base, Duration::from_secs(options.request_timeout))?;
+    if client.base() != DEFAULT_API_BASE {
+        eprintln!(
+            "keyhound: note: OpenAI API requests go to {}, not {DEFAULT_API_BASE}",
+            crate::text::for_message(client.base())
+        );
+    }
+    Ok(client)
 }
 
 fn audit_log(options: &RevokeOptions) -> anyhow::Result<AuditLog> {

@@ -35,8 +35,10 @@ pub use command::after_scan;
 /// end up in shell history and process listings.
 pub const ADMIN_KEY_VAR: &str = "OPENAI_ADMIN_KEY";
 
-/// The environment variable giving the API base URL when `--api-base` is not set.
-pub const BASE_URL_VAR: &str = "OPENAI_BASE_URL";
+/// The environment variable giving the API base URL when `--api-base` is not set. It is keyhound's own:
+/// `OPENAI_BASE_URL` routinely points at gateways and proxies (LiteLLM, Azure, company relays) that must never
+/// receive leaked keys or the admin key, so it is ignored.
+pub const BASE_URL_VAR: &str = "KEYHOUND_OPENAI_API_BASE";
 
 /// Where people delete keys by hand when keyhound cannot.
 pub const DASHBOARD_URL: &str = "https://platform.openai.com/api-keys";

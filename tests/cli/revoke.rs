@@ -147,6 +147,7 @@ fn keyhound_clean(dir: &Path) -> assert_cmd::Command {
     for var in [
         "OPENAI_ADMIN_KEY",
         "OPENAI_BASE_URL",
+        "KEYHOUND_OPENAI_API_BASE",
         "HTTP_PROXY",
         "HTTPS_PROXY",
         "ALL_PROXY",
@@ -760,11 +761,21 @@ fn plain_http_is_refused_except_to_localhost() {
 fn scan_verify_fills_the_status_of_openai_findings_only() {
     let dir = tree_with(&[UNIQUE, DEAD, RESTRICTED, LEAKED_ADMIN, ANTHROPIC]);
     let fake = FakeOpenAi::start(org());
-    // The base URL from the environment, with a trailing /v1/ to normalise.
+    // The base URL from keyhound's own variable, with a trailing /v1/ to normalise. OPENAI_BASE_URL (a proxy,
+    // here a closed port) is never used.
     let output = run(keyhound_clean(dir.path())
-        .env("OPENAI_BASE_URL", format!("{}/v1/", fake.base))
+        .env("KEYHOUND_OPENAI_API_BASE", format!("{}/v1/", fake.base))
+        .env("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
         .args(["scan", ".", "--verify", "--format", "json"]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&format!(
+            "OpenAI API requests go to {}, not https://api.openai.com",
+            fake.base
+        )),
+        "{}",
+        stderr(&output)
+    );
     let findings = json_findings(&stdout(&output));
     // Key i of the tree is in app{i}/.env.
     let status = |i: usize| -> Value {
