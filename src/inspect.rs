@@ -185,7 +185,8 @@ pub fn decode_as(bytes: &[u8], encoding: Encoding) -> String {
 fn guess_utf16(bytes: &[u8]) -> Option<Encoding> {
     let sample = &bytes[..bytes.len().min(UTF16_SNIFF_LEN) & !1];
     let pairs = sample.len() / 2;
-    if pairs < 8 {
+    // UTF-16 ASCII has a NUL in its first pair; checking that first keeps the guess free for other content.
+    if pairs < 8 || (sample[0] != 0 && sample[1] != 0) {
         return None;
     }
     let text = |b: u8| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n');
