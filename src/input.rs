@@ -101,7 +101,7 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, InputError> {
 /// own message quotes the offending input at length (a whole line of `/proc/self/environ`, say); this quotes at
 /// most a short, redacted excerpt.
 pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
-    let message = crate::text::for_message(&crate::text::truncate_chars(error.message().trim(), 200));
+    let message = crate::text::for_message(&crate::text::bounded(error.message().trim(), 200));
     match error.span() {
         Some(span) => {
             let start = span.start.min(text.len());

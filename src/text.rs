@@ -220,6 +220,12 @@ pub fn escape_json_extras(json: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Outside text cut to at most `max` characters for a message, keys redacted first (cutting first could leave
+/// part of a key that the redactor no longer recognises).
+pub fn bounded(text: &str, max: usize) -> String {
+    truncate_chars(&redact_keys(text), max)
+}
+
 /// `text` cut to `max` characters, with `…` when something was cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {

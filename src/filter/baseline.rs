@@ -71,7 +71,7 @@ impl Baseline {
             message,
         };
         let baseline: Baseline =
-            serde_json::from_slice(bytes).map_err(|e| format(crate::text::truncate_chars(&e.to_string(), 200)))?;
+            serde_json::from_slice(bytes).map_err(|e| format(crate::text::bounded(&e.to_string(), 200)))?;
         if baseline.format_version != BASELINE_VERSION {
             return Err(format(format!(
                 "format_version {} is not {BASELINE_VERSION}",

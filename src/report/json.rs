@@ -235,7 +235,7 @@ pub fn read_report(path: &Path) -> Result<Vec<JsonFinding>, ReadReportError> {
 
 /// A parse error of report text, bounded: serde's message can quote the input.
 fn json_error(error: &serde_json::Error) -> String {
-    crate::text::truncate_chars(&error.to_string(), 200)
+    crate::text::bounded(&error.to_string(), 200)
 }
 
 /// Parses report text; `name` labels errors.

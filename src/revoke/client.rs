@@ -115,7 +115,7 @@ impl Reply {
 
     fn raw_message(&self) -> String {
         if let Some(message) = self.error().and_then(|e| e.message).filter(|m| !m.trim().is_empty()) {
-            return crate::text::truncate_chars(&message, 500);
+            return crate::text::bounded(&message, 500);
         }
         if (300..400).contains(&self.status) {
             return match &self.location {

@@ -180,7 +180,7 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
                 let first = &group[0];
                 // The report's own text: redacted by the choke point whatever the report claims it is.
                 let shown = if first.redacted {
-                    crate::text::for_message(&crate::text::truncate_chars(&first.secret, 40))
+                    crate::text::for_message(&crate::text::bounded(&first.secret, 40))
                 } else {
                     redact(&first.secret, rule.known_prefix_len(&first.secret))
                 };

@@ -233,7 +233,7 @@ pub fn regex_error(error: &regex::Error) -> String {
         .find(|line| line.trim_start().starts_with("error:"))
         .map(|line| line.trim_start().trim_start_matches("error:").trim())
         .unwrap_or_else(|| text.lines().next().unwrap_or_default());
-    crate::text::truncate_chars(reason, 200)
+    crate::text::bounded(reason, 200)
 }
 
 /// Parses one rule file's text.
@@ -253,14 +253,14 @@ pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, Rule
         .enumerate()
         .map(|(index, table)| {
             let id = match table.get("id").and_then(|v| v.as_str()) {
-                Some(id) => crate::text::truncate_chars(id, 64),
+                Some(id) => id.to_string(),
                 None => format!("#{} (no id)", index + 1),
             };
-            // The message may quote the file (an unknown field's name); the printer redacts, this bounds it.
+            // The message may quote the file (an unknown field's name): bounded, keys redacted.
             let spec = RuleSpec::deserialize(toml::Value::Table(table)).map_err(|e| RuleError::Invalid {
                 origin: origin.clone(),
-                id,
-                message: crate::text::truncate_chars(e.message(), 200),
+                id: crate::text::bounded(&id, 64),
+                message: crate::text::bounded(e.message(), 200),
             })?;
             Rule::compile(spec, &file.provider, &origin)
         })
