@@ -238,6 +238,10 @@ pub struct OutputArgs {
     /// No summary, notes or progress bar on stderr (warnings still appear).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Exit with code 2 when anything could not be read (a file, a blob, a tree, a commit), even with no findings:
+    /// an incomplete scan never passes [default: off, or `fail_on_scan_errors` in keyhound.toml].
+    #[arg(long)]
+    pub fail_on_scan_errors: bool,
 }
 
 /// What to read and how, shared by `scan` and `git`.

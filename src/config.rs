@@ -40,6 +40,8 @@ pub struct Config {
     pub format: Option<Format>,
     /// Default `--max-file-size`, e.g. `"10MiB"`.
     pub max_file_size: Option<String>,
+    /// Exit with code 2 when anything could not be read (as `--fail-on-scan-errors`).
+    pub fail_on_scan_errors: Option<bool>,
 }
 
 /// A config file that could not be used; every variant names the file.

@@ -1,10 +1,10 @@
-//! Warnings, notes and scan statistics shared by all workers.
+//! Warnings and notes on stderr, shared by all workers.
 //!
 //! A per-file problem is a warning on stderr; the scan goes on and nothing already found is lost.
 
 use std::fmt::Display;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::ProgressBar;
 
@@ -73,48 +73,5 @@ impl Diagnostics {
             Some(bar) => bar.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }
-    }
-}
-
-/// Counters updated by every worker during a scan.
-#[derive(Debug, Default)]
-pub struct ScanStats {
-    /// Files or blobs scanned.
-    pub items: AtomicU64,
-    pub bytes: AtomicU64,
-    pub skipped_large: AtomicU64,
-    pub skipped_binary: AtomicU64,
-    /// Findings dropped by an inline allow marker.
-    pub allowed: AtomicU64,
-    /// Files or blobs not scanned because `exclude_paths` in keyhound.toml matched them.
-    pub excluded: AtomicU64,
-    /// Commits walked (history scans).
-    pub commits: AtomicU64,
-    /// Commit and tag messages scanned (history scans).
-    pub messages: AtomicU64,
-}
-
-impl ScanStats {
-    pub fn add_item(&self, bytes: u64) {
-        self.items.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// Counts one commit or tag message scanned.
-    pub fn add_message(&self, bytes: u64) {
-        self.messages.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// Counts what inspecting one piece of content skipped or allowed.
-    pub fn record(&self, inspection: &crate::inspect::Inspection) {
-        if inspection.skipped_binary {
-            self.skipped_binary.fetch_add(1, Ordering::Relaxed);
-        }
-        self.allowed.fetch_add(inspection.allowed as u64, Ordering::Relaxed);
-    }
-
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
     }
 }

@@ -111,9 +111,13 @@ pub struct GitProvenance {
     /// tag whose message holds the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
-    /// How many other (commit, path) places hold this secret at this path (the same blob, or later versions of
-    /// the file that still contain the secret), beyond the introducing one.
+    /// How many other places hold this secret at this path, beyond the introducing one: other (commit, path)
+    /// places (the same blob, or later versions of the file that still contain it), and other lines of the
+    /// introducing blob. A history scan reports a key once per file; a tree scan reports each line.
     pub other_occurrences: usize,
+    /// Other lines of the introducing blob that hold the same secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_lines: Vec<usize>,
     /// Later blob versions of the same path that still hold the secret (history scans collapse them into the
     /// first finding).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

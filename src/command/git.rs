@@ -7,7 +7,8 @@ use git2::Repository;
 
 use crate::cli::{ConfigFrom, GitArgs};
 use crate::config::{CONFIG_FILE_NAME, ConfigFiles, LoadedConfig};
-use crate::diag::{Diagnostics, ScanStats};
+use crate::counts::{Counts, ErrorKind, ScanError};
+use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
 use crate::input::MAX_REPORT_FILE;
@@ -56,7 +57,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         binary: args.content.binary,
         exclude: config.exclude_set()?,
     };
-    let stats = ScanStats::default();
+    let mut counts = Counts::default();
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
     let mut source_root = None;
@@ -66,18 +67,19 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
             Ok(repo) => repo,
             Err(err) if single => return Err(err.into()),
             Err(err) => {
-                diag.error(err);
+                counts.fail(&diag, ScanError::new(ErrorKind::Repository, &label, err.to_string()));
                 continue;
             }
         };
         let result = if args.staged {
-            git::scan_staged(&scanner, &repo, &label, &options, &diag, &stats)
+            git::scan_staged(&scanner, &repo, &label, &options, &diag)
         } else {
-            git::scan_history(&scanner, &repo, &label, &options, &diag, &stats)
+            git::scan_history(&scanner, &repo, &label, &options, &diag)
         };
         match result {
-            Ok(found) => {
+            Ok((found, scanned)) => {
                 findings.extend(found);
+                counts.add(scanned);
                 let mut info = git::repository_info(&repo);
                 if single && let Some(workdir) = repo.workdir() {
                     info.workdir_is_root = true;
@@ -89,7 +91,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
                 repositories.push(info);
             }
             Err(err) if single => return Err(err.into()),
-            Err(err) => diag.error(err),
+            Err(err) => counts.fail(&diag, ScanError::new(ErrorKind::Repository, &label, err.to_string())),
         }
     }
     crate::source::fs::sort_findings(&mut findings);
@@ -101,8 +103,9 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         source_root,
         units: if args.staged { Units::STAGED_FILES } else { Units::BLOBS },
         baseline,
+        counts,
     };
-    finish(scanned, &args.output, &config, scanner.rules(), &diag, &stats, started)
+    finish(scanned, &args.output, &config, scanner.rules(), &diag, started)
 }
 
 /// `keyhound.toml` (with its rule files) and the `--baseline` of a range scan, read from the base revision `rev`.

@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use crate::cli::{ColorChoice, OutputArgs};
 use crate::config::LoadedConfig;
-use crate::diag::{Diagnostics, ScanStats};
+use crate::counts::Counts;
+use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
 use crate::finding::Finding;
@@ -26,6 +27,8 @@ pub struct Scanned {
     pub units: Units,
     /// The baseline in force (`--baseline`, read before the scan).
     pub baseline: Option<Baseline>,
+    /// What the sources scanned, skipped and could not read, added up.
+    pub counts: Counts,
 }
 
 /// Applies the baseline, writes the report and the summary, and works out the exit status.
@@ -35,7 +38,6 @@ pub fn finish(
     config: &LoadedConfig,
     rules: &RuleSet,
     diag: &Diagnostics,
-    stats: &ScanStats,
     started: Instant,
 ) -> anyhow::Result<ExitStatus> {
     let Scanned {
@@ -44,6 +46,7 @@ pub fn finish(
         source_root,
         units,
         baseline,
+        counts,
     } = scanned;
     if let Some(bar) = diag.progress() {
         bar.finish_and_clear();
@@ -74,6 +77,8 @@ pub fn finish(
         color,
         repositories: &repositories,
         source_root,
+        scan_errors: &counts.errors,
+        scan_errors_omitted: counts.errors_omitted,
     };
     match &args.output {
         Some(path) => {
@@ -90,17 +95,46 @@ pub fn finish(
             out.flush()?;
         }
     }
+    let fail_on_errors = args.fail_on_scan_errors || config.config.fail_on_scan_errors.unwrap_or(false);
     if !args.quiet {
-        let summary = Summary::new(&findings, stats, started.elapsed().as_secs_f64(), baselined, config);
+        let summary = Summary::new(&findings, &counts, started.elapsed().as_secs_f64(), baselined, config);
         eprintln!("{}", summary.line(units));
     }
-    Ok(if !findings.is_empty() {
-        ExitStatus::Findings(args.exit_code)
-    } else if diag.errored() && stats.items.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    if counts.error_count() > 0 {
+        // Said even with --quiet: a scan that could not read part of its input must not look complete.
+        eprintln!(
+            "keyhound: warning: the scan is incomplete: {} could not be read ({}){}",
+            counts.error_count(),
+            counts.errors_by_kind(),
+            if fail_on_errors {
+                "; --fail-on-scan-errors: exit code 2"
+            } else {
+                "; --fail-on-scan-errors makes this exit code 2"
+            }
+        );
+    }
+    Ok(exit_status(
+        findings.len(),
+        &counts,
+        fail_on_errors,
+        diag.errored(),
+        args.exit_code,
+    ))
+}
+
+/// The exit status: 2 for scan errors under `--fail-on-scan-errors`, or when nothing at all could be scanned;
+/// else `--exit-code` for findings, 0 for none.
+fn exit_status(findings: usize, counts: &Counts, fail_on_errors: bool, errored: bool, exit_code: u8) -> ExitStatus {
+    let scanned_nothing = counts.items == 0 && counts.messages == 0;
+    if fail_on_errors && counts.error_count() > 0 {
+        ExitStatus::Error
+    } else if findings > 0 {
+        ExitStatus::Findings(exit_code)
+    } else if errored && scanned_nothing {
         ExitStatus::Error
     } else {
         ExitStatus::Clean
-    })
+    }
 }
 
 /// What was counted: "file"/"files", "blob"/"blobs".
@@ -145,7 +179,11 @@ struct Summary {
     allowed: u64,
     too_large: u64,
     binary: u64,
+    lfs_pointers: u64,
     excluded: u64,
+    /// What could not be read: how many, and by kind.
+    unreadable: u64,
+    unreadable_kinds: String,
     /// The config that excluded paths, when it has `exclude_paths`.
     excluding_config: Option<String>,
     /// Findings per rule id, in order of first appearance.
@@ -153,7 +191,7 @@ struct Summary {
 }
 
 impl Summary {
-    fn new(findings: &[Finding], stats: &ScanStats, secs: f64, baselined: usize, config: &LoadedConfig) -> Summary {
+    fn new(findings: &[Finding], counts: &Counts, secs: f64, baselined: usize, config: &LoadedConfig) -> Summary {
         let mut by_rule: Vec<(String, usize)> = Vec::new();
         for finding in findings {
             match by_rule.iter_mut().find(|(id, _)| *id == finding.rule_id) {
@@ -163,15 +201,18 @@ impl Summary {
         }
         Summary {
             findings: findings.len(),
-            items: ScanStats::get(&stats.items),
-            commits: ScanStats::get(&stats.commits),
-            bytes: ScanStats::get(&stats.bytes),
+            items: counts.items,
+            commits: counts.commits,
+            bytes: counts.bytes,
             secs,
             baselined,
-            allowed: ScanStats::get(&stats.allowed),
-            too_large: ScanStats::get(&stats.skipped_large),
-            binary: ScanStats::get(&stats.skipped_binary),
-            excluded: ScanStats::get(&stats.excluded),
+            allowed: counts.allowed,
+            too_large: counts.too_large,
+            binary: counts.binary,
+            lfs_pointers: counts.lfs_pointers,
+            excluded: counts.excluded,
+            unreadable: counts.error_count(),
+            unreadable_kinds: counts.errors_by_kind(),
             excluding_config: config.path.clone().filter(|_| !config.config.exclude_paths.is_empty()),
             by_rule,
         }
@@ -215,6 +256,19 @@ impl Summary {
         if self.binary > 0 {
             extras.push(format!("{} binary skipped", self.binary));
         }
+        if self.lfs_pointers > 0 {
+            extras.push(format!(
+                "{} LFS pointer{} skipped",
+                self.lfs_pointers,
+                if self.lfs_pointers == 1 { "" } else { "s" }
+            ));
+        }
+        if self.unreadable > 0 {
+            extras.push(format!(
+                "{} could not be read: {}",
+                self.unreadable, self.unreadable_kinds
+            ));
+        }
         // What a config excluded is always said, even when it is nothing: a config can switch a scan off.
         if let Some(config) = &self.excluding_config {
             extras.push(format!("{} excluded by {config}", self.excluded));
@@ -233,6 +287,30 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counts::{ErrorKind, ScanError};
+
+    #[test]
+    fn scan_errors_decide_the_exit_code_only_when_asked() {
+        let mut counts = Counts {
+            items: 3,
+            ..Counts::default()
+        };
+        assert_eq!(exit_status(0, &counts, true, false, 1), ExitStatus::Clean);
+        counts.fail(
+            &Diagnostics::new(true, None),
+            ScanError::new(ErrorKind::Blob, "b", "gone"),
+        );
+        assert_eq!(exit_status(0, &counts, false, true, 1), ExitStatus::Clean);
+        assert_eq!(exit_status(1, &counts, false, true, 1), ExitStatus::Findings(1));
+        assert_eq!(exit_status(0, &counts, true, true, 1), ExitStatus::Error);
+        assert_eq!(exit_status(1, &counts, true, true, 1), ExitStatus::Error);
+        counts.items = 0;
+        assert_eq!(
+            exit_status(0, &counts, false, true, 1),
+            ExitStatus::Error,
+            "nothing could be scanned"
+        );
+    }
 
     #[test]
     fn the_summary_line_counts_in_words() {
@@ -250,12 +328,14 @@ mod tests {
         summary.items = 3;
         summary.commits = 1;
         summary.binary = 2;
+        summary.unreadable = 2;
+        summary.unreadable_kinds = "1 blob, 1 tree".into();
         summary.excluding_config = Some("keyhound.toml".into());
         summary.by_rule = vec![("openai-legacy-key".into(), 1)];
         assert_eq!(
             summary.line(Units::BLOBS),
-            "keyhound: 1 finding in 3 blobs from 1 commit, 2.0 KiB in 0.50s (4.0 KiB/s) [2 binary skipped, 0 excluded \
-             by keyhound.toml]\nkeyhound: by rule: openai-legacy-key: 1"
+            "keyhound: 1 finding in 3 blobs from 1 commit, 2.0 KiB in 0.50s (4.0 KiB/s) [2 binary skipped, 2 could not \
+             be read: 1 blob, 1 tree, 0 excluded by keyhound.toml]\nkeyhound: by rule: openai-legacy-key: 1"
         );
     }
 }

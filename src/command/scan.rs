@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::cli::ScanArgs;
-use crate::diag::{Diagnostics, ScanStats};
+use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
 use crate::report::SourceRoot;
 use crate::source::fs::{WalkOptions, scan_paths};
@@ -28,8 +28,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         exclude: config.exclude_set()?,
     };
     let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));
-    let stats = ScanStats::default();
-    let findings = scan_paths(&scanner, &args.paths, &options, &diag, &stats);
+    let (findings, counts) = scan_paths(&scanner, &args.paths, &options, &diag);
     // SARIF paths are relative to the scanned directory when there is one, else to the current directory.
     let source_root = match root {
         Some(dir) if args.paths.len() == 1 => SourceRoot::for_dir(dir),
@@ -43,6 +42,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         source_root,
         units: Units::FILES,
         baseline,
+        counts,
     };
-    finish(scanned, &args.output, &config, scanner.rules(), &diag, &stats, started)
+    finish(scanned, &args.output, &config, scanner.rules(), &diag, started)
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{ReportContext, shown_context, shown_secret};
+use crate::counts::ScanError;
 use crate::finding::{Finding, Fingerprint, GitProvenance, Verification};
 use crate::rules::Severity;
 
@@ -21,6 +22,16 @@ pub struct JsonReport {
     pub format_version: u32,
     pub tool: ToolInfo,
     pub findings: Vec<JsonFinding>,
+    /// What could not be read: an empty list for a complete scan.
+    #[serde(default)]
+    pub scan_errors: Vec<ScanError>,
+    /// How many more scan errors there were than `scan_errors` lists.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scan_errors_omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +120,8 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             .iter()
             .map(|f| JsonFinding::from_finding(f, context.show_secrets))
             .collect(),
+        scan_errors: context.shown_errors(),
+        scan_errors_omitted: context.scan_errors_omitted,
     };
     write_json(&report, true, out)
 }
@@ -123,6 +136,11 @@ pub struct JsonlSummary {
     pub tool: ToolInfo,
     /// How many finding lines come before this one.
     pub findings: usize,
+    /// What could not be read, as in a JSON report.
+    #[serde(default)]
+    pub scan_errors: Vec<ScanError>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scan_errors_omitted: u64,
 }
 
 /// The `record` value of a JSON Lines summary line.
@@ -139,6 +157,8 @@ pub fn write_lines(findings: &[Finding], context: &ReportContext<'_>, out: &mut 
         record: SUMMARY_RECORD.to_string(),
         tool: ToolInfo::current(),
         findings: findings.len(),
+        scan_errors: context.shown_errors(),
+        scan_errors_omitted: context.scan_errors_omitted,
     };
     write_json(&summary, false, out)
 }
@@ -222,8 +242,16 @@ pub enum ReadReportError {
     Version { path: String, found: u32 },
 }
 
+/// A report read back: its findings, and what its scan could not read.
+#[derive(Debug, Default)]
+pub struct ReadReport {
+    pub findings: Vec<JsonFinding>,
+    pub scan_errors: Vec<ScanError>,
+    pub scan_errors_omitted: u64,
+}
+
 /// Reads a `--format json` or `--format jsonl` report back. An empty, truncated or cut-short report is an error.
-pub fn read_report(path: &Path) -> Result<Vec<JsonFinding>, ReadReportError> {
+pub fn read_report(path: &Path) -> Result<ReadReport, ReadReportError> {
     let bytes = crate::input::read_regular(path, crate::input::MAX_REPORT_FILE)?;
     let name = path.display().to_string();
     let text = String::from_utf8(bytes).map_err(|e| ReadReportError::Format {
@@ -239,7 +267,7 @@ fn json_error(error: &serde_json::Error) -> String {
 }
 
 /// Parses report text; `name` labels errors.
-pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadReportError> {
+pub fn parse_report(text: &str, name: &str) -> Result<ReadReport, ReadReportError> {
     let format_error = |message: String| ReadReportError::Format {
         path: name.to_string(),
         message,
@@ -263,7 +291,11 @@ pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadRepo
                 });
             }
             let report: JsonReport = serde_json::from_value(value).map_err(|e| format_error(json_error(&e)))?;
-            Ok(report.findings)
+            Ok(ReadReport {
+                findings: report.findings,
+                scan_errors: report.scan_errors,
+                scan_errors_omitted: report.scan_errors_omitted,
+            })
         }
         // One JSON value that is a line of a JSON Lines report: a finding, or the summary of an empty report.
         Ok(value) if value.get("rule_id").is_some() || value.get("record").is_some() => parse_lines(text, name),
@@ -287,7 +319,7 @@ pub fn parse_report(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadRepo
 }
 
 /// Parses a JSON Lines report: finding lines, then the summary line that says how many there were.
-fn parse_lines(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadReportError> {
+fn parse_lines(text: &str, name: &str) -> Result<ReadReport, ReadReportError> {
     let format_error = |message: String| ReadReportError::Format {
         path: name.to_string(),
         message,
@@ -343,7 +375,11 @@ fn parse_lines(text: &str, name: &str) -> Result<Vec<JsonFinding>, ReadReportErr
                 findings.len()
             ),
         }),
-        Some(_) => Ok(findings),
+        Some(summary) => Ok(ReadReport {
+            findings,
+            scan_errors: summary.scan_errors,
+            scan_errors_omitted: summary.scan_errors_omitted,
+        }),
     }
 }
 
@@ -362,10 +398,13 @@ mod tests {
     #[test]
     fn json_lines_reports_end_with_their_summary() {
         let one = format!("{LINE}\n{}\n", summary(1));
-        assert_eq!(parse_report(&one, "one.jsonl").map(|f| f.len()).ok(), Some(1));
+        assert_eq!(parse_report(&one, "one.jsonl").map(|r| r.findings.len()).ok(), Some(1));
         let two = format!("{LINE}\n{LINE}\n{}\n", summary(2));
-        assert_eq!(parse_report(&two, "two.jsonl").map(|f| f.len()).ok(), Some(2));
-        assert_eq!(parse_report(&summary(0), "none.jsonl").map(|f| f.len()).ok(), Some(0));
+        assert_eq!(parse_report(&two, "two.jsonl").map(|r| r.findings.len()).ok(), Some(2));
+        assert_eq!(
+            parse_report(&summary(0), "none.jsonl").map(|r| r.findings.len()).ok(),
+            Some(0)
+        );
     }
 
     #[test]

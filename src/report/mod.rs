@@ -35,6 +35,24 @@ pub struct ReportContext<'a> {
     pub repositories: &'a [RepositoryInfo],
     /// What finding paths are relative to, for SARIF's `%SRCROOT%`.
     pub source_root: Option<SourceRoot>,
+    /// What could not be read (at most [`crate::counts::MAX_LISTED_ERRORS`]), and how many more there were.
+    pub scan_errors: &'a [crate::counts::ScanError],
+    pub scan_errors_omitted: u64,
+}
+
+impl ReportContext<'_> {
+    /// The scan errors with their outside text through the choke point (redacted, bounded).
+    pub fn shown_errors(&self) -> Vec<crate::counts::ScanError> {
+        self.scan_errors
+            .iter()
+            .map(|error| crate::counts::ScanError {
+                kind: error.kind,
+                place: crate::text::bounded(&error.place, 1000),
+                reason: crate::text::bounded(&error.reason, 1000),
+                repository: error.repository.as_deref().map(|r| crate::text::bounded(r, 1000)),
+            })
+            .collect()
+    }
 }
 
 /// The scanned root: finding paths start with `prefix` (as displayed); `uri` is its absolute `file://` URI,

@@ -10,12 +10,13 @@ use std::io::Write;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Value, json};
 use serde_sarif::sarif::{
-    ArtifactContent, ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation, PropertyBag,
-    Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel, Run, RunAutomationDetails,
-    Sarif, Tool, ToolComponent, VersionControlDetails,
+    ArtifactContent, ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult,
+    ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent, VersionControlDetails,
 };
 
 use super::ReportContext;
+use crate::counts::ErrorKind;
 use crate::finding::{Finding, Liveness};
 use crate::rules::{Rule, Severity};
 
@@ -204,6 +205,59 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     builder_result
 }
 
+/// The run's invocation: `executionSuccessful` is false when anything could not be read, and each scan error is
+/// a `toolExecutionNotifications` entry, so a consumer can tell a clean repository from an incomplete scan.
+fn invocation(context: &ReportContext<'_>) -> Invocation {
+    let mut notifications: Vec<Notification> = context
+        .shown_errors()
+        .into_iter()
+        .map(|error| {
+            let mut notification = Notification::builder()
+                .message(Message::builder().text(error.to_string()).build())
+                .level(json!("error"))
+                .build();
+            if error.kind == ErrorKind::File || error.kind == ErrorKind::Input {
+                let (uri, base) = context.artifact_uri(&error.place);
+                let mut artifact = ArtifactLocation::builder().uri(uri).build();
+                if base {
+                    artifact.uri_base_id = Some(SRCROOT.to_string());
+                }
+                notification.locations = Some(vec![
+                    Location::builder()
+                        .physical_location(PhysicalLocation::builder().artifact_location(artifact).build())
+                        .build(),
+                ]);
+            }
+            let mut properties = BTreeMap::new();
+            properties.insert("kind".to_string(), json!(error.kind.as_str()));
+            if let Some(repository) = &error.repository {
+                properties.insert("repository".to_string(), json!(repository));
+            }
+            notification.properties = Some(PropertyBag::builder().additional_properties(properties).build());
+            notification
+        })
+        .collect();
+    if context.scan_errors_omitted > 0 {
+        notifications.push(
+            Notification::builder()
+                .message(
+                    Message::builder()
+                        .text(format!("{} more scan errors, not listed", context.scan_errors_omitted))
+                        .build(),
+                )
+                .level(json!("error"))
+                .build(),
+        );
+    }
+    let mut invocation = Invocation::builder()
+        .execution_successful(notifications.is_empty())
+        .build();
+    if !notifications.is_empty() {
+        invocation.tool_execution_notifications = Some(notifications);
+    }
+    invocation
+}
+
 pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Write) -> std::io::Result<()> {
     let rules = context.rules.rules();
     let driver = ToolComponent::builder()
@@ -255,6 +309,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
     if !provenance.is_empty() {
         run.version_control_provenance = Some(provenance);
     }
+    run.invocations = Some(vec![invocation(context)]);
     let sarif = Sarif::builder()
         .schema(SCHEMA_URI)
         .version("2.1.0")

@@ -122,7 +122,7 @@ pub fn from_findings(findings: &[Finding]) -> Collected {
 
 /// The OpenAI keys of a JSON or JSON Lines report, recovered from the places the findings were reported at.
 pub fn from_report(path: &Path) -> Result<Collected, ReadReportError> {
-    Ok(recover(read_report(path)?))
+    Ok(recover(read_report(path)?.findings))
 }
 
 /// Recovers the keys of report findings: findings are grouped by fingerprint, and each key is taken from the

@@ -4,12 +4,12 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 
 use globset::GlobSet;
 use ignore::{WalkBuilder, WalkState};
 
-use crate::diag::{Diagnostics, ScanStats};
+use crate::counts::{Counts, ErrorKind, ScanError};
+use crate::diag::Diagnostics;
 use crate::finding::Finding;
 use crate::input::describe_io;
 use crate::inspect::{BinaryPolicy, inspect};
@@ -41,35 +41,55 @@ struct Walk<'a> {
     scanner: &'a Scanner,
     options: &'a WalkOptions,
     diag: &'a Diagnostics,
-    stats: &'a ScanStats,
     progress: Option<indicatif::ProgressBar>,
-    found: Mutex<Vec<Finding>>,
+    /// Each thread's findings and counts, handed in when the thread is done.
+    results: Mutex<(Vec<Finding>, Counts)>,
 }
 
-/// Scans every path (file, directory or `-` for stdin) and returns the findings in a stable order.
+/// One walker thread's findings and counts; handed to the [`Walk`] when dropped.
+struct Visitor<'w, 'a> {
+    walk: &'w Walk<'a>,
+    found: Vec<Finding>,
+    counts: Counts,
+    buffer: Vec<u8>,
+}
+
+impl Drop for Visitor<'_, '_> {
+    fn drop(&mut self) {
+        let mut results = self.walk.results.lock().unwrap_or_else(|p| p.into_inner());
+        results.0.append(&mut self.found);
+        results.1.add(std::mem::take(&mut self.counts));
+    }
+}
+
+/// Scans every path (file, directory or `-` for stdin); returns the findings in a stable order, and the counts.
 pub fn scan_paths(
     scanner: &Scanner,
     paths: &[PathBuf],
     options: &WalkOptions,
     diag: &Diagnostics,
-    stats: &ScanStats,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, Counts) {
     let walk = Walk {
         scanner,
         options,
         diag,
-        stats,
         progress: diag.progress(),
-        found: Mutex::new(Vec::new()),
+        results: Mutex::new((Vec::new(), Counts::default())),
     };
     let mut roots = Vec::new();
-    for path in paths {
-        if path.as_os_str() == STDIN_PATH {
-            walk.scan_stdin();
-        } else if let Err(err) = std::fs::symlink_metadata(path) {
-            diag.error(format!("{}: {}", path.display(), describe_io(&err)));
-        } else {
-            roots.push(path.clone());
+    {
+        let mut visitor = walk.visitor();
+        for path in paths {
+            if path.as_os_str() == STDIN_PATH {
+                visitor.scan_stdin();
+            } else if let Err(err) = std::fs::symlink_metadata(path) {
+                visitor.counts.fail(
+                    diag,
+                    ScanError::new(ErrorKind::File, display_path(path), describe_io(&err)),
+                );
+            } else {
+                roots.push(path.clone());
+            }
         }
     }
     if let Some((first, rest)) = roots.split_first() {
@@ -90,20 +110,22 @@ pub fn scan_paths(
             .threads(options.threads)
             .filter_entry(|entry| entry.file_name() != ".git");
         builder.build_parallel().run(|| {
-            let mut buffer = Vec::new();
-            let walk = &walk;
+            let mut visitor = walk.visitor();
             Box::new(move |entry| {
                 match entry {
-                    Ok(entry) => walk.visit(&entry, &mut buffer),
-                    Err(err) => walk.diag.warn(walk_error_message(&err)),
+                    Ok(entry) => visitor.visit(&entry),
+                    Err(err) => visitor.walk_error(&err),
                 }
                 WalkState::Continue
             })
         });
     }
-    let mut findings = walk.found.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (mut findings, counts) = walk
+        .results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     sort_findings(&mut findings);
-    findings
+    (findings, counts)
 }
 
 /// Sorts by repository, path, position, then rule: reports are the same from run to run whatever the
@@ -114,105 +136,124 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
-impl Walk<'_> {
-    fn visit(&self, entry: &ignore::DirEntry, buffer: &mut Vec<u8>) {
+impl<'a> Walk<'a> {
+    fn visitor(&self) -> Visitor<'_, 'a> {
+        Visitor {
+            walk: self,
+            found: Vec::new(),
+            counts: Counts::default(),
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl Visitor<'_, '_> {
+    fn visit(&mut self, entry: &ignore::DirEntry) {
+        let walk = self.walk;
         let path = entry.path();
         let Some(file_type) = entry.file_type() else { return };
         if file_type.is_dir() {
             return;
         }
         let label = display_path(path);
-        if let Some(exclude) = &self.options.exclude
+        if let Some(exclude) = &walk.options.exclude
             && exclude.is_match(relative_to_root(path, entry.depth()))
         {
-            self.stats.excluded.fetch_add(1, Ordering::Relaxed);
+            self.counts.excluded += 1;
             return;
         }
         if file_type.is_symlink() {
-            // Not following links: a link's target is scanned where it lives. A dangling link is worth a word.
+            // Not following links: a link's target is scanned where it lives. A dangling link has nothing to
+            // read (it is not a scan error), but is worth a warning.
             match std::fs::metadata(path) {
-                Err(_) => self.diag.warn(format!("{label}: broken symbolic link, skipped")),
-                Ok(meta) if entry.depth() == 0 && meta.is_file() => self.read_and_scan(path, &label, buffer),
+                Err(_) => walk.diag.warn(format!("{label}: broken symbolic link, skipped")),
+                Ok(meta) if entry.depth() == 0 && meta.is_file() => self.read_and_scan(path, &label),
                 Ok(_) => {}
             }
             return;
         }
         if !file_type.is_file() {
-            self.diag
+            walk.diag
                 .warn(format!("{label}: not a regular file (device, socket or pipe), skipped"));
             return;
         }
-        self.read_and_scan(path, &label, buffer);
+        self.read_and_scan(path, &label);
+    }
+
+    /// A directory that could not be listed, a symbolic-link loop: a file-kind scan error.
+    fn walk_error(&mut self, err: &ignore::Error) {
+        let (place, reason) = walk_error_parts(err);
+        self.counts
+            .fail(self.walk.diag, ScanError::new(ErrorKind::File, place, reason));
     }
 
     /// Opens the file once and takes its size from the open handle (no second path lookup).
-    fn read_and_scan(&self, path: &Path, label: &str, buffer: &mut Vec<u8>) {
+    fn read_and_scan(&mut self, path: &Path, label: &str) {
+        let walk = self.walk;
+        let unreadable = |counts: &mut Counts, err: std::io::Error| {
+            counts.fail(walk.diag, ScanError::new(ErrorKind::File, label, describe_io(&err)));
+        };
         let mut file = match File::open(path) {
             Ok(file) => file,
-            Err(err) => {
-                self.diag.warn(format!("{label}: {}", describe_io(&err)));
-                return;
-            }
+            Err(err) => return unreadable(&mut self.counts, err),
         };
         let size = match file.metadata() {
             Ok(meta) => meta.len(),
-            Err(err) => {
-                self.diag.warn(format!("{label}: {}", describe_io(&err)));
-                return;
-            }
+            Err(err) => return unreadable(&mut self.counts, err),
         };
-        if size > self.options.max_file_size {
-            self.stats.skipped_large.fetch_add(1, Ordering::Relaxed);
-            self.diag.note(format!(
+        if size > walk.options.max_file_size {
+            self.counts.too_large += 1;
+            walk.diag.note(format!(
                 "{label}: skipped, {} is over --max-file-size {}",
                 bytesize::ByteSize(size).display().iec(),
-                bytesize::ByteSize(self.options.max_file_size).display().iec()
+                bytesize::ByteSize(walk.options.max_file_size).display().iec()
             ));
             return;
         }
+        let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
-        if let Err(err) = file.read_to_end(buffer) {
-            self.diag.warn(format!("{label}: {}", describe_io(&err)));
-            return;
+        match file.read_to_end(&mut buffer) {
+            Ok(_) => {
+                self.record(&buffer, label);
+                if let Some(bar) = &walk.progress {
+                    bar.inc(buffer.len() as u64);
+                }
+            }
+            Err(err) => unreadable(&mut self.counts, err),
         }
-        self.record(buffer, label);
-        if let Some(bar) = &self.progress {
-            bar.inc(buffer.len() as u64);
-        }
+        self.buffer = buffer;
     }
 
     /// Reads standard input, at most `--max-file-size` of it: a pipe has no size to check beforehand, so a
-    /// larger input is read up to the limit, then refused with a warning (nothing of it is reported as clean).
-    fn scan_stdin(&self) {
+    /// larger input is read up to the limit, then refused (nothing of it is reported as clean).
+    fn scan_stdin(&mut self) {
         let mut buffer = Vec::new();
-        let max = self.options.max_file_size;
+        let max = self.walk.options.max_file_size;
         match std::io::stdin()
             .lock()
             .take(max.saturating_add(1))
             .read_to_end(&mut buffer)
         {
             Ok(_) if buffer.len() as u64 > max => {
-                self.stats.skipped_large.fetch_add(1, Ordering::Relaxed);
-                self.diag.warn(format!(
-                    "{STDIN_LABEL}: not scanned, it is larger than --max-file-size {} (raise the limit to scan it)",
+                let reason = format!(
+                    "not scanned, it is larger than --max-file-size {} (raise the limit to scan it)",
                     bytesize::ByteSize(max).display().iec()
-                ));
+                );
+                self.counts
+                    .fail(self.walk.diag, ScanError::new(ErrorKind::Input, STDIN_LABEL, reason));
             }
             Ok(_) => self.record(&buffer, STDIN_LABEL),
-            Err(err) => self
-                .diag
-                .error(format!("cannot read standard input: {}", describe_io(&err))),
+            Err(err) => self.counts.fail(
+                self.walk.diag,
+                ScanError::new(ErrorKind::Input, STDIN_LABEL, describe_io(&err)),
+            ),
         }
     }
 
-    fn record(&self, bytes: &[u8], label: &str) {
-        self.stats.add_item(bytes.len() as u64);
-        let inspection = inspect(self.scanner, bytes, label, self.options.binary);
-        self.stats.record(&inspection);
-        if !inspection.findings.is_empty() {
-            let mut found = self.found.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            found.extend(inspection.findings);
-        }
+    fn record(&mut self, bytes: &[u8], label: &str) {
+        let inspection = inspect(self.walk.scanner, bytes, label, self.walk.options.binary);
+        self.counts.inspected(bytes.len(), &inspection);
+        self.found.extend(inspection.findings);
     }
 }
 
@@ -231,12 +272,25 @@ fn relative_to_root(path: &Path, depth: usize) -> PathBuf {
     components[components.len() - keep..].iter().collect()
 }
 
-fn walk_error_message(err: &ignore::Error) -> String {
-    // ignore's messages already name the path ("IO error for operation on X: ...").
-    let text = err.to_string();
-    if text.contains("File system loop") {
-        format!("{text} (symbolic link loop), skipped")
-    } else {
-        text
+/// Where a walk error happened and why. ignore's messages read "IO error for operation on X: ...".
+fn walk_error_parts(err: &ignore::Error) -> (String, String) {
+    let mut inner = err;
+    let mut path = None;
+    loop {
+        match inner {
+            ignore::Error::WithPath { path: p, err } => {
+                path = Some(display_path(p));
+                inner = err;
+            }
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => inner = err,
+            ignore::Error::Io(io) => return (path.unwrap_or_default(), describe_io(io)),
+            ignore::Error::Loop { child, .. } => {
+                return (
+                    display_path(child),
+                    "a symbolic link loop (it leads back to a directory above it), not followed".into(),
+                );
+            }
+            other => return (path.unwrap_or_default(), other.to_string()),
+        }
     }
 }

@@ -5,6 +5,7 @@ mod fake_openai;
 mod git;
 mod hook;
 mod hostile;
+mod incomplete;
 mod report;
 mod revoke;
 mod rules;

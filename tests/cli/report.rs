@@ -3,46 +3,14 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command as Process;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, demo_copy, expected_demo, git_command, git_ok, git_output,
-    json_findings, keyhound, keyhound_in, root, run, stderr, stdout, tree,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, assert_valid_sarif, code, demo_copy, expected_demo, git_command, git_ok,
+    git_output, json_findings, keyhound, keyhound_in, run, stderr, stdout, tree,
 };
-
-/// Validates a SARIF document against the OASIS SARIF 2.1.0 schema kept under tests/schemas, with Python's
-/// `jsonschema` (installed by .ci/run). Panics with the validation errors.
-fn assert_valid_sarif(text: &str) {
-    let dir = TempDir::new().expect("temp dir");
-    let report = dir.path().join("report.sarif");
-    fs::write(&report, text).expect("write report");
-    let schema = root().join("tests/schemas/sarif-schema-2.1.0.json");
-    let script = "import json, sys\n\
-                  import jsonschema\n\
-                  schema = json.load(open(sys.argv[1]))\n\
-                  doc = json.load(open(sys.argv[2]))\n\
-                  cls = jsonschema.validators.validator_for(schema)\n\
-                  cls.check_schema(schema)\n\
-                  errors = [f'{list(e.absolute_path)}: {e.message}' for e in cls(schema).iter_errors(doc)]\n\
-                  print('\\n'.join(errors))\n\
-                  sys.exit(1 if errors else 0)\n";
-    let output = Process::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&schema)
-        .arg(&report)
-        .output()
-        .expect("python3 runs (the test needs Python with the jsonschema package: pip install jsonschema)");
-    assert!(
-        output.status.success(),
-        "SARIF does not validate against the SARIF 2.1.0 schema:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// GitHub code scanning's rules for an uploaded SARIF file, beyond the schema.
 fn assert_github_rules(sarif: &Value) {

@@ -12,6 +12,7 @@ use git2::{ObjectType, Oid};
 
 use super::GitError;
 use super::objects::Objects;
+use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::Occurrence;
 
@@ -124,6 +125,7 @@ pub fn enumerate(
     label: &str,
     selection: &Selection,
     diag: &Diagnostics,
+    counts: &mut Counts,
 ) -> Result<Enumeration, GitError> {
     let repo = objects.repo;
     let git_err = GitError::git(label);
@@ -149,7 +151,8 @@ pub fn enumerate(
                 let reference = match reference {
                     Ok(reference) => reference,
                     Err(err) => {
-                        diag.warn(format!("{label}: skipping a reference: {}", err.message()));
+                        let error = ScanError::new(ErrorKind::Reference, "(unnamed)", err.message());
+                        counts.fail(diag, error.in_repository(label));
                         continue;
                     }
                 };
@@ -157,11 +160,13 @@ pub fn enumerate(
                 // Resolving a symbolic ref reads no object; what the ref points at is read through `objects`.
                 let target = reference.resolve().ok().and_then(|r| r.target());
                 let Some(target) = target else {
-                    diag.warn(format!("{label}: skipping reference {name}: it points at nothing"));
+                    let error = ScanError::new(ErrorKind::Reference, &name, "it points at nothing, skipped");
+                    counts.fail(diag, error.in_repository(label));
                     continue;
                 };
                 if let Err(message) = tips.add(objects, target, &name) {
-                    diag.warn(format!("{label}: skipping reference {name}: {message}"));
+                    let error = ScanError::new(ErrorKind::Reference, &name, format!("{message}, skipped"));
+                    counts.fail(diag, error.in_repository(label));
                 }
             }
             // A detached HEAD is not a reference under refs/; an unborn one has nothing to walk.
@@ -169,7 +174,8 @@ pub fn enumerate(
                 && let Some(oid) = head.target()
                 && let Err(message) = tips.add(objects, oid, "HEAD")
             {
-                diag.warn(format!("{label}: skipping HEAD: {message}"));
+                let error = ScanError::new(ErrorKind::Reference, "HEAD", format!("{message}, skipped"));
+                counts.fail(diag, error.in_repository(label));
             }
         }
         Selection::Revisions(revs) => {
@@ -191,18 +197,18 @@ pub fn enumerate(
         submodules: HashSet::new(),
         out: Enumeration::default(),
     };
-    let hidden = ancestors(objects, &hide, label, diag);
-    let graph = CommitGraph::load(objects, &tips.commits, &hidden, label, diag);
+    let hidden = ancestors(objects, &hide, label, diag, counts);
+    let graph = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts);
     if !hide.is_empty() {
-        walker.seed_range_boundary(&graph, diag);
+        walker.seed_range_boundary(&graph, diag, counts);
     }
     for (index, node) in graph.nodes.iter().enumerate() {
-        walker.walk_tree(node.tree, index as u32, "", diag);
+        walker.walk_tree(node.tree, index as u32, "", diag, counts);
     }
     walker.out.commits = graph.nodes.iter().map(|n| n.oid).collect();
     // What only refs to trees and blobs reach comes last: a blob that some commit holds keeps that commit.
     for (tree, name) in &tips.trees {
-        walker.walk_tree(*tree, NO_COMMIT, &format!("{name}:"), diag);
+        walker.walk_tree(*tree, NO_COMMIT, &format!("{name}:"), diag, counts);
     }
     for (blob, name) in &tips.blobs {
         walker.record_blob(*blob, name, NO_COMMIT);
@@ -215,7 +221,13 @@ pub fn enumerate(
 }
 
 /// Every commit reachable from `tips` (the commits a range hides). A commit that cannot be read is a warning.
-fn ancestors(objects: &Objects<'_>, tips: &[Oid], label: &str, diag: &Diagnostics) -> HashSet<Oid> {
+fn ancestors(
+    objects: &Objects<'_>,
+    tips: &[Oid],
+    label: &str,
+    diag: &Diagnostics,
+    counts: &mut Counts,
+) -> HashSet<Oid> {
     let mut seen: HashSet<Oid> = HashSet::new();
     let mut stack: Vec<Oid> = tips.to_vec();
     while let Some(oid) = stack.pop() {
@@ -224,7 +236,7 @@ fn ancestors(objects: &Objects<'_>, tips: &[Oid], label: &str, diag: &Diagnostic
         }
         match objects.commit(oid) {
             Ok(commit) => stack.extend(commit.parent_ids().filter(|p| !seen.contains(p))),
-            Err(err) => diag.warn(format!("{label}: {err} (history walk)")),
+            Err(err) => counts.fail(diag, err.scan_error(oid.to_string()).in_repository(label)),
         }
     }
     seen
@@ -257,6 +269,7 @@ impl CommitGraph {
         hidden: &HashSet<Oid>,
         label: &str,
         diag: &Diagnostics,
+        counts: &mut Counts,
     ) -> CommitGraph {
         let mut nodes: Vec<Node> = Vec::new();
         let mut parents: Vec<Oid> = Vec::new();
@@ -270,9 +283,11 @@ impl CommitGraph {
             let commit = match objects.commit(oid) {
                 Ok(commit) => commit,
                 Err(err) => {
-                    diag.warn(format!(
-                        "{label}: {err} (history walk; its ancestors are reached only through other commits)"
-                    ));
+                    let mut error = err.scan_error(oid.to_string()).in_repository(label);
+                    error
+                        .reason
+                        .push_str(" (its tree is not scanned; its parents only through other commits)");
+                    counts.fail(diag, error);
                     outside.insert(oid);
                     continue;
                 }
@@ -350,22 +365,22 @@ struct Walker<'a, 'r> {
 impl Walker<'_, '_> {
     /// Marks everything in the trees of the range's boundary parents (the commits just outside the range) as
     /// already present, so that only what the range's commits introduce is scanned.
-    fn seed_range_boundary(&mut self, graph: &CommitGraph, diag: &Diagnostics) {
+    fn seed_range_boundary(&mut self, graph: &CommitGraph, diag: &Diagnostics, counts: &mut Counts) {
         let mut boundary: Vec<Oid> = graph.outside.iter().copied().collect();
         boundary.sort();
         for parent in boundary {
             // An unreadable boundary commit was reported when the graph was loaded.
             if let Ok(commit) = self.objects.commit(parent) {
                 let tree = commit.tree_id();
-                self.walk_tree_with(tree, "", diag, &mut |walker, blob, _path| {
+                self.walk_tree_with(tree, "", diag, counts, &mut |walker, blob, _path| {
                     walker.seen_blobs.insert(blob);
                 });
             }
         }
     }
 
-    fn walk_tree(&mut self, root: Oid, commit: u32, prefix: &str, diag: &Diagnostics) {
-        self.walk_tree_with(root, prefix, diag, &mut |walker, blob, path| {
+    fn walk_tree(&mut self, root: Oid, commit: u32, prefix: &str, diag: &Diagnostics, counts: &mut Counts) {
+        self.walk_tree_with(root, prefix, diag, counts, &mut |walker, blob, path| {
             walker.record_blob(blob, path, commit)
         });
     }
@@ -376,6 +391,7 @@ impl Walker<'_, '_> {
         root: Oid,
         prefix: &str,
         diag: &Diagnostics,
+        counts: &mut Counts,
         on_blob: &mut dyn FnMut(&mut Self, Oid, &str),
     ) {
         let mut stack: Vec<(Oid, String)> = vec![(root, prefix.to_string())];
@@ -386,11 +402,10 @@ impl Walker<'_, '_> {
             let tree = match self.objects.tree(tree_oid) {
                 Ok(tree) => tree,
                 Err(err) => {
-                    diag.warn(format!(
-                        "{}: {err} ({}); the files under it are not scanned",
-                        self.label,
-                        if prefix.is_empty() { "/" } else { &prefix }
-                    ));
+                    let place = format!("{tree_oid} ({})", if prefix.is_empty() { "/" } else { &prefix });
+                    let mut error = err.scan_error(place).in_repository(self.label);
+                    error.reason.push_str("; the files under it are not scanned");
+                    counts.fail(diag, error);
                     continue;
                 }
             };
@@ -445,8 +460,6 @@ pub fn all_occurrences(
     objects: &Objects<'_>,
     enumeration: &Enumeration,
     flagged: &[Oid],
-    diag: &Diagnostics,
-    label: &str,
 ) -> HashMap<Oid, Vec<Occurrence>> {
     let flagged: HashSet<Oid> = flagged.iter().copied().collect();
     let mut memo: HashMap<Oid, Rc<Vec<(String, Oid)>>> = HashMap::new();
@@ -456,7 +469,7 @@ pub fn all_occurrences(
         let Ok(commit) = objects.commit(*commit_oid) else {
             continue;
         };
-        let contents = flagged_in_tree(objects, commit.tree_id(), &flagged, &mut memo, diag, label);
+        let contents = flagged_in_tree(objects, commit.tree_id(), &flagged, &mut memo);
         for (path, blob) in contents.iter() {
             places
                 .entry(*blob)
@@ -472,28 +485,24 @@ fn flagged_in_tree(
     tree_oid: Oid,
     flagged: &HashSet<Oid>,
     memo: &mut HashMap<Oid, Rc<Vec<(String, Oid)>>>,
-    diag: &Diagnostics,
-    label: &str,
 ) -> Rc<Vec<(String, Oid)>> {
     if let Some(done) = memo.get(&tree_oid) {
         return Rc::clone(done);
     }
     let mut found = Vec::new();
-    match objects.tree(tree_oid) {
-        Ok(tree) => {
-            for entry in tree.iter() {
-                let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-                match entry.kind() {
-                    Some(ObjectType::Blob) if flagged.contains(&entry.id()) => found.push((name, entry.id())),
-                    Some(ObjectType::Tree) => {
-                        let inner = flagged_in_tree(objects, entry.id(), flagged, memo, diag, label);
-                        found.extend(inner.iter().map(|(path, blob)| (format!("{name}/{path}"), *blob)));
-                    }
-                    _ => {}
+    // An unreadable tree was reported when the history was walked.
+    if let Ok(tree) = objects.tree(tree_oid) {
+        for entry in tree.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            match entry.kind() {
+                Some(ObjectType::Blob) if flagged.contains(&entry.id()) => found.push((name, entry.id())),
+                Some(ObjectType::Tree) => {
+                    let inner = flagged_in_tree(objects, entry.id(), flagged, memo);
+                    found.extend(inner.iter().map(|(path, blob)| (format!("{name}/{path}"), *blob)));
                 }
+                _ => {}
             }
         }
-        Err(err) => diag.warn(format!("{label}: {err}")),
     }
     let found = Rc::new(found);
     memo.insert(tree_oid, Rc::clone(&found));

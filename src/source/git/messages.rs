@@ -7,7 +7,8 @@ use git2::Oid;
 use super::enumerate::Enumeration;
 use super::objects::Objects;
 use super::{HistoryOptions, format_git_time};
-use crate::diag::{Diagnostics, ScanStats};
+use crate::counts::Counts;
+use crate::diag::Diagnostics;
 use crate::finding::{Finding, GitProvenance};
 use crate::inspect::inspect;
 use crate::scan::Scanner;
@@ -29,13 +30,12 @@ pub fn scan_commit_message(
     objects: &Objects<'_>,
     commit: Oid,
     options: &HistoryOptions,
-    stats: &ScanStats,
+    counts: &mut Counts,
 ) -> Result<Vec<Finding>, String> {
-    let commit_object = objects.commit(commit).map_err(|e| e.message)?;
+    let commit_object = objects.commit(commit).map_err(|e| e.reason)?;
     let message = commit_object.message_raw_bytes();
-    stats.add_message(message.len() as u64);
     let inspection = inspect(scanner, message, COMMIT_MESSAGE_PATH, options.binary);
-    stats.record(&inspection);
+    counts.message(message.len(), &inspection);
     Ok(inspection
         .findings
         .into_iter()
@@ -59,21 +59,21 @@ pub fn scan_tag_messages(
     label: &str,
     options: &HistoryOptions,
     diag: &Diagnostics,
-    stats: &ScanStats,
+    counts: &mut Counts,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     for tag_ref in &enumeration.tags {
         let tag = match objects.tag(tag_ref.tag) {
             Ok(tag) => tag,
             Err(err) => {
-                diag.warn(format!("{label}: {err}"));
+                let place = format!("{} ({})", tag_ref.tag, tag_ref.reference);
+                counts.fail(diag, err.scan_error(place).in_repository(label));
                 continue;
             }
         };
         let message = tag.message_bytes().unwrap_or_default();
-        stats.add_message(message.len() as u64);
         let inspection = inspect(scanner, message, TAG_MESSAGE_PATH, options.binary);
-        stats.record(&inspection);
+        counts.message(message.len(), &inspection);
         let tagger = tag.tagger();
         let summary = message
             .split(|&b| b == b'\n')

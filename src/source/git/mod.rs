@@ -12,13 +12,13 @@ mod staged;
 pub mod tree_files;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use git2::{Oid, Repository};
 use rayon::prelude::*;
 
-use crate::diag::{Diagnostics, ScanStats};
+use crate::counts::{Counts, ErrorKind, ScanError};
+use crate::diag::Diagnostics;
 use crate::finding::{Finding, GitProvenance, Occurrence};
 use crate::inspect::{BinaryPolicy, inspect};
 use crate::report::RepositoryInfo;
@@ -96,16 +96,15 @@ pub fn repository_info(repo: &Repository) -> RepositoryInfo {
     }
 }
 
-/// Scans the history of `repo` (labelled `label` in findings) and returns its findings: every selected blob, and
-/// the messages of the selected commits and annotated tags.
+/// Scans the history of `repo` (labelled `label` in findings) and returns its findings and counts: every
+/// selected blob, and the messages of the selected commits and annotated tags.
 pub fn scan_history(
     scanner: &Scanner,
     repo: &Repository,
     label: &str,
     options: &HistoryOptions,
     diag: &Diagnostics,
-    stats: &ScanStats,
-) -> Result<Vec<Finding>, GitError> {
+) -> Result<(Vec<Finding>, Counts), GitError> {
     if repo.is_shallow() {
         diag.note(format!(
             "{label}: shallow clone: the history is cut, only the commits present are scanned"
@@ -113,10 +112,9 @@ pub fn scan_history(
     }
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
-    let enumeration = enumerate::enumerate(&objects, label, &options.selection, diag)?;
-    stats
-        .commits
-        .fetch_add(enumeration.commits.len() as u64, Ordering::Relaxed);
+    let mut counts = Counts::default();
+    let enumeration = enumerate::enumerate(&objects, label, &options.selection, diag, &mut counts)?;
+    counts.commits += enumeration.commits.len() as u64;
     if !enumeration.submodules.is_empty() {
         diag.note(format!(
             "{label}: submodules are not scanned (scan each on its own): {}",
@@ -125,97 +123,184 @@ pub fn scan_history(
     }
     let bar = crate::progress::items_bar(diag.quiet(), enumeration.blobs.len() as u64, "blobs");
     diag.set_progress(bar.clone());
-    let found: Mutex<Vec<Finding>> = Mutex::new(Vec::new());
-    let lfs_pointers = std::sync::atomic::AtomicU64::new(0);
+    // Bytes done, for the progress bar only: the counts are values added up below.
+    let shown_bytes = AtomicU64::new(0);
     let git_dir = repo.path().to_path_buf();
-    let open_worker = || Repository::open(&git_dir).map_err(|e| e.message().to_string());
-    let keep = |mut findings: Vec<Finding>, git: GitProvenance| {
-        for finding in &mut findings {
-            finding.repository = Some(label.to_string());
-            if finding.git.is_none() {
-                finding.git = Some(git.clone());
-            }
-        }
-        if !findings.is_empty() {
-            found.lock().unwrap_or_else(|p| p.into_inner()).extend(findings);
-        }
+    let job = Job {
+        scanner,
+        loose: &loose,
+        options,
+        diag,
+        label,
     };
-    enumeration
+    let (mut findings, blob_counts) = enumeration
         .blobs
         .par_iter()
-        .for_each_init(open_worker, |worker_repo, (oid, intro)| {
-            let path = &enumeration.paths[intro.path as usize];
-            if let Some(exclude) = &options.exclude
-                && exclude.is_match(path.as_str())
-            {
-                stats.excluded.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            let outcome = match worker_repo {
-                Ok(worker_repo) => scan_blob(scanner, &Objects::new(worker_repo, &loose), *oid, path, options, stats),
-                Err(message) => Err(format!("cannot open the repository again: {message}")),
-            };
-            match outcome {
-                Ok(BlobOutcome::Findings(findings)) => keep(findings, provenance(&enumeration, *oid, intro)),
-                Ok(BlobOutcome::LfsPointer) => {
-                    lfs_pointers.fetch_add(1, Ordering::Relaxed);
+        .fold(
+            || Worker::open(&git_dir),
+            |mut worker, (oid, intro)| {
+                let before = worker.counts.bytes;
+                job.blob(&mut worker, &enumeration, *oid, intro);
+                if let Some(bar) = &bar {
+                    let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
+                    bar.inc(1);
+                    if bar.position() % 256 == 0 {
+                        let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
+                        bar.set_message(format!(
+                            "{} ({}/s)",
+                            bytesize::ByteSize(bytes).display().iec(),
+                            bytesize::ByteSize(rate as u64).display().iec()
+                        ));
+                    }
                 }
-                Ok(BlobOutcome::TooLarge(size)) => diag.note(format!(
-                    "{label}: blob {oid} ({path}) skipped, {} is over --max-file-size",
-                    bytesize::ByteSize(size).display().iec()
-                )),
-                Err(message) => diag.warn(format!("{label}: blob {oid} ({path}): {message}")),
-            }
-            if let Some(bar) = &bar {
-                bar.inc(1);
-                if bar.position() % 256 == 0 {
-                    let bytes = ScanStats::get(&stats.bytes);
-                    let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
-                    bar.set_message(format!(
-                        "{} ({}/s)",
-                        bytesize::ByteSize(bytes).display().iec(),
-                        bytesize::ByteSize(rate as u64).display().iec()
-                    ));
-                }
-            }
-        });
-    enumeration
+                worker
+            },
+        )
+        .map(Worker::finish)
+        .reduce(Default::default, merge);
+    counts.add(blob_counts);
+    let (message_findings, message_counts) = enumeration
         .commits
         .par_iter()
-        .for_each_init(open_worker, |worker_repo, commit| {
-            let outcome = match worker_repo {
-                Ok(worker_repo) => {
-                    messages::scan_commit_message(scanner, &Objects::new(worker_repo, &loose), *commit, options, stats)
-                }
-                Err(message) => Err(format!("cannot open the repository again: {message}")),
-            };
-            match outcome {
-                Ok(findings) => keep(findings, GitProvenance::default()),
-                Err(message) => diag.warn(format!("{label}: message of commit {commit}: {message}")),
-            }
-        });
-    keep(
-        messages::scan_tag_messages(scanner, &objects, &enumeration, label, options, diag, stats),
-        GitProvenance::default(),
-    );
+        .fold(
+            || Worker::open(&git_dir),
+            |mut worker, commit| {
+                job.commit_message(&mut worker, *commit);
+                worker
+            },
+        )
+        .map(Worker::finish)
+        .reduce(Default::default, merge);
+    findings.extend(message_findings);
+    counts.add(message_counts);
+    findings.extend(messages::scan_tag_messages(
+        scanner,
+        &objects,
+        &enumeration,
+        label,
+        options,
+        diag,
+        &mut counts,
+    ));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     diag.set_progress(None);
-    let pointers = lfs_pointers.load(Ordering::Relaxed);
-    if pointers > 0 {
+    if counts.lfs_pointers > 0 {
         diag.note(format!(
-            "{label}: {pointers} git LFS pointer file(s) skipped: the files they point to are not stored in git"
+            "{label}: {} git LFS pointer file(s) skipped: the files they point to are not stored in git",
+            counts.lfs_pointers
         ));
     }
-    let mut findings = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    for finding in &mut findings {
+        finding.repository = Some(label.to_string());
+    }
     fill_commit_details(&objects, &mut findings, diag, label);
     if !findings.is_empty() {
         findings = collapse_versions(findings, &enumeration);
-        count_occurrences(&objects, &enumeration, &mut findings, options, diag, label);
+        count_occurrences(&objects, &enumeration, &mut findings, options);
     }
     crate::source::fs::sort_findings(&mut findings);
-    Ok(findings)
+    Ok((findings, counts))
+}
+
+/// Adds up two workers' findings and counts.
+fn merge(mut a: (Vec<Finding>, Counts), b: (Vec<Finding>, Counts)) -> (Vec<Finding>, Counts) {
+    a.0.extend(b.0);
+    a.1.add(b.1);
+    a
+}
+
+/// What every worker of one history scan shares.
+struct Job<'a> {
+    scanner: &'a Scanner,
+    loose: &'a LooseObjects,
+    options: &'a HistoryOptions,
+    diag: &'a Diagnostics,
+    label: &'a str,
+}
+
+/// One rayon job's repository handle (libgit2 handles are not shared between threads), findings and counts.
+struct Worker {
+    repo: Result<Repository, String>,
+    found: Vec<Finding>,
+    counts: Counts,
+}
+
+impl Worker {
+    fn open(git_dir: &Path) -> Worker {
+        Worker {
+            repo: Repository::open(git_dir).map_err(|e| format!("cannot open the repository again: {}", e.message())),
+            found: Vec::new(),
+            counts: Counts::default(),
+        }
+    }
+
+    fn finish(self) -> (Vec<Finding>, Counts) {
+        (self.found, self.counts)
+    }
+}
+
+impl Job<'_> {
+    fn blob(&self, worker: &mut Worker, enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) {
+        let path = &enumeration.paths[intro.path as usize];
+        if let Some(exclude) = &self.options.exclude
+            && exclude.is_match(path.as_str())
+        {
+            worker.counts.excluded += 1;
+            return;
+        }
+        let outcome = match &worker.repo {
+            Ok(repo) => scan_blob(
+                self.scanner,
+                &Objects::new(repo, self.loose),
+                oid,
+                path,
+                self.options,
+                &mut worker.counts,
+            ),
+            Err(message) => Err(message.clone()),
+        };
+        match outcome {
+            Ok(BlobOutcome::Findings(findings)) => {
+                let git = provenance(enumeration, oid, intro);
+                worker.found.extend(findings.into_iter().map(|mut f| {
+                    f.git = Some(git.clone());
+                    f
+                }));
+            }
+            Ok(BlobOutcome::LfsPointer) => {}
+            Ok(BlobOutcome::TooLarge(size)) => self.diag.note(format!(
+                "{}: blob {oid} ({path}) skipped, {} is over --max-file-size",
+                self.label,
+                bytesize::ByteSize(size).display().iec()
+            )),
+            Err(reason) => {
+                let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path})"), reason);
+                worker.counts.fail(self.diag, error.in_repository(self.label));
+            }
+        }
+    }
+
+    fn commit_message(&self, worker: &mut Worker, commit: Oid) {
+        let outcome = match &worker.repo {
+            Ok(repo) => messages::scan_commit_message(
+                self.scanner,
+                &Objects::new(repo, self.loose),
+                commit,
+                self.options,
+                &mut worker.counts,
+            ),
+            Err(message) => Err(message.clone()),
+        };
+        match outcome {
+            Ok(findings) => worker.found.extend(findings),
+            Err(reason) => {
+                let error = ScanError::new(ErrorKind::Commit, format!("{commit} (message)"), reason);
+                worker.counts.fail(self.diag, error.in_repository(self.label));
+            }
+        }
+    }
 }
 
 /// Fills `other_occurrences` (and, with `--all-commits`, `occurrences`): every (commit, path) place holding a
@@ -225,8 +310,6 @@ fn count_occurrences(
     enumeration: &Enumeration,
     findings: &mut [Finding],
     options: &HistoryOptions,
-    diag: &Diagnostics,
-    label: &str,
 ) {
     let versions = |git: &GitProvenance| -> Vec<Oid> {
         std::iter::once(&git.blob)
@@ -240,7 +323,7 @@ fn count_occurrences(
         .filter_map(|f| f.git.as_ref())
         .flat_map(versions)
         .collect();
-    let places = enumerate::all_occurrences(objects, enumeration, &flagged, diag, label);
+    let places = enumerate::all_occurrences(objects, enumeration, &flagged);
     for finding in findings {
         let is_message = messages::is_message_path(&finding.path);
         let Some(git) = finding.git.as_mut() else { continue };
@@ -260,7 +343,7 @@ fn count_occurrences(
         };
         list.sort_by(|a, b| (&a.commit, &a.path).cmp(&(&b.commit, &b.path)));
         list.dedup();
-        git.other_occurrences = list.len().saturating_sub(1);
+        git.other_occurrences = list.len().saturating_sub(1) + git.other_lines.len();
         if options.all_commits {
             git.occurrences = list;
         }
@@ -280,12 +363,12 @@ pub(crate) fn scan_blob(
     oid: Oid,
     path: &str,
     options: &HistoryOptions,
-    stats: &ScanStats,
+    counts: &mut Counts,
 ) -> Result<BlobOutcome, String> {
     match read_blob(objects, oid, options)? {
-        Ok(blob) => Ok(scan_content(scanner, blob.bytes(), path, options, stats)),
+        Ok(blob) => Ok(scan_content(scanner, blob.bytes(), path, options, counts)),
         Err(size) => {
-            stats.skipped_large.fetch_add(1, Ordering::Relaxed);
+            counts.too_large += 1;
             Ok(BlobOutcome::TooLarge(size))
         }
     }
@@ -310,14 +393,14 @@ pub(crate) fn scan_content(
     content: &[u8],
     path: &str,
     options: &HistoryOptions,
-    stats: &ScanStats,
+    counts: &mut Counts,
 ) -> BlobOutcome {
-    stats.add_item(content.len() as u64);
     if is_lfs_pointer(content) {
+        counts.lfs_pointers += 1;
         return BlobOutcome::LfsPointer;
     }
     let inspection = inspect(scanner, content, path, options.binary);
-    stats.record(&inspection);
+    counts.inspected(content.len(), &inspection);
     BlobOutcome::Findings(inspection.findings)
 }
 
@@ -402,11 +485,17 @@ fn collapse_versions(findings: Vec<Finding>, enumeration: &Enumeration) -> Vec<F
     for finding in findings {
         match kept.last_mut() {
             Some(first) if first.fingerprint == finding.fingerprint && first.path == finding.path => {
-                if let (Some(first_git), Some(git)) = (first.git.as_mut(), finding.git)
-                    && git.blob != first_git.blob
-                    && !first_git.later_blobs.contains(&git.blob)
-                {
-                    first_git.later_blobs.push(git.blob);
+                if let (Some(first_git), Some(git)) = (first.git.as_mut(), finding.git) {
+                    if git.blob == first_git.blob {
+                        // The same secret on another line of the same file.
+                        if first.location.line != finding.location.line
+                            && !first_git.other_lines.contains(&finding.location.line)
+                        {
+                            first_git.other_lines.push(finding.location.line);
+                        }
+                    } else if !first_git.later_blobs.contains(&git.blob) {
+                        first_git.later_blobs.push(git.blob);
+                    }
                 }
             }
             _ => kept.push(finding),

@@ -15,18 +15,33 @@ use std::path::{Path, PathBuf};
 
 use git2::{Blob, Commit, ObjectType, Oid, Repository, Tag, Tree};
 
+use crate::counts::{ErrorKind, ScanError};
+
 /// A git object could not be read: the message names the object and says why.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ObjectError {
+    /// `cannot read <kind> <oid>: <reason>`.
     pub message: String,
+    pub kind: ErrorKind,
+    pub oid: Oid,
+    pub reason: String,
 }
 
 impl ObjectError {
-    fn new(oid: Oid, what: &str, reason: impl std::fmt::Display) -> ObjectError {
+    fn new(oid: Oid, kind: ErrorKind, reason: impl std::fmt::Display) -> ObjectError {
+        let reason = reason.to_string();
         ObjectError {
-            message: format!("cannot read {what} {oid}: {reason}"),
+            message: format!("cannot read {} {oid}: {reason}", kind.as_str()),
+            kind,
+            oid,
+            reason,
         }
+    }
+
+    /// The scan error this is, at `place` (the object id, with a path where there is one).
+    pub fn scan_error(&self, place: impl Into<String>) -> ScanError {
+        ScanError::new(self.kind, place, self.reason.clone())
     }
 }
 
@@ -171,47 +186,50 @@ impl<'r> Objects<'r> {
     }
 
     /// Fails when `oid` is a loose object that libgit2 could not read safely.
-    fn check(&self, oid: Oid, what: &str) -> Result<(), ObjectError> {
+    fn check(&self, oid: Oid, kind: ErrorKind) -> Result<(), ObjectError> {
         if self.loose.is_empty() {
             return Ok(());
         }
         match self.loose.inflate(oid, false) {
-            Some(Err(reason)) => Err(ObjectError::new(oid, what, reason)),
+            Some(Err(reason)) => Err(ObjectError::new(oid, kind, reason)),
             _ => Ok(()),
         }
     }
 
     pub fn commit(&self, oid: Oid) -> Result<Commit<'r>, ObjectError> {
-        self.check(oid, "commit")?;
+        self.check(oid, ErrorKind::Commit)?;
         self.repo
             .find_commit(oid)
-            .map_err(|e| ObjectError::new(oid, "commit", e.message()))
+            .map_err(|e| ObjectError::new(oid, ErrorKind::Commit, e.message()))
     }
 
     pub fn tree(&self, oid: Oid) -> Result<Tree<'r>, ObjectError> {
-        self.check(oid, "tree")?;
+        self.check(oid, ErrorKind::Tree)?;
         self.repo
             .find_tree(oid)
-            .map_err(|e| ObjectError::new(oid, "tree", e.message()))
+            .map_err(|e| ObjectError::new(oid, ErrorKind::Tree, e.message()))
     }
 
     pub fn tag(&self, oid: Oid) -> Result<Tag<'r>, ObjectError> {
-        self.check(oid, "tag")?;
+        self.check(oid, ErrorKind::Tag)?;
         self.repo
             .find_tag(oid)
-            .map_err(|e| ObjectError::new(oid, "tag", e.message()))
+            .map_err(|e| ObjectError::new(oid, ErrorKind::Tag, e.message()))
     }
 
-    /// The type of the object `oid` (reading only its header).
+    /// The type of the object `oid` (reading only its header). Failing, it is a reference that cannot be followed.
     pub fn kind(&self, oid: Oid) -> Result<ObjectType, ObjectError> {
-        self.check(oid, "object")?;
-        let odb = self
-            .repo
-            .odb()
-            .map_err(|e| ObjectError::new(oid, "object", e.message()))?;
+        let unknown = |reason: String| ObjectError {
+            message: format!("cannot read object {oid}: {reason}"),
+            kind: ErrorKind::Reference,
+            oid,
+            reason,
+        };
+        self.check(oid, ErrorKind::Reference).map_err(|e| unknown(e.reason))?;
+        let odb = self.repo.odb().map_err(|e| unknown(e.message().to_string()))?;
         odb.read_header(oid)
             .map(|(_, kind)| kind)
-            .map_err(|e| ObjectError::new(oid, "object", e.message()))
+            .map_err(|e| unknown(e.message().to_string()))
     }
 
     /// A blob's size, from its header.
@@ -219,11 +237,11 @@ impl<'r> Objects<'r> {
         let odb = self
             .repo
             .odb()
-            .map_err(|e| ObjectError::new(oid, "blob", e.message()))?;
+            .map_err(|e| ObjectError::new(oid, ErrorKind::Blob, e.message()))?;
         // Reading a header inflates only its first bytes, which terminates even on a truncated object.
         odb.read_header(oid)
             .map(|(size, _)| size as u64)
-            .map_err(|e| ObjectError::new(oid, "blob", e.message()))
+            .map_err(|e| ObjectError::new(oid, ErrorKind::Blob, e.message()))
     }
 
     /// A blob's content.
@@ -232,15 +250,15 @@ impl<'r> Objects<'r> {
             Some(Ok(loose)) if loose.kind == ObjectType::Blob => Ok(BlobBytes::Loose(loose.content)),
             Some(Ok(loose)) => Err(ObjectError::new(
                 oid,
-                "blob",
+                ErrorKind::Blob,
                 format!("it is a {} of {} bytes, not a blob", loose.kind, loose.size),
             )),
-            Some(Err(reason)) => Err(ObjectError::new(oid, "blob", reason)),
+            Some(Err(reason)) => Err(ObjectError::new(oid, ErrorKind::Blob, reason)),
             None => self
                 .repo
                 .find_blob(oid)
                 .map(BlobBytes::Packed)
-                .map_err(|e| ObjectError::new(oid, "blob", e.message())),
+                .map_err(|e| ObjectError::new(oid, ErrorKind::Blob, e.message())),
         }
     }
 }

@@ -12,7 +12,8 @@ use git2::{Delta, DiffOptions, FileMode, Oid, Patch, Repository};
 
 use super::objects::{LooseObjects, Objects};
 use super::{BlobOutcome, GitError, HistoryOptions, read_blob, scan_content};
-use crate::diag::{Diagnostics, ScanStats};
+use crate::counts::{Counts, ErrorKind, ScanError};
+use crate::diag::Diagnostics;
 use crate::finding::{Finding, Fingerprint};
 use crate::scan::Scanner;
 
@@ -31,8 +32,7 @@ pub fn scan_staged(
     label: &str,
     options: &HistoryOptions,
     diag: &Diagnostics,
-    stats: &ScanStats,
-) -> Result<Vec<Finding>, GitError> {
+) -> Result<(Vec<Finding>, Counts), GitError> {
     if repo.is_bare() {
         return Err(GitError::Git {
             repo: label.to_string(),
@@ -86,8 +86,9 @@ pub fn scan_staged(
         }
     }
 
+    let mut counts = Counts::default();
     // Old versions are read for comparison only: they do not count as scanned.
-    let uncounted = ScanStats::default();
+    let mut uncounted = Counts::default();
     let reader = BlobReader {
         scanner,
         objects: &objects,
@@ -99,10 +100,10 @@ pub fn scan_staged(
     let mut findings = Vec::new();
     for file in staged {
         if options.exclude.as_ref().is_some_and(|set| set.is_match(&file.path)) {
-            stats.excluded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            counts.excluded += 1;
             continue;
         }
-        let Some((new_bytes, found)) = reader.scan(file.new, &file.path, stats) else {
+        let Some((new_bytes, found)) = reader.scan(file.new, &file.path, &mut counts) else {
             continue;
         };
         if found.is_empty() {
@@ -110,7 +111,7 @@ pub fn scan_staged(
         }
         let kept: Vec<Finding> = match &file.old {
             Some((old_oid, old_path)) => {
-                let old = reader.scan(*old_oid, old_path, &uncounted);
+                let old = reader.scan(*old_oid, old_path, &mut uncounted);
                 let lines = old
                     .as_ref()
                     .and_then(|(old_bytes, _)| added_lines(old_bytes, &new_bytes, &file.path));
@@ -135,7 +136,7 @@ pub fn scan_staged(
                 let moved = moved_in_this_change.get_or_insert_with(|| {
                     deleted
                         .iter()
-                        .filter_map(|(oid, path)| reader.scan(*oid, path, &uncounted))
+                        .filter_map(|(oid, path)| reader.scan(*oid, path, &mut uncounted))
                         .flat_map(|(_, found)| found)
                         .map(|f| f.fingerprint)
                         .collect()
@@ -149,7 +150,9 @@ pub fn scan_staged(
         }));
     }
     crate::source::fs::sort_findings(&mut findings);
-    Ok(findings)
+    // An old version that could not be read is a part of the change that was not checked.
+    counts.errors.extend(uncounted.errors);
+    Ok((findings, counts))
 }
 
 /// Reads every tree under `root` through [`Objects`] before libgit2's diff walks them itself, so a damaged
@@ -216,10 +219,10 @@ struct BlobReader<'a, 'r> {
 impl BlobReader<'_, '_> {
     /// The blob's bytes and findings; `None` (with a note or warning) for an LFS pointer, a blob over
     /// `--max-file-size`, or one that cannot be read.
-    fn scan(&self, oid: Oid, path: &str, stats: &ScanStats) -> Option<(Vec<u8>, Vec<Finding>)> {
+    fn scan(&self, oid: Oid, path: &str, counts: &mut Counts) -> Option<(Vec<u8>, Vec<Finding>)> {
         let label = self.label;
         match read_blob(self.objects, oid, self.options) {
-            Ok(Ok(blob)) => match scan_content(self.scanner, blob.bytes(), path, self.options, stats) {
+            Ok(Ok(blob)) => match scan_content(self.scanner, blob.bytes(), path, self.options, counts) {
                 BlobOutcome::Findings(found) => Some((blob.bytes().to_vec(), found)),
                 BlobOutcome::LfsPointer => {
                     self.diag.note(format!("{label}: {path} is a git LFS pointer, skipped"));
@@ -228,16 +231,16 @@ impl BlobReader<'_, '_> {
                 BlobOutcome::TooLarge(_) => None,
             },
             Ok(Err(size)) => {
-                stats.skipped_large.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counts.too_large += 1;
                 self.diag.note(format!(
                     "{label}: {path} skipped, {} is over --max-file-size",
                     bytesize::ByteSize(size).display().iec()
                 ));
                 None
             }
-            Err(message) => {
-                self.diag
-                    .warn(format!("{label}: staged blob {oid} ({path}): {message}"));
+            Err(reason) => {
+                let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path}, staged)"), reason);
+                counts.fail(self.diag, error.in_repository(label));
                 None
             }
         }
