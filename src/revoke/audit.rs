@@ -13,8 +13,12 @@
 //! - `key_id`, `project_id`: the matched key and its project; `service_account_id` for service-account
 //!   deletions.
 //! - `http_status`, `request_id`: the response's status and `x-request-id` header.
-//! - `outcome`: `live`/`dead`/`unknown` (probe); `matched`/`planned`/`ambiguous`/`no-match` (match); `sent`
-//!   (attempts); `deleted`/`failed`/`no-answer` (deletions); `revoked`/`still-live`/`unconfirmed` (confirm).
+//! - `key_organization`, `admin_organization`: the organisations OpenAI named (`openai-organization`) for the
+//!   leaked key's probe and for the admin key's requests: the evidence of whose key it is.
+//! - `proof`: on `match` lines, `same-organization`, `redacted-value` or `not-proven`.
+//! - `outcome`: `live`/`dead`/`unknown` (probe); `matched`/`planned`/`ambiguous`/`no-match`/
+//!   `other-organization`/`not-proven` (match); `sent` (attempts); `deleted`/`gone`/`failed`/`no-answer`
+//!   (deletions); `revoked`/`still-live`/`unconfirmed` (confirm).
 //! - `message`: details for people (OpenAI's error message, the candidates of an ambiguous match).
 //!
 //! The key itself and the admin key are never written.
@@ -61,6 +65,13 @@ pub struct Entry {
     pub service_account_id: Option<String>,
     pub http_status: Option<u16>,
     pub request_id: Option<String>,
+    /// The organisation OpenAI named for the leaked key (`openai-organization` on its probe).
+    pub key_organization: Option<String>,
+    /// The organisation OpenAI named for the admin key's requests.
+    pub admin_organization: Option<String>,
+    /// How the key was shown to be the organisation's before a deletion: `same-organization`,
+    /// `redacted-value` (enough of it shown to rule out a collision), or `not-proven`.
+    pub proof: Option<String>,
     pub outcome: String,
     pub message: Option<String>,
 }
@@ -99,6 +110,18 @@ impl Entry {
     pub fn http(mut self, status: Option<u16>, request_id: Option<&str>) -> Entry {
         self.http_status = status;
         self.request_id = request_id.map(for_message);
+        self
+    }
+
+    /// The evidence of whose key it is.
+    pub fn organizations(mut self, key: Option<&str>, admin: Option<&str>) -> Entry {
+        self.key_organization = key.map(for_message);
+        self.admin_organization = admin.map(for_message);
+        self
+    }
+
+    pub fn proof(mut self, proof: &str) -> Entry {
+        self.proof = Some(proof.to_string());
         self
     }
 

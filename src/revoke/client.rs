@@ -68,6 +68,9 @@ pub struct Reply {
     pub request_id: Option<String>,
     /// `Location`, for a (never followed) redirect.
     pub location: Option<String>,
+    /// `openai-organization`: "the organization associated with the request", as OpenAI documents it (API
+    /// reference, "Debugging requests"). It tells whose key a leaked key is.
+    pub organization: Option<String>,
     pub body: String,
     /// How many times the request was sent.
     pub tries: u32,
@@ -174,10 +177,11 @@ impl RetryPolicy {
         max_tries: MAX_TRIES,
         retry_rate_limits: true,
     };
-    /// Liveness probes: 5xx and timeouts are retried, 429 is an answer.
+    /// Liveness probes: like every call, a 429 is retried (it is not a verdict); `insufficient_quota` is not
+    /// (it already says the key was accepted).
     pub const PROBE: RetryPolicy = RetryPolicy {
         max_tries: MAX_TRIES,
-        retry_rate_limits: false,
+        retry_rate_limits: true,
     };
     /// One try only (the confirmation loop retries on its own schedule).
     pub const ONCE: RetryPolicy = RetryPolicy {
@@ -393,6 +397,9 @@ impl Client {
                     path: path.to_string(),
                     status,
                     request_id: header("x-request-id").map(|id| crate::text::for_message(&id)),
+                    organization: header("openai-organization")
+                        .map(|org| crate::text::for_message(org.trim()))
+                        .filter(|org| !org.is_empty()),
                     location: header("location"),
                     body,
                     tries,
@@ -490,12 +497,22 @@ mod tests {
     }
 
     #[test]
-    fn probes_take_a_rate_limit_as_an_answer() {
-        assert_eq!(decide(&answer(429), 1, RetryPolicy::PROBE, 0.0), Decision::Stop);
+    fn probes_retry_a_rate_limit_but_not_an_exhausted_quota() {
+        assert!(matches!(
+            decide(&answer(429), 1, RetryPolicy::PROBE, 0.0),
+            Decision::RetryAfter(_)
+        ));
+        let quota = Attempt::Answer {
+            status: 429,
+            code: Some("insufficient_quota"),
+            retry_after: None,
+        };
+        assert_eq!(decide(&quota, 1, RetryPolicy::PROBE, 0.0), Decision::Stop);
         assert!(matches!(
             decide(&answer(502), 1, RetryPolicy::PROBE, 0.0),
             Decision::RetryAfter(_)
         ));
+        assert_eq!(decide(&answer(429), 1, RetryPolicy::ONCE, 0.0), Decision::Stop);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use crate::finding::{Finding, Secret};
 
 use super::audit::AuditLog;
 use super::client::{Client, DEFAULT_API_BASE};
-use super::flow::{KeyResult, Outcome, Reason, Revoker, Settings};
-use super::keys::{self, Collected, Unrecovered};
+use super::flow::{KeyResult, Outcome, Reason, Revoker, Settings, dashboard_for};
+use super::keys::{self, Collected, LeakedKey, Unrecovered};
 use super::verify::probe_all;
 use super::{ADMIN_KEY_VAR, ADMIN_KEYS_URL, BASE_URL_VAR};
 
@@ -59,6 +59,7 @@ pub fn run(args: RevokeArgs) -> anyhow::Result<ExitStatus> {
     write_unrecovered(&mut out, &collected.unrecovered)?;
     if collected.keys.is_empty() {
         if !args.quiet {
+            write!(out, "{}", closing_table(&[], &[], &collected.unrecovered, options.yes))?;
             writeln!(out, "{}", summary(&[], &collected.unrecovered, options.yes))?;
         }
         return Ok(exit_status(&[], &collected.unrecovered));
@@ -77,6 +78,11 @@ pub fn run(args: RevokeArgs) -> anyhow::Result<ExitStatus> {
     }
     .run(&collected.keys, &probes)?;
     if !args.quiet {
+        write!(
+            out,
+            "{}",
+            closing_table(&collected.keys, &results, &collected.unrecovered, options.yes)
+        )?;
         writeln!(out, "{}", summary(&results, &collected.unrecovered, options.yes))?;
     }
     out.flush()?;
@@ -199,6 +205,7 @@ fn revoke_after_scan(
     }
     .run(&collected.keys, probes)?;
     if !quiet {
+        write!(out, "{}", closing_table(&collected.keys, &results, &[], options.yes))?;
         writeln!(out, "{}", summary(&results, &[], options.yes))?;
     }
     Ok(results)
@@ -286,10 +293,76 @@ fn write_unrecovered(out: &mut dyn Write, unrecovered: &[Unrecovered]) -> std::i
     Ok(())
 }
 
+/// The closing table: how many keys ended how, and for each key a person must see to, where to do it.
+fn closing_table(keys: &[LeakedKey], results: &[KeyResult], unrecovered: &[Unrecovered], yes: bool) -> String {
+    let count = |wanted: &dyn Fn(&Outcome) -> bool| results.iter().filter(|r| wanted(&r.outcome)).count();
+    let not_revoked = |reason: Reason| count(&|o| *o == Outcome::NotRevoked(reason));
+    let mut rows: Vec<(&str, usize)> = vec![
+        (
+            "deleted, confirmed dead",
+            count(&|o| matches!(o, Outcome::Revoked { confirmed: true })),
+        ),
+        (
+            "deleted, not confirmed",
+            count(&|o| matches!(o, Outcome::Revoked { confirmed: false })),
+        ),
+        (
+            "already gone (deleted by someone else)",
+            count(&|o| *o == Outcome::AlreadyGone),
+        ),
+        ("already dead", count(&|o| *o == Outcome::AlreadyDead)),
+        (
+            "belongs to another organisation",
+            not_revoked(Reason::OtherOrganization),
+        ),
+        ("ambiguous (several keys match)", not_revoked(Reason::Ambiguous)),
+        ("not found in the organisation", not_revoked(Reason::NoMatch)),
+        (
+            "needs a person",
+            results
+                .iter()
+                .filter(|r| matches!(r.outcome, Outcome::NotRevoked(reason) if reason.needs_a_person()))
+                .count()
+                + unrecovered.len(),
+        ),
+        ("failed", not_revoked(Reason::Failed)),
+    ];
+    if !yes {
+        rows.insert(0, ("planned (dry run)", count(&|o| *o == Outcome::Planned)));
+    }
+    let mut table = String::from("keyhound: what became of each OpenAI key:\n");
+    for (label, n) in rows.iter().filter(|(_, n)| *n > 0) {
+        table.push_str(&format!("    {label:<40} {n}\n"));
+    }
+    for (key, result) in keys.iter().zip(results) {
+        match result.outcome {
+            Outcome::NotRevoked(reason)
+                if reason.needs_a_person() || reason == Reason::NoMatch || reason == Reason::Ambiguous =>
+            {
+                table.push_str(&format!(
+                    "    - {} ({}): {}: see to it at {}\n",
+                    key.redacted,
+                    key.kind_label(),
+                    reason.label(),
+                    dashboard_for(key)
+                ));
+            }
+            _ => {}
+        }
+    }
+    for key in unrecovered {
+        table.push_str(&format!(
+            "    - {} ({} key): not recovered from the report: scan again\n",
+            key.redacted, key.kind
+        ));
+    }
+    table
+}
+
 /// The final line: how many keys ended how.
 fn summary(results: &[KeyResult], unrecovered: &[Unrecovered], yes: bool) -> String {
     let count = |wanted: fn(&Outcome) -> bool| results.iter().filter(|r| wanted(&r.outcome)).count();
-    let revoked = count(|o| matches!(o, Outcome::Revoked { .. }));
+    let revoked = count(|o| matches!(o, Outcome::Revoked { .. } | Outcome::AlreadyGone));
     let planned = count(|o| matches!(o, Outcome::Planned));
     let dead = count(|o| matches!(o, Outcome::AlreadyDead));
     let mut reasons: Vec<(Reason, usize)> = Vec::new();

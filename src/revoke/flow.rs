@@ -1,8 +1,15 @@
-//! What happens to each leaked key, once probed: skip it, plan its deletion, or delete it and confirm.
+//! What happens to each leaked key, once probed: skip it, prove it is the organisation's, plan its deletion, or
+//! delete it and confirm.
 //!
 //! Everything the Administration API is asked to list is listed before anything is deleted, so a listing
 //! failure (a wrong admin key, say) stops the run with nothing done. Admin calls go one at a time. Admin keys
 //! are handled after project keys, and the admin key in use (when it leaked too) last of all.
+//!
+//! A deletion is irreversible, so a key is deleted only when it is proven to be the organisation's: OpenAI names
+//! the organisation of every request (`openai-organization`), so the leaked key's probe and the admin key's
+//! listings must name the same one. When either answer does not say, the single match of the key's redacted
+//! value is proof only if that value shows enough random characters ([`MIN_RANDOM_SHOWN`]) to rule out a chance
+//! collision with a key of another organisation; otherwise the key is "matched, not proven" and left to a person.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -12,7 +19,9 @@ use crate::finding::{Liveness, Secret, Verification};
 use super::audit::{AuditError, AuditLog, Entry};
 use super::client::{Client, Reply, RetryPolicy, TransportError, encode};
 use super::keys::LeakedKey;
-use super::plan::{Candidate, ListError, find_matches, list_admin_keys, list_project_keys};
+use super::plan::{
+    Candidate, ListError, MIN_RANDOM_SHOWN, find_matches, list_admin_keys, list_project_keys, random_chars_shown,
+};
 use super::verify::{Probe, probe};
 use super::{ADMIN_KEYS_URL, DASHBOARD_URL};
 
@@ -25,7 +34,7 @@ const CONFIRM_MAX_WAIT: Duration = Duration::from_secs(10);
 pub struct Settings {
     /// Really delete (`--yes`); otherwise only plan.
     pub yes: bool,
-    /// Delete a service account when its key cannot be deleted alone.
+    /// Delete a service account when OpenAI refuses to delete its key alone.
     pub delete_service_accounts: bool,
     /// How long to keep probing a deleted key until it is rejected.
     pub confirm_timeout: Duration,
@@ -40,8 +49,10 @@ pub enum Reason {
     Ambiguous,
     /// No listed key fits it.
     NoMatch,
-    /// Legacy user keys have no revoke API.
-    Legacy,
+    /// OpenAI says it belongs to another organisation than the admin key's.
+    OtherOrganization,
+    /// One listed key fits it, but nothing proves it is the same key.
+    NotProven,
     /// Deleted, but still accepted when the confirmation time ran out.
     StillLive,
     /// A service account's key that OpenAI would not delete alone (and `--delete-service-accounts` was not given).
@@ -57,12 +68,21 @@ impl Reason {
         match self {
             Reason::Ambiguous => "ambiguous",
             Reason::NoMatch => "no match",
-            Reason::Legacy => "legacy",
+            Reason::OtherOrganization => "another organisation",
+            Reason::NotProven => "not proven",
             Reason::StillLive => "still live",
             Reason::ServiceAccount => "service account",
             Reason::Failed => "failed",
             Reason::Unrecovered => "not recovered",
         }
+    }
+
+    /// Does a person have to act (the dashboard), as opposed to nothing being wrong with the organisation?
+    pub fn needs_a_person(self) -> bool {
+        matches!(
+            self,
+            Reason::NotProven | Reason::StillLive | Reason::ServiceAccount | Reason::Unrecovered
+        )
     }
 }
 
@@ -73,6 +93,8 @@ pub enum Outcome {
     Revoked {
         confirmed: bool,
     },
+    /// Someone deleted it first (404 on DELETE), and it is now rejected.
+    AlreadyGone,
     /// Dry run: it would be deleted.
     Planned,
     /// It probed dead: nothing to do.
@@ -94,6 +116,15 @@ pub struct KeyResult {
     pub verification: Option<Verification>,
 }
 
+impl KeyResult {
+    fn of(outcome: Outcome) -> KeyResult {
+        KeyResult {
+            outcome,
+            verification: None,
+        }
+    }
+}
+
 /// A failure that stops the whole run.
 #[derive(Debug, thiserror::Error)]
 pub enum FlowError {
@@ -101,8 +132,14 @@ pub enum FlowError {
     List(#[from] ListError),
     #[error(transparent)]
     Audit(#[from] AuditError),
-    #[error("cannot write the revocation plan: {0}")]
-    Output(#[from] std::io::Error),
+    #[error("cannot write the revocation plan: {}", crate::input::describe_io(.0))]
+    Output(std::io::Error),
+}
+
+impl From<std::io::Error> for FlowError {
+    fn from(error: std::io::Error) -> FlowError {
+        FlowError::Output(error)
+    }
 }
 
 /// Everything one run needs.
@@ -114,31 +151,65 @@ pub struct Revoker<'a> {
     pub out: &'a mut dyn Write,
 }
 
-/// The listed keys, fetched once.
+/// The listed keys, fetched once, and the organisation OpenAI named for the admin key.
 #[derive(Default)]
 struct Inventory {
     project_keys: Vec<Candidate>,
     admin_keys: Vec<Candidate>,
+    organization: Option<String>,
+}
+
+/// How a matched key was shown to be the organisation's.
+enum Proof {
+    /// The key's probe and the admin key's listings name the same organisation.
+    SameOrganization(String),
+    /// No organisation was named on one side, but the redacted value shows this many random characters.
+    RedactedValue(usize),
+}
+
+impl Proof {
+    fn label(&self) -> &'static str {
+        match self {
+            Proof::SameOrganization(_) => "same-organization",
+            Proof::RedactedValue(_) => "redacted-value",
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Proof::SameOrganization(org) => {
+                format!("OpenAI names the same organisation ({org}) for the key and for the admin key")
+            }
+            Proof::RedactedValue(n) => format!(
+                "OpenAI did not name the key's organisation, but its listed redacted value shows {n} random characters \
+                 (at least {MIN_RANDOM_SHOWN}): a key of another organisation cannot match it by chance"
+            ),
+        }
+    }
+}
+
+/// Where a person deletes a key of this kind by hand.
+pub fn dashboard_for(key: &LeakedKey) -> &'static str {
+    if key.is_admin() { ADMIN_KEYS_URL } else { DASHBOARD_URL }
 }
 
 impl Revoker<'_> {
     /// Handles `keys` (probed as `probes`, in the same order); returns one result per key, in that order.
     pub fn run(&mut self, keys: &[LeakedKey], probes: &[Probe]) -> Result<Vec<KeyResult>, FlowError> {
-        let actionable = |i: usize| probes.get(i).is_some_and(|p| p.liveness != Liveness::Dead) && !keys[i].is_legacy();
+        let actionable = |i: usize| probes.get(i).is_some_and(|p| p.liveness != Liveness::Dead);
         let need_projects = (0..keys.len()).any(|i| actionable(i) && !keys[i].is_admin());
         let need_admin = (0..keys.len()).any(|i| actionable(i) && keys[i].is_admin());
-        let inventory = Inventory {
-            project_keys: if need_projects {
-                list_project_keys(self.client, self.admin)?
-            } else {
-                Vec::new()
-            },
-            admin_keys: if need_admin {
-                list_admin_keys(self.client, self.admin)?
-            } else {
-                Vec::new()
-            },
-        };
+        let mut inventory = Inventory::default();
+        if need_projects {
+            let listed = list_project_keys(self.client, self.admin)?;
+            inventory.project_keys = listed.items;
+            inventory.organization = listed.organization;
+        }
+        if need_admin {
+            let listed = list_admin_keys(self.client, self.admin)?;
+            inventory.admin_keys = listed.items;
+            inventory.organization = inventory.organization.or(listed.organization);
+        }
         // Project keys first, then admin keys, and the admin key in use (if it leaked) last.
         let mut order: Vec<usize> = (0..keys.len()).collect();
         order.sort_by_key(|&i| (keys[i].is_admin(), keys[i].secret == *self.admin));
@@ -150,12 +221,7 @@ impl Revoker<'_> {
         }
         Ok(results
             .into_iter()
-            .map(|r| {
-                r.unwrap_or(KeyResult {
-                    outcome: Outcome::NotRevoked(Reason::Failed),
-                    verification: None,
-                })
-            })
+            .map(|r| r.unwrap_or(KeyResult::of(Outcome::NotRevoked(Reason::Failed))))
             .collect())
     }
 
@@ -169,23 +235,9 @@ impl Revoker<'_> {
         )?;
         writeln!(self.out, "    found:   {}", key.place_summary())?;
         writeln!(self.out, "    status:  {}: {}", probed.liveness, probed.reason)?;
-        let not_revoked = |reason| KeyResult {
-            outcome: Outcome::NotRevoked(reason),
-            verification: None,
-        };
         if probed.liveness == Liveness::Dead {
             writeln!(self.out, "    action:  none: the key is already dead")?;
-            return Ok(KeyResult {
-                outcome: Outcome::AlreadyDead,
-                verification: None,
-            });
-        }
-        if key.is_legacy() {
-            writeln!(
-                self.out,
-                "    action:  none: legacy user keys have no revoke API; delete it by hand at {DASHBOARD_URL}"
-            )?;
-            return Ok(not_revoked(Reason::Legacy));
+            return Ok(KeyResult::of(Outcome::AlreadyDead));
         }
         if key.secret == *self.admin {
             writeln!(
@@ -193,38 +245,74 @@ impl Revoker<'_> {
                 "    note:    this is the admin key in OPENAI_ADMIN_KEY itself; it is handled last"
             )?;
         }
+        let dashboard = dashboard_for(key);
+        let (key_org, admin_org) = (probed.organization.as_deref(), inventory.organization.as_deref());
+        if let (Some(key_org), Some(admin_org)) = (key_org, admin_org)
+            && key_org != admin_org
+        {
+            self.audit.record(
+                Entry::about(key, "match", "other-organization")
+                    .organizations(Some(key_org), Some(admin_org))
+                    .message("the key belongs to another organisation: nothing was matched or deleted"),
+            )?;
+            writeln!(
+                self.out,
+                "    owner:   another organisation: OpenAI names {key_org} for this key, {admin_org} for \
+                 OPENAI_ADMIN_KEY"
+            )?;
+            writeln!(
+                self.out,
+                "    action:  none: keyhound deletes only the organisation's own keys; tell the key's owner (it is \
+                 live and leaked)"
+            )?;
+            return Ok(KeyResult::of(Outcome::NotRevoked(Reason::OtherOrganization)));
+        }
         let candidates = if key.is_admin() {
             &inventory.admin_keys
         } else {
             &inventory.project_keys
         };
         let matches = find_matches(candidates, &key.secret);
-        let dashboard = if key.is_admin() { ADMIN_KEYS_URL } else { DASHBOARD_URL };
         match matches.as_slice() {
             [] => {
+                let archived = candidates
+                    .iter()
+                    .filter(|c| c.project.as_ref().is_some_and(|p| p.is_archived()))
+                    .count();
                 self.audit.record(
                     Entry::about(key, "match", "no-match")
+                        .organizations(key_org, admin_org)
                         .message(format!("none of {} listed keys matches", candidates.len())),
                 )?;
+                let searched = if key.is_admin() {
+                    format!("{} listed admin keys", candidates.len())
+                } else {
+                    format!(
+                        "{} listed project keys (archived projects included: {archived} of them)",
+                        candidates.len()
+                    )
+                };
                 writeln!(
                     self.out,
-                    "    match:   none of the organisation's {} listed {} matches it (a key of another \
-                     organisation, or one this admin key cannot see)",
-                    candidates.len(),
-                    if key.is_admin() { "admin keys" } else { "project keys" }
+                    "    match:   none of the organisation's {searched} matches it (a key of another \
+                     organisation, or one this admin key cannot see)"
                 )?;
                 writeln!(self.out, "    action:  none: delete it by hand at {dashboard}")?;
-                Ok(not_revoked(Reason::NoMatch))
+                Ok(KeyResult::of(Outcome::NotRevoked(Reason::NoMatch)))
             }
-            [only] => self.act(key, probed, only, candidates),
+            [only] => {
+                let Some(proof) = self.prove(key, only, key_org, admin_org)? else {
+                    return Ok(KeyResult::of(Outcome::NotRevoked(Reason::NotProven)));
+                };
+                self.act(key, probed, only, candidates, &proof, key_org, admin_org)
+            }
             several => {
                 let ids: Vec<&str> = several.iter().map(|c| c.key.id.as_str()).collect();
-                self.audit
-                    .record(Entry::about(key, "match", "ambiguous").message(format!(
-                        "{} keys match: {}",
-                        several.len(),
-                        ids.join(", ")
-                    )))?;
+                self.audit.record(
+                    Entry::about(key, "match", "ambiguous")
+                        .organizations(key_org, admin_org)
+                        .message(format!("{} keys match: {}", several.len(), ids.join(", "))),
+                )?;
                 writeln!(
                     self.out,
                     "    match:   {} keys in the organisation fit its redacted value; keyhound deletes only a \
@@ -238,37 +326,92 @@ impl Revoker<'_> {
                     self.out,
                     "    action:  none: find the leaked one among them at {dashboard}"
                 )?;
-                Ok(not_revoked(Reason::Ambiguous))
+                Ok(KeyResult::of(Outcome::NotRevoked(Reason::Ambiguous)))
             }
         }
     }
 
-    /// The single match: plan it, or delete it and confirm.
+    /// Shows that the single match is the leaked key (see the module's documentation), or says why not.
+    fn prove(
+        &mut self,
+        key: &LeakedKey,
+        matched: &Candidate,
+        key_org: Option<&str>,
+        admin_org: Option<&str>,
+    ) -> Result<Option<Proof>, FlowError> {
+        if let (Some(key_org), Some(_)) = (key_org, admin_org) {
+            return Ok(Some(Proof::SameOrganization(key_org.to_string())));
+        }
+        let shown = matched.key.redacted_value.as_deref().map_or(0, random_chars_shown);
+        if shown >= MIN_RANDOM_SHOWN {
+            return Ok(Some(Proof::RedactedValue(shown)));
+        }
+        let missing = match (key_org, admin_org) {
+            (None, None) => "for the key nor for the admin key",
+            (None, Some(_)) => "for the key",
+            _ => "for the admin key",
+        };
+        self.audit.record(
+            Entry::about(key, "match", "not-proven")
+                .key_id(&matched.key.id)
+                .project(matched.project_id())
+                .organizations(key_org, admin_org)
+                .proof("not-proven")
+                .message(format!(
+                    "OpenAI named no organisation {missing}, and the redacted value shows {shown} random characters"
+                )),
+        )?;
+        writeln!(self.out, "    match:   {}", matched.describe())?;
+        writeln!(
+            self.out,
+            "    proof:   none: OpenAI named no organisation {missing} (no openai-organization header), and the \
+             redacted value shows only {shown} random characters: a key of another organisation could match it by \
+             chance"
+        )?;
+        writeln!(
+            self.out,
+            "    action:  none: matched, not proven; check it and delete it by hand at {}",
+            dashboard_for(key)
+        )?;
+        Ok(None)
+    }
+
+    /// The single, proven match: plan it, or delete it and confirm.
+    #[allow(clippy::too_many_arguments)]
     fn act(
         &mut self,
         key: &LeakedKey,
         probed: &Probe,
         matched: &Candidate,
         candidates: &[Candidate],
+        proof: &Proof,
+        key_org: Option<&str>,
+        admin_org: Option<&str>,
     ) -> Result<KeyResult, FlowError> {
         let id = matched.key.id.as_str();
         let project = matched.project_id();
         writeln!(self.out, "    match:   {}", matched.describe())?;
+        writeln!(self.out, "    proof:   {}", proof.describe())?;
         let what = if key.is_admin() { "admin key" } else { "project API key" };
-        let service_account = matched.key.owner.service_account_id().map(|sa| {
+        // Only a project key belongs to a project service account; an admin key's inline owner of type
+        // `service_account` is not one.
+        let service_account = project.and(matched.key.owner.service_account_id()).map(|sa| {
             let siblings = candidates
                 .iter()
                 .filter(|c| c.project_id() == project && c.key.owner.service_account_id() == Some(sa))
                 .count();
             (sa.to_string(), siblings)
         });
+        let matched_entry = |outcome: &str| {
+            Entry::about(key, "match", outcome)
+                .key_id(id)
+                .project(project)
+                .organizations(key_org, admin_org)
+                .proof(proof.label())
+        };
         if !self.settings.yes {
-            self.audit.record(
-                Entry::about(key, "match", "planned")
-                    .key_id(id)
-                    .project(project)
-                    .message(format!("would delete {what} {id}")),
-            )?;
+            self.audit
+                .record(matched_entry("planned").message(format!("would delete {what} {id}")))?;
             writeln!(
                 self.out,
                 "    plan:    delete {what} {id} (dry run: nothing deleted; run again with --yes to delete)"
@@ -289,24 +432,20 @@ impl Revoker<'_> {
                     "    note:    a service account owns this key; if OpenAI refuses to delete the key alone, {then}"
                 )?;
             }
-            return Ok(KeyResult {
-                outcome: Outcome::Planned,
-                verification: None,
-            });
+            return Ok(KeyResult::of(Outcome::Planned));
         }
-        self.audit
-            .record(Entry::about(key, "match", "matched").key_id(id).project(project))?;
+        self.audit.record(matched_entry("matched"))?;
         let path = match project {
             Some(project) => format!("/v1/organization/projects/{}/api_keys/{}", encode(project), encode(id)),
             None => format!("/v1/organization/admin_api_keys/{}", encode(id)),
         };
-        let reply = self.delete(key, "delete", &path, id, project, None)?;
-        match reply {
+        let dashboard = dashboard_for(key);
+        match self.delete(key, "delete", &path, id, project, None)? {
             Ok(reply) if reply.is_success() && deleted_flag(&reply) => {
                 writeln!(self.out, "    deleted: {what} {id}{}", request(&reply))?;
-                self.confirm(key, probed, id, project)
+                self.confirm(key, probed, id, project, false)
             }
-            Ok(reply) if reply.status == 400 && service_account.is_some() => {
+            Ok(reply) if reply.status == 400 && service_account.is_some() && is_service_account_refusal(&reply) => {
                 writeln!(
                     self.out,
                     "    deleted: no: OpenAI refuses to delete a service account's key alone: {}{}",
@@ -314,7 +453,7 @@ impl Revoker<'_> {
                     request(&reply)
                 )?;
                 let Some((sa, siblings)) = service_account else {
-                    return Ok(self.failed());
+                    return Ok(KeyResult::of(Outcome::NotRevoked(Reason::Failed)));
                 };
                 if !self.settings.delete_service_accounts {
                     writeln!(
@@ -322,20 +461,18 @@ impl Revoker<'_> {
                         "    action:  run again with --delete-service-accounts to delete service account {sa} \
                          (and its {siblings} key(s) in this project), or delete the key at {DASHBOARD_URL}"
                     )?;
-                    return Ok(KeyResult {
-                        outcome: Outcome::NotRevoked(Reason::ServiceAccount),
-                        verification: None,
-                    });
+                    return Ok(KeyResult::of(Outcome::NotRevoked(Reason::ServiceAccount)));
                 }
                 self.delete_service_account(key, probed, id, project, &sa, siblings)
             }
-            Ok(reply) if reply.status == 404 && reply.tries > 1 => {
+            Ok(reply) if reply.status == 404 => {
                 writeln!(
                     self.out,
-                    "    deleted: probably: the key is gone (404) after an earlier try got no answer{}",
+                    "    deleted: already gone (404: {}){}; checking that the key is dead",
+                    reply.message(),
                     request(&reply)
                 )?;
-                self.confirm(key, probed, id, project)
+                self.confirm(key, probed, id, project, true)
             }
             Ok(reply) => {
                 writeln!(
@@ -345,15 +482,15 @@ impl Revoker<'_> {
                     reply.message(),
                     request(&reply)
                 )?;
-                writeln!(self.out, "    action:  delete it by hand at {DASHBOARD_URL}")?;
-                Ok(self.failed())
+                writeln!(self.out, "    action:  delete it by hand at {dashboard}")?;
+                Ok(KeyResult::of(Outcome::NotRevoked(Reason::Failed)))
             }
             Err(error) => {
                 writeln!(
                     self.out,
                     "    deleted: unknown: {error}; checking whether the key still works"
                 )?;
-                self.confirm(key, probed, id, project)
+                self.confirm(key, probed, id, project, false)
             }
         }
     }
@@ -368,7 +505,7 @@ impl Revoker<'_> {
         siblings: usize,
     ) -> Result<KeyResult, FlowError> {
         let Some(project_id) = project else {
-            return Ok(self.failed());
+            return Ok(KeyResult::of(Outcome::NotRevoked(Reason::Failed)));
         };
         writeln!(
             self.out,
@@ -383,7 +520,7 @@ impl Revoker<'_> {
         match self.delete(key, "service-account-delete", &path, id, project, Some(sa))? {
             Ok(reply) if reply.is_success() && deleted_flag(&reply) => {
                 writeln!(self.out, "    deleted: service account {sa}{}", request(&reply))?;
-                self.confirm(key, probed, id, project)
+                self.confirm(key, probed, id, project, false)
             }
             Ok(reply) => {
                 writeln!(
@@ -393,14 +530,14 @@ impl Revoker<'_> {
                     reply.message(),
                     request(&reply)
                 )?;
-                Ok(self.failed())
+                Ok(KeyResult::of(Outcome::NotRevoked(Reason::Failed)))
             }
             Err(error) => {
                 writeln!(
                     self.out,
                     "    deleted: unknown: {error}; checking whether the key still works"
                 )?;
-                self.confirm(key, probed, id, project)
+                self.confirm(key, probed, id, project, false)
             }
         }
     }
@@ -436,6 +573,8 @@ impl Revoker<'_> {
             Ok(reply) => {
                 let outcome = if reply.is_success() && deleted_flag(reply) {
                     "deleted"
+                } else if reply.status == 404 {
+                    "gone"
                 } else {
                     "failed"
                 };
@@ -455,13 +594,15 @@ impl Revoker<'_> {
 
     /// Probes the deleted key with backoff until it is rejected or `--confirm-timeout` runs out. A key whose
     /// probe gave no verdict before the deletion (an IP allow-list's 401, a 403) and gives the same answer
-    /// after it cannot be confirmed by waiting: that ends the loop at once.
+    /// after it cannot be confirmed by waiting: that ends the loop at once. `gone` says the DELETE answered 404
+    /// (someone deleted the key first): a dead key then counts as already gone.
     fn confirm(
         &mut self,
         key: &LeakedKey,
         before: &Probe,
         id: &str,
         project: Option<&str>,
+        gone: bool,
     ) -> Result<KeyResult, FlowError> {
         let started = Instant::now();
         let deadline = started + self.settings.confirm_timeout;
@@ -482,7 +623,13 @@ impl Revoker<'_> {
             wait = (wait * 2).min(CONFIRM_MAX_WAIT);
         };
         let elapsed = started.elapsed().as_secs_f64();
+        let dashboard = dashboard_for(key);
         let (outcome, label, message) = match last.liveness {
+            Liveness::Dead if gone => (
+                Outcome::AlreadyGone,
+                "revoked",
+                "already gone: someone deleted it first, and the key is rejected (401 invalid_api_key)".to_string(),
+            ),
             Liveness::Dead => (
                 Outcome::Revoked { confirmed: true },
                 "revoked",
@@ -493,7 +640,7 @@ impl Revoker<'_> {
                 "still-live",
                 format!(
                     "WARNING: THE KEY IS STILL ACCEPTED {elapsed:.0}s after its deletion ({probes} probes): check \
-                     {DASHBOARD_URL} now, and probe again later ({})",
+                     {dashboard} now, and probe again later ({})",
                     last.reason
                 ),
             ),
@@ -518,7 +665,7 @@ impl Revoker<'_> {
             );
         }
         let verification = match outcome {
-            Outcome::Revoked { confirmed: true } => Some(Verification {
+            Outcome::Revoked { confirmed: true } | Outcome::AlreadyGone => Some(Verification {
                 status: Liveness::Dead,
                 reason: format!("revoked by keyhound: {id} deleted, then rejected (401 invalid_api_key)"),
             }),
@@ -526,13 +673,20 @@ impl Revoker<'_> {
         };
         Ok(KeyResult { outcome, verification })
     }
+}
 
-    fn failed(&self) -> KeyResult {
-        KeyResult {
-            outcome: Outcome::NotRevoked(Reason::Failed),
-            verification: None,
-        }
-    }
+/// Is a 400 on a project key's DELETE the refusal OpenAI's published description documents ("an error if the
+/// key belonged to a service account")? Only an error that says so leads to `--delete-service-accounts`; any
+/// other 400 is a failure to report.
+fn is_service_account_refusal(reply: &Reply) -> bool {
+    let Some(error) = reply.error() else {
+        return false;
+    };
+    [error.message, error.code, error.param]
+        .into_iter()
+        .flatten()
+        .map(|text| text.to_ascii_lowercase().replace('_', " "))
+        .any(|text| text.contains("service account"))
 }
 
 /// Does a deletion reply say `"deleted": true`?

@@ -77,6 +77,17 @@ pub struct Project {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// `active` or `archived`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub archived_at: Option<i64>,
+}
+
+impl Project {
+    pub fn is_archived(&self) -> bool {
+        self.archived_at.is_some() || self.status.as_deref() == Some("archived")
+    }
 }
 
 impl Identified for Project {
@@ -87,6 +98,7 @@ impl Identified for Project {
     fn clean(&mut self) {
         clean(&mut self.id);
         clean_opt(&mut self.name);
+        clean_opt(&mut self.status);
     }
 }
 
@@ -229,6 +241,9 @@ impl Candidate {
                 if let Some(name) = project.name.as_deref().filter(|n| !n.is_empty()) {
                     text.push_str(&format!(" \"{name}\""));
                 }
+                if project.is_archived() {
+                    text.push_str(" (archived)");
+                }
             }
             None => text.push_str(" (organisation admin key)"),
         }
@@ -260,6 +275,30 @@ pub fn redacted_matches(redacted_value: &str, secret: &str) -> bool {
     secret.len() > prefix.len() + suffix.len() && secret.starts_with(prefix) && secret.ends_with(suffix)
 }
 
+/// How many random characters of a key a redacted value shows when no header says whose key it is: without
+/// that evidence, a match is proof only if a foreign key could not share so much of it by chance (16 characters
+/// of a 64-letter alphabet: 96 bits).
+pub const MIN_RANDOM_SHOWN: usize = 16;
+
+/// How many of the characters `redacted_value` shows are random: the suffix, and the part of the prefix after its
+/// last `-` (`sk-proj-`, `sk-admin-`, a service account's name are not random). The `T3BlbkFJ` marker is not
+/// random either. Counted low on purpose: it decides whether a match alone may prove a key.
+pub fn random_chars_shown(redacted_value: &str) -> usize {
+    let Some((prefix, suffix)) = redacted_value.split_once("...") else {
+        return 0;
+    };
+    // `sk-admin...`: a known family name, even without its dash, is not random.
+    let families = ["proj", "svcacct", "admin", "None"];
+    let rest = prefix.strip_prefix("sk-").unwrap_or(prefix);
+    let rest = families
+        .iter()
+        .find_map(|family| rest.strip_prefix(family))
+        .unwrap_or(rest);
+    let random_prefix = rest.rsplit('-').next().unwrap_or_default();
+    let count = |part: &str| part.replace("T3BlbkFJ", "").chars().count();
+    count(random_prefix) + count(suffix)
+}
+
 /// The candidates whose redacted value fits `secret`.
 pub fn find_matches<'a>(candidates: &'a [Candidate], secret: &Secret) -> Vec<&'a Candidate> {
     candidates
@@ -273,34 +312,56 @@ pub fn find_matches<'a>(candidates: &'a [Candidate], secret: &Secret) -> Vec<&'a
         .collect()
 }
 
-/// Lists every project and each project's keys (every owner, `owner_project_access=any`), one request at a time.
-pub fn list_project_keys(client: &Client, admin: &Secret) -> Result<Vec<Candidate>, ListError> {
-    let projects: Vec<Project> = list_all(client, admin, "/v1/organization/projects", "")?;
-    let mut candidates = Vec::new();
-    for project in projects {
+/// What a listing found, and the organisation OpenAI named for the admin key's requests (`openai-organization`).
+#[derive(Debug, Default)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub organization: Option<String>,
+}
+
+/// Lists every project, archived ones included, and each project's keys (every owner,
+/// `owner_project_access=any`), one request at a time.
+pub fn list_project_keys(client: &Client, admin: &Secret) -> Result<Listed<Candidate>, ListError> {
+    let projects: Listed<Project> = list_all(client, admin, "/v1/organization/projects", "&include_archived=true")?;
+    let mut listed = Listed {
+        items: Vec::new(),
+        organization: projects.organization,
+    };
+    for project in projects.items {
         let path = format!("/v1/organization/projects/{}/api_keys", encode(&project.id));
-        let keys: Vec<ApiKey> = list_all(client, admin, &path, "&owner_project_access=any")?;
-        candidates.extend(keys.into_iter().map(|key| Candidate {
+        let keys: Listed<ApiKey> = list_all(client, admin, &path, "&owner_project_access=any")?;
+        listed.organization = listed.organization.or(keys.organization);
+        listed.items.extend(keys.items.into_iter().map(|key| Candidate {
             key,
             project: Some(project.clone()),
         }));
     }
-    Ok(candidates)
+    Ok(listed)
 }
 
 /// Lists the organisation's admin keys.
-pub fn list_admin_keys(client: &Client, admin: &Secret) -> Result<Vec<Candidate>, ListError> {
-    let keys: Vec<ApiKey> = list_all(client, admin, "/v1/organization/admin_api_keys", "")?;
-    Ok(keys.into_iter().map(|key| Candidate { key, project: None }).collect())
+pub fn list_admin_keys(client: &Client, admin: &Secret) -> Result<Listed<Candidate>, ListError> {
+    let keys: Listed<ApiKey> = list_all(client, admin, "/v1/organization/admin_api_keys", "")?;
+    Ok(Listed {
+        items: keys
+            .items
+            .into_iter()
+            .map(|key| Candidate { key, project: None })
+            .collect(),
+        organization: keys.organization,
+    })
 }
 
 /// Every item of a list endpoint: `path?limit=100` plus `filter` (`&name=value`), then with `&after=<last id>`
 /// while `has_more`.
-fn list_all<T>(client: &Client, admin: &Secret, path: &str, filter: &str) -> Result<Vec<T>, ListError>
+fn list_all<T>(client: &Client, admin: &Secret, path: &str, filter: &str) -> Result<Listed<T>, ListError>
 where
     T: Identified + serde::de::DeserializeOwned,
 {
-    let mut items: Vec<T> = Vec::new();
+    let mut listed = Listed {
+        items: Vec::new(),
+        organization: None,
+    };
     let mut after: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let mut url = format!("{path}?limit={PAGE_LIMIT}{filter}");
@@ -311,6 +372,7 @@ where
         if !reply.is_success() {
             return Err(listing_error(&reply));
         }
+        listed.organization = listed.organization.or_else(|| reply.organization.clone());
         let mut page: Page<T> = reply.json().map_err(ListError::Decode)?;
         page.data.iter_mut().for_each(Identified::clean);
         let next = page
@@ -319,9 +381,9 @@ where
             .filter(|id| !id.is_empty())
             .or_else(|| page.data.last().map(|item| item.id().to_string()));
         let empty = page.data.is_empty();
-        items.extend(page.data);
+        listed.items.extend(page.data);
         if !page.has_more || empty {
-            return Ok(items);
+            return Ok(listed);
         }
         match next {
             Some(cursor) if after.as_deref() != Some(cursor.as_str()) => after = Some(cursor),
@@ -375,6 +437,8 @@ mod tests {
             project: Some(Project {
                 id: "proj_1".into(),
                 name: None,
+                status: None,
+                archived_at: None,
             }),
         }
     }
@@ -401,6 +465,15 @@ mod tests {
             !redacted_matches("sk-proj-e7n...vhcH", "sk-proj-e7nvhcH"),
             "something must be hidden between prefix and suffix"
         );
+    }
+
+    #[test]
+    fn only_random_characters_count_as_proof() {
+        assert_eq!(random_chars_shown("sk-proj-abc...def"), 6);
+        assert_eq!(random_chars_shown("sk-admin...xyz"), 3);
+        assert_eq!(random_chars_shown("sk-my-service-Ab12...Zz9_"), 8);
+        assert_eq!(random_chars_shown("sk-proj-AbCdEfGhIj...KlMnOpQr"), 18);
+        assert_eq!(random_chars_shown("no separator"), 0);
     }
 
     #[test]

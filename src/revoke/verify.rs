@@ -3,10 +3,10 @@
 //! Ordinary keys call `GET /v1/models`; admin keys, which cannot call it, call
 //! `GET /v1/organization/admin_api_keys?limit=1`. The answer decides:
 //!
-//! - `live`: 200, or 429 (a rate limit, or `insufficient_quota`: the key was accepted either way);
+//! - `live`: 200, or 429 `insufficient_quota` (the key was accepted; its organisation is out of quota);
 //! - `dead`: 401 with error code `invalid_api_key`;
-//! - `unknown`, with the reason: any other 401 (an IP allow-list, say), 403, other statuses, 5xx after
-//!   retries, no answer in time.
+//! - `unknown`, with the reason: a 429 rate limit still there after the retries (a rate limit is not a verdict),
+//!   any other 401 (an IP allow-list, say), 403, other statuses, 5xx after retries, no answer in time.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +27,8 @@ pub struct Probe {
     pub reason: String,
     pub status: Option<u16>,
     pub request_id: Option<String>,
+    /// The organisation OpenAI said the key belongs to (`openai-organization`), when it said.
+    pub organization: Option<String>,
 }
 
 impl Probe {
@@ -57,6 +59,7 @@ pub fn probe(client: &Client, key: &LeakedKey, policy: RetryPolicy) -> Probe {
             reason: format!("GET {path}: {} ({} tries)", error.message, error.tries),
             status: None,
             request_id: None,
+            organization: None,
         },
     }
 }
@@ -72,8 +75,12 @@ pub fn classify(reply: &Reply) -> Probe {
             format!("accepted by {endpoint}, but the organisation is out of quota (429 insufficient_quota)"),
         ),
         429 => (
-            Liveness::Live,
-            format!("rate limited by {endpoint} (429), so the key was accepted"),
+            Liveness::Unknown,
+            format!(
+                "rate limited by {endpoint} (429) after {} tries: no verdict: {}",
+                reply.tries,
+                reply.message()
+            ),
         ),
         401 if code.as_deref() == Some("invalid_api_key") => (
             Liveness::Dead,
@@ -97,6 +104,10 @@ pub fn classify(reply: &Reply) -> Probe {
         reason,
         status: Some(reply.status),
         request_id: reply.request_id.clone(),
+        // An answer names the organisation the request was associated with; a key OpenAI does not know has none.
+        organization: (liveness != Liveness::Dead)
+            .then(|| reply.organization.clone())
+            .flatten(),
     }
 }
 
@@ -115,6 +126,7 @@ pub fn probe_all(client: &Client, keys: &[LeakedKey], audit: &AuditLog) -> Resul
                     let found = probe(client, key, RetryPolicy::PROBE);
                     let entry = Entry::about(key, "probe", found.liveness.to_string())
                         .http(found.status, found.request_id.as_deref())
+                        .organizations(found.organization.as_deref(), None)
                         .message(found.reason.clone());
                     if let Err(err) = audit.record(entry) {
                         failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(err);
@@ -138,6 +150,7 @@ pub fn probe_all(client: &Client, keys: &[LeakedKey], audit: &AuditLog) -> Resul
                 reason: "not probed".into(),
                 status: None,
                 request_id: None,
+                organization: None,
             })
         })
         .collect())
@@ -154,6 +167,7 @@ mod tests {
             status,
             request_id: Some("req_1".into()),
             location: None,
+            organization: None,
             body: body.into(),
             tries: 1,
         }
@@ -166,10 +180,9 @@ mod tests {
     #[test]
     fn answers_are_classified() {
         assert_eq!(classify(&reply(200, "{}")).liveness, Liveness::Live);
-        assert_eq!(
-            classify(&reply(429, &error("rate_limit_exceeded"))).liveness,
-            Liveness::Live
-        );
+        let limited = classify(&reply(429, &error("rate_limit_exceeded")));
+        assert_eq!(limited.liveness, Liveness::Unknown);
+        assert!(limited.reason.contains("rate limited"), "{}", limited.reason);
         assert_eq!(
             classify(&reply(429, &error("insufficient_quota"))).liveness,
             Liveness::Live

@@ -6,9 +6,16 @@
 //! - `/v1/models` answers 200 for live keys, 401 `invalid_api_key` for unknown or deleted ones, 403 for admin
 //!   keys, 401 with another code for keys behind an IP allow-list, and sleeps past any timeout for "slow" keys.
 //! - Lists honour `limit` (1 to 100, default 20) and `after`, and answer `first_id`, `last_id`, `has_more`.
-//! - Deleting a service account's key alone can be refused with 400; deleting the service account works.
+//! - Deleting a key that a service account owns is refused with 400, as the published description documents
+//!   ("an error if the key belonged to a service account"); deleting the service account works.
+//! - Every answer to a key OpenAI knows carries `openai-organization` (the organisation of the request, as OpenAI
+//!   documents it): the fake organisation's id, or another organisation's for a foreign key; `send_organization`
+//!   turns it off.
+//! - Archived projects are listed only with `include_archived=true`.
+//! - Objects have the fields the published description requires (`tests/openapi/admin-api.json`, checked by a
+//!   test): project keys carry `owner_project_access`, admin keys an inline owner and `expires_at`.
 //! - Faults (429 with `Retry-After`, 500, a slow reply) can be planted on requests, each a given number of
-//!   times.
+//!   times, and `rate_limit_every` answers every n-th request with a 429.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -54,6 +61,20 @@ impl Owner {
         }
     }
 
+    /// The inline owner of an admin key: `type`, `object`, `id`, `name`, `created_at`, `role`.
+    fn inline_json(&self) -> Value {
+        match self {
+            Owner::User { id, name, .. } => json!({
+                "type": "user", "object": "organization.user", "id": id, "name": name,
+                "created_at": 1711471533, "role": "owner"
+            }),
+            Owner::ServiceAccount { id, name } => json!({
+                "type": "service_account", "object": "organization.service_account", "id": id, "name": name,
+                "created_at": 1711471533, "role": "member"
+            }),
+        }
+    }
+
     fn service_account_id(&self) -> Option<&str> {
         match self {
             Owner::ServiceAccount { id, .. } => Some(id),
@@ -77,6 +98,8 @@ pub struct FakeKey {
     pub last_used_at: Option<i64>,
     /// How many probes still answer 200 after the key is deleted (propagation delay).
     pub live_probes_after_delete: u32,
+    /// Someone else deletes it just before keyhound's DELETE arrives: that DELETE answers 404.
+    pub vanishes_before_delete: bool,
 }
 
 impl FakeKey {
@@ -91,6 +114,7 @@ impl FakeKey {
             owner,
             last_used_at: Some(1714557600),
             live_probes_after_delete: 0,
+            vanishes_before_delete: false,
         }
     }
 
@@ -105,6 +129,7 @@ impl FakeKey {
             owner: Owner::user("user_owner", "Org Owner", "owner@example.com"),
             last_used_at: None,
             live_probes_after_delete: 0,
+            vanishes_before_delete: false,
         }
     }
 }
@@ -131,24 +156,51 @@ pub enum FaultKind {
     ServerError,
     /// Answer normally, but only after this long.
     Slow(Duration),
+    /// 400 `invalid_request_error` with this message.
+    BadRequest(&'static str),
 }
 
 /// The organisation the fake serves.
 #[derive(Debug, Clone, Default)]
 pub struct Org {
+    /// Its id, sent as `openai-organization` (`org-keyhound-test` when empty).
+    pub id: String,
+    /// Send `openai-organization` at all.
+    pub send_organization: bool,
     pub admin_key: String,
     /// (id, name), in listing order.
     pub projects: Vec<(String, String)>,
+    /// Ids of archived projects (listed only with `include_archived=true`).
+    pub archived: Vec<String>,
     pub keys: Vec<FakeKey>,
     /// Live keys of some other organisation: `/v1/models` accepts them; no listing shows them.
     pub foreign_live: Vec<String>,
+    /// Live keys of this organisation that no listing shows (a project this admin key cannot see).
+    pub unlisted_live: Vec<String>,
     /// Keys behind an IP allow-list: `/v1/models` answers 401 with a code other than `invalid_api_key`.
     pub ip_restricted: Vec<String>,
     /// Keys whose `/v1/models` probe never answers in time.
     pub slow_probes: Vec<String>,
-    /// Deleting a service account's key alone answers 400, as older API versions documented.
-    pub refuse_service_account_key_delete: bool,
+    /// Keys whose organisation is out of quota: `/v1/models` answers 429 `insufficient_quota`.
+    pub out_of_quota: Vec<String>,
+    /// Keys whose probes always answer 429 `rate_limit_exceeded`.
+    pub always_rate_limited: Vec<String>,
     pub faults: Vec<Fault>,
+    /// Answer every n-th request (counting all) with 429 `rate_limit_exceeded`, `Retry-After: 0`.
+    pub rate_limit_every: Option<usize>,
+}
+
+/// The organisation id a foreign live key belongs to.
+pub const OTHER_ORGANIZATION: &str = "org-someone-else";
+
+impl Org {
+    pub fn organization_id(&self) -> String {
+        if self.id.is_empty() {
+            "org-keyhound-test".to_string()
+        } else {
+            self.id.clone()
+        }
+    }
 }
 
 /// One request as received.
@@ -327,6 +379,13 @@ fn handle(mut request: Request, state: &Mutex<State>) {
             .map(|f| {
                 f.times -= 1;
                 f.kind
+            })
+            .or_else(|| {
+                state
+                    .org
+                    .rate_limit_every
+                    .filter(|every| *every > 0 && number.is_multiple_of(*every))
+                    .map(|_| FaultKind::RateLimit { retry_after: 0 })
             });
         (number, fault)
     };
@@ -352,6 +411,7 @@ fn handle(mut request: Request, state: &Mutex<State>) {
             "server_error",
             None,
         ),
+        Some(FaultKind::BadRequest(message)) => error(400, message, "invalid_request_error", None),
         Some(FaultKind::Slow(delay)) => {
             std::thread::sleep(delay);
             route(&method, &url, &token, state)
@@ -362,10 +422,34 @@ fn handle(mut request: Request, state: &Mutex<State>) {
         .with_status_code(answer.status)
         .with_header(header("Content-Type", "application/json"))
         .with_header(header("x-request-id", &format!("req_{request_number:04}")));
+    if let Some(organization) = organization_of(&token, state) {
+        response.add_header(header("openai-organization", &organization));
+    }
     for (name, value) in &answer.headers {
         response.add_header(header(name, value));
     }
     let _ = request.respond(response);
+}
+
+/// The organisation OpenAI would name for a request made with `token`: the fake organisation for its admin key
+/// and its listed keys, another one for a foreign live key, none for a key it does not know (or when the fake
+/// is told not to say).
+fn organization_of(token: &str, state: &Mutex<State>) -> Option<String> {
+    let state = state.lock().expect("state");
+    let org = &state.org;
+    if !org.send_organization || token.is_empty() {
+        return None;
+    }
+    if token == org.admin_key
+        || org.keys.iter().any(|k| k.value == token)
+        || org.unlisted_live.iter().any(|k| k == token)
+    {
+        return Some(org.organization_id());
+    }
+    org.foreign_live
+        .iter()
+        .any(|k| k == token)
+        .then(|| OTHER_ORGANIZATION.to_string())
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -393,15 +477,20 @@ fn route(method: &str, url: &str, token: &str, state: &Mutex<State>) -> Reply {
     }
     match (method, &segments[2..]) {
         ("GET", ["projects"]) => {
+            let include_archived = query.split('&').any(|pair| pair == "include_archived=true");
             let items: Vec<(String, Value)> = state
                 .org
                 .projects
                 .iter()
+                .filter(|(id, _)| include_archived || !state.org.archived.contains(id))
                 .map(|(id, name)| {
+                    let archived = state.org.archived.contains(id);
                     (
                         id.clone(),
                         json!({"id": id, "object": "organization.project", "name": name,
-                               "created_at": 1711471533, "archived_at": null, "status": "active"}),
+                               "created_at": 1711471533,
+                               "archived_at": if archived { json!(1714557600) } else { Value::Null },
+                               "status": if archived { "archived" } else { "active" }}),
                     )
                 })
                 .collect();
@@ -421,7 +510,7 @@ fn route(method: &str, url: &str, token: &str, state: &Mutex<State>) -> Reply {
                 .keys
                 .iter()
                 .filter(|k| k.project.as_deref() == Some(*project) && !is_deleted(state, k))
-                .map(|k| (k.id.clone(), key_json(k, "organization.project.api_key")))
+                .map(|k| (k.id.clone(), key_json(k)))
                 .collect();
             page(items, query)
         }
@@ -440,10 +529,19 @@ fn route(method: &str, url: &str, token: &str, state: &Mutex<State>) -> Reply {
                     None,
                 );
             };
-            if key.owner.service_account_id().is_some() && state.org.refuse_service_account_key_delete {
+            if key.vanishes_before_delete {
+                state.deleted_keys.insert(key.id.clone());
+                return error(
+                    404,
+                    &format!("No such API key: {key_id}"),
+                    "invalid_request_error",
+                    None,
+                );
+            }
+            if key.owner.service_account_id().is_some() {
                 return error(
                     400,
-                    "The API key belongs to a service account and cannot be deleted.",
+                    "API keys owned by a service account cannot be deleted on their own; delete the service account.",
                     "invalid_request_error",
                     None,
                 );
@@ -480,7 +578,7 @@ fn route(method: &str, url: &str, token: &str, state: &Mutex<State>) -> Reply {
                 .keys
                 .iter()
                 .filter(|k| k.project.is_none() && !is_deleted(state, k))
-                .map(|k| (k.id.clone(), key_json(k, "organization.admin_api_key")))
+                .map(|k| (k.id.clone(), key_json(k)))
                 .collect();
             page(items, query)
         }
@@ -527,7 +625,10 @@ fn admin_accepted(state: &mut State, token: &str) -> bool {
         .position(|k| k.project.is_none() && k.value == token)
     {
         Some(i) => still_accepted(state, i),
-        None => token == state.org.admin_key,
+        None => {
+            token == state.org.admin_key
+                || (token.starts_with("sk-admin-") && state.org.unlisted_live.iter().any(|k| k == token))
+        }
     }
 }
 
@@ -551,6 +652,24 @@ fn models(token: &str, state: &Mutex<State>) -> Reply {
         if state.org.slow_probes.iter().any(|k| k == token) {
             true
         } else {
+            if state.org.out_of_quota.iter().any(|k| k == token) {
+                return error(
+                    429,
+                    "You exceeded your current quota, please check your plan and billing details.",
+                    "insufficient_quota",
+                    Some("insufficient_quota"),
+                );
+            }
+            if state.org.always_rate_limited.iter().any(|k| k == token) {
+                let mut r = error(
+                    429,
+                    "Rate limit reached for requests. Please try again in 1s.",
+                    "requests",
+                    Some("rate_limit_exceeded"),
+                );
+                r.headers.push(("Retry-After", "0".to_string()));
+                return r;
+            }
             if state.org.ip_restricted.iter().any(|k| k == token) {
                 return error(
                     401,
@@ -569,7 +688,12 @@ fn models(token: &str, state: &Mutex<State>) -> Reply {
             }
             let accepted = match state.org.keys.iter().position(|k| k.value == token) {
                 Some(i) => still_accepted(state, i),
-                None => state.org.foreign_live.iter().any(|k| k == token),
+                None => state
+                    .org
+                    .foreign_live
+                    .iter()
+                    .chain(&state.org.unlisted_live)
+                    .any(|k| k == token),
             };
             if !accepted {
                 return invalid_key(token);
@@ -588,16 +712,31 @@ fn models(token: &str, state: &Mutex<State>) -> Reply {
     )
 }
 
-fn key_json(key: &FakeKey, object: &str) -> Value {
-    json!({
-        "object": object,
-        "id": key.id,
-        "name": key.name,
-        "redacted_value": key.redacted,
-        "created_at": 1711471533,
-        "last_used_at": key.last_used_at,
-        "owner": key.owner.json(),
-    })
+/// A key as the published description has it: a project key with a nested owner and
+/// `owner_project_access`; an admin key with an inline owner and `expires_at`.
+fn key_json(key: &FakeKey) -> Value {
+    match key.project {
+        Some(_) => json!({
+            "object": "organization.project.api_key",
+            "id": key.id,
+            "name": key.name,
+            "redacted_value": key.redacted,
+            "created_at": 1711471533,
+            "last_used_at": key.last_used_at,
+            "owner_project_access": "active",
+            "owner": key.owner.json(),
+        }),
+        None => json!({
+            "object": "organization.admin_api_key",
+            "id": key.id,
+            "name": key.name,
+            "redacted_value": key.redacted,
+            "created_at": 1711471533,
+            "expires_at": null,
+            "last_used_at": key.last_used_at,
+            "owner": key.owner.inline_json(),
+        }),
+    }
 }
 
 /// One page of a list: `limit` (1 to 100, default 20) items after the `after` id.

@@ -6,6 +6,7 @@ mod git;
 mod hook;
 mod hostile;
 mod incomplete;
+mod ownership;
 mod report;
 mod revoke;
 mod rules;

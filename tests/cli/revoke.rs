@@ -16,28 +16,28 @@ use crate::fake_openai::{FakeKey, FakeOpenAi, Fault, FaultKind, Org, Owner, Reco
 
 // Fake keys of OpenAI's published shapes (scripts/gen-fake-key.py), never issued by anyone.
 /// Leaked, and the only key in the organisation that matches it: the one to delete.
-const UNIQUE: &str = PROJECT_KEY;
+pub(crate) const UNIQUE: &str = PROJECT_KEY;
 /// Leaked; its redacted value also fits another key of the organisation.
-const AMBIGUOUS: &str = "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";
+pub(crate) const AMBIGUOUS: &str = "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";
 /// Leaked, already revoked: probes 401.
-const DEAD: &str = "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";
+pub(crate) const DEAD: &str = "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";
 /// Leaked, owned by a service account.
-const SERVICE: &str = "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";
+pub(crate) const SERVICE: &str = "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";
 /// A leaked admin key of the organisation.
-const LEAKED_ADMIN: &str = "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";
+pub(crate) const LEAKED_ADMIN: &str = "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";
 /// The admin key in OPENAI_ADMIN_KEY: never leaked.
-const ADMIN: &str = "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";
+pub(crate) const ADMIN: &str = "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";
 /// Live, but a key of another organisation: no listed key matches.
-const FOREIGN: &str = "sk-None-BQSKk8TOsWmllgUuf9N0yM45WoPT2KU8tY9j0cSAnH1E9PaB";
+pub(crate) const FOREIGN: &str = "sk-None-BQSKk8TOsWmllgUuf9N0yM45WoPT2KU8tY9j0cSAnH1E9PaB";
 /// Behind an IP allow-list: its probe answers 401 with another code.
-const RESTRICTED: &str = "sk-proj-9Yqd2Th5e5IyJVwtSAJprIjDudyyi5VRKAna5KKDllxX7tMb";
+pub(crate) const RESTRICTED: &str = "sk-proj-9Yqd2Th5e5IyJVwtSAJprIjDudyyi5VRKAna5KKDllxX7tMb";
 /// Its probe never answers in time.
-const SLOW: &str = "sk-proj-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAj";
+pub(crate) const SLOW: &str = "sk-proj-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAj";
 /// Not an OpenAI key: left alone.
-const ANTHROPIC: &str =
+pub(crate) const ANTHROPIC: &str =
     "sk-ant-api03-xxoVTz8eUcIuMvwr6laPsaUUHZb0UOIYBk7-H0k2C-th718eb_aQqedNxoB3qgZDn4m5PZWuakZjTa-_3hjWkbXko-2tBAA";
 
-const ALL_KEYS: &[&str] = &[
+pub(crate) const ALL_KEYS: &[&str] = &[
     UNIQUE,
     AMBIGUOUS,
     DEAD,
@@ -52,11 +52,11 @@ const ALL_KEYS: &[&str] = &[
 ];
 
 /// The project holding the unique key, on the second page of projects, behind 129 other keys.
-const UNIQUE_PROJECT: &str = "proj_0150";
+pub(crate) const UNIQUE_PROJECT: &str = "proj_0150";
 
 /// The organisation: 230 projects (three pages of 100), a project with 130 keys (two pages), a key with a
 /// look-alike, a service account with two keys, two admin keys.
-fn org() -> Org {
+pub(crate) fn org() -> Org {
     let projects: Vec<(String, String)> = (0..230)
         .map(|i| (format!("proj_{i:04}"), format!("Project {i}")))
         .collect();
@@ -106,19 +106,19 @@ fn org() -> Org {
     keys.push(FakeKey::admin("key_admin_main", ADMIN, 4));
     keys.push(FakeKey::admin("key_admin_leaked", LEAKED_ADMIN, 4));
     Org {
+        send_organization: true,
         admin_key: ADMIN.to_string(),
         projects,
         keys,
         foreign_live: vec![FOREIGN.to_string(), LEGACY_KEY.to_string()],
         ip_restricted: vec![RESTRICTED.to_string()],
         slow_probes: vec![SLOW.to_string()],
-        refuse_service_account_key_delete: true,
-        faults: Vec::new(),
+        ..Org::default()
     }
 }
 
 /// A tree with each key in its own `.env` file.
-fn tree_with(keys: &[&str]) -> TempDir {
+pub(crate) fn tree_with(keys: &[&str]) -> TempDir {
     let files: Vec<(String, Vec<u8>)> = keys
         .iter()
         .enumerate()
@@ -134,7 +134,7 @@ fn tree_with(keys: &[&str]) -> TempDir {
 }
 
 /// `keyhound scan . --format json -o report.json` in `dir` (a redacted report).
-fn write_report(dir: &Path) {
+pub(crate) fn write_report(dir: &Path) {
     let output = run(keyhound_in(dir).args(["scan", ".", "--format", "json", "-o", "report.json"]));
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let report = fs::read_to_string(dir.join("report.json")).expect("report");
@@ -142,7 +142,7 @@ fn write_report(dir: &Path) {
 }
 
 /// `keyhound` with no OpenAI settings inherited from the environment running the tests.
-fn keyhound_clean(dir: &Path) -> assert_cmd::Command {
+pub(crate) fn keyhound_clean(dir: &Path) -> assert_cmd::Command {
     let mut cmd = keyhound_in(dir);
     for var in [
         "OPENAI_ADMIN_KEY",
@@ -162,7 +162,7 @@ fn keyhound_clean(dir: &Path) -> assert_cmd::Command {
 
 /// `keyhound revoke --from report.json --api-base <fake> --confirm-timeout 2 EXTRA` with `admin` in
 /// OPENAI_ADMIN_KEY.
-fn revoke(dir: &Path, fake: &FakeOpenAi, admin: Option<&str>, extra: &[&str]) -> Output {
+pub(crate) fn revoke(dir: &Path, fake: &FakeOpenAi, admin: Option<&str>, extra: &[&str]) -> Output {
     let mut cmd = keyhound_clean(dir);
     cmd.args([
         "revoke",
@@ -180,7 +180,7 @@ fn revoke(dir: &Path, fake: &FakeOpenAi, admin: Option<&str>, extra: &[&str]) ->
     run(&mut cmd)
 }
 
-fn assert_no_raw_keys(text: &str, what: &str) {
+pub(crate) fn assert_no_raw_keys(text: &str, what: &str) {
     for key in ALL_KEYS {
         assert!(!text.contains(key), "{what} holds the raw key {}…:\n{text}", &key[..12]);
     }
@@ -188,7 +188,7 @@ fn assert_no_raw_keys(text: &str, what: &str) {
 
 /// Checks where each key went: the admin key only to the Administration API, each leaked key only to its
 /// liveness probe (`/v1/models`, or the admin-key listing with `limit=1` for admin keys), nothing else.
-fn assert_key_routing(requests: &[Recorded]) {
+pub(crate) fn assert_key_routing(requests: &[Recorded]) {
     for request in requests {
         let bearer = request.bearer().unwrap_or_default();
         if bearer == ADMIN {
@@ -215,7 +215,7 @@ fn assert_key_routing(requests: &[Recorded]) {
     }
 }
 
-fn deletes(requests: &[Recorded]) -> Vec<String> {
+pub(crate) fn deletes(requests: &[Recorded]) -> Vec<String> {
     requests
         .iter()
         .filter(|r| r.method == "DELETE")
@@ -223,11 +223,11 @@ fn deletes(requests: &[Recorded]) -> Vec<String> {
         .collect()
 }
 
-fn count(requests: &[Recorded], url: &str) -> usize {
+pub(crate) fn count(requests: &[Recorded], url: &str) -> usize {
     requests.iter().filter(|r| r.url == url).count()
 }
 
-fn audit_lines(path: &Path) -> Vec<Value> {
+pub(crate) fn audit_lines(path: &Path) -> Vec<Value> {
     let text = fs::read_to_string(path).expect("audit log");
     assert_no_raw_keys(&text, "the audit log");
     text.lines()
@@ -236,7 +236,7 @@ fn audit_lines(path: &Path) -> Vec<Value> {
 }
 
 /// The output block about one key (from its redacted form to the next blank line).
-fn block<'a>(text: &'a str, redacted_start: &str) -> &'a str {
+pub(crate) fn block<'a>(text: &'a str, redacted_start: &str) -> &'a str {
     let start = text
         .find(redacted_start)
         .unwrap_or_else(|| panic!("no block for {redacted_start}:\n{text}"));
@@ -286,9 +286,9 @@ fn a_dry_run_plans_and_deletes_nothing() {
     assert_key_routing(&requests);
     // Every page of projects and of the big project's keys was read, following the cursors.
     for url in [
-        "/v1/organization/projects?limit=100",
-        "/v1/organization/projects?limit=100&after=proj_0099",
-        "/v1/organization/projects?limit=100&after=proj_0199",
+        "/v1/organization/projects?limit=100&include_archived=true",
+        "/v1/organization/projects?limit=100&include_archived=true&after=proj_0099",
+        "/v1/organization/projects?limit=100&include_archived=true&after=proj_0199",
         "/v1/organization/projects/proj_0150/api_keys?limit=100&owner_project_access=any",
         "/v1/organization/projects/proj_0150/api_keys?limit=100&owner_project_access=any&after=key_fill_099",
         "/v1/organization/projects/proj_0229/api_keys?limit=100&owner_project_access=any",
@@ -335,10 +335,15 @@ fn a_dry_run_plans_and_deletes_nothing() {
         dead.contains("status:  dead") && dead.contains("already dead"),
         "{dead}"
     );
-    let legacy = block(&out, &LEGACY_KEY[..7]);
-    assert!(legacy.contains("no revoke API"), "{legacy}");
-    let foreign = block(&out, &FOREIGN[..12]);
-    assert!(foreign.contains("none of the organisation's"), "{foreign}");
+    // Live keys of another organisation (OpenAI names it on their probes) are never matched.
+    for foreign in [LEGACY_KEY, FOREIGN] {
+        let foreign = block(&out, &foreign[..7]);
+        assert!(
+            foreign.contains("owner:   another organisation: OpenAI names org-someone-else"),
+            "{foreign}"
+        );
+        assert!(!foreign.contains("match:"), "{foreign}");
+    }
     let service = block(&out, &SERVICE[..15]);
     assert!(
         service.contains("svc_acct_ci") && service.contains("--delete-service-accounts"),
@@ -373,6 +378,24 @@ fn a_dry_run_plans_and_deletes_nothing() {
     assert_eq!(planned["outcome"], "planned");
     assert_eq!(planned["project_id"], UNIQUE_PROJECT);
     assert_eq!(planned["key"], "sk-proj-e7nj…vhcH");
+    assert_eq!(planned["proof"], "same-organization");
+    assert_eq!(planned["key_organization"], "org-keyhound-test");
+    assert_eq!(planned["admin_organization"], "org-keyhound-test");
+    let other = lines
+        .iter()
+        .find(|l| l["action"] == "match" && l["outcome"] == "other-organization")
+        .expect("the foreign keys' evidence");
+    assert_eq!(other["key_organization"], "org-someone-else");
+    // The closing table.
+    assert!(out.contains("keyhound: what became of each OpenAI key:"), "{out}");
+    for row in [
+        "planned (dry run)",
+        "already dead",
+        "belongs to another organisation",
+        "ambiguous",
+    ] {
+        assert!(out.contains(row), "{row}: {out}");
+    }
 }
 
 #[test]
@@ -469,7 +492,7 @@ fn a_service_account_is_deleted_only_with_its_own_flag() {
         "{out}"
     );
     assert!(
-        out.contains("The API key belongs to a service account and cannot be deleted."),
+        out.contains("API keys owned by a service account cannot be deleted on their own"),
         "OpenAI's message is shown: {out}"
     );
     assert!(
@@ -577,7 +600,7 @@ fn rate_limits_server_errors_and_slow_replies_are_retried() {
     org.faults = vec![
         Fault {
             method: "GET",
-            prefix: "/v1/organization/projects?limit=100&after=proj_0099".into(),
+            prefix: "/v1/organization/projects?limit=100&include_archived=true&after=proj_0099".into(),
             kind: FaultKind::RateLimit { retry_after: 1 },
             times: 1,
         },
@@ -603,7 +626,10 @@ fn rate_limits_server_errors_and_slow_replies_are_retried() {
     assert!(out.contains("plan:    delete project API key key_unique"), "{out}");
     let requests = fake.requests();
     assert_eq!(
-        count(&requests, "/v1/organization/projects?limit=100&after=proj_0099"),
+        count(
+            &requests,
+            "/v1/organization/projects?limit=100&include_archived=true&after=proj_0099"
+        ),
         2
     );
     assert_eq!(count(&requests, &keys(UNIQUE_PROJECT)), 2);
