@@ -61,29 +61,24 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 (Some(reference), true) => {
                     writeln!(out, "    {} {}{}", paint(DIM, "ref"), esc(reference), more)?;
                 }
-                // A tag message: the tag's ref, tagger and date.
-                (Some(reference), false) => writeln!(
-                    out,
-                    "    {} {} {} <{}> {}: {}{}",
-                    paint(DIM, "tag"),
-                    esc(reference),
-                    esc(&git.author_name),
-                    esc(&git.author_email),
-                    esc(&git.date),
-                    esc(&git.summary),
-                    more
-                )?,
-                (None, _) => writeln!(
-                    out,
-                    "    {} {} {} <{}> {}: {}{}",
-                    paint(DIM, "commit"),
-                    esc(short),
-                    esc(&git.author_name),
-                    esc(&git.author_email),
-                    esc(&git.date),
-                    esc(&git.summary),
-                    more
-                )?,
+                // A tag message shows the tag's ref and tagger; anything else the commit and its author.
+                (reference, _) => {
+                    let (label, name) = match reference {
+                        Some(reference) => ("tag", reference.as_str()),
+                        None => ("commit", short),
+                    };
+                    writeln!(
+                        out,
+                        "    {} {} {} <{}> {}: {}{}",
+                        paint(DIM, label),
+                        esc(name),
+                        esc(&git.author_name),
+                        esc(&git.author_email),
+                        esc(&git.date),
+                        esc(&git.summary),
+                        more
+                    )?;
+                }
             }
         }
         if let Some(verification) = &finding.verification {
