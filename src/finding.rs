@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::rules::Severity;
+use crate::rules::{Confidence, Severity};
 
 /// A secret's raw text. `Debug` and `Display` never show it; use [`Secret::expose`] deliberately.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -168,6 +168,8 @@ pub struct Finding {
     pub provider: String,
     pub kind: String,
     pub severity: Severity,
+    /// `high` for a known shape, `medium` for a shape that only looks like one.
+    pub confidence: Confidence,
     /// The file's path as the user named it (`fixtures/demo/.env`), `<stdin>`, or the path inside a commit's tree.
     pub path: String,
     pub location: Location,

@@ -129,6 +129,7 @@ fn inspect_text(scanner: &Scanner, content: &[u8], path: &str, binary: bool, enc
             provider: rule.provider.clone(),
             kind: rule.kind.clone(),
             severity: rule.severity,
+            confidence: rule.confidence_of(&content[m.start..m.end]),
             path: path.to_string(),
             location: Location {
                 line: start.line,

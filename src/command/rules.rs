@@ -47,7 +47,7 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
             let examples: usize = set
                 .rules()
                 .iter()
-                .map(|r| r.examples.len() + r.negative_examples.len())
+                .map(|r| r.examples.len() + r.medium_examples.len() + r.negative_examples.len())
                 .sum();
             let mut out = std::io::stdout().lock();
             for failure in &failures {

@@ -36,9 +36,13 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             (Some(r), true) => format!("{}: ", esc(r)),
             _ => String::new(),
         };
+        let confidence = match finding.confidence {
+            crate::rules::Confidence::High => "",
+            crate::rules::Confidence::Medium => ", medium confidence",
+        };
         writeln!(
             out,
-            "{}{}:{} {} ({}, {}) {}",
+            "{}{}:{} {} ({}, {}{}) {}",
             repo,
             paint(PATH, &finding.path),
             paint(
@@ -48,6 +52,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             paint(RULE, &finding.rule_id),
             esc(&finding.kind),
             finding.severity,
+            confidence,
             paint(SECRET, &shown_secret(finding, context.show_secrets)),
         )?;
         if let Some(git) = &finding.git {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{ReportContext, shown_context, shown_secret};
 use crate::counts::ScanError;
 use crate::finding::{Finding, Fingerprint, GitProvenance, Verification};
-use crate::rules::Severity;
+use crate::rules::{Confidence, Severity};
 
 /// The version of the JSON and JSON Lines formats.
 pub const FORMAT_VERSION: u32 = 1;
@@ -59,6 +59,9 @@ pub struct JsonFinding {
     pub provider: String,
     pub kind: String,
     pub severity: Severity,
+    /// `high` for a known shape, `medium` for one that only looks like it (reports before it existed: `high`).
+    #[serde(default)]
+    pub confidence: Confidence,
     pub path: String,
     pub line: usize,
     pub column: usize,
@@ -94,6 +97,7 @@ impl JsonFinding {
             provider: finding.provider.clone(),
             kind: finding.kind.clone(),
             severity: finding.severity,
+            confidence: finding.confidence,
             path: finding.path.clone(),
             line: finding.location.line,
             column: finding.location.column,
@@ -195,6 +199,7 @@ impl JsonFinding {
             provider: self.provider,
             kind: self.kind,
             severity: self.severity,
+            confidence: self.confidence,
             path: self.path,
             location: crate::finding::Location {
                 line: self.line,

@@ -104,7 +104,12 @@ fn descriptor(rule: &Rule) -> ReportingDescriptor {
     );
     let mut extra = BTreeMap::new();
     extra.insert("security-severity".to_string(), json!(security_severity(rule.severity)));
-    extra.insert("precision".to_string(), json!("very-high"));
+    // A rule whose matches can be of unknown shape, or that finds keys by their context, is less precise.
+    let precise = rule.confidence == crate::rules::Confidence::High && rule.known_shapes.is_empty();
+    extra.insert(
+        "precision".to_string(),
+        json!(if precise { "very-high" } else { "high" }),
+    );
     extra.insert("provider".to_string(), json!(clean(&rule.provider)));
     extra.insert("kind".to_string(), json!(clean(&rule.kind)));
     ReportingDescriptor::builder()
@@ -181,6 +186,7 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     properties.insert("kind".to_string(), json!(finding.kind));
     properties.insert("provider".to_string(), json!(finding.provider));
     properties.insert("severity".to_string(), json!(finding.severity.as_str()));
+    properties.insert("confidence".to_string(), json!(finding.confidence.as_str()));
     if let Some(repo) = &finding.repository {
         properties.insert("repository".to_string(), json!(repo));
     }

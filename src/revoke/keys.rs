@@ -374,6 +374,7 @@ mod tests {
             provider: "openai".into(),
             kind: "project".into(),
             severity: Severity::Critical,
+            confidence: crate::rules::Confidence::High,
             path: path.into(),
             line,
             column,

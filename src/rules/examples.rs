@@ -1,6 +1,6 @@
 //! Checks every rule against its own examples: `keyhound rules test` and the test suite both use this.
 
-use super::{Rule, RuleSet};
+use super::{Confidence, Rule, RuleSet};
 use crate::scan::{PlaceholderFilter, Scanner};
 
 /// One example that does not behave as its rule file says.
@@ -42,7 +42,10 @@ pub fn check(rules: &RuleSet) -> Vec<ExampleFailure> {
             failures.push(failure(rule, "", "the rule has no examples"));
         }
         for example in &rule.examples {
-            check_positive(&whole, rule, example, &mut failures);
+            check_positive(&whole, rule, example, rule.confidence, &mut failures);
+        }
+        for example in &rule.medium_examples {
+            check_positive(&whole, rule, example, Confidence::Medium, &mut failures);
         }
         if rule.negative_examples.is_empty() {
             failures.push(failure(rule, "", "the rule has no negative examples"));
@@ -66,7 +69,21 @@ pub fn check(rules: &RuleSet) -> Vec<ExampleFailure> {
     failures
 }
 
-fn check_positive(scanner: &Scanner, rule: &Rule, example: &str, failures: &mut Vec<ExampleFailure>) {
+fn check_positive(
+    scanner: &Scanner,
+    rule: &Rule,
+    example: &str,
+    confidence: Confidence,
+    failures: &mut Vec<ExampleFailure>,
+) {
+    let got = rule.confidence_of(example.as_bytes());
+    if got != confidence {
+        failures.push(failure(
+            rule,
+            example,
+            &format!("the example has {got} confidence, not {confidence}"),
+        ));
+    }
     if !rule.keywords.iter().any(|k| example.contains(k.as_str())) {
         failures.push(failure(
             rule,

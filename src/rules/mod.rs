@@ -42,6 +42,31 @@ impl fmt::Display for Severity {
     }
 }
 
+/// How sure a finding is to be a real key of its provider: `high` for a known shape, `medium` for a shape that
+/// only looks like one (segment lengths never seen, or a key with no distinctive prefix found by its context).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Medium,
+    #[default]
+    High,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a rule was loaded from, for error messages and `rules list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleOrigin {
@@ -116,8 +141,22 @@ struct RuleSpec {
     keywords: Vec<String>,
     min_entropy: Option<f64>,
     remediation: String,
+    /// The confidence of a match (default `high`).
+    #[serde(default)]
+    confidence: Confidence,
+    /// Regexes of the shapes known to be real: when given, a match that is none of them in full has `medium`
+    /// confidence.
+    #[serde(default)]
+    known_shapes: Vec<String>,
+    /// Names of capture groups that must match texts of one length when they take part in a match (the random
+    /// parts on either side of a marker): a run cut or extended on one side is not a key.
+    #[serde(default)]
+    equal_length_groups: Vec<String>,
     #[serde(default)]
     examples: Vec<String>,
+    /// Examples that must be found with `medium` confidence (shapes that only look like the known ones).
+    #[serde(default)]
+    medium_examples: Vec<String>,
     #[serde(default)]
     negative_examples: Vec<String>,
 }
@@ -138,7 +177,13 @@ pub struct Rule {
     pub keywords: Vec<String>,
     pub min_entropy: Option<f64>,
     pub remediation: String,
+    pub confidence: Confidence,
+    /// Known shapes, anchored at both ends.
+    pub known_shapes: Vec<Regex>,
+    /// Indexes of the capture groups whose texts must be of one length.
+    pub equal_length_groups: Vec<usize>,
     pub examples: Vec<String>,
+    pub medium_examples: Vec<String>,
     pub negative_examples: Vec<String>,
     pub origin: RuleOrigin,
     /// Index of the `secret` capture group, when the regex has one.
@@ -189,6 +234,28 @@ impl Rule {
             .ok()
             .and_then(|hir| hir.properties().maximum_len());
         let secret_group = regex.capture_names().position(|n| n == Some("secret"));
+        let mut equal_length_groups = Vec::new();
+        for name in &spec.equal_length_groups {
+            match regex.capture_names().position(|n| n == Some(name.as_str())) {
+                Some(index) => equal_length_groups.push(index),
+                None => {
+                    return Err(invalid(format!(
+                        "equal_length_groups: the regex has no group named `{}`",
+                        crate::text::bounded(name, 40)
+                    )));
+                }
+            }
+        }
+        let known_shapes = spec
+            .known_shapes
+            .iter()
+            .map(|shape| {
+                regex::bytes::RegexBuilder::new(&format!("^(?:{shape})$"))
+                    .size_limit(10 << 20)
+                    .build()
+                    .map_err(|e| invalid(format!("known_shapes: {}", regex_error(&e))))
+            })
+            .collect::<Result<Vec<Regex>, RuleError>>()?;
         Ok(Rule {
             provider: spec.provider.unwrap_or_else(|| file_provider.to_string()),
             id: spec.id,
@@ -201,7 +268,11 @@ impl Rule {
             keywords: spec.keywords,
             min_entropy: spec.min_entropy,
             remediation: spec.remediation,
+            confidence: spec.confidence,
+            known_shapes,
+            equal_length_groups,
             examples: spec.examples,
+            medium_examples: spec.medium_examples,
             negative_examples: spec.negative_examples,
             origin: origin.clone(),
             secret_group,
@@ -211,6 +282,16 @@ impl Rule {
 }
 
 impl Rule {
+    /// The confidence of a match of this rule: the rule's own, lowered to `medium` when the rule lists known
+    /// shapes and the secret is none of them.
+    pub fn confidence_of(&self, secret: &[u8]) -> Confidence {
+        if self.known_shapes.is_empty() || self.known_shapes.iter().any(|shape| shape.is_match(secret)) {
+            self.confidence
+        } else {
+            Confidence::Medium
+        }
+    }
+
     /// The length of the keyword the secret starts with (`sk-proj-`): a known prefix that redaction may show in
     /// full. 0 when the secret starts with none of the rule's keywords.
     pub fn known_prefix_len(&self, secret: &str) -> usize {

@@ -155,26 +155,36 @@ impl Scanner {
         let rule = self.rules.get(rule_index);
         let window = &hay[..end];
         let mut pos = start;
+        let needs_captures = rule.secret_group.is_some() || !rule.equal_length_groups.is_empty();
         while pos < end {
-            let (match_start, span) = match rule.secret_group {
-                Some(group) => {
-                    let Some(caps) = rule.regex.captures_at(window, pos) else {
-                        break;
-                    };
-                    let whole = caps.get(0).map_or((pos, pos), |m| (m.start(), m.end()));
-                    match caps.get(group) {
-                        Some(secret) => (whole.0, (secret.start(), secret.end())),
-                        None => (whole.0, whole),
-                    }
-                }
-                None => {
-                    let Some(m) = rule.regex.find_at(window, pos) else {
-                        break;
-                    };
-                    (m.start(), (m.start(), m.end()))
-                }
+            let (match_start, span, balanced) = if needs_captures {
+                let Some(caps) = rule.regex.captures_at(window, pos) else {
+                    break;
+                };
+                let whole = caps.get(0).map_or((pos, pos), |m| (m.start(), m.end()));
+                let span = match rule.secret_group.and_then(|group| caps.get(group)) {
+                    Some(secret) => (secret.start(), secret.end()),
+                    None => whole,
+                };
+                // Groups that must be of one length (the two random parts around a marker): an over-long or
+                // cut run has them unequal.
+                let mut lengths = rule
+                    .equal_length_groups
+                    .iter()
+                    .filter_map(|&g| caps.get(g).map(|m| m.len()));
+                let balanced = match lengths.next() {
+                    Some(first) => lengths.all(|len| len == first),
+                    None => true,
+                };
+                (whole.0, span, balanced)
+            } else {
+                let Some(m) = rule.regex.find_at(window, pos) else {
+                    break;
+                };
+                (m.start(), (m.start(), m.end()), true)
             };
-            if span.0 < span.1 && (checks == Checks::None || self.accept(rule, hay, span.0, span.1)) {
+            let balanced = balanced || checks == Checks::None;
+            if span.0 < span.1 && balanced && (checks == Checks::None || self.accept(rule, hay, span.0, span.1)) {
                 out.push(RuleMatch {
                     rule: rule_index,
                     start: span.0,
