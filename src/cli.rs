@@ -256,6 +256,17 @@ pub struct ContentArgs {
     /// Worker threads [default: one per core].
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
+    /// How many encodings deep to decode base64, percent-encoded and escaped text (0: none)
+    /// [default: 3, or `decode_depth` in keyhound.toml].
+    #[arg(long, value_name = "N")]
+    pub decode_depth: Option<u32>,
+    /// How many archives deep to open zip (jar, whl, apk, nupkg), gzip, tar and tgz files (0: none)
+    /// [default: 3, or `archive_depth` in keyhound.toml].
+    #[arg(long, value_name = "N")]
+    pub archive_depth: Option<u32>,
+    /// How much one file's archives may inflate to in all (e.g. 1GiB) [default: 256MiB, or `max_archive_size`].
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub max_archive_size: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,12 @@ pub struct Config {
     pub max_file_size: Option<String>,
     /// Exit with code 2 when anything could not be read (as `--fail-on-scan-errors`).
     pub fail_on_scan_errors: Option<bool>,
+    /// Default `--decode-depth`.
+    pub decode_depth: Option<u32>,
+    /// Default `--archive-depth`.
+    pub archive_depth: Option<u32>,
+    /// Default `--max-archive-size`, e.g. `"1GiB"`.
+    pub max_archive_size: Option<String>,
 }
 
 /// A config file that could not be used; every variant names the file.
@@ -224,6 +230,7 @@ impl LoadedConfig {
         loaded.exclude_set()?;
         loaded.placeholder_regexes()?;
         loaded.max_file_size()?;
+        loaded.max_archive_size()?;
         for listed in &loaded.config.rules {
             let rel = relative_inside(listed).map_err(|message| {
                 invalid(format!(
@@ -289,6 +296,14 @@ impl LoadedConfig {
             .max_file_size
             .as_deref()
             .map(|text| parse_size(text).map_err(|e| self.invalid(format!("max_file_size: {e}"))))
+            .transpose()
+    }
+
+    pub fn max_archive_size(&self) -> Result<Option<u64>, ConfigError> {
+        self.config
+            .max_archive_size
+            .as_deref()
+            .map(|text| parse_size(text).map_err(|e| self.invalid(format!("max_archive_size: {e}"))))
             .transpose()
     }
 

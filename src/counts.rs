@@ -31,6 +31,8 @@ pub enum ErrorKind {
     Reference,
     /// A whole repository.
     Repository,
+    /// A member of an archive (or the archive itself, when it cannot be opened or is over a limit).
+    Member,
 }
 
 impl ErrorKind {
@@ -44,6 +46,7 @@ impl ErrorKind {
             ErrorKind::Tag => "tag",
             ErrorKind::Reference => "reference",
             ErrorKind::Repository => "repository",
+            ErrorKind::Member => "member",
         }
     }
 
@@ -57,6 +60,7 @@ impl ErrorKind {
             ErrorKind::Tag => "tags",
             ErrorKind::Reference => "references",
             ErrorKind::Repository => "repositories",
+            ErrorKind::Member => "members",
         }
     }
 }
@@ -65,7 +69,7 @@ impl ErrorKind {
 /// text and goes through the choke point when shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanError {
-    /// `file`, `input`, `blob`, `tree`, `commit`, `tag`, `reference`, `repository`.
+    /// `file`, `input`, `blob`, `tree`, `commit`, `tag`, `reference`, `repository`, `member`.
     pub kind: ErrorKind,
     /// The path, or the object id (with the path where there is one).
     pub place: String,
@@ -120,6 +124,8 @@ pub struct Counts {
     pub commits: u64,
     /// Commit and tag messages scanned.
     pub messages: u64,
+    /// Archive members scanned (counted apart from files and blobs).
+    pub members: u64,
     /// What could not be read, the first [`MAX_LISTED_ERRORS`] of it.
     pub errors: Vec<ScanError>,
     /// How many more errors there were than `errors` lists.
@@ -138,6 +144,7 @@ impl Counts {
         self.excluded += other.excluded;
         self.commits += other.commits;
         self.messages += other.messages;
+        self.members += other.members;
         self.errors_omitted += other.errors_omitted;
         for error in other.errors {
             self.record(error);
@@ -153,6 +160,27 @@ impl Counts {
             self.bytes += bytes as u64;
         }
         self.allowed += inspection.allowed as u64;
+    }
+
+    /// Counts an archive member scanned.
+    pub fn inspected_member(&mut self, bytes: usize, inspection: &Inspection) {
+        if inspection.skipped_binary {
+            self.binary += 1;
+        } else {
+            self.members += 1;
+            self.bytes += bytes as u64;
+        }
+        self.allowed += inspection.allowed as u64;
+    }
+
+    /// Counts an archive that was opened (its members are counted on their own).
+    pub fn container(&mut self, bytes: usize, member: bool) {
+        if member {
+            self.members += 1;
+        } else {
+            self.items += 1;
+            self.bytes += bytes as u64;
+        }
     }
 
     /// Counts one commit or tag message scanned.

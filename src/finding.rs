@@ -179,9 +179,10 @@ pub struct Finding {
     pub fingerprint: Fingerprint,
     /// The line holding the secret, with the secret masked; `None` for binary content.
     pub context: Option<String>,
-    /// The encoding the content was decoded from before this finding was made (`utf-16le`); its location is then
-    /// in the decoded text. `None` for the raw bytes.
-    pub decoded: Option<&'static str>,
+    /// How the secret was found when not in the clear: `utf-16le`/`utf-16be` (its location is then in the
+    /// decoded text), `base64`, `percent`, `escape` (its location is that of the encoded text), or a chain of
+    /// them such as `base64>percent`. `None` for a key in the clear.
+    pub decoded: Option<String>,
     /// The repository, for history scans.
     pub repository: Option<String>,
     pub git: Option<GitProvenance>,

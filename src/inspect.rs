@@ -66,18 +66,29 @@ impl Encoding {
 /// The raw bytes are always scanned. Content that looks like UTF-16 (a byte-order mark, or mostly ASCII with a NUL
 /// in every other byte) is also decoded and scanned again: decoding may add findings (at positions in the decoded
 /// text, marked with the encoding), never hide those of the raw bytes, so a guess that is wrong costs nothing.
-pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy) -> Inspection {
+/// Encoded text in text content (base64, percent-encoding, escapes) is decoded to `options.decode_depth`
+/// ([`crate::content::decode`]); its keys are reported at the encoded text.
+pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::content::Options) -> Inspection {
     let decoded = decode_utf16(bytes);
     let raw_is_binary = is_binary(bytes);
-    if raw_is_binary && decoded.is_none() && binary == BinaryPolicy::Skip {
+    if raw_is_binary && decoded.is_none() && options.binary == BinaryPolicy::Skip {
         return Inspection {
             skipped_binary: true,
             ..Inspection::default()
         };
     }
-    let mut inspection = inspect_text(scanner, bytes, path, raw_is_binary, None);
+    // Binary content is not searched for encoded text: a key there is in the clear or not at all.
+    let decode_depth = if raw_is_binary { 0 } else { options.decode_depth };
+    let mut inspection = inspect_text(scanner, bytes, path, raw_is_binary, None, decode_depth);
     if let Some((text, encoding)) = decoded {
-        let more = inspect_text(scanner, text.as_bytes(), path, false, Some(encoding));
+        let more = inspect_text(
+            scanner,
+            text.as_bytes(),
+            path,
+            false,
+            Some(encoding),
+            options.decode_depth,
+        );
         inspection.allowed += more.allowed;
         let known: std::collections::HashSet<Fingerprint> =
             inspection.findings.iter().map(|f| f.fingerprint.clone()).collect();
@@ -88,30 +99,82 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, binary: BinaryPolicy
     inspection
 }
 
-/// One scan of `content`; `binary` content gets no context lines.
-fn inspect_text(scanner: &Scanner, content: &[u8], path: &str, binary: bool, encoding: Option<Encoding>) -> Inspection {
-    let matches = scanner.find(content);
-    let mut inspection = Inspection::default();
-    if matches.is_empty() {
-        return inspection;
-    }
-    // Every match is masked in every context line, so one finding's context never shows another's secret.
-    let masks: Vec<(usize, usize, String)> = matches
-        .iter()
-        .map(|m| {
-            let text = String::from_utf8_lossy(&content[m.start..m.end]);
-            (
-                m.start,
-                m.end,
-                redact(&text, scanner.rule(m.rule).known_prefix_len(&text)),
-            )
+/// A key found in content: in the clear (`chain` empty), or in the encoded text at `start..end`.
+struct Candidate {
+    rule: usize,
+    secret: Vec<u8>,
+    start: usize,
+    end: usize,
+    chain: Option<String>,
+}
+
+/// One scan of `content` (and of its encoded text, `decode_depth` deep); `binary` content gets no context
+/// lines; `encoding` is what `content` was decoded from.
+fn inspect_text(
+    scanner: &Scanner,
+    content: &[u8],
+    path: &str,
+    binary: bool,
+    encoding: Option<Encoding>,
+    decode_depth: u32,
+) -> Inspection {
+    let (matches, hints) = if decode_depth > 0 {
+        scanner.find_with_hints(content)
+    } else {
+        (scanner.find(content), Vec::new())
+    };
+    let mut candidates: Vec<Candidate> = matches
+        .into_iter()
+        .map(|m| Candidate {
+            rule: m.rule,
+            secret: content[m.start..m.end].to_vec(),
+            start: m.start,
+            end: m.end,
+            chain: None,
         })
         .collect();
+    if decode_depth > 0 {
+        let decoded = crate::content::decode::decoded_keys(scanner, content, hints, decode_depth);
+        // A key in the clear inside encoded text (a percent-encoded URL holding a raw key) is the raw scan's.
+        let clear: Vec<(usize, usize, Vec<u8>)> =
+            candidates.iter().map(|c| (c.start, c.end, c.secret.clone())).collect();
+        candidates.extend(
+            decoded
+                .into_iter()
+                .filter(|d| {
+                    !clear
+                        .iter()
+                        .any(|(s, e, secret)| *s < d.end && *e > d.start && *secret == d.secret)
+                })
+                .map(|d| Candidate {
+                    rule: d.rule,
+                    secret: d.secret,
+                    start: d.start,
+                    end: d.end,
+                    chain: Some(d.chain),
+                }),
+        );
+        candidates.sort_by_key(|c| (c.start, c.end));
+    }
+    let mut inspection = Inspection::default();
+    if candidates.is_empty() {
+        return inspection;
+    }
+    // Every key (and every encoded text that holds one) is masked in every context line, so one finding's
+    // context never shows another's secret, in the clear or encoded.
+    let redacted: Vec<String> = candidates
+        .iter()
+        .map(|c| {
+            let text = String::from_utf8_lossy(&c.secret);
+            redact(&text, scanner.rule(c.rule).known_prefix_len(&text))
+        })
+        .collect();
+    let masks = context_masks(&candidates, &redacted);
     let mut lines = LineCounter::new(content);
-    for (m, (_, _, redacted)) in matches.iter().zip(&masks) {
-        let start = lines.locate(m.start);
+    for (c, redacted) in candidates.iter().zip(&redacted) {
+        let start = lines.locate(c.start);
         let line_stop = line_end(content, start.line_start);
-        let line = &content[start.line_start..line_stop.max(m.end).min(content.len())];
+        let line = &content[start.line_start..line_stop.max(c.end).min(content.len())];
         if ALLOW_MARKERS
             .iter()
             .any(|marker| memchr::memmem::find(line, marker.as_bytes()).is_some())
@@ -119,36 +182,59 @@ fn inspect_text(scanner: &Scanner, content: &[u8], path: &str, binary: bool, enc
             inspection.allowed += 1;
             continue;
         }
-        let end = lines.locate(m.end);
-        let rule = scanner.rule(m.rule);
-        let secret = Secret::new(String::from_utf8_lossy(&content[m.start..m.end]).into_owned());
-        let context = (!binary).then(|| masked_context(content, start.line_start, line_stop, m.start, m.end, &masks));
+        let end = lines.locate(c.end);
+        let rule = scanner.rule(c.rule);
+        let secret = Secret::new(String::from_utf8_lossy(&c.secret).into_owned());
+        let context = (!binary).then(|| masked_context(content, start.line_start, line_stop, c.start, c.end, &masks));
+        let chain = match (encoding, &c.chain) {
+            (Some(encoding), Some(chain)) => Some(format!("{}>{chain}", encoding.name())),
+            (Some(encoding), None) => Some(encoding.name().to_string()),
+            (None, chain) => chain.clone(),
+        };
         inspection.findings.push(Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
             provider: rule.provider.clone(),
             kind: rule.kind.clone(),
             severity: rule.severity,
-            confidence: rule.confidence_of(&content[m.start..m.end]),
+            confidence: rule.confidence_of(&c.secret),
             path: path.to_string(),
             location: Location {
                 line: start.line,
                 column: start.column,
                 end_line: end.line,
                 end_column: end.column,
-                offset: m.start,
+                offset: c.start,
             },
             fingerprint: Fingerprint::of(&rule.id, secret.expose()),
             secret,
             redacted: redacted.clone(),
             context,
-            decoded: encoding.map(Encoding::name),
+            decoded: chain,
             repository: None,
             git: None,
             verification: None,
         });
     }
     inspection
+}
+
+/// The spans a context line must mask, without overlaps: a key in the clear shows as its redacted form, encoded
+/// text as `[base64: sk-proj-AbCd…wXyZ]`. Of overlapping spans the first (then the widest) is kept, widened to
+/// cover the others.
+fn context_masks(candidates: &[Candidate], redacted: &[String]) -> Vec<(usize, usize, String)> {
+    let mut masks: Vec<(usize, usize, String)> = Vec::new();
+    for (c, redacted) in candidates.iter().zip(redacted) {
+        let shown = match &c.chain {
+            Some(chain) => format!("[{chain}: {redacted}]"),
+            None => redacted.clone(),
+        };
+        match masks.last_mut() {
+            Some(last) if c.start < last.1 => last.1 = last.1.max(c.end),
+            _ => masks.push((c.start, c.end, shown)),
+        }
+    }
+    masks
 }
 
 /// Is this content binary? A NUL byte in the first 8 KiB says so, as for git and ripgrep.
@@ -262,6 +348,17 @@ mod tests {
         Scanner::new(RuleSet::builtin().expect("rules"), PlaceholderFilter::default()).expect("scanner")
     }
 
+    fn scan_binary() -> crate::content::Options {
+        crate::content::Options::default()
+    }
+
+    fn skip_binary() -> crate::content::Options {
+        crate::content::Options {
+            binary: BinaryPolicy::Skip,
+            ..crate::content::Options::default()
+        }
+    }
+
     #[test]
     fn utf16_with_bom_is_decoded() {
         let text = format!("$env:OPENAI_API_KEY = \"{KEY}\"\r\n");
@@ -269,7 +366,7 @@ mod tests {
         for unit in text.encode_utf16() {
             bytes.extend_from_slice(&unit.to_le_bytes());
         }
-        let found = inspect(&scanner(), &bytes, "profile.ps1", BinaryPolicy::Scan);
+        let found = inspect(&scanner(), &bytes, "profile.ps1", &scan_binary());
         assert_eq!(found.findings.len(), 1);
         assert_eq!(found.findings[0].secret.expose(), KEY);
         assert_eq!(found.findings[0].location.column, 24);
@@ -278,10 +375,10 @@ mod tests {
     #[test]
     fn binary_policy_is_honoured() {
         let bytes = format!("\0\0ELF\0{KEY}\0").into_bytes();
-        let scanned = inspect(&scanner(), &bytes, "a.out", BinaryPolicy::Scan);
+        let scanned = inspect(&scanner(), &bytes, "a.out", &scan_binary());
         assert_eq!(scanned.findings.len(), 1);
         assert!(scanned.findings[0].context.is_none());
-        let skipped = inspect(&scanner(), &bytes, "a.out", BinaryPolicy::Skip);
+        let skipped = inspect(&scanner(), &bytes, "a.out", &skip_binary());
         assert!(skipped.skipped_binary && skipped.findings.is_empty());
     }
 
@@ -289,7 +386,7 @@ mod tests {
     fn allow_markers_suppress_findings() {
         for marker in ALLOW_MARKERS {
             let text = format!("key = \"{KEY}\"  # {marker}\nother = \"{KEY}\"\n");
-            let found = inspect(&scanner(), text.as_bytes(), "x", BinaryPolicy::Scan);
+            let found = inspect(&scanner(), text.as_bytes(), "x", &scan_binary());
             assert_eq!(found.findings.len(), 1, "{marker}");
             assert_eq!(found.findings[0].location.line, 2);
             assert_eq!(found.allowed, 1);
@@ -299,7 +396,7 @@ mod tests {
     #[test]
     fn context_masks_every_secret_on_the_line() {
         let text = format!("keys:{KEY},{KEY}\n");
-        let found = inspect(&scanner(), text.as_bytes(), "x", BinaryPolicy::Scan);
+        let found = inspect(&scanner(), text.as_bytes(), "x", &scan_binary());
         assert_eq!(found.findings.len(), 2);
         for finding in &found.findings {
             let context = finding.context.clone().unwrap_or_default();
@@ -310,7 +407,7 @@ mod tests {
     #[test]
     fn context_masks_the_secret() {
         let text = format!("export OPENAI_API_KEY={KEY}\n");
-        let found = inspect(&scanner(), text.as_bytes(), "x", BinaryPolicy::Scan);
+        let found = inspect(&scanner(), text.as_bytes(), "x", &scan_binary());
         let context = found.findings[0].context.clone().unwrap_or_default();
         assert_eq!(context, "export OPENAI_API_KEY=sk-u8jz…KLzd");
         assert_eq!(found.findings[0].location.column, 23);

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod content;
 pub mod counts;
 pub mod diag;
 pub mod exit;

@@ -19,7 +19,7 @@ use crate::source::git::tree_files::TreeFiles;
 use crate::source::git::{self, GitError, HistoryOptions, Selection};
 
 use super::output::{Scanned, Units, finish};
-use super::setup::{configure_threads, load_baseline, load_config, max_file_size, scanner};
+use super::setup::{configure_threads, content_options, load_baseline, load_config, max_file_size, scanner};
 
 pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
@@ -54,7 +54,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         selection,
         all_commits: args.all_commits,
         max_file_size: max_file_size(&args.content, &config)?,
-        binary: args.content.binary,
+        content: content_options(&args.content, &config)?,
         exclude: config.exclude_set()?,
     };
     let mut counts = Counts::default();

@@ -180,6 +180,7 @@ struct Summary {
     too_large: u64,
     binary: u64,
     lfs_pointers: u64,
+    members: u64,
     excluded: u64,
     /// What could not be read: how many, and by kind.
     unreadable: u64,
@@ -210,6 +211,7 @@ impl Summary {
             too_large: counts.too_large,
             binary: counts.binary,
             lfs_pointers: counts.lfs_pointers,
+            members: counts.members,
             excluded: counts.excluded,
             unreadable: counts.error_count(),
             unreadable_kinds: counts.errors_by_kind(),
@@ -244,6 +246,13 @@ impl Summary {
             bytesize::ByteSize(rate as u64).display().iec()
         ));
         let mut extras = Vec::new();
+        if self.members > 0 {
+            extras.push(format!(
+                "{} archive member{}",
+                self.members,
+                if self.members == 1 { "" } else { "s" }
+            ));
+        }
         if self.baselined > 0 {
             extras.push(format!("{} in baseline", self.baselined));
         }

@@ -10,7 +10,7 @@ use crate::report::SourceRoot;
 use crate::source::fs::{WalkOptions, scan_paths};
 
 use super::output::{Scanned, Units, finish};
-use super::setup::{configure_threads, load_baseline, load_config, max_file_size, scanner};
+use super::setup::{configure_threads, content_options, load_baseline, load_config, max_file_size, scanner};
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
@@ -24,7 +24,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         follow_links: args.follow,
         threads: args.content.threads.unwrap_or(0),
         max_file_size: max_file_size(&args.content, &config)?,
-        binary: args.content.binary,
+        content: content_options(&args.content, &config)?,
         exclude: config.exclude_set()?,
     };
     let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));

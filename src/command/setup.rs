@@ -59,6 +59,26 @@ pub fn load_baseline(args: &OutputArgs) -> anyhow::Result<Option<Baseline>> {
     Ok(args.baseline.as_deref().map(Baseline::read).transpose()?)
 }
 
+/// Binary policy, decoding and archives: the flags, else the config's, else the defaults.
+pub fn content_options(args: &ContentArgs, config: &LoadedConfig) -> anyhow::Result<crate::content::Options> {
+    use crate::content::Options;
+    Ok(Options {
+        binary: args.binary,
+        decode_depth: args
+            .decode_depth
+            .or(config.config.decode_depth)
+            .unwrap_or(Options::DEFAULT_DECODE_DEPTH),
+        archive_depth: args
+            .archive_depth
+            .or(config.config.archive_depth)
+            .unwrap_or(Options::DEFAULT_ARCHIVE_DEPTH),
+        max_archive_size: args
+            .max_archive_size
+            .or(config.max_archive_size()?)
+            .unwrap_or(Options::DEFAULT_MAX_ARCHIVE_SIZE),
+    })
+}
+
 /// Sizes rayon's pool (history scans); the filesystem walker takes the same number itself.
 pub fn configure_threads(threads: Option<usize>) -> anyhow::Result<()> {
     if let Some(n) = threads {

@@ -75,8 +75,9 @@ pub struct JsonFinding {
     pub fingerprint: Fingerprint,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
-    /// The encoding the content was decoded from (`utf-16le`, `utf-16be`) when the finding was made in the
-    /// decoded text; its line, column and offset are then positions in that text.
+    /// How the secret was found when not in the clear: `utf-16le`/`utf-16be` (line, column and offset are then
+    /// positions in the decoded text), `base64`, `percent`, `escape` (they are those of the encoded text), or a
+    /// chain such as `base64>percent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoded: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +109,7 @@ impl JsonFinding {
             redacted: !show_secrets,
             fingerprint: finding.fingerprint.clone(),
             context,
-            decoded: finding.decoded.map(str::to_string),
+            decoded: finding.decoded.clone(),
             repository: finding.repository.clone(),
             git: finding.git.clone(),
             verification: finding.verification.clone(),
@@ -212,11 +213,7 @@ impl JsonFinding {
             redacted,
             fingerprint: self.fingerprint,
             context,
-            decoded: self
-                .decoded
-                .as_deref()
-                .and_then(crate::inspect::Encoding::from_name)
-                .map(crate::inspect::Encoding::name),
+            decoded: self.decoded.map(|chain| crate::text::bounded(&chain, 100)),
             repository: self.repository,
             git: self.git,
             verification: self.verification,

@@ -213,30 +213,93 @@ fn recover_one(finding: &JsonFinding, rule: &Rule) -> Result<String, String> {
     if finding.end_line != finding.line || finding.end_column <= finding.column {
         return Err("the report's location is not a span on one line".into());
     }
+    let chain = Chain::parse(finding.decoded.as_deref())?;
     let len = finding.end_column - finding.column;
-    if rule.max_match_len.is_some_and(|max| len > max) {
+    let longest = if chain.decoders.is_empty() {
+        rule.max_match_len.unwrap_or(MAX_ENCODED_SPAN)
+    } else {
+        MAX_ENCODED_SPAN
+    };
+    if len > longest {
         return Err(format!(
             "the reported span ({len} bytes) is longer than any key of rule {}",
             rule.id
         ));
     }
-    let text = read_span(finding, len)?;
-    if !is_whole_match(rule, &text) {
+    let span = read_span(finding, len, chain.utf16)?;
+    // Encoded text is decoded the way the scan did; any key it holds counts only if it is the reported one.
+    let candidates: Vec<Vec<u8>> = if chain.decoders.is_empty() {
+        vec![span]
+    } else {
+        decoded_candidates(&span, chain.decoders.len() as u32)
+    };
+    let mut whole = candidates.into_iter().filter(|c| is_whole_match(rule, c)).peekable();
+    if whole.peek().is_none() {
         return Err(format!(
             "the text at the reported place is not a key of rule {} (the content changed since the report, or \
              the report is not from keyhound)",
             rule.id
         ));
     }
-    let text = String::from_utf8(text).map_err(|_| "the text there is not UTF-8".to_string())?;
-    if Fingerprint::of(&rule.id, &text) != finding.fingerprint {
-        return Err(
+    whole
+        .filter_map(|c| String::from_utf8(c).ok())
+        .find(|text| Fingerprint::of(&rule.id, text) == finding.fingerprint)
+        .ok_or_else(|| {
             "the text there no longer has the reported fingerprint (the content changed since the report); scan \
              again and use the new report"
-                .into(),
-        );
+                .to_string()
+        })
+}
+
+/// The longest encoded span read back: a decoding window is at most a few times the longest key.
+const MAX_ENCODED_SPAN: usize = 8 << 10;
+
+/// How a finding's secret was found, from its `decoded` field: the content's UTF-16 encoding (the span is taken
+/// in the decoded text), then the decoders of the encoded text at the span.
+struct Chain {
+    utf16: Option<crate::inspect::Encoding>,
+    decoders: Vec<crate::content::decode::Decoder>,
+}
+
+impl Chain {
+    fn parse(text: Option<&str>) -> Result<Chain, String> {
+        let mut chain = Chain {
+            utf16: None,
+            decoders: Vec::new(),
+        };
+        let Some(text) = text else {
+            return Ok(chain);
+        };
+        for (i, name) in text.split('>').enumerate() {
+            if i == 0
+                && let Some(encoding) = crate::inspect::Encoding::from_name(name)
+            {
+                chain.utf16 = Some(encoding);
+            } else if let Some(decoder) = crate::content::decode::Decoder::from_name(name) {
+                chain.decoders.push(decoder);
+            } else {
+                return Err(format!("unknown `decoded` value `{}`", crate::text::excerpt(text)));
+            }
+        }
+        Ok(chain)
     }
-    Ok(text)
+}
+
+/// Every key that encoded text holds, `depth` decodings deep, as the scan finds them.
+fn decoded_candidates(span: &[u8], depth: u32) -> Vec<Vec<u8>> {
+    static SCANNER: std::sync::OnceLock<Option<crate::scan::Scanner>> = std::sync::OnceLock::new();
+    let Some(scanner) = SCANNER.get_or_init(|| {
+        RuleSet::builtin()
+            .ok()
+            .and_then(|rules| crate::scan::Scanner::new(rules, Default::default()).ok())
+    }) else {
+        return Vec::new();
+    };
+    let (_, hints) = scanner.find_with_hints(span);
+    crate::content::decode::decoded_keys(scanner, span, hints, depth)
+        .into_iter()
+        .map(|d| d.secret)
+        .collect()
 }
 
 /// Is `text` in its entirety one match of `rule` (its `secret` group, when it has one)?
@@ -250,19 +313,15 @@ fn is_whole_match(rule: &Rule, text: &[u8]) -> bool {
     })
 }
 
-/// The largest file or blob read whole (for a finding in decoded UTF-16 text, whose offset is in the decoded
-/// text); others are read only at the reported offset.
-const MAX_DECODED_READ: u64 = 100 << 20;
+/// The largest file, blob or archive read whole (a finding in decoded UTF-16 text, whose offset is in the decoded
+/// text, or in an archive member); others are read only at the reported offset.
+const MAX_WHOLE_READ: u64 = 100 << 20;
 
-/// The `len` bytes at a finding's offset in the file, blob or message it was reported in.
-fn read_span(finding: &JsonFinding, len: usize) -> Result<Vec<u8>, String> {
-    let encoding = finding.decoded.as_deref().map(|name| {
-        crate::inspect::Encoding::from_name(name)
-            .ok_or_else(|| format!("unknown `decoded` value `{}`", crate::text::excerpt(name)))
-    });
-    let encoding = encoding.transpose()?;
+/// The `len` bytes at a finding's offset in the file, blob, archive member or message it was reported in (in
+/// the text decoded from `utf16`, when given).
+fn read_span(finding: &JsonFinding, len: usize, utf16: Option<crate::inspect::Encoding>) -> Result<Vec<u8>, String> {
     let slice = |content: &[u8]| -> Result<Vec<u8>, String> {
-        let content = match encoding {
+        let content = match utf16 {
             Some(encoding) => {
                 std::borrow::Cow::Owned(crate::inspect::decode_as(strip_bom(content), encoding).into_bytes())
             }
@@ -282,7 +341,7 @@ fn read_span(finding: &JsonFinding, len: usize) -> Result<Vec<u8>, String> {
         let oid = match &finding.git {
             Some(git) => git2::Oid::from_str(&git.blob)
                 .map_err(|_| format!("bad object id `{}`", crate::text::excerpt(&git.blob)))?,
-            None => staged_blob(&repo, &finding.path)?,
+            None => staged_blob(&repo, finding.path.split('!').next().unwrap_or_default())?,
         };
         if messages::is_message_path(&finding.path) {
             let message = if finding.path == messages::COMMIT_MESSAGE_PATH {
@@ -293,11 +352,14 @@ fn read_span(finding: &JsonFinding, len: usize) -> Result<Vec<u8>, String> {
             return slice(&message.map_err(|e| e.message)?);
         }
         let size = objects.blob_size(oid).map_err(|e| e.message)?;
-        if size > MAX_DECODED_READ {
-            return Err(format!("the blob is larger than {MAX_DECODED_READ} bytes"));
+        if size > MAX_WHOLE_READ {
+            return Err(format!("the blob is larger than {MAX_WHOLE_READ} bytes"));
         }
         let blob = objects.blob(oid).map_err(|e| e.message)?;
-        return slice(blob.bytes());
+        let mut parts = finding.path.split('!');
+        let outer = parts.next().unwrap_or_default();
+        let members: Vec<&str> = parts.collect();
+        return slice(&open_members(blob.bytes().to_vec(), outer, &members)?);
     }
     if finding.path == STDIN_LABEL {
         return Err(
@@ -306,11 +368,49 @@ fn read_span(finding: &JsonFinding, len: usize) -> Result<Vec<u8>, String> {
                 .into(),
         );
     }
-    let path = Path::new(&finding.path);
-    match encoding {
-        Some(_) => slice(&crate::input::read_regular(path, MAX_DECODED_READ).map_err(|e| e.to_string())?),
-        None => read_regular_at(path, finding.offset as u64, len),
+    let (outer, members) = split_members(&finding.path);
+    if members.is_empty() && utf16.is_none() {
+        return read_regular_at(Path::new(outer), finding.offset as u64, len);
     }
+    let content = crate::input::read_regular(Path::new(outer), MAX_WHOLE_READ).map_err(|e| e.to_string())?;
+    slice(&open_members(content, outer, &members)?)
+}
+
+/// A file path with archive members (`dist/app.zip!config/.env`): the longest prefix before a `!` that is a
+/// file on disk, and the members after it.
+fn split_members(path: &str) -> (&str, Vec<&str>) {
+    if Path::new(path).is_file() {
+        return (path, Vec::new());
+    }
+    for (i, _) in path.match_indices('!') {
+        if Path::new(&path[..i]).is_file() {
+            return (&path[..i], path[i + 1..].split('!').collect());
+        }
+    }
+    (path, Vec::new())
+}
+
+/// The content of `members` nested in `content` (none: `content` itself), which the scan named `name`, opened
+/// as the scan opened them.
+fn open_members(mut content: Vec<u8>, name: &str, members: &[&str]) -> Result<Vec<u8>, String> {
+    // A path with a `!` in it is a path, not a member, when what it names is no archive.
+    if crate::content::archive::kind(&content).is_none() {
+        return Ok(content);
+    }
+    let mut name = name.to_string();
+    for member in members {
+        let kind = crate::content::archive::kind(&content).ok_or_else(|| "the archive is no longer one".to_string())?;
+        let mut budget = crate::content::Options::DEFAULT_MAX_ARCHIVE_SIZE;
+        let opened = crate::content::archive::open(&content, kind, &name, &mut budget);
+        name = crate::content::member_path(&name, member);
+        content = opened
+            .members
+            .into_iter()
+            .find(|(name, _)| name == member)
+            .map(|(_, bytes)| bytes)
+            .ok_or_else(|| format!("the archive holds no member `{}`", crate::text::excerpt(member)))?;
+    }
+    Ok(content)
 }
 
 /// The blob staged at `path`, for a `--staged` finding.

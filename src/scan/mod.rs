@@ -10,6 +10,7 @@ mod placeholder;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
+use crate::content::decode::Decoder;
 use crate::rules::{Rule, RuleSet};
 pub use entropy::shannon_entropy;
 pub use placeholder::PlaceholderFilter;
@@ -36,10 +37,112 @@ enum Checks {
 #[derive(Debug)]
 pub struct Scanner {
     rules: RuleSet,
+    /// Keywords and, when they fit its SIMD path, hints of encoded text (see [`crate::content::decode`]).
     prefilter: AhoCorasick,
-    /// For each keyword (by Aho-Corasick pattern id), the rules that list it.
+    /// What each prefilter pattern stands for.
+    patterns: Vec<Pattern>,
+    keywords: Vec<String>,
+    /// For each keyword, the rules that list it.
     keyword_rules: Vec<Vec<usize>>,
     placeholders: PlaceholderFilter,
+    /// The hints' own pass, when they do not fit in the keyword pass.
+    hint_pass: Option<(AhoCorasick, Vec<Decoder>)>,
+}
+
+/// Six base64 characters that a keyword alone decides, at each of the three alignments it can have in an
+/// encoded stream (standard and URL-safe alphabets). Keywords that decide fewer than six characters at an
+/// alignment (shorter than five bytes) have no part there: shorter parts occur by chance too often to be a
+/// signal.
+fn base64_keyword_parts(keyword: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    let mut parts = Vec::new();
+    for shift in 0..3usize {
+        let mut bytes = vec![0u8; shift];
+        bytes.extend_from_slice(keyword);
+        let encoded = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&bytes);
+        // Character i carries bits 6i..6i+6 of the stream; the keyword's bits are 8*shift..8*(shift+len).
+        let (first_bit, end_bit) = (8 * shift, 8 * (shift + keyword.len()));
+        let stable: Vec<char> = encoded
+            .char_indices()
+            .filter(|(i, _)| 6 * i >= first_bit && 6 * i + 6 <= end_bit)
+            .map(|(_, c)| c)
+            .collect();
+        // Of the six-character windows, the one whose first three characters are the rarest in text (upper case
+        // and digits): the SIMD searcher screens positions by a pattern's first bytes.
+        let rarity = |w: &[char]| {
+            w[..3]
+                .iter()
+                .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                .count()
+        };
+        let best = stable.windows(6).max_by_key(|w| rarity(w));
+        let stable: String = best.map(|w| w.iter().collect()).unwrap_or_default();
+        if stable.len() >= 6 {
+            parts.push(stable.replace('+', "-").replace('/', "_"));
+            parts.push(stable);
+        }
+    }
+    parts.sort();
+    parts.dedup();
+    parts
+}
+
+/// Signs of a key's separator (`-` or `_`) percent-encoded or escaped, which break its keyword in the clear
+/// (in the canonical spellings: RFC 3986 upper-case percent escapes, JSON's lower-case `\u` escapes).
+const ESCAPE_HINTS: &[(&str, Decoder)] = &[
+    ("%2D", Decoder::Percent),
+    ("%5F", Decoder::Percent),
+    ("\\u002d", Decoder::Escape),
+    ("\\u005f", Decoder::Escape),
+];
+
+/// What a pattern of the prefilter stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pattern {
+    /// A rule keyword (index into the keyword list).
+    Keyword(usize),
+    /// A sign of encoded text that may hold a key.
+    Hint(Decoder),
+}
+
+/// The most patterns that keep the keyword pass on Aho-Corasick's fastest SIMD searcher (Slim Teddy). Every
+/// pattern past the keywords costs a little on every byte scanned, so hints take only the room that is left.
+const FAST_PATTERNS: usize = 32;
+
+/// The hints of encoded text, in order of worth, at most `room` of them: the escaped separators, then the base64
+/// parts of the keywords of the most severe rules, and among those of the keywords that the most rule examples
+/// hold (the OpenAI marker `T3BlbkFJ` first: every OpenAI key has it), longer keywords before shorter.
+fn hint_patterns(rules: &RuleSet, keywords: &[String], room: usize) -> Vec<(String, Decoder)> {
+    let mut hints: Vec<(String, Decoder)> = ESCAPE_HINTS.iter().map(|(p, d)| (p.to_string(), *d)).collect();
+    let examples: Vec<&String> = rules.rules().iter().flat_map(|r| &r.examples).collect();
+    let severity = |k: &str| {
+        rules
+            .rules()
+            .iter()
+            .filter(|r| r.keywords.iter().any(|kw| kw == k))
+            .map(|r| r.severity)
+            .max()
+    };
+    let mut ranked: Vec<&String> = keywords.iter().collect();
+    ranked.sort_by_key(|k| {
+        let holders = examples.iter().filter(|e| e.contains(k.as_str())).count();
+        (
+            std::cmp::Reverse(severity(k)),
+            std::cmp::Reverse(holders),
+            std::cmp::Reverse(k.len()),
+        )
+    });
+    for keyword in ranked {
+        let new: Vec<String> = base64_keyword_parts(keyword.as_bytes())
+            .into_iter()
+            .filter(|p| !keywords.contains(p) && !hints.iter().any(|(h, _)| h == p))
+            .collect();
+        if hints.len() + new.len() <= room {
+            hints.extend(new.into_iter().map(|p| (p, Decoder::Base64)));
+        }
+    }
+    hints.truncate(room);
+    hints
 }
 
 /// A byte that can be part of a key: a key must not continue into one of these on either side.
@@ -79,15 +182,59 @@ impl Scanner {
             rules_of_long.sort_unstable();
             rules_of_long.dedup();
         }
+        // Hints of encoded text ride in the keyword pass (one pass over the bytes), in the room it has left on
+        // its fastest path; keywords too many for that leave the hints a pass of their own.
+        let room = FAST_PATTERNS.saturating_sub(keywords.len());
+        let together = room >= ESCAPE_HINTS.len();
+        let hints = hint_patterns(&rules, &keywords, if together { room } else { FAST_PATTERNS });
+        let mut patterns: Vec<String> = keywords.clone();
+        let mut kinds: Vec<Pattern> = (0..keywords.len()).map(Pattern::Keyword).collect();
+        if together {
+            patterns.extend(hints.iter().map(|(p, _)| p.clone()));
+            kinds.extend(hints.iter().map(|(_, d)| Pattern::Hint(*d)));
+        }
         let prefilter = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(&keywords)?;
+            .build(&patterns)?;
+        let hint_pass = if together || hints.is_empty() {
+            None
+        } else {
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(hints.iter().map(|(p, _)| p))?;
+            Some((ac, hints.iter().map(|(_, d)| *d).collect()))
+        };
         Ok(Scanner {
             rules,
             prefilter,
+            patterns: kinds,
+            keywords,
             keyword_rules,
             placeholders,
+            hint_pass,
         })
+    }
+
+    /// Every accepted match in `hay` (as [`Scanner::find`]) and the signs of encoded text met on the way:
+    /// `(decoder, position)`, in order of position per decoder.
+    pub fn find_with_hints(&self, hay: &[u8]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
+        let (matches, mut hints) = self.scan(hay, Checks::All);
+        if let Some((ac, decoders)) = &self.hint_pass {
+            hints.extend(ac.find_iter(hay).map(|m| (decoders[m.pattern().as_usize()], m.start())));
+        }
+        (matches, hints)
+    }
+
+    /// The longest text any rule can match (bounded rules only): how much around a hint of a key is worth
+    /// decoding.
+    pub fn longest_match(&self) -> usize {
+        self.rules
+            .rules()
+            .iter()
+            .filter_map(|r| r.max_match_len)
+            .max()
+            .unwrap_or(256)
+            .min(1024)
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -111,20 +258,42 @@ impl Scanner {
     }
 
     fn find_with(&self, hay: &[u8], checks: Checks) -> Vec<RuleMatch> {
+        self.scan(hay, checks).0
+    }
+
+    /// The prefilter pass: the rule matches, and the hints it met.
+    fn scan(&self, hay: &[u8], checks: Checks) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut hints = Vec::new();
         // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
         // overlapping search cannot use it) and still sees every position where a keyword starts.
         let mut from = 0;
         while let Some(hit) = self.prefilter.find(aho_corasick::Input::new(hay).range(from..)) {
             from = hit.start() + 1;
+            let keyword = match self.patterns[hit.pattern().as_usize()] {
+                Pattern::Keyword(keyword) => keyword,
+                Pattern::Hint(decoder) => {
+                    hints.push((decoder, hit.start()));
+                    // A hint won the position: a keyword starting there too must not be lost.
+                    match self
+                        .keywords
+                        .iter()
+                        .position(|k| hay[hit.start()..].starts_with(k.as_bytes()))
+                    {
+                        Some(keyword) => keyword,
+                        None => continue,
+                    }
+                }
+            };
             if windows.is_empty() {
                 windows = vec![Vec::new(); self.rules.len()];
             }
-            for &rule_index in &self.keyword_rules[hit.pattern().as_usize()] {
+            let keyword_end = hit.start() + self.keywords[keyword].len();
+            for &rule_index in &self.keyword_rules[keyword] {
                 let (start, end) = match self.rules.get(rule_index).max_match_len {
                     Some(max) => (
                         hit.start().saturating_sub(max),
-                        hit.end().saturating_add(max).min(hay.len()),
+                        keyword_end.saturating_add(max).min(hay.len()),
                     ),
                     None => (0, hay.len()),
                 };
@@ -132,15 +301,15 @@ impl Scanner {
             }
         }
         if windows.is_empty() {
-            return Vec::new();
+            return (Vec::new(), hints);
         }
-        let mut matches = Vec::new();
+        let mut found = Vec::new();
         for (rule_index, rule_windows) in windows.iter().enumerate() {
             for &(start, end) in rule_windows {
-                self.find_in_window(rule_index, hay, start, end, checks, &mut matches);
+                self.find_in_window(rule_index, hay, start, end, checks, &mut found);
             }
         }
-        resolve_overlaps(matches)
+        (resolve_overlaps(found), hints)
     }
 
     fn find_in_window(
@@ -302,6 +471,34 @@ mod tests {
     }
 
     #[test]
+    fn keywords_are_known_base64_encoded_at_every_alignment() {
+        use base64::Engine as _;
+        let s = scanner();
+        let base64_hints = |text: &[u8]| {
+            s.find_with_hints(text)
+                .1
+                .into_iter()
+                .filter(|(d, _)| *d == Decoder::Base64)
+                .count()
+        };
+        for prefix in ["", "x", "xy"] {
+            let text = format!("{prefix}OPENAI_API_KEY=sk-proj-abc");
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+            assert!(base64_hints(encoded.as_bytes()) > 0, "{prefix:?}: {encoded}");
+        }
+        assert_eq!(base64_hints(b"nothing to see here"), 0);
+        assert_eq!(s.find_with_hints(b"sk%2Dproj and \\u002d").1.len(), 2);
+    }
+
+    #[test]
+    fn the_builtin_hints_ride_in_the_keyword_pass() {
+        assert!(
+            scanner().hint_pass.is_none(),
+            "the built-in rules' hints fit the SIMD searcher"
+        );
+    }
+
+    #[test]
     fn windows_merge_when_they_touch() {
         let mut w = Vec::new();
         push_window(&mut w, 0, 10);
@@ -312,7 +509,7 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::inspect::{BinaryPolicy, inspect};
+        use crate::inspect::inspect;
         use proptest::prelude::*;
 
         /// A legacy key or a 164-character project key, random in the parts that are random.
@@ -336,7 +533,7 @@ mod tests {
                 let s = scanner();
                 let _ = s.find(&bytes);
                 let _ = s.find_key_shaped(&bytes);
-                let _ = inspect(&s, &bytes, "x", BinaryPolicy::Scan);
+                let _ = inspect(&s, &bytes, "x", &crate::content::Options::default());
             }
 
             #[test]

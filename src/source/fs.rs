@@ -12,7 +12,6 @@ use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::Finding;
 use crate::input::describe_io;
-use crate::inspect::{BinaryPolicy, inspect};
 use crate::scan::Scanner;
 
 /// The path that means standard input.
@@ -31,7 +30,8 @@ pub struct WalkOptions {
     pub threads: usize,
     /// Files larger than this many bytes are skipped with a note.
     pub max_file_size: u64,
-    pub binary: BinaryPolicy,
+    /// Binary policy, decoding and archives.
+    pub content: crate::content::Options,
     /// Paths matching these globs (relative to the scanned root) are not scanned.
     pub exclude: Option<GlobSet>,
 }
@@ -251,9 +251,17 @@ impl Visitor<'_, '_> {
     }
 
     fn record(&mut self, bytes: &[u8], label: &str) {
-        let inspection = inspect(self.walk.scanner, bytes, label, self.walk.options.binary);
-        self.counts.inspected(bytes.len(), &inspection);
-        self.found.extend(inspection.findings);
+        let walk = self.walk;
+        let found = crate::content::scan(
+            walk.scanner,
+            bytes,
+            label,
+            &walk.options.content,
+            &mut self.counts,
+            walk.diag,
+            None,
+        );
+        self.found.extend(found);
     }
 }
 

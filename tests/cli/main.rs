@@ -3,6 +3,7 @@
 mod common;
 mod fake_openai;
 mod git;
+mod hidden;
 mod hook;
 mod hostile;
 mod incomplete;

@@ -34,7 +34,7 @@ pub fn scan_commit_message(
 ) -> Result<Vec<Finding>, String> {
     let commit_object = objects.commit(commit).map_err(|e| e.reason)?;
     let message = commit_object.message_raw_bytes();
-    let inspection = inspect(scanner, message, COMMIT_MESSAGE_PATH, options.binary);
+    let inspection = inspect(scanner, message, COMMIT_MESSAGE_PATH, &options.content);
     counts.message(message.len(), &inspection);
     Ok(inspection
         .findings
@@ -72,7 +72,7 @@ pub fn scan_tag_messages(
             }
         };
         let message = tag.message_bytes().unwrap_or_default();
-        let inspection = inspect(scanner, message, TAG_MESSAGE_PATH, options.binary);
+        let inspection = inspect(scanner, message, TAG_MESSAGE_PATH, &options.content);
         counts.message(message.len(), &inspection);
         let tagger = tag.tagger();
         let summary = message

@@ -20,7 +20,6 @@ use rayon::prelude::*;
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::{Finding, GitProvenance, Occurrence};
-use crate::inspect::{BinaryPolicy, inspect};
 use crate::report::RepositoryInfo;
 use crate::scan::Scanner;
 
@@ -61,7 +60,8 @@ pub struct HistoryOptions {
     /// List every (commit, path) where a flagged blob appears, not just the first.
     pub all_commits: bool,
     pub max_file_size: u64,
-    pub binary: BinaryPolicy,
+    /// Binary policy, decoding and archives.
+    pub content: crate::content::Options,
     pub exclude: Option<globset::GlobSet>,
 }
 
@@ -258,6 +258,8 @@ impl Job<'_> {
                 path,
                 self.options,
                 &mut worker.counts,
+                self.diag,
+                self.label,
             ),
             Err(message) => Err(message.clone()),
         };
@@ -357,6 +359,7 @@ pub(crate) enum BlobOutcome {
     TooLarge(u64),
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn scan_blob(
     scanner: &Scanner,
     objects: &Objects<'_>,
@@ -364,9 +367,11 @@ pub(crate) fn scan_blob(
     path: &str,
     options: &HistoryOptions,
     counts: &mut Counts,
+    diag: &Diagnostics,
+    label: &str,
 ) -> Result<BlobOutcome, String> {
     match read_blob(objects, oid, options)? {
-        Ok(blob) => Ok(scan_content(scanner, blob.bytes(), path, options, counts)),
+        Ok(blob) => Ok(scan_content(scanner, blob.bytes(), path, options, counts, diag, label)),
         Err(size) => {
             counts.too_large += 1;
             Ok(BlobOutcome::TooLarge(size))
@@ -394,14 +399,15 @@ pub(crate) fn scan_content(
     path: &str,
     options: &HistoryOptions,
     counts: &mut Counts,
+    diag: &Diagnostics,
+    label: &str,
 ) -> BlobOutcome {
     if is_lfs_pointer(content) {
         counts.lfs_pointers += 1;
         return BlobOutcome::LfsPointer;
     }
-    let inspection = inspect(scanner, content, path, options.binary);
-    counts.inspected(content.len(), &inspection);
-    BlobOutcome::Findings(inspection.findings)
+    let findings = crate::content::scan(scanner, content, path, &options.content, counts, diag, Some(label));
+    BlobOutcome::Findings(findings)
 }
 
 /// Is `content` a whole git LFS pointer file, and nothing else? The format (git-lfs `docs/spec.md`): the

@@ -222,14 +222,16 @@ impl BlobReader<'_, '_> {
     fn scan(&self, oid: Oid, path: &str, counts: &mut Counts) -> Option<(Vec<u8>, Vec<Finding>)> {
         let label = self.label;
         match read_blob(self.objects, oid, self.options) {
-            Ok(Ok(blob)) => match scan_content(self.scanner, blob.bytes(), path, self.options, counts) {
-                BlobOutcome::Findings(found) => Some((blob.bytes().to_vec(), found)),
-                BlobOutcome::LfsPointer => {
-                    self.diag.note(format!("{label}: {path} is a git LFS pointer, skipped"));
-                    None
+            Ok(Ok(blob)) => {
+                match scan_content(self.scanner, blob.bytes(), path, self.options, counts, self.diag, label) {
+                    BlobOutcome::Findings(found) => Some((blob.bytes().to_vec(), found)),
+                    BlobOutcome::LfsPointer => {
+                        self.diag.note(format!("{label}: {path} is a git LFS pointer, skipped"));
+                        None
+                    }
+                    BlobOutcome::TooLarge(_) => None,
                 }
-                BlobOutcome::TooLarge(_) => None,
-            },
+            }
             Ok(Err(size)) => {
                 counts.too_large += 1;
                 self.diag.note(format!(

@@ -1,0 +1,274 @@
+//! Archives opened in memory: zip (and jar, whl, apk, nupkg, which are zip files), gzip, tar (and tgz, a gzip of
+//! a tar). Each member is handed back by name with its bytes; limits guard against decompression bombs.
+
+use std::io::{Cursor, Read};
+
+/// How many members one archive may have; past that the rest is not read (a scan error says so).
+pub const MAX_ENTRIES: usize = 100_000;
+/// A member that inflates to more than this many times its compressed size, once past [`RATIO_FLOOR`] bytes,
+/// is a decompression bomb: it is not read.
+pub const MAX_RATIO: u64 = 1000;
+const RATIO_FLOOR: u64 = 1 << 20;
+
+/// The kinds of archive recognised, by their magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Zip,
+    Gzip,
+    Tar,
+}
+
+/// What kind of archive `bytes` is, if any.
+pub fn kind(bytes: &[u8]) -> Option<Kind> {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        Some(Kind::Zip)
+    } else if bytes.starts_with(&[0x1f, 0x8b]) {
+        Some(Kind::Gzip)
+    } else if bytes.get(257..262) == Some(b"ustar") {
+        Some(Kind::Tar)
+    } else {
+        None
+    }
+}
+
+/// What opening an archive found: its members, and what could not be read (member name, reason).
+#[derive(Debug, Default)]
+pub struct Opened {
+    pub members: Vec<(String, Vec<u8>)>,
+    pub errors: Vec<(String, String)>,
+}
+
+/// Opens `bytes` (an archive of `kind`, named `name`), reading at most `budget` bytes of members in all; the
+/// budget left is written back.
+pub fn open(bytes: &[u8], kind: Kind, name: &str, budget: &mut u64) -> Opened {
+    let mut opened = Opened::default();
+    match kind {
+        Kind::Zip => open_zip(bytes, budget, &mut opened),
+        Kind::Gzip => open_gzip(bytes, name, budget, &mut opened),
+        Kind::Tar => open_tar(bytes, budget, &mut opened),
+    }
+    opened
+}
+
+/// Reads at most `declared` (when known) and at most `budget` bytes of `reader`; an error names the limit hit.
+fn read_bounded(reader: &mut dyn Read, budget: &mut u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(budget.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > *budget {
+        *budget = 0;
+        return Err("over --max-archive-size: the archive holds more than the limit; the rest is not scanned".into());
+    }
+    *budget -= bytes.len() as u64;
+    Ok(bytes)
+}
+
+fn bomb(size: u64, compressed: u64) -> bool {
+    size > RATIO_FLOOR && size / compressed.max(1) > MAX_RATIO
+}
+
+fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
+    let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
+        Ok(archive) => archive,
+        Err(e) => {
+            opened
+                .errors
+                .push((String::new(), format!("not a readable zip archive: {e}")));
+            return;
+        }
+    };
+    for index in 0..archive.len() {
+        if index >= MAX_ENTRIES {
+            opened.errors.push((
+                String::new(),
+                format!("more than {MAX_ENTRIES} members; the rest is not scanned"),
+            ));
+            return;
+        }
+        let mut file = match archive.by_index(index) {
+            Ok(file) => file,
+            Err(e) => {
+                opened
+                    .errors
+                    .push((format!("#{index}"), format!("cannot be read: {e}")));
+                continue;
+            }
+        };
+        if file.is_dir() {
+            continue;
+        }
+        let name = file
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|_| format!("#{index}"));
+        if bomb(file.size(), file.compressed_size()) {
+            opened.errors.push((
+                name,
+                format!(
+                    "inflates {} to {} bytes (over {MAX_RATIO} times): a decompression bomb, not read",
+                    file.compressed_size(),
+                    file.size()
+                ),
+            ));
+            continue;
+        }
+        match read_bounded(&mut file, budget) {
+            Ok(content) => opened.members.push((name, content)),
+            Err(reason) => {
+                let stop = *budget == 0;
+                opened.errors.push((name, reason));
+                if stop {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
+    let inner = decoder
+        .header()
+        .and_then(|h| h.filename())
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| gunzipped_name(name));
+    let limit = (*budget).min((bytes.len() as u64).saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
+    let mut allowed = limit;
+    match read_bounded(&mut decoder, &mut allowed) {
+        Ok(content) => {
+            *budget -= content.len() as u64;
+            opened.members.push((inner, content));
+        }
+        Err(_) if limit < *budget => opened.errors.push((
+            inner,
+            format!("inflates to over {MAX_RATIO} times its size: a decompression bomb, not read"),
+        )),
+        Err(reason) => {
+            *budget = 0;
+            opened.errors.push((inner, reason));
+        }
+    }
+}
+
+/// `app.js.gz` holds `app.js`, `site.tgz` holds `site.tar`.
+fn gunzipped_name(name: &str) -> String {
+    let last = name.rsplit(['/', '!']).next().unwrap_or(name);
+    if let Some(stem) = last.strip_suffix(".tgz") {
+        format!("{stem}.tar")
+    } else if let Some(stem) = last.strip_suffix(".gz") {
+        stem.to_string()
+    } else {
+        format!("{last}.ungz")
+    }
+}
+
+fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
+    let mut archive = tar::Archive::new(bytes);
+    let entries = match archive.entries() {
+        Ok(entries) => entries,
+        Err(e) => {
+            opened
+                .errors
+                .push((String::new(), format!("not a readable tar archive: {e}")));
+            return;
+        }
+    };
+    for (index, entry) in entries.enumerate() {
+        if index >= MAX_ENTRIES {
+            opened.errors.push((
+                String::new(),
+                format!("more than {MAX_ENTRIES} members; the rest is not scanned"),
+            ));
+            return;
+        }
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                opened
+                    .errors
+                    .push((format!("#{index}"), format!("cannot be read: {e}")));
+                return;
+            }
+        };
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path_bytes()
+            .into_owned()
+            .into_iter()
+            .map(char::from)
+            .collect::<String>();
+        match read_bounded(&mut entry, budget) {
+            Ok(content) => opened.members.push((name, content)),
+            Err(reason) => {
+                let stop = *budget == 0;
+                opened.errors.push((name, reason));
+                if stop {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, content) in files {
+            writer
+                .start_file(*name, zip::write::SimpleFileOptions::default())
+                .expect("start");
+            writer.write_all(content).expect("write");
+        }
+        writer.finish().expect("finish").into_inner()
+    }
+
+    #[test]
+    fn zip_members_are_read_by_name() {
+        let bytes = zip_of(&[("config/.env", b"KEY=1\n"), ("a.txt", b"a")]);
+        assert_eq!(kind(&bytes), Some(Kind::Zip));
+        let mut budget = 1 << 20;
+        let opened = open(&bytes, Kind::Zip, "app.zip", &mut budget);
+        let names: Vec<&str> = opened.members.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["config/.env", "a.txt"]);
+        assert!(opened.errors.is_empty());
+    }
+
+    #[test]
+    fn the_budget_and_the_ratio_stop_bombs() {
+        let zeros = vec![0u8; 16 << 20];
+        let bytes = zip_of(&[("zeros.bin", &zeros)]);
+        let mut budget = 64 << 20;
+        let opened = open(&bytes, Kind::Zip, "bomb.zip", &mut budget);
+        assert!(opened.members.is_empty());
+        assert!(opened.errors[0].1.contains("decompression bomb"), "{:?}", opened.errors);
+
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&zeros).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let mut budget = 64 << 20;
+        let opened = open(&gz, Kind::Gzip, "zeros.gz", &mut budget);
+        assert!(opened.errors[0].1.contains("decompression bomb"), "{:?}", opened.errors);
+
+        let small = zip_of(&[("a", &[b'a'; 4096]), ("b", &[b'b'; 4096])]);
+        let mut budget = 5000;
+        let opened = open(&small, Kind::Zip, "two.zip", &mut budget);
+        assert_eq!(opened.members.len(), 1);
+        assert!(opened.errors[0].1.contains("--max-archive-size"), "{:?}", opened.errors);
+    }
+
+    #[test]
+    fn gzip_names_follow_the_file() {
+        assert_eq!(gunzipped_name("dist/app.js.gz"), "app.js");
+        assert_eq!(gunzipped_name("x.zip!site.tgz"), "site.tar");
+        assert_eq!(gunzipped_name("blob"), "blob.ungz");
+    }
+}

@@ -1,0 +1,367 @@
+//! Keys hidden in encoded text: base64 (Kubernetes secrets, `.npmrc`, Docker's `config.json`), percent-encoding
+//! (URLs), and JSON or JavaScript escapes (`\u002d`, `\x2d`, `\/`).
+//!
+//! Only text near a hint is decoded, so the cost follows the hints, not the size of the file. The hints come from
+//! the scanner's own keyword pass (no pass of their own): a rule keyword as it looks base64-encoded (keywords of
+//! five bytes or more), or a key separator percent-encoded or escaped (`%2D`, `%5F`, `\u002d`, `\u005f`). A
+//! window spans the run around a hint, as far as the longest key a rule can match. What a window decodes to is scanned like any content, and decoded
+//! again, to a bounded depth. A key found this way is reported at the place of the encoded text, with how it
+//! was found (`base64`, `percent`, `escape`, chained with `>`).
+
+use base64::Engine as _;
+
+use crate::scan::Scanner;
+
+/// A key found in decoded text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    pub rule: usize,
+    pub secret: Vec<u8>,
+    /// The encoded text's span in the content it was found in.
+    pub start: usize,
+    pub end: usize,
+    /// How it was decoded: `base64`, `percent`, `escape`, or a chain such as `base64>percent`.
+    pub chain: String,
+}
+
+/// How much decoded text one piece of content may produce in all, on top of its own size: a bound on the work
+/// that a file full of hints can cause.
+const BUDGET_BASE: usize = 1 << 20;
+
+/// The encodings recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Decoder {
+    // The order gives each decoder its slot in `windows`.
+    Base64,
+    Percent,
+    Escape,
+}
+
+impl Decoder {
+    pub fn name(self) -> &'static str {
+        match self {
+            Decoder::Base64 => "base64",
+            Decoder::Percent => "percent",
+            Decoder::Escape => "escape",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Decoder> {
+        match name {
+            "base64" => Some(Decoder::Base64),
+            "percent" => Some(Decoder::Percent),
+            "escape" => Some(Decoder::Escape),
+            _ => None,
+        }
+    }
+
+    /// Decodes `text`; `None` when it does not decode to something different.
+    pub fn decode(self, text: &[u8]) -> Option<Vec<u8>> {
+        let decoded = match self {
+            Decoder::Base64 => decode_base64(text)?,
+            Decoder::Percent => percent_encoding::percent_decode(text).collect(),
+            Decoder::Escape => unescape(text),
+        };
+        (decoded != text && !decoded.is_empty()).then_some(decoded)
+    }
+}
+
+/// Every key in encoded text in `content`, `depth` decodings deep (0: none). `hints` are the signs of encoded
+/// text that the scanner's pass over `content` met ([`Scanner::find_with_hints`]).
+pub fn decoded_keys(scanner: &Scanner, content: &[u8], hints: Vec<(Decoder, usize)>, depth: u32) -> Vec<Decoded> {
+    let mut budget = content.len().saturating_mul(2).saturating_add(BUDGET_BASE);
+    let mut found = Vec::new();
+    collect(scanner, content, hints, depth, &mut budget, &mut found);
+    found.sort_by(|a, b| (a.start, a.end, &a.chain, &a.secret).cmp(&(b.start, b.end, &b.chain, &b.secret)));
+    found.dedup_by(|b, a| a.start == b.start && a.end == b.end && a.secret == b.secret && a.rule == b.rule);
+    found
+}
+
+fn collect(
+    scanner: &Scanner,
+    content: &[u8],
+    hints: Vec<(Decoder, usize)>,
+    depth: u32,
+    budget: &mut usize,
+    out: &mut Vec<Decoded>,
+) {
+    if depth == 0 || content.is_empty() || hints.is_empty() {
+        return;
+    }
+    let radius = scanner.longest_match() * 4 / 3 + 8;
+    for (decoder, start, end) in windows(content, hints, radius) {
+        // A base64 window may not start at a group boundary of the encoding: each of the four is tried.
+        let shifts = if decoder == Decoder::Base64 { 0..4 } else { 0..1 };
+        for shift in shifts {
+            let from = start + shift;
+            if from >= end || *budget == 0 {
+                continue;
+            }
+            let Some(decoded) = decoder.decode(&content[from..end]) else {
+                continue;
+            };
+            if !looks_like_text(&decoded) {
+                continue;
+            }
+            *budget = budget.saturating_sub(decoded.len());
+            let (matches, inner_hints) = scanner.find_with_hints(&decoded);
+            for m in matches {
+                out.push(Decoded {
+                    rule: m.rule,
+                    secret: decoded[m.start..m.end].to_vec(),
+                    start: from,
+                    end,
+                    chain: decoder.name().to_string(),
+                });
+            }
+            let mut inner = Vec::new();
+            collect(scanner, &decoded, inner_hints, depth - 1, budget, &mut inner);
+            out.extend(inner.into_iter().map(|d| Decoded {
+                start: from,
+                end,
+                chain: format!("{}>{}", decoder.name(), d.chain),
+                ..d
+            }));
+        }
+    }
+}
+
+/// The windows worth decoding: `(decoder, start, end)`, merged where they overlap. Each costs at most a few
+/// times `radius` bytes of work, and a hint inside a window already taken adds nothing.
+fn windows(content: &[u8], hints: Vec<(Decoder, usize)>, radius: usize) -> Vec<(Decoder, usize, usize)> {
+    let mut windows: Vec<(Decoder, usize, usize)> = Vec::new();
+    let mut covered = [0usize; 3];
+    for (decoder, hint) in hints {
+        let slot = decoder as usize;
+        if hint < covered[slot] {
+            continue;
+        }
+        let is_char = match decoder {
+            Decoder::Base64 => is_base64_char,
+            Decoder::Percent => is_url_char,
+            Decoder::Escape => is_escaped_char,
+        };
+        let (start, end) = run_around(content, hint, is_char, radius);
+        // A sign in a short word is not a key; nor is a run without the long stretch of letters and digits that
+        // every key's random part is. Either way the hints in the rest of this run need no second look.
+        if end - start < MIN_RUN || (decoder != Decoder::Base64 && !has_alphanumeric_stretch(&content[start..end])) {
+            covered[slot] = end;
+            continue;
+        }
+        covered[slot] = end.saturating_sub(radius / 2).max(hint + 1);
+        windows.push((decoder, start, end));
+    }
+    windows.sort();
+    windows.dedup();
+    windows
+}
+
+/// The shortest run worth decoding: shorter than any key.
+const MIN_RUN: usize = 20;
+/// Every key has a random part of at least this many letters and digits in a row (escapes and percent signs
+/// only ever replace its separators).
+const MIN_ALPHANUMERIC_STRETCH: usize = 16;
+
+fn has_alphanumeric_stretch(run: &[u8]) -> bool {
+    let mut stretch = 0;
+    for &b in run {
+        if b.is_ascii_alphanumeric() {
+            stretch += 1;
+            if stretch >= MIN_ALPHANUMERIC_STRETCH {
+                return true;
+            }
+        } else {
+            stretch = 0;
+        }
+    }
+    false
+}
+
+/// The run of bytes satisfying `is_char` around `at`, at most `radius` bytes to either side.
+fn run_around(content: &[u8], at: usize, is_char: fn(u8) -> bool, radius: usize) -> (usize, usize) {
+    let at = at.min(content.len());
+    let floor = at.saturating_sub(radius);
+    let ceiling = at.saturating_add(radius).min(content.len());
+    let start = content[floor..at]
+        .iter()
+        .rposition(|&b| !is_char(b))
+        .map_or(floor, |i| floor + i + 1);
+    let end = content[at..ceiling]
+        .iter()
+        .position(|&b| !is_char(b))
+        .map_or(ceiling, |i| at + i);
+    (start, end)
+}
+
+fn is_base64_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+}
+
+fn is_url_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'%' | b'-' | b'_' | b'.' | b'~' | b'+')
+}
+
+fn is_escaped_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'\\' | b'-' | b'_' | b'/' | b'.')
+}
+
+/// Base64 in either alphabet, padded or not; a trailing partial group is dropped.
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    let mut normalised: Vec<u8> = text
+        .iter()
+        .filter(|&&b| b != b'=')
+        .map(|&b| match b {
+            b'-' => b'+',
+            b'_' => b'/',
+            other => other,
+        })
+        .collect();
+    if normalised.len() % 4 == 1 {
+        normalised.pop();
+    }
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&normalised)
+        .ok()
+}
+
+/// JSON and JavaScript escapes: `\uXXXX` (with surrogate pairs), `\xXX`, and `\` before any other character.
+fn unescape(text: &[u8]) -> Vec<u8> {
+    let hex = |bytes: &[u8]| -> Option<u32> {
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| u32::from_str_radix(s, 16).ok())
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] != b'\\' || i + 1 >= text.len() {
+            out.push(text[i]);
+            i += 1;
+            continue;
+        }
+        match text[i + 1] {
+            b'u' => match text.get(i + 2..i + 6).and_then(hex) {
+                Some(high @ 0xD800..=0xDBFF) => {
+                    let low = (text.get(i + 6..i + 8) == Some(b"\\u"))
+                        .then(|| text.get(i + 8..i + 12).and_then(hex))
+                        .flatten()
+                        .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                    match low.and_then(|low| char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))) {
+                        Some(c) => {
+                            out.extend_from_slice(c.to_string().as_bytes());
+                            i += 12;
+                        }
+                        None => {
+                            out.push(b'?');
+                            i += 6;
+                        }
+                    }
+                }
+                Some(code) => {
+                    let c = char::from_u32(code).unwrap_or('?');
+                    out.extend_from_slice(c.to_string().as_bytes());
+                    i += 6;
+                }
+                None => {
+                    out.push(b'u');
+                    i += 2;
+                }
+            },
+            b'x' => match text.get(i + 2..i + 4).and_then(hex) {
+                Some(byte) => {
+                    out.push(byte as u8);
+                    i += 4;
+                }
+                None => {
+                    out.push(b'x');
+                    i += 2;
+                }
+            },
+            other => {
+                out.push(other);
+                i += 2;
+            }
+        }
+    }
+    out
+}
+
+/// Is decoded text worth scanning: nearly all printable ASCII or whitespace (random bytes from a window that
+/// was not really base64 are not)?
+fn looks_like_text(bytes: &[u8]) -> bool {
+    let printable = bytes
+        .iter()
+        .filter(|&&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .count();
+    printable * 10 >= bytes.len() * 9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+    use crate::scan::PlaceholderFilter;
+
+    const KEY: &str = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
+
+    fn scanner() -> Scanner {
+        Scanner::new(RuleSet::builtin().expect("rules"), PlaceholderFilter::default()).expect("scanner")
+    }
+
+    fn found(text: &str, depth: u32) -> Vec<(String, String)> {
+        let s = scanner();
+        let (_, hints) = s.find_with_hints(text.as_bytes());
+        decoded_keys(&s, text.as_bytes(), hints, depth)
+            .into_iter()
+            .map(|d| (String::from_utf8_lossy(&d.secret).into_owned(), d.chain))
+            .collect()
+    }
+
+    #[test]
+    fn base64_in_either_alphabet_at_any_alignment_is_decoded() {
+        for prefix in ["", "K=", "OPENAI_API_KEY="] {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{KEY}\n"));
+            let text = format!("data:\n  key: {encoded}\n");
+            assert_eq!(found(&text, 1), vec![(KEY.to_string(), "base64".to_string())], "{text}");
+            let url_safe = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}{KEY}"));
+            assert_eq!(found(&url_safe, 1).len(), 1, "{url_safe}");
+        }
+    }
+
+    #[test]
+    fn nested_encodings_are_decoded_to_the_depth_asked() {
+        // A base64-encoded settings line whose URL holds the key percent-encoded.
+        let settings = format!("provider=sk-proj-demo url=https://h/v1?k={}", KEY.replace('-', "%2D"));
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&settings);
+        assert!(found(&encoded, 1).is_empty(), "one layer is not enough");
+        assert_eq!(
+            found(&encoded, 2),
+            vec![(KEY.to_string(), "base64>percent".to_string())]
+        );
+    }
+
+    #[test]
+    fn percent_and_escaped_keys_are_decoded() {
+        let percent = KEY.replace('-', "%2D");
+        assert_eq!(
+            found(&format!("https://x/?k={percent}&a=1"), 1),
+            vec![(KEY.to_string(), "percent".to_string())]
+        );
+        let escaped = KEY.replace('-', "\\u002d");
+        assert_eq!(
+            found(&format!("{{\"k\":\"{escaped}\"}}"), 1),
+            vec![(KEY.to_string(), "escape".to_string())]
+        );
+        let underscored = "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh".replace('_', "%5F");
+        assert_eq!(found(&format!("?token={underscored}"), 1).len(), 1);
+    }
+
+    #[test]
+    fn plain_text_costs_no_decoding() {
+        assert!(found("just some text with 100% of nothing and a \\n newline", 3).is_empty());
+        assert!(
+            found(KEY, 3).is_empty(),
+            "a raw key is the raw scan's, not a decoded one"
+        );
+    }
+}

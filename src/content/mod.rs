@@ -1,0 +1,123 @@
+//! The content layer, between a source and the scanner: one buffer in, more buffers out. Archive members
+//! (`dist/app.zip!config/.env`) and encoded text (`"decoded": "base64"`) are scanned like any content, under a
+//! shared depth and size budget. Sources stay ignorant of it; findings carry the chain in their path and in
+//! `decoded`.
+
+pub mod archive;
+pub mod decode;
+
+use crate::counts::{Counts, ErrorKind, ScanError};
+use crate::diag::Diagnostics;
+use crate::finding::Finding;
+use crate::inspect::{BinaryPolicy, inspect};
+use crate::scan::Scanner;
+
+/// How deep the content layer looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub binary: BinaryPolicy,
+    /// How many encodings deep to decode (0: none).
+    pub decode_depth: u32,
+    /// How many archives deep to open (0: none).
+    pub archive_depth: u32,
+    /// How many bytes the members of one file's archives may inflate to in all.
+    pub max_archive_size: u64,
+}
+
+impl Options {
+    pub const DEFAULT_DECODE_DEPTH: u32 = 3;
+    pub const DEFAULT_ARCHIVE_DEPTH: u32 = 3;
+    pub const DEFAULT_MAX_ARCHIVE_SIZE: u64 = 256 << 20;
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            binary: BinaryPolicy::Scan,
+            decode_depth: Options::DEFAULT_DECODE_DEPTH,
+            archive_depth: Options::DEFAULT_ARCHIVE_DEPTH,
+            max_archive_size: Options::DEFAULT_MAX_ARCHIVE_SIZE,
+        }
+    }
+}
+
+/// The path of an archive member: `outer!member`.
+pub fn member_path(outer: &str, member: &str) -> String {
+    format!("{outer}!{member}")
+}
+
+/// Scans one file's or blob's bytes and whatever they hold, counting what was scanned, skipped and could not
+/// be read. `label` is the repository, for the scan errors of history scans.
+pub fn scan(
+    scanner: &Scanner,
+    bytes: &[u8],
+    path: &str,
+    options: &Options,
+    counts: &mut Counts,
+    diag: &Diagnostics,
+    label: Option<&str>,
+) -> Vec<Finding> {
+    let mut budget = options.max_archive_size;
+    let mut findings = Vec::new();
+    let mut walk = Nested {
+        scanner,
+        options,
+        budget: &mut budget,
+        counts,
+        diag,
+        label,
+        findings: &mut findings,
+    };
+    walk.scan(bytes, path, options.archive_depth, false);
+    findings
+}
+
+/// One file's walk through its archives.
+struct Nested<'a> {
+    scanner: &'a Scanner,
+    options: &'a Options,
+    /// What the archives' members may still inflate to.
+    budget: &'a mut u64,
+    counts: &'a mut Counts,
+    diag: &'a Diagnostics,
+    label: Option<&'a str>,
+    findings: &'a mut Vec<Finding>,
+}
+
+impl Nested<'_> {
+    /// Scans `bytes` at `path`; `member` says it is an archive member (counted as such, not as a file).
+    fn scan(&mut self, bytes: &[u8], path: &str, depth: u32, member: bool) {
+        if depth > 0
+            && let Some(kind) = archive::kind(bytes)
+        {
+            let opened = archive::open(bytes, kind, path, self.budget);
+            for (name, reason) in &opened.errors {
+                let place = if name.is_empty() {
+                    path.to_string()
+                } else {
+                    member_path(path, name)
+                };
+                let mut error = ScanError::new(ErrorKind::Member, place, reason.clone());
+                if let Some(label) = self.label {
+                    error = error.in_repository(label);
+                }
+                self.counts.fail(self.diag, error);
+            }
+            if !opened.members.is_empty() || opened.errors.is_empty() {
+                // The archive was opened: its members are scanned instead of its (compressed) bytes.
+                self.counts.container(bytes.len(), member);
+                for (name, content) in opened.members {
+                    self.scan(&content, &member_path(path, &name), depth - 1, true);
+                }
+                return;
+            }
+        }
+        let inspection = inspect(self.scanner, bytes, path, self.options);
+        if member {
+            self.counts.inspected_member(bytes.len(), &inspection);
+        } else {
+            self.counts.inspected(bytes.len(), &inspection);
+        }
+        self.findings.extend(inspection.findings);
+    }
+}
