@@ -64,6 +64,7 @@ pub fn check(rules: &RuleSet) -> Vec<ExampleFailure> {
                     ));
                 }
             }
+            check_allowed_values(&alone, rule, &mut failures);
         }
     }
     failures
@@ -121,6 +122,39 @@ fn check_positive(
     }
 }
 
+/// Every allowed value must have the rule's shape (else it is dead data, or a typo hiding the real value) and
+/// must not be reported, however it is written.
+fn check_allowed_values(scanner: &Scanner, rule: &Rule, failures: &mut Vec<ExampleFailure>) {
+    let mut values: Vec<&Vec<u8>> = rule.allowed_values.iter().collect();
+    values.sort();
+    for value in values {
+        let shown = String::from_utf8_lossy(value).into_owned();
+        let whole = rule
+            .regex
+            .find(value)
+            .is_some_and(|m| m.start() == 0 && m.end() == value.len());
+        if !whole {
+            failures.push(failure(
+                rule,
+                &shown,
+                "the allowed value does not have the rule's shape",
+            ));
+            continue;
+        }
+        for (before, after) in WRAPPINGS {
+            let text = format!("{before}{shown}{after}");
+            if let Some(m) = scanner.find(text.as_bytes()).first() {
+                failures.push(failure(
+                    rule,
+                    &shown,
+                    &format!("the allowed value is reported in {text:?}: `{}`", &text[m.start..m.end]),
+                ));
+                break;
+            }
+        }
+    }
+}
+
 fn failure(rule: &Rule, example: &str, problem: &str) -> ExampleFailure {
     ExampleFailure {
         rule_id: rule.id.clone(),
@@ -132,6 +166,7 @@ fn failure(rule: &Rule, example: &str, problem: &str) -> ExampleFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::parse_rule_file;
 
     /// Every built-in rule file's examples behave as documented.
     #[test]
@@ -139,5 +174,41 @@ mod tests {
         let rules = RuleSet::builtin().expect("built-in rules load");
         let failures = check(&rules);
         assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    fn rule_file(allowed: &str) -> RuleSet {
+        let text = format!(
+            r#"provider = "acme"
+[[rules]]
+id = "acme-api-key"
+name = "Acme API key"
+description = "test"
+kind = "api"
+severity = "high"
+regex = 'acme_[A-Za-z0-9]{{32}}'
+keywords = ["acme_"]
+remediation = "test"
+examples = ["acme_xW3uxBryACywLj5MfwwxhNsEqYiEIIxU"]
+negative_examples = ["acme_short"]
+[[rules.allowed_values]]
+value = "{allowed}"
+source = "test"
+"#
+        );
+        let rules = parse_rule_file(&text, super::super::RuleOrigin::Builtin("test.toml")).expect("rule file loads");
+        RuleSet::from_rules(rules).expect("rule set")
+    }
+
+    #[test]
+    fn allowed_values_of_the_rules_shape_pass() {
+        assert!(check(&rule_file("acme_PubL1cSampleKey0fTheAcmeDocs0123")).is_empty());
+    }
+
+    #[test]
+    fn an_allowed_value_of_another_shape_fails() {
+        let failures = check(&rule_file("acme_tooShort"));
+        assert_eq!(failures.len(), 1, "{failures:#?}");
+        assert_eq!(failures[0].example, "acme_tooShort");
+        assert!(failures[0].problem.contains("shape"), "{failures:#?}");
     }
 }

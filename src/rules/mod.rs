@@ -159,6 +159,18 @@ struct RuleSpec {
     medium_examples: Vec<String>,
     #[serde(default)]
     negative_examples: Vec<String>,
+    /// Public example values that are not leaks (a vendor's published sample keys), each with its source.
+    #[serde(default)]
+    allowed_values: Vec<AllowedValue>,
+}
+
+/// A value of a key's shape that is public on purpose, and where it is published.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowedValue {
+    value: String,
+    /// Where the value is published, as evidence that it is public on purpose.
+    source: String,
 }
 
 /// One compiled detection rule.
@@ -185,6 +197,8 @@ pub struct Rule {
     pub examples: Vec<String>,
     pub medium_examples: Vec<String>,
     pub negative_examples: Vec<String>,
+    /// Public example values that are never findings.
+    pub allowed_values: std::collections::HashSet<Vec<u8>>,
     pub origin: RuleOrigin,
     /// Index of the `secret` capture group, when the regex has one.
     pub secret_group: Option<usize>,
@@ -233,6 +247,9 @@ impl Rule {
             .parse(&spec.regex)
             .ok()
             .and_then(|hir| hir.properties().maximum_len());
+        if spec.allowed_values.iter().any(|a| a.source.trim().is_empty()) {
+            return Err(invalid("allowed_values: every value needs its `source`".into()));
+        }
         let secret_group = regex.capture_names().position(|n| n == Some("secret"));
         let mut equal_length_groups = Vec::new();
         for name in &spec.equal_length_groups {
@@ -274,6 +291,11 @@ impl Rule {
             examples: spec.examples,
             medium_examples: spec.medium_examples,
             negative_examples: spec.negative_examples,
+            allowed_values: spec
+                .allowed_values
+                .into_iter()
+                .map(|allowed| allowed.value.into_bytes())
+                .collect(),
             origin: origin.clone(),
             secret_group,
             max_match_len,

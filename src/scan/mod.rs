@@ -375,6 +375,9 @@ impl Scanner {
             return false;
         }
         let secret = &hay[start..end];
+        if rule.allowed_values.contains(secret) {
+            return false;
+        }
         if let Some(min) = rule.min_entropy
             && shannon_entropy(secret) < min
         {

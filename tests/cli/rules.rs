@@ -67,6 +67,47 @@ fn custom_rule_file_adds_a_rule() {
     keyhound_in(dir.path()).args(["scan", "."]).assert().code(0);
 }
 
+/// Values a vendor publishes on purpose (`allowed_values` in a rule file) are not leaks: neither the custom rule's
+/// listed value nor the Firebase sample key of the built-in Google rule is reported, while a key of the same
+/// shape beside them is.
+#[test]
+fn published_example_values_are_not_findings() {
+    const ALLOWED_ACME: &str = "acme_PubL1cSampleKey0fTheAcmeDocs0123";
+    // From firebase/quickstart-android's mock-google-services.json, listed in rules/ai-providers.toml.
+    const FIREBASE_SAMPLE: &str = "AIzaSyCPndbsEs_QWumL5_B0BpNLuMkvVSecvL0";
+    // Random, of the same shape: a finding.
+    const GOOGLE_KEY: &str = "AIzaSyD4mQ0xbZr7TfW2kLp9vNc3Hs8Jy1uEoRa";
+    let text = format!(
+        "acme = {ALLOWED_ACME}\nacme2 = {ACME_KEY}\n{{\"current_key\": \"{FIREBASE_SAMPLE}\"}}\nmaps = \"{GOOGLE_KEY}\"\n"
+    );
+    let dir = tree(&[("app/config.txt", text.as_bytes())]);
+    let output = run(keyhound_in(dir.path())
+        .args(["scan", ".", "--format", "json", "--show-secrets", "--rules"])
+        .arg(root().join(VALID)));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let secrets: Vec<String> = json_findings(&stdout(&output))
+        .iter()
+        .map(|f| f["secret"].as_str().expect("secret").to_string())
+        .collect();
+    assert_eq!(secrets, [ACME_KEY, GOOGLE_KEY]);
+}
+
+#[test]
+fn an_allowed_value_without_its_source_is_an_error() {
+    let text = fs::read_to_string(root().join(VALID)).expect("read fixture").replace(
+        "source = \"the Acme SDK's README (made up for keyhound's tests)\"",
+        "source = \" \"",
+    );
+    let dir = tree(&[("rules.toml", text.as_bytes())]);
+    let output = run(keyhound_in(dir.path()).args(["rules", "list", "--rules", "rules.toml"]));
+    assert_eq!(code(&output), 2);
+    let err = stderr(&output);
+    assert!(
+        err.contains("rules.toml") && err.contains("acme-api-key") && err.contains("source"),
+        "{err}"
+    );
+}
+
 #[test]
 fn invalid_rule_files_are_errors_naming_the_file() {
     for (file, detail) in INVALID {
