@@ -292,6 +292,11 @@ pub struct GitArgs {
     /// List every commit and path where a flagged blob appears, not only where it was introduced.
     #[arg(long)]
     pub all_commits: bool,
+    /// Also scan what no ref reaches: commits only reflogs reach (old branch tips, dropped stashes), then every
+    /// other object in the object database (what a rebase or force-push left behind), reported as unreachable
+    /// [default: off, or `all_objects` in keyhound.toml].
+    #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]
+    pub all_objects: bool,
     /// Where a --since/--range scan reads keyhound.toml (and the rule files it names) and a --baseline inside the
     /// repository from: the base revision (the default: the commits under review cannot change them) or the
     /// working tree.

@@ -48,6 +48,8 @@ pub struct Config {
     pub archive_depth: Option<u32>,
     /// Default `--max-archive-size`, e.g. `"1GiB"`.
     pub max_archive_size: Option<String>,
+    /// `git --all-objects` by default, for full-history scans.
+    pub all_objects: Option<bool>,
 }
 
 /// A config file that could not be used; every variant names the file.

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Repository,
     /// A member of an archive (or the archive itself, when it cannot be opened or is over a limit).
     Member,
+    /// An object of the object database whose type cannot be read, or the database itself (`--all-objects`).
+    Object,
 }
 
 impl ErrorKind {
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::Reference => "reference",
             ErrorKind::Repository => "repository",
             ErrorKind::Member => "member",
+            ErrorKind::Object => "object",
         }
     }
 
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::Reference => "references",
             ErrorKind::Repository => "repositories",
             ErrorKind::Member => "members",
+            ErrorKind::Object => "objects",
         }
     }
 }
@@ -69,7 +73,7 @@ impl ErrorKind {
 /// text and goes through the choke point when shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanError {
-    /// `file`, `input`, `blob`, `tree`, `commit`, `tag`, `reference`, `repository`, `member`.
+    /// `file`, `input`, `blob`, `tree`, `commit`, `tag`, `reference`, `repository`, `member`, `object`.
     pub kind: ErrorKind,
     /// The path, or the object id (with the path where there is one).
     pub place: String,

@@ -85,7 +85,7 @@ impl fmt::Display for Fingerprint {
 
 /// Where in a file or blob a secret sits. Lines and columns are 1-based; columns count bytes;
 /// `end_column` is exclusive (the column just past the secret), as in SARIF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
     pub line: usize,
     pub column: usize,
@@ -111,6 +111,13 @@ pub struct GitProvenance {
     /// tag whose message holds the finding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// No ref reaches the object (`git --all-objects`): a rebase, force-push, amend, dropped stash or deleted
+    /// branch left it behind. Only a reflog still reaches it when `reflog` is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
+    /// The reflog (`HEAD`, `refs/heads/main`, `refs/stash`) whose entry reaches the commit, for an unreachable one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reflog: Option<String>,
     /// How many other places hold this secret at this path, beyond the introducing one: other (commit, path)
     /// places (the same blob, or later versions of the file that still contain it), and other lines of the
     /// introducing blob. A history scan reports a key once per file; a tree scan reports each line.

@@ -51,8 +51,12 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     };
     let scanner = scanner(&args.rules, &config)?;
     let options = HistoryOptions {
-        selection,
+        selection: selection.clone(),
         all_commits: args.all_commits,
+        // What no ref reaches is history too, but not part of a range or of --branch's revisions.
+        all_objects: selection == Selection::All
+            && !args.staged
+            && (args.all_objects || config.config.all_objects == Some(true)),
         max_file_size: max_file_size(&args.content, &config)?,
         content: content_options(&args.content, &config)?,
         exclude: config.exclude_set()?,

@@ -5,10 +5,20 @@ pub mod baseline;
 
 use crate::finding::Finding;
 
-/// Drops findings that repeat an earlier one at the same place with the same rule (a file named twice on the
-/// command line, say). `findings` must be sorted.
+/// Drops findings that repeat an earlier one: the same secret, by the same rule, at the same place of the same
+/// object (a file named twice on the command line, say). Findings at one position of different blob versions
+/// (a key rotated in place) are different findings and all stay.
 pub fn dedup(findings: &mut Vec<Finding>) {
-    findings.dedup_by(|b, a| {
-        a.rule_id == b.rule_id && a.path == b.path && a.location == b.location && a.repository == b.repository
+    let mut seen = std::collections::HashSet::new();
+    findings.retain(|f| {
+        let git = f.git.as_ref().map(|g| (g.commit.clone(), g.blob.clone()));
+        seen.insert((
+            f.rule_id.clone(),
+            f.path.clone(),
+            f.location,
+            f.repository.clone(),
+            f.fingerprint.clone(),
+            git,
+        ))
     });
 }

@@ -61,27 +61,40 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 0 => String::new(),
                 n => format!(" (+{n} more commit/path places)"),
             };
-            match (&git.reference, git.author_name.is_empty() && git.date.is_empty()) {
+            let reach = match (git.unreachable, &git.reflog) {
+                (false, _) => String::new(),
+                (true, Some(reflog)) => format!(" [unreachable: only the reflog of {} reaches it]", esc(reflog)),
+                (true, None) => " [unreachable]".to_string(),
+            };
+            let is_tag = finding.path == crate::source::git::messages::TAG_MESSAGE_PATH;
+            match (&git.reference, git.commit.is_empty() && !is_tag) {
                 // A blob only a ref to a tree or a blob reaches: no commit, no author.
                 (Some(reference), true) => {
-                    writeln!(out, "    {} {}{}", paint(DIM, "ref"), esc(reference), more)?;
+                    writeln!(out, "    {} {}{}{}", paint(DIM, "ref"), esc(reference), more, reach)?;
                 }
-                // A tag message shows the tag's ref and tagger; anything else the commit and its author.
-                (reference, _) => {
-                    let (label, name) = match reference {
-                        Some(reference) => ("tag", reference.as_str()),
-                        None => ("commit", short),
+                // An unreachable tree's or blob's object: no commit, no ref.
+                (None, true) => {
+                    let short = git.blob.get(..12).unwrap_or(&git.blob);
+                    writeln!(out, "    {} {}{}{}", paint(DIM, "object"), esc(short), more, reach)?;
+                }
+                // A tag message shows the tag's ref (or id) and tagger; anything else the commit and its author.
+                (reference, false) => {
+                    let (label, name) = match (reference, is_tag) {
+                        (Some(reference), _) => ("tag", reference.as_str()),
+                        (None, true) => ("tag", git.blob.get(..12).unwrap_or(&git.blob)),
+                        (None, false) => ("commit", short),
                     };
                     writeln!(
                         out,
-                        "    {} {} {} <{}> {}: {}{}",
+                        "    {} {} {} <{}> {}: {}{}{}",
                         paint(DIM, label),
                         esc(name),
                         esc(&git.author_name),
                         esc(&git.author_email),
                         esc(&git.date),
                         esc(&git.summary),
-                        more
+                        more,
+                        reach
                     )?;
                 }
             }

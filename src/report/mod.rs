@@ -132,7 +132,7 @@ pub fn write_report(
 }
 
 /// A copy of `finding` whose outside text (path, rule name, provider and kind from rule files, context, repository,
-/// author, e-mail, commit summary, occurrence paths, verification reason) went through [`crate::text::for_report`]:
+/// author, e-mail, commit summary, ref and reflog names, occurrence paths, verification reason) went through [`crate::text::for_report`]:
 /// key-shaped text redacted unless `show_secrets`. The context line is redacted in any case (its own secret is
 /// unmasked later by [`shown_context`]), so it never shows another key.
 pub fn shown_finding(finding: &Finding, show_secrets: bool) -> Finding {
@@ -149,6 +149,8 @@ pub fn shown_finding(finding: &Finding, show_secrets: bool) -> Finding {
         git.author_name = clean(&git.author_name);
         git.author_email = clean(&git.author_email);
         git.summary = clean(&git.summary);
+        git.reference = git.reference.as_deref().map(clean);
+        git.reflog = git.reflog.as_deref().map(clean);
         for occurrence in &mut git.occurrences {
             occurrence.path = clean(&occurrence.path);
         }

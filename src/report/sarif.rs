@@ -79,10 +79,20 @@ fn result_level(finding: &Finding) -> ResultLevel {
 }
 
 /// Percent-encodes a relative path segment by segment, with forward slashes.
+///
+/// A ':' in the first segment is escaped too (RFC 3986 section 4.2): `a:b/c` would read as a URI of scheme `a`.
 pub fn path_to_uri(path: &str) -> String {
     path.replace('\\', "/")
         .split('/')
-        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
+        .enumerate()
+        .map(|(index, segment)| {
+            let encoded = utf8_percent_encode(segment, SEGMENT).to_string();
+            if index == 0 {
+                encoded.replace(':', "%3A")
+            } else {
+                encoded
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }

@@ -52,6 +52,30 @@ fn a_deleted_key_is_found_and_attributed_to_the_commit_that_added_it() {
     assert_eq!(f["repository"], ".");
 }
 
+/// A key replaced in place by another sits at the same path, line and column in two blob versions: both keys
+/// are leaks, and both are reported.
+#[test]
+fn a_key_rotated_in_place_reports_both_keys() {
+    let repo = Repo::new();
+    let first = repo.commit(&[("a.env", &format!("A={LEGACY_KEY}\n"))], "one");
+    let second = repo.commit(&[("a.env", &format!("A={LEGACY_KEY_2}\n"))], "two");
+    let (status, findings, _) = scan(repo.path(), &["--show-secrets"]);
+    assert_eq!(status, 1);
+    let mut found: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["secret"].as_str().unwrap_or("").to_string(),
+                f["commit"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    let mut expected = [(LEGACY_KEY.to_string(), first), (LEGACY_KEY_2.to_string(), second)];
+    expected.sort();
+    assert_eq!(found, expected, "{findings:#?}");
+}
+
 #[test]
 fn history_output_is_redacted_by_default() {
     let repo = Repo::new();

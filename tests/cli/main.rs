@@ -12,3 +12,4 @@ mod report;
 mod revoke;
 mod rules;
 mod scan;
+mod unreachable;

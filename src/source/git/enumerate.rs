@@ -28,8 +28,12 @@ pub enum Selection {
     Range { hide: String, show: String },
 }
 
-/// [`BlobIntro::commit`] of a blob that no walked commit holds: one reached from a ref to a tree or a blob.
+/// [`BlobIntro::commit`] of a blob that no walked commit holds: one reached from a ref to a tree or a blob, or
+/// (with `--all-objects`) an unreachable tree or blob.
 pub const NO_COMMIT: u32 = u32::MAX;
+
+/// The path of a blob that no tree reaches (`--all-objects`).
+pub const UNREACHABLE_BLOB_PATH: &str = "<unreachable blob>";
 
 /// Where a blob was first seen.
 #[derive(Debug, Clone, Copy)]
@@ -38,14 +42,18 @@ pub struct BlobIntro {
     pub commit: u32,
     /// Index into [`Enumeration::paths`].
     pub path: u32,
+    /// No ref reaches it (`--all-objects`): only a reflog, or nothing at all.
+    pub unreachable: bool,
 }
 
 /// An annotated tag met on the way from a ref to what it names.
 #[derive(Debug, Clone)]
 pub struct TagRef {
     pub tag: Oid,
-    /// The ref that led to it (`refs/tags/v1.0`).
+    /// The ref that led to it (`refs/tags/v1.0`); empty for an unreachable tag.
     pub reference: String,
+    /// No ref reaches the tag (`--all-objects`).
+    pub unreachable: bool,
 }
 
 /// The result of walking the history: commits walked, and each blob to scan with its introduction.
@@ -60,6 +68,11 @@ pub struct Enumeration {
     pub submodules: Vec<String>,
     /// Annotated tags on the selected refs, for their messages.
     pub tags: Vec<TagRef>,
+    /// How many of `commits` (the first ones) the refs reach; the rest only a reflog reaches, or nothing
+    /// (`--all-objects`).
+    pub reachable_commits: usize,
+    /// The reflog that reaches each commit past `reachable_commits` that a reflog reaches, by index.
+    pub reflogs: HashMap<u32, String>,
 }
 
 impl Enumeration {
@@ -67,12 +80,18 @@ impl Enumeration {
     pub fn commit_of(&self, intro: &BlobIntro) -> Option<Oid> {
         self.commits.get(intro.commit as usize).copied()
     }
+
+    /// Is the commit at `index` beyond what the refs reach, and through which reflog, if any?
+    pub fn commit_reach(&self, index: usize) -> (bool, Option<&str>) {
+        let unreachable = index >= self.reachable_commits && index < self.commits.len();
+        (unreachable, self.reflogs.get(&(index as u32)).map(String::as_str))
+    }
 }
 
 /// What the selected refs and revisions name, peeled through annotated tags.
 #[derive(Default)]
-struct Tips {
-    commits: Vec<Oid>,
+pub(super) struct Tips {
+    pub(super) commits: Vec<Oid>,
     /// Trees and blobs named directly by a ref, with the ref's name.
     trees: Vec<(Oid, String)>,
     blobs: Vec<(Oid, String)>,
@@ -85,7 +104,7 @@ const MAX_TAG_DEPTH: usize = 64;
 
 impl Tips {
     /// Adds what `oid` (named `name`) is, peeling annotated tags.
-    fn add(&mut self, objects: &Objects<'_>, mut oid: Oid, name: &str) -> Result<(), String> {
+    pub(super) fn add(&mut self, objects: &Objects<'_>, mut oid: Oid, name: &str) -> Result<(), String> {
         for _ in 0..MAX_TAG_DEPTH {
             match objects.kind(oid).map_err(|e| e.message)? {
                 ObjectType::Commit => {
@@ -106,6 +125,7 @@ impl Tips {
                         self.tags.push(TagRef {
                             tag: oid,
                             reference: name.to_string(),
+                            unreachable: false,
                         });
                     }
                     oid = tag.target_id();
@@ -119,11 +139,13 @@ impl Tips {
     }
 }
 
-/// Walks the selected commits parents-first and collects every blob not seen before.
+/// Walks the selected commits parents-first and collects every blob not seen before. With `all_objects` (only
+/// for [`Selection::All`]), then what only reflogs reach and what nothing reaches (see [`super::unreachable`]).
 pub fn enumerate(
     objects: &Objects<'_>,
     label: &str,
     selection: &Selection,
+    all_objects: bool,
     diag: &Diagnostics,
     counts: &mut Counts,
 ) -> Result<Enumeration, GitError> {
@@ -145,6 +167,7 @@ pub fn enumerate(
     };
     let mut tips = Tips::default();
     let mut hide = Vec::new();
+    let mut reference_names = Vec::new();
     match selection {
         Selection::All => {
             for reference in repo.references().map_err(git_err)? {
@@ -157,6 +180,7 @@ pub fn enumerate(
                     }
                 };
                 let name = String::from_utf8_lossy(reference.name_bytes()).into_owned();
+                reference_names.push(name.clone());
                 // Resolving a symbolic ref reads no object; what the ref points at is read through `objects`.
                 let target = reference.resolve().ok().and_then(|r| r.target());
                 let Some(target) = target else {
@@ -195,6 +219,7 @@ pub fn enumerate(
         seen_blobs: HashSet::new(),
         path_index: HashMap::new(),
         submodules: HashSet::new(),
+        unreachable: false,
         out: Enumeration::default(),
     };
     let hidden = ancestors(objects, &hide, label, diag, counts);
@@ -213,10 +238,17 @@ pub fn enumerate(
     for (blob, name) in &tips.blobs {
         walker.record_blob(*blob, name, NO_COMMIT);
     }
+    walker.out.reachable_commits = walker.out.commits.len();
+    walker.out.tags = tips.tags;
+    if all_objects && *selection == Selection::All {
+        let mut walked: HashSet<Oid> = walker.out.commits.iter().copied().collect();
+        walked.extend(&graph.outside);
+        let found = super::unreachable::add(&mut walker, &reference_names, &mut walked, diag, counts);
+        diag.note(format!("{label}: --all-objects: {found}"));
+    }
     let mut submodules: Vec<String> = walker.submodules.into_iter().collect();
     submodules.sort();
     walker.out.submodules = submodules;
-    walker.out.tags = tips.tags;
     Ok(walker.out)
 }
 
@@ -243,27 +275,27 @@ fn ancestors(
 }
 
 /// One walked commit.
-struct Node {
-    oid: Oid,
-    tree: Oid,
+pub(super) struct Node {
+    pub(super) oid: Oid,
+    pub(super) tree: Oid,
     time: i64,
     /// Range into [`CommitGraph::parents`].
     parents: std::ops::Range<u32>,
 }
 
 /// The commits to scan, in parents-first order.
-struct CommitGraph {
-    nodes: Vec<Node>,
+pub(super) struct CommitGraph {
+    pub(super) nodes: Vec<Node>,
     /// Parent ids of every node, flat.
     parents: Vec<Oid>,
     /// Parents of walked commits that are not walked themselves (hidden by a range, or unreadable).
-    outside: HashSet<Oid>,
+    pub(super) outside: HashSet<Oid>,
 }
 
 impl CommitGraph {
     /// Reads every commit reachable from `tips` and not in `hidden`, then orders them parents first, older first
     /// among commits whose parents are all placed (git's `--topo-order --date-order --reverse`).
-    fn load(
+    pub(super) fn load(
         objects: &Objects<'_>,
         tips: &[Oid],
         hidden: &HashSet<Oid>,
@@ -351,15 +383,17 @@ impl CommitGraph {
     }
 }
 
-struct Walker<'a, 'r> {
-    objects: &'a Objects<'r>,
-    label: &'a str,
-    seen_trees: HashSet<Oid>,
+pub(super) struct Walker<'a, 'r> {
+    pub(super) objects: &'a Objects<'r>,
+    pub(super) label: &'a str,
+    pub(super) seen_trees: HashSet<Oid>,
     /// Blobs already listed for scanning, or present before the range began.
-    seen_blobs: HashSet<Oid>,
+    pub(super) seen_blobs: HashSet<Oid>,
     path_index: HashMap<String, u32>,
     submodules: HashSet<String>,
-    out: Enumeration,
+    /// Blobs recorded now are ones no ref reaches.
+    pub(super) unreachable: bool,
+    pub(super) out: Enumeration,
 }
 
 impl Walker<'_, '_> {
@@ -379,7 +413,7 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn walk_tree(&mut self, root: Oid, commit: u32, prefix: &str, diag: &Diagnostics, counts: &mut Counts) {
+    pub(super) fn walk_tree(&mut self, root: Oid, commit: u32, prefix: &str, diag: &Diagnostics, counts: &mut Counts) {
         self.walk_tree_with(root, prefix, diag, counts, &mut |walker, blob, path| {
             walker.record_blob(blob, path, commit)
         });
@@ -427,10 +461,18 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) {
+    pub(super) fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) {
         if self.seen_blobs.insert(blob) {
             let path = self.intern(path);
-            self.out.blobs.push((blob, BlobIntro { commit, path }));
+            let unreachable = self.unreachable;
+            self.out.blobs.push((
+                blob,
+                BlobIntro {
+                    commit,
+                    path,
+                    unreachable,
+                },
+            ));
         }
     }
 

@@ -66,7 +66,10 @@ pub fn scan_tag_messages(
         let tag = match objects.tag(tag_ref.tag) {
             Ok(tag) => tag,
             Err(err) => {
-                let place = format!("{} ({})", tag_ref.tag, tag_ref.reference);
+                let place = match tag_ref.unreachable {
+                    true => format!("{} (unreachable tag)", tag_ref.tag),
+                    false => format!("{} ({})", tag_ref.tag, tag_ref.reference),
+                };
                 counts.fail(diag, err.scan_error(place).in_repository(label));
                 continue;
             }
@@ -96,7 +99,8 @@ pub fn scan_tag_messages(
                 date: tagger.as_ref().map(|t| format_git_time(t.when())).unwrap_or_default(),
                 summary: summary.clone(),
                 blob: tag_ref.tag.to_string(),
-                reference: Some(tag_ref.reference.clone()),
+                reference: (!tag_ref.unreachable).then(|| tag_ref.reference.clone()),
+                unreachable: tag_ref.unreachable,
                 ..GitProvenance::default()
             });
             findings.push(finding);

@@ -10,6 +10,7 @@ pub mod messages;
 pub mod objects;
 mod staged;
 pub mod tree_files;
+mod unreachable;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +24,7 @@ use crate::finding::{Finding, GitProvenance, Occurrence};
 use crate::report::RepositoryInfo;
 use crate::scan::Scanner;
 
-pub use enumerate::{BlobIntro, Enumeration, NO_COMMIT, Selection};
+pub use enumerate::{BlobIntro, Enumeration, NO_COMMIT, Selection, UNREACHABLE_BLOB_PATH};
 use objects::{LooseObjects, Objects};
 pub use staged::scan_staged;
 
@@ -59,6 +60,9 @@ pub struct HistoryOptions {
     pub selection: Selection,
     /// List every (commit, path) where a flagged blob appears, not just the first.
     pub all_commits: bool,
+    /// Also scan what no ref reaches: reflogs, then every other object in the object database (with
+    /// [`Selection::All`] only).
+    pub all_objects: bool,
     pub max_file_size: u64,
     /// Binary policy, decoding and archives.
     pub content: crate::content::Options,
@@ -113,7 +117,14 @@ pub fn scan_history(
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
     let mut counts = Counts::default();
-    let enumeration = enumerate::enumerate(&objects, label, &options.selection, diag, &mut counts)?;
+    let enumeration = enumerate::enumerate(
+        &objects,
+        label,
+        &options.selection,
+        options.all_objects,
+        diag,
+        &mut counts,
+    )?;
     counts.commits += enumeration.commits.len() as u64;
     if !enumeration.submodules.is_empty() {
         diag.note(format!(
@@ -162,10 +173,11 @@ pub fn scan_history(
     let (message_findings, message_counts) = enumeration
         .commits
         .par_iter()
+        .enumerate()
         .fold(
             || Worker::open(&git_dir),
-            |mut worker, commit| {
-                job.commit_message(&mut worker, *commit);
+            |mut worker, (index, commit)| {
+                job.commit_message(&mut worker, &enumeration, index, *commit);
                 worker
             },
         )
@@ -284,7 +296,7 @@ impl Job<'_> {
         }
     }
 
-    fn commit_message(&self, worker: &mut Worker, commit: Oid) {
+    fn commit_message(&self, worker: &mut Worker, enumeration: &Enumeration, index: usize, commit: Oid) {
         let outcome = match &worker.repo {
             Ok(repo) => messages::scan_commit_message(
                 self.scanner,
@@ -295,8 +307,15 @@ impl Job<'_> {
             ),
             Err(message) => Err(message.clone()),
         };
+        let (unreachable, reflog) = enumeration.commit_reach(index);
         match outcome {
-            Ok(findings) => worker.found.extend(findings),
+            Ok(findings) => worker.found.extend(findings.into_iter().map(|mut finding| {
+                if let Some(git) = finding.git.as_mut() {
+                    git.unreachable = unreachable;
+                    git.reflog = reflog.map(str::to_string);
+                }
+                finding
+            })),
             Err(reason) => {
                 let error = ScanError::new(ErrorKind::Commit, format!("{commit} (message)"), reason);
                 worker.counts.fail(self.diag, error.in_repository(self.label));
@@ -513,14 +532,14 @@ fn collapse_versions(findings: Vec<Finding>, enumeration: &Enumeration) -> Vec<F
 /// Provenance with the commit id filled in; author fields come later, once per flagged commit.
 fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProvenance {
     let path = &enumeration.paths[intro.path as usize];
+    let commit = enumeration.commit_of(intro);
     GitProvenance {
-        commit: enumeration.commit_of(intro).map(|c| c.to_string()).unwrap_or_default(),
+        commit: commit.map(|c| c.to_string()).unwrap_or_default(),
         blob: oid.to_string(),
         // A blob no commit holds is named by the ref that reaches it: the path starts with the ref's name.
-        reference: enumeration
-            .commit_of(intro)
-            .is_none()
-            .then(|| path.split(':').next().unwrap_or(path).to_string()),
+        reference: (commit.is_none() && !intro.unreachable).then(|| path.split(':').next().unwrap_or(path).to_string()),
+        unreachable: intro.unreachable,
+        reflog: enumeration.reflogs.get(&intro.commit).cloned(),
         ..GitProvenance::default()
     }
 }

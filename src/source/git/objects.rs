@@ -232,6 +232,27 @@ impl<'r> Objects<'r> {
             .map_err(|e| unknown(e.message().to_string()))
     }
 
+    /// Every object id in the object database (loose objects, packs and alternates), each once, and the reason
+    /// the listing stopped early, if it did (what was listed before stays usable).
+    pub fn all_ids(&self) -> (Vec<Oid>, Option<String>) {
+        let odb = match self.repo.odb() {
+            Ok(odb) => odb,
+            Err(e) => return (Vec::new(), Some(e.message().to_string())),
+        };
+        let mut ids = Vec::new();
+        let stopped = odb
+            .foreach(|oid| {
+                ids.push(*oid);
+                true
+            })
+            .err()
+            .map(|e| e.message().to_string());
+        // An object in two packs (or loose and packed) is listed once per copy.
+        ids.sort_unstable();
+        ids.dedup();
+        (ids, stopped)
+    }
+
     /// A blob's size, from its header.
     pub fn blob_size(&self, oid: Oid) -> Result<u64, ObjectError> {
         let odb = self
