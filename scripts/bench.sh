@@ -4,21 +4,30 @@
 #   scripts/bench.sh [files] [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh history [--versions N] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
+#   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
 #   sources under ~/.cargo/registry/src) with 10 planted FAKE OpenAI keys.
-#   Tools: keyhound rg gitleaks kingfisher betterleaks cat
+#   Tools: keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat
+#   (keyhound-plain: keyhound with --decode-depth 0 --archive-depth 0, the
+#   cost of the decoding and archive layers on a tree without archives)
 # history: a git repository replaying every release of two npm packages
 #   (@types/node, electron-to-chromium; HIST_PKG), one commit per changed
 #   file, with 5 planted keys (one deleted again later). --versions N keeps
 #   the last N releases of each. Tools: keyhound gitleaks kingfisher
 #   betterleaks git (the floor: git cat-file --batch-all-objects --batch)
+#   keyhound-all-objects (keyhound git --all-objects: the cost of looking at
+#   every object in the object database)
 # precision: not a timing. A small tree (BENCH_PRECISION) of 5 fake keys per
 #   OpenAI key shape (scripts/gen-fake-key.py), keys in other contexts, hard
 #   negatives (placeholders, Stripe, Moonshot/DeepSeek-style sk- keys, ...)
 #   and fake Anthropic keys; counts per shape the keys each tool finds and
 #   the negative files it flags (scripts/bench/precision.py). One run per
 #   tool. Tools: keyhound gitleaks kingfisher betterleaks
+# minified: one single-line 50 MB JavaScript bundle (--size MB) dense with
+#   \u002d escapes, %2D URLs and base64 data: URIs, with 4 planted fake keys:
+#   clear, base64, \u002d-escaped, percent-encoded (scripts/bench/make_minified.py).
+#   Tools: keyhound keyhound-plain rg
 #
 # Each step is skipped when already done: tools installed (apt, cargo, and a
 # venv with the PyPI peers under bench-work/venv), corpus built. Each tool
@@ -33,7 +42,8 @@
 # the venv), BENCH_WORK (default <repo>/bench-work), BENCH_CORPUS (default
 # /tmp/keyhound-bench/corpus: outside any git repository, so that no
 # enclosing .gitignore applies), BENCH_PRECISION (default
-# /tmp/keyhound-bench/precision), TOOL_TIMEOUT (seconds per run, default 1800).
+# /tmp/keyhound-bench/precision), BENCH_MINIFIED (default
+# /tmp/keyhound-bench/minified), TOOL_TIMEOUT (seconds per run, default 1800).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +51,7 @@ REPO=$(cd "$HERE/.." && pwd)
 WORK=$(realpath -m "${BENCH_WORK:-$REPO/bench-work}")
 CORPUS=$(realpath -m "${BENCH_CORPUS:-/tmp/keyhound-bench/corpus}")
 PRECISION=$(realpath -m "${BENCH_PRECISION:-/tmp/keyhound-bench/precision}")
+MINIFIED=$(realpath -m "${BENCH_MINIFIED:-/tmp/keyhound-bench/minified}")
 VENV=$WORK/venv
 KEYHOUND=${KEYHOUND:-$REPO/target/release/keyhound}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-1800}
@@ -60,9 +71,11 @@ MODE=files
 case "${1:-}" in
   history) MODE=history; shift ;;
   precision) MODE=precision; shift ;;
+  minified) MODE=minified; shift ;;
   files|run) shift ;;
 esac
 SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0
+if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
 ARGV=("$@")
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
@@ -91,8 +104,9 @@ say()  { printf '%s==> %s%s\n' "$B" "$*" "$N" >&2; }
 warn() { printf '%swarning: %s%s\n' "$Y" "$*" "$N" >&2; }
 die()  { printf '%serror: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
 
-if [[ $MODE == files ]]; then ALL_TOOLS="keyhound rg gitleaks kingfisher betterleaks cat"
-elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound gitleaks kingfisher betterleaks git"
+if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat"
+elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-all-objects gitleaks kingfisher betterleaks git"
+elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
 if [[ -n $ONLY ]]; then
@@ -133,7 +147,7 @@ venv_bin() { # pkgdir binname
 install_tools() {
   [[ -x /usr/bin/time ]] || apt_install time || die "GNU time (/usr/bin/time) is required: apt-get install time"
   command -v python3 >/dev/null || apt_install python3 python3-venv || die "python3 is required"
-  if [[ $MODE == files ]] && want rg && [[ -z ${RG:-} ]] && ! command -v rg >/dev/null; then
+  if [[ $MODE == files || $MODE == minified ]] && want rg && [[ -z ${RG:-} ]] && ! command -v rg >/dev/null; then
     apt_install ripgrep || { say "cargo install ripgrep --locked"; cargo install ripgrep --locked; } \
       || warn "could not install ripgrep"
   fi
@@ -173,7 +187,7 @@ BETTERLEAKS=${BETTERLEAKS:-$(venv_bin betterleaks betterleaks || true)}
 
 version_of() {
   case $1 in
-    keyhound) "$KEYHOUND" --version 2>/dev/null | head -1 ;;
+    keyhound|keyhound-*) "$KEYHOUND" --version 2>/dev/null | head -1 ;;
     rg) "$RG" --version 2>/dev/null | head -1 ;;
     gitleaks) echo "gitleaks $("$GITLEAKS" version 2>/dev/null)" ;;
     kingfisher) "$KINGFISHER" --version 2>/dev/null | head -1 ;;
@@ -201,6 +215,18 @@ if [[ $MODE == files ]]; then
   TARGET=$CORPUS
   git -C "$CORPUS" rev-parse --show-toplevel >/dev/null 2>&1 \
     && warn "$CORPUS is inside a git repository: ignore rules of that repository may apply to rg/keyhound"
+elif [[ $MODE == minified ]]; then
+  META=$MINIFIED.json
+  if [[ -f $MINIFIED/bundle.min.js && -f $META ]] && [[ $(meta_get "$META" size_mb_requested) == "$SIZE" ]]; then
+    say "minified bundle already built: $MINIFIED/bundle.min.js"
+  else
+    say "building a ${SIZE} MB single-line bundle in $MINIFIED (once)"
+    mkdir -p "$(dirname "$MINIFIED")"
+    rm -f "$META"
+    python3 "$HERE/bench/make_minified.py" --dest "$MINIFIED" --meta "$META" --size-mb "$SIZE" \
+      || die "minified bundle build failed"
+  fi
+  TARGET=$MINIFIED
 elif [[ $MODE == precision ]]; then
   META=$PRECISION.json
   say "building the precision tree $PRECISION (small; rebuilt each run)"
@@ -296,9 +322,11 @@ time_tool() {
 
 for t in $TOOLS; do
   rep=$RUNDIR/$t/report.json
-  if [[ $MODE == files ]]; then
+  if [[ $MODE == files || $MODE == minified ]]; then
     case $t in
       keyhound) time_tool keyhound "0 1" "$rep" -- "$KEYHOUND" scan "$TARGET" --format json --output "$rep" ;;
+      keyhound-plain) time_tool keyhound-plain "0 1" "$rep" -- "$KEYHOUND" scan "$TARGET" --decode-depth 0 \
+          --archive-depth 0 --format json --output "$rep" ;;
       rg) time_tool rg "0 1" "$RUNDIR/rg/stdout" -- "${RG:-rg}" -c --hidden --no-require-git --no-messages -e "$OPENAI_RE" "$TARGET" ;;
       gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" dir "$TARGET" --no-banner --log-level error \
           --report-format json --report-path "$rep" ;;
@@ -324,6 +352,8 @@ for t in $TOOLS; do
   else
     case $t in
       keyhound) time_tool keyhound "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --format json --output "$rep" ;;
+      keyhound-all-objects) time_tool keyhound-all-objects "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --all-objects \
+          --format json --output "$rep" ;;
       gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" git "$TARGET" --no-banner --log-level error \
           --report-format json --report-path "$rep" ;;
       kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
@@ -373,7 +403,7 @@ DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || echo unknown)
 CMD="scripts/bench.sh"
-if [[ $MODE == history ]]; then CMD+=" history"; fi
+if [[ $MODE != files ]]; then CMD+=" $MODE"; fi
 if ((${#ARGV[@]})); then CMD+=" ${ARGV[*]}"; fi
 
 echo
@@ -385,9 +415,14 @@ for t in $TOOLS; do
 done
 echo
 
-if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-history.md; fi
+if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE.md; fi
 {
-  if [[ $MODE == files ]]; then
+  if [[ $MODE == minified ]]; then
+    echo "### Benchmark: one minified file"
+    echo
+    echo "One single-line JavaScript bundle of $CORPUS_MB MB, dense with \\u002d escapes, %2D URLs and base64"
+    echo "data: URIs; $PLANTED planted fake OpenAI keys (clear, base64, \\u002d-escaped, percent-encoded)."
+  elif [[ $MODE == files ]]; then
     echo "### Benchmark: directory scan"
     echo
     echo "Corpus: $CORPUS_MB MB in $CORPUS_FILES files (copies of the crate sources cargo unpacked"

@@ -80,17 +80,27 @@ def main():
         print("? ? -")
         return
     hit = 0
+    per_file = {}
+    for p in planted:
+        path = p.get("file") or p.get("path") or "\0"
+        per_file[path] = per_file.get(path, 0) + 1
+    rg_credit = {}
     for p in planted:
         key = p["key"]
         path = p.get("file") or p.get("path") or "\0"
         if tool == "rg":
-            # rg -c reports files, not matches: the planted file must be listed
-            ok = any(f.startswith(path) or ("/" + path + ":") in f for f in found)
+            # rg -c reports files and matching lines, not matches: the planted file must be listed, and a file
+            # holding several planted keys is credited with at most as many as it has matching lines.
+            lines = [f for f in found if f.startswith(path) or ("/" + path + ":") in f]
+            credit = rg_credit.get(path, len(lines))
+            ok = credit > 0
+            rg_credit[path] = credit - 1
         else:
             prefix = re.match(r"sk-(?:proj-|svcacct-|admin-|None-)?", key).group(0)
             head, tail = key[: len(prefix) + 4], key[-4:]
             ok = any(key in f or (head in f and ("\\u2026" + tail in f or "\u2026" + tail in f)) for f in found)
-            if not ok and tool == "keyhound":
+            # (a file's OpenAI finding stands for its planted key only when the file holds one)
+            if not ok and tool.startswith("keyhound") and per_file[path] == 1:
                 ok = any(path in f and "openai" in f.lower() for f in found)
         hit += ok
     scanned = None
