@@ -127,30 +127,56 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
     }
 }
 
+/// A gzip file: its members one after another, as `gzip -d` reads them, inflated into one content. Bytes after
+/// the last member that are not another member are ignored, as gzip ignores trailing garbage (tape padding,
+/// data appended to the file). What a corrupt or cut-short member inflated before the damage is still scanned,
+/// and the damage is a scan error.
 fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes);
-    let inner = decoder
-        .header()
-        .and_then(|h| h.filename())
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .filter(|f| !f.is_empty())
-        .unwrap_or_else(|| gunzipped_name(name));
     let limit = (*budget).min((bytes.len() as u64).saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
-    let mut allowed = limit;
-    match read_bounded(&mut decoder, &mut allowed) {
-        Ok(content) => {
-            *budget -= content.len() as u64;
-            opened.members.push((inner, content));
+    let mut content = Vec::new();
+    let mut inner: Option<String> = None;
+    let mut rest: &[u8] = bytes;
+    let mut damage = None;
+    while rest.starts_with(&[0x1f, 0x8b]) {
+        let mut decoder = flate2::bufread::GzDecoder::new(rest);
+        let room = limit - content.len() as u64;
+        let before = content.len();
+        let read = (&mut decoder).take(room.saturating_add(1)).read_to_end(&mut content);
+        if inner.is_none() {
+            inner = decoder
+                .header()
+                .and_then(|h| h.filename())
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .filter(|f| !f.is_empty());
         }
-        Err(_) if limit < *budget => opened.errors.push((
-            inner,
-            format!("inflates to over {MAX_RATIO} times its size: a decompression bomb, not read"),
-        )),
-        Err(reason) => {
-            *budget = 0;
-            opened.errors.push((inner, reason));
+        if content.len() as u64 > limit {
+            let inner = inner.unwrap_or_else(|| gunzipped_name(name));
+            if limit < *budget {
+                let reason = format!("inflates to over {MAX_RATIO} times its size: a decompression bomb, not read");
+                opened.errors.push((inner, reason));
+            } else {
+                *budget = 0;
+                let reason = "over --max-archive-size: the archive holds more than the limit; the rest is not scanned";
+                opened.errors.push((inner, reason.into()));
+            }
+            return;
+        }
+        if let Err(e) = read {
+            damage = Some(format!("corrupt or cut short after {} bytes of it: {e}", content.len()));
+            break;
+        }
+        rest = decoder.into_inner();
+        // A member that consumed nothing cannot be followed by another.
+        if content.len() == before && rest.len() == bytes.len() {
+            break;
         }
     }
+    let inner = inner.unwrap_or_else(|| gunzipped_name(name));
+    *budget -= content.len() as u64;
+    if let Some(reason) = damage {
+        opened.errors.push((inner.clone(), reason));
+    }
+    opened.members.push((inner, content));
 }
 
 /// `app.js.gz` holds `app.js`, `site.tgz` holds `site.tar`.
@@ -263,6 +289,45 @@ mod tests {
         let opened = open(&small, Kind::Zip, "two.zip", &mut budget);
         assert_eq!(opened.members.len(), 1);
         assert!(opened.errors[0].1.contains("--max-archive-size"), "{:?}", opened.errors);
+    }
+
+    fn gzip_of(content: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(content).expect("gzip");
+        gz.finish().expect("gzip")
+    }
+
+    /// gzip's own behaviour: members one after another are one content; trailing garbage is ignored.
+    #[test]
+    fn gzip_members_are_joined_and_trailing_garbage_is_ignored() {
+        let mut bytes = gzip_of(b"hello ");
+        bytes.extend(gzip_of(b"world\n"));
+        bytes.extend(b"\0\0\0 trailing garbage");
+        let mut budget = 1 << 20;
+        let opened = open(&bytes, Kind::Gzip, "hello.txt.gz", &mut budget);
+        assert!(opened.errors.is_empty(), "{:?}", opened.errors);
+        assert_eq!(
+            opened.members,
+            vec![("hello.txt".to_string(), b"hello world\n".to_vec())]
+        );
+    }
+
+    /// A cut-short gzip: what it inflated before the cut is scanned, and the cut is a scan error (not a bomb).
+    #[test]
+    fn a_cut_short_gzip_keeps_what_it_inflated() {
+        let text: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let bytes = gzip_of(&text);
+        let cut = &bytes[..bytes.len() / 2];
+        let mut budget = 1 << 20;
+        let opened = open(cut, Kind::Gzip, "log.gz", &mut budget);
+        assert_eq!(opened.members.len(), 1);
+        assert!(opened.members[0].1.starts_with(b"line 0\nline 1\n"));
+        assert!(!opened.members[0].1.is_empty() && opened.members[0].1.len() < text.len());
+        assert_eq!(opened.errors.len(), 1, "{:?}", opened.errors);
+        assert!(opened.errors[0].1.contains("cut short"), "{:?}", opened.errors);
+        assert!(!opened.errors[0].1.contains("bomb"), "{:?}", opened.errors);
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::io::{Cursor, Write};
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::common::{LEGACY_KEY, PROJECT_KEY, Repo, code, json_findings, keyhound_in, run, stderr, stdout, tree};
+use crate::common::{
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, Repo, code, json_findings, keyhound_in, run, stderr, stdout, tree,
+};
 
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -147,6 +149,32 @@ fn decompression_bombs_are_stopped_and_reported() {
     let dir = tree(&[("cut.zip", &cut)]);
     let (_, _, err) = scan_json(dir.path(), &[]);
     assert!(err.contains("cut.zip") && err.contains("not a readable zip"), "{err}");
+}
+
+/// gzip files as they are found: several members, trailing garbage (which gzip ignores), or cut short.
+#[test]
+fn gzip_files_with_trailing_bytes_or_cut_short_are_read_like_gzip_reads_them() {
+    let mut padded = gzip_of(format!("A={LEGACY_KEY}\n").as_bytes());
+    padded.extend(b"\0\0\0\0 appended by a tool");
+    let mut two = gzip_of(b"first member\n");
+    two.extend(gzip_of(format!("B={LEGACY_KEY_2}\n").as_bytes()));
+    let log: Vec<u8> = format!("C={PROJECT_KEY}\n")
+        .into_bytes()
+        .into_iter()
+        .chain((0..20_000u32).flat_map(|i| format!("line {i}\n").into_bytes()))
+        .collect();
+    let mut cut = gzip_of(&log);
+    cut.truncate(cut.len() / 2);
+    let dir = tree(&[("padded.txt.gz", &padded), ("two.txt.gz", &two), ("app.log.gz", &cut)]);
+    let (status, findings, err) = scan_json(dir.path(), &[]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(by_path(&findings, "padded.txt.gz!padded.txt")["secret"], LEGACY_KEY);
+    assert_eq!(by_path(&findings, "two.txt.gz!two.txt")["secret"], LEGACY_KEY_2);
+    assert_eq!(by_path(&findings, "app.log.gz!app.log")["secret"], PROJECT_KEY);
+    // Only the cut file is incomplete, and it is not called a bomb.
+    assert!(err.contains("1 could not be read: 1 member"), "{err}");
+    assert!(err.contains("app.log.gz!app.log") && err.contains("cut short"), "{err}");
+    assert!(!err.contains("bomb"), "{err}");
 }
 
 #[test]
