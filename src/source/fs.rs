@@ -211,13 +211,19 @@ impl Visitor<'_, '_> {
             return;
         }
         let mut buffer = std::mem::take(&mut self.buffer);
-        buffer.clear();
-        match file.read_to_end(&mut buffer) {
-            Ok(_) => {
-                self.record(&buffer, label);
+        match read_whole(&mut file, size, walk.options.max_file_size, &mut buffer) {
+            Ok(Some(len)) => {
+                self.record(&buffer[..len], label);
                 if let Some(bar) = &walk.progress {
-                    bar.inc(buffer.len() as u64);
+                    bar.inc(len as u64);
                 }
+            }
+            Ok(None) => {
+                self.counts.too_large += 1;
+                walk.diag.note(format!(
+                    "{label}: skipped, it grew past --max-file-size {} while it was read",
+                    bytesize::ByteSize(walk.options.max_file_size).display().iec()
+                ));
             }
             Err(err) => unreadable(&mut self.counts, err),
         }
@@ -300,5 +306,73 @@ fn walk_error_parts(err: &ignore::Error) -> (String, String) {
             }
             other => return (path.unwrap_or_default(), other.to_string()),
         }
+    }
+}
+
+/// Reads the whole of `file` (of `size` bytes when it was opened) into `buffer`, which is reused from file to
+/// file: its bytes are initialised once, at its largest, so no file is zero-filled or copied twice. A file is
+/// one `read` call when it still has the size it had when opened; `File::read_to_end` would ask the size and the
+/// position again first, read once more to see the end, and follow a file that grows without bound. Returns the length read, or `None` when
+/// the file grew past `max` while it was read.
+fn read_whole(file: &mut File, size: u64, max: u64, buffer: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    let want = usize::try_from(size.min(max))
+        .unwrap_or(usize::MAX - 1)
+        .saturating_add(1);
+    if buffer.len() < want {
+        buffer.resize(want, 0);
+    }
+    let mut filled = 0;
+    while filled < want {
+        match file.read(&mut buffer[filled..want]) {
+            Ok(0) => return Ok(Some(filled)),
+            // All it held when it was opened: done, without a last read to see the end.
+            Ok(n) if (filled + n) as u64 == size => return Ok(Some(filled + n)),
+            Ok(n) => filled += n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    // More than the size it had: it is growing. Read on, up to the limit.
+    buffer.truncate(filled);
+    let room = max.saturating_add(1).saturating_sub(filled as u64);
+    file.take(room).read_to_end(buffer)?;
+    Ok((buffer.len() as u64 <= max).then_some(buffer.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_whole;
+    use std::io::Write;
+
+    fn file_with(content: &[u8]) -> (tempfile::NamedTempFile, std::fs::File) {
+        let mut temp = tempfile::NamedTempFile::new().expect("temp file");
+        temp.write_all(content).expect("write");
+        let file = std::fs::File::open(temp.path()).expect("open");
+        (temp, file)
+    }
+
+    #[test]
+    fn a_file_is_read_whole_into_a_reused_buffer() {
+        let mut buffer = vec![b'x'; 64];
+        let (_temp, mut file) = file_with(b"hello");
+        assert_eq!(read_whole(&mut file, 5, 100, &mut buffer).expect("read"), Some(5));
+        assert_eq!(&buffer[..5], b"hello");
+        let (_temp, mut file) = file_with(b"");
+        assert_eq!(read_whole(&mut file, 0, 100, &mut buffer).expect("read"), Some(0));
+    }
+
+    /// A file that grew after its size was taken is read on, up to the limit, and past it is refused.
+    #[test]
+    fn a_growing_file_is_read_up_to_the_limit() {
+        let content = vec![b'a'; 10_000];
+        let mut buffer = Vec::new();
+        let (_temp, mut file) = file_with(&content);
+        assert_eq!(
+            read_whole(&mut file, 100, 20_000, &mut buffer).expect("read"),
+            Some(10_000)
+        );
+        assert_eq!(buffer[..10_000], content[..]);
+        let (_temp, mut file) = file_with(&content);
+        assert_eq!(read_whole(&mut file, 100, 5_000, &mut buffer).expect("read"), None);
     }
 }
