@@ -79,12 +79,17 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::con
     }
     // Binary content is not searched for encoded text: a key there is in the clear or not at all.
     let decode_depth = if raw_is_binary { 0 } else { options.decode_depth };
-    let mut inspection = inspect_text(scanner, bytes, path, raw_is_binary, None, decode_depth);
-    if let Some((text, encoding)) = decoded {
+    let anchored = scanner.path_anchors(path);
+    let text = Text {
+        path,
+        anchored: &anchored,
+    };
+    let mut inspection = inspect_text(scanner, bytes, &text, raw_is_binary, None, decode_depth);
+    if let Some((decoded, encoding)) = decoded {
         let more = inspect_text(
             scanner,
-            text.as_bytes(),
-            path,
+            decoded.as_bytes(),
+            &text,
             false,
             Some(encoding),
             options.decode_depth,
@@ -97,6 +102,13 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::con
             .extend(more.findings.into_iter().filter(|f| !known.contains(&f.fingerprint)));
     }
     inspection
+}
+
+/// What is the same for every text of one piece of content.
+struct Text<'a> {
+    path: &'a str,
+    /// The context rules the path anchors ([`Scanner::path_anchors`]).
+    anchored: &'a [usize],
 }
 
 /// A key found in content: in the clear (`chain` empty), or in the encoded text at `start..end`.
@@ -113,15 +125,16 @@ struct Candidate {
 fn inspect_text(
     scanner: &Scanner,
     content: &[u8],
-    path: &str,
+    text: &Text<'_>,
     binary: bool,
     encoding: Option<Encoding>,
     decode_depth: u32,
 ) -> Inspection {
+    let path = text.path;
     let (matches, hints) = if decode_depth > 0 {
-        scanner.find_with_hints(content)
+        scanner.find_with_hints_anchored(content, text.anchored)
     } else {
-        (scanner.find(content), Vec::new())
+        (scanner.find_anchored(content, text.anchored), Vec::new())
     };
     let mut candidates: Vec<Candidate> = matches
         .into_iter()
@@ -134,7 +147,7 @@ fn inspect_text(
         })
         .collect();
     if decode_depth > 0 {
-        let decoded = crate::content::decode::decoded_keys(scanner, content, hints, decode_depth);
+        let decoded = crate::content::decode::decoded_keys(scanner, content, hints, decode_depth, text.anchored);
         // A key in the clear inside encoded text (a percent-encoded URL holding a raw key) is the raw scan's.
         let clear: Vec<(usize, usize, Vec<u8>)> =
             candidates.iter().map(|c| (c.start, c.end, c.secret.clone())).collect();

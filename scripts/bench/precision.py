@@ -15,8 +15,10 @@ The tree:
   contexts/<shape>-pair.txt     key:<k1>,<k2>
   contexts/<shape>-url.txt      https://example.com/search?q=%20<key>
   negatives/<name>.txt          one line that holds no OpenAI key (placeholders, other vendors' keys, ...)
-  other-provider/anthropic-N.env  ANTHROPIC_API_KEY=<fake Anthropic key>: a real finding of another
-                                provider, counted on its own row (keyhound has an Anthropic rule too)
+  other-provider/<provider>-N.*  a fake key of another provider: Anthropic (ANTHROPIC_API_KEY=), and the
+                                `sk-` shapes of Moonshot (sk- + 48, next to api.moonshot.cn) and DeepSeek
+                                (sk- + 32 hex, next to api.deepseek.com): real findings of another provider,
+                                counted on their own rows, with how many an OpenAI rule claims
 
 Counting: a planted key is found when a finding's secret/match (not merely its context line) contains the
 whole key, whatever the rule. A negative file is a false positive for a tool when the tool reports any
@@ -88,11 +90,32 @@ def negatives(rng):
         ("too-long-legacy", "legacy key + 3 more key characters", "OPENAI_API_KEY=" + legacy + r(ALNUM, 3) + "\n"),
         ("too-long-project", "project key (74/74) + 3 more key characters",
          "OPENAI_API_KEY=" + project + r(ALNUM, 3) + "\n"),
-        ("moonshot-style", "`sk-` + 48 alphanumerics, no marker (Moonshot)",
-         'client = OpenAI(api_key="' + moonshot + '", base_url="https://api.moonshot.cn/v1")\n'),
-        ("deepseek-style", "`sk-` + 32 hex (DeepSeek)",
-         'client = OpenAI(api_key="sk-' + r("0123456789abcdef", 32) + '", base_url="https://api.deepseek.com")\n'),
+        ("sk-48-no-vendor", "`sk-` + 48 alphanumerics, no marker, no vendor named",
+         'API_KEY="' + moonshot + '"\n'),
+        ("sk-hex32-no-vendor", "`sk-` + 32 hex, no vendor named",
+         'API_KEY="sk-' + r("0123456789abcdef", 32) + '"\n'),
     ]
+
+
+def other_providers(rng):
+    """(provider, file name, key, file content) of each fake key of another provider."""
+    def r(alphabet, n):
+        return "".join(rng.choice(alphabet) for _ in range(n))
+
+    out = []
+    for n in range(1, 4):
+        key = "sk-ant-api03-" + r(URLSAFE, 93) + "AA"
+        out.append(("anthropic", f"anthropic-{n}.env", key, f"ANTHROPIC_API_KEY={key}\n"))
+    for n in range(1, 4):
+        key = "sk-" + r(ALNUM, 48)
+        assert MARKER not in key
+        out.append(("moonshot", f"moonshot-{n}.py", key,
+                    f'client = OpenAI(api_key="{key}", base_url="https://api.moonshot.cn/v1")\n'))
+    for n in range(1, 4):
+        key = "sk-" + r("0123456789abcdef", 32)
+        out.append(("deepseek", f"deepseek-{n}.py", key,
+                    f'client = OpenAI(api_key="{key}", base_url="https://api.deepseek.com")\n'))
+    return out
 
 
 def build(args):
@@ -121,11 +144,10 @@ def build(args):
         rel = f"negatives/{name}.txt"
         files[rel] = content
         neg.append({"name": name, "what": what, "file": rel, "content": content.rstrip("\n")})
-    for n in range(1, 4):
-        key = "sk-ant-api03-" + "".join(rng.choice(URLSAFE) for _ in range(93)) + "AA"
-        rel = f"other-provider/anthropic-{n}.env"
-        files[rel] = f"ANTHROPIC_API_KEY={key}\n"
-        other.append({"provider": "anthropic", "key": key, "file": rel})
+    for provider, name, key, content in other_providers(rng):
+        rel = f"other-provider/{name}"
+        files[rel] = content
+        other.append({"provider": provider, "key": key, "file": rel})
     for rel, content in files.items():
         path = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -135,7 +157,7 @@ def build(args):
         json.dump({"dest": dest, "files": len(files), "planted_count": len(positives), "positives": positives,
                    "negatives": neg, "other_provider": other}, fh, indent=1)
     print(f"precision.py: {len(files)} files in {dest}: {len(positives)} fake OpenAI keys, {len(neg)} hard "
-          f"negatives, {len(other)} Anthropic keys", file=sys.stderr)
+          f"negatives, {len(other)} keys of other providers", file=sys.stderr)
 
 
 # ------------------------------------------------------------------ reports --
@@ -223,8 +245,15 @@ def table(args):
         gen = [k for k in found if not any(k in sec and is_openai(rule) for _, rule, sec in t["findings"])]
         return f"{len(gen)}/{len(found)}"
     row("OpenAI keys found only by a non-OpenAI rule (of those found)", generic_only)
-    okeys = [o["key"] for o in other]
-    row("Anthropic keys (another provider: not FPs)", lambda t: f"{count_keys(t, okeys)}/{len(okeys)}")
+    labels = {"anthropic": "Anthropic keys", "moonshot": "Moonshot `sk-` + 48 next to api.moonshot.cn",
+              "deepseek": "DeepSeek `sk-` + 32 hex next to api.deepseek.com"}
+    for provider in dict.fromkeys(o["provider"] for o in other):
+        okeys = [o["key"] for o in other if o["provider"] == provider]
+        row(f"{labels.get(provider, provider)} (another provider: not FPs)",
+            lambda t, okeys=okeys: f"{count_keys(t, okeys)}/{len(okeys)}")
+    allother = [o["key"] for o in other]
+    row("… of these claimed by an OpenAI rule", lambda t: "{}/{}".format(
+        sum(any(k in sec and is_openai(rule) for _, rule, sec in t["findings"]) for k in allother), len(allother)))
     nfiles = {n["file"] for n in negs}
 
     def fp(t, only_openai=False):
@@ -283,7 +312,8 @@ def table(args):
     md = ["### Benchmark: precision (OpenAI key shapes and hard negatives)", "",
           f"Tree: {meta['files']} small files: {PER_SHAPE} fake keys per OpenAI key shape, each in its own "
           f"`OPENAI_API_KEY=<key>` file, {len(pos) - PER_SHAPE * len(SHAPES)} more in other contexts, "
-          f"{len(negs)} hard-negative files (no OpenAI key) and {len(other)} fake Anthropic keys. "
+          f"{len(negs)} hard-negative files (no OpenAI key) and {len(other)} fake keys of other providers "
+          "(Anthropic, Moonshot, DeepSeek). "
           "All keys are random strings made by `scripts/gen-fake-key.py` (seeded); none was ever issued.",
           "A key counts as found when a finding's secret/match contains the whole key (any rule); a negative "
           "file counts as a false positive when the tool reports anything in it.",

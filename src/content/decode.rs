@@ -68,60 +68,76 @@ impl Decoder {
 
 /// Every key in encoded text in `content`, `depth` decodings deep (0: none). `hints` are the signs of encoded
 /// text that the scanner's pass over `content` met ([`Scanner::find_with_hints`]).
-pub fn decoded_keys(scanner: &Scanner, content: &[u8], hints: Vec<(Decoder, usize)>, depth: u32) -> Vec<Decoded> {
+///
+/// `anchored` are the context rules the content's path anchors ([`Scanner::path_anchors`]).
+pub fn decoded_keys(
+    scanner: &Scanner,
+    content: &[u8],
+    hints: Vec<(Decoder, usize)>,
+    depth: u32,
+    anchored: &[usize],
+) -> Vec<Decoded> {
     let mut budget = content.len().saturating_mul(2).saturating_add(BUDGET_BASE);
     let mut found = Vec::new();
-    collect(scanner, content, hints, depth, &mut budget, &mut found);
+    let mut search = Search {
+        scanner,
+        anchored,
+        budget: &mut budget,
+    };
+    search.collect(content, hints, depth, &mut found);
     found.sort_by(|a, b| (a.start, a.end, &a.chain, &a.secret).cmp(&(b.start, b.end, &b.chain, &b.secret)));
     found.dedup_by(|b, a| a.start == b.start && a.end == b.end && a.secret == b.secret && a.rule == b.rule);
     found
 }
 
-fn collect(
-    scanner: &Scanner,
-    content: &[u8],
-    hints: Vec<(Decoder, usize)>,
-    depth: u32,
-    budget: &mut usize,
-    out: &mut Vec<Decoded>,
-) {
-    if depth == 0 || content.is_empty() || hints.is_empty() {
-        return;
-    }
-    let radius = scanner.longest_match() * 4 / 3 + 8;
-    for (decoder, start, end) in windows(content, hints, radius) {
-        // A base64 window may not start at a group boundary of the encoding: each of the four is tried.
-        let shifts = if decoder == Decoder::Base64 { 0..4 } else { 0..1 };
-        for shift in shifts {
-            let from = start + shift;
-            if from >= end || *budget == 0 {
-                continue;
-            }
-            let Some(decoded) = decoder.decode(&content[from..end]) else {
-                continue;
-            };
-            if !looks_like_text(&decoded) {
-                continue;
-            }
-            *budget = budget.saturating_sub(decoded.len());
-            let (matches, inner_hints) = scanner.find_with_hints(&decoded);
-            for m in matches {
-                out.push(Decoded {
-                    rule: m.rule,
-                    secret: decoded[m.start..m.end].to_vec(),
+/// One decoding search: what every level of nesting shares.
+struct Search<'a> {
+    scanner: &'a Scanner,
+    anchored: &'a [usize],
+    /// Bytes that may still be decoded: decoding never costs more than a few times the content.
+    budget: &'a mut usize,
+}
+
+impl Search<'_> {
+    fn collect(&mut self, content: &[u8], hints: Vec<(Decoder, usize)>, depth: u32, out: &mut Vec<Decoded>) {
+        if depth == 0 || content.is_empty() || hints.is_empty() {
+            return;
+        }
+        let radius = self.scanner.longest_match() * 4 / 3 + 8;
+        for (decoder, start, end) in windows(content, hints, radius) {
+            // A base64 window may not start at a group boundary of the encoding: each of the four is tried.
+            let shifts = if decoder == Decoder::Base64 { 0..4 } else { 0..1 };
+            for shift in shifts {
+                let from = start + shift;
+                if from >= end || *self.budget == 0 {
+                    continue;
+                }
+                let Some(decoded) = decoder.decode(&content[from..end]) else {
+                    continue;
+                };
+                if !looks_like_text(&decoded) {
+                    continue;
+                }
+                *self.budget = self.budget.saturating_sub(decoded.len());
+                let (matches, inner_hints) = self.scanner.find_with_hints_anchored(&decoded, self.anchored);
+                for m in matches {
+                    out.push(Decoded {
+                        rule: m.rule,
+                        secret: decoded[m.start..m.end].to_vec(),
+                        start: from,
+                        end,
+                        chain: decoder.name().to_string(),
+                    });
+                }
+                let mut inner = Vec::new();
+                self.collect(&decoded, inner_hints, depth - 1, &mut inner);
+                out.extend(inner.into_iter().map(|d| Decoded {
                     start: from,
                     end,
-                    chain: decoder.name().to_string(),
-                });
+                    chain: format!("{}>{}", decoder.name(), d.chain),
+                    ..d
+                }));
             }
-            let mut inner = Vec::new();
-            collect(scanner, &decoded, inner_hints, depth - 1, budget, &mut inner);
-            out.extend(inner.into_iter().map(|d| Decoded {
-                start: from,
-                end,
-                chain: format!("{}>{}", decoder.name(), d.chain),
-                ..d
-            }));
         }
     }
 }
@@ -311,7 +327,7 @@ mod tests {
     fn found(text: &str, depth: u32) -> Vec<(String, String)> {
         let s = scanner();
         let (_, hints) = s.find_with_hints(text.as_bytes());
-        decoded_keys(&s, text.as_bytes(), hints, depth)
+        decoded_keys(&s, text.as_bytes(), hints, depth, &[])
             .into_iter()
             .map(|d| (String::from_utf8_lossy(&d.secret).into_owned(), d.chain))
             .collect()

@@ -296,7 +296,7 @@ fn decoded_candidates(span: &[u8], depth: u32) -> Vec<Vec<u8>> {
         return Vec::new();
     };
     let (_, hints) = scanner.find_with_hints(span);
-    crate::content::decode::decoded_keys(scanner, span, hints, depth)
+    crate::content::decode::decoded_keys(scanner, span, hints, depth, &[])
         .into_iter()
         .map(|d| d.secret)
         .collect()

@@ -4,4 +4,5 @@
 pub const BUILTIN_RULE_FILES: &[(&str, &str)] = &[
     ("rules/openai.toml", include_str!("../../rules/openai.toml")),
     ("rules/ai-providers.toml", include_str!("../../rules/ai-providers.toml")),
+    ("rules/ai-context.toml", include_str!("../../rules/ai-context.toml")),
 ];

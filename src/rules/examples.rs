@@ -85,6 +85,10 @@ fn check_positive(
             &format!("the example has {got} confidence, not {confidence}"),
         ));
     }
+    if let Some(context) = &rule.context {
+        check_context(scanner, rule, context, example, failures);
+        return;
+    }
     if !rule.keywords.iter().any(|k| example.contains(k.as_str())) {
         failures.push(failure(
             rule,
@@ -98,6 +102,71 @@ fn check_positive(
         .map(|(before, after)| (format!("{before}{example}{after}"), 1))
         .collect();
     texts.push((format!("key:{example},{example}"), 2));
+    expect_exact(scanner, rule, example, texts, failures);
+}
+
+/// A context rule's example is a key of the shape alone: it must be found whole next to each context word (before
+/// it, after it, on the line above), and nowhere else: not alone, not past the rule's distance.
+fn check_context(
+    scanner: &Scanner,
+    rule: &Rule,
+    context: &super::Context,
+    example: &str,
+    failures: &mut Vec<ExampleFailure>,
+) {
+    let mut texts: Vec<(String, usize)> = Vec::new();
+    for word in &rule.keywords {
+        for (before, after) in WRAPPINGS {
+            texts.push((format!("{word} {before}{example}{after}"), 1));
+            texts.push((format!("{before}{example}{after} # {word}"), 1));
+        }
+        texts.push((format!("# {word}\nkey = \"{example}\"\n"), 1));
+        texts.push((format!("{word}:{example},{example}"), 2));
+    }
+    expect_exact(scanner, rule, example, texts, failures);
+    let far = " ".repeat(context.distance + 1);
+    let mut alone: Vec<String> = WRAPPINGS
+        .iter()
+        .map(|(before, after)| format!("{before}{example}{after}"))
+        .collect();
+    alone.extend(rule.keywords.iter().map(|word| format!("{word}{far}{example}")));
+    alone.extend(rule.keywords.iter().map(|word| format!("{example}{far}{word}")));
+    for text in alone {
+        if scanner
+            .find(text.as_bytes())
+            .iter()
+            .any(|m| scanner.rule(m.rule).id == rule.id)
+        {
+            failures.push(failure(
+                rule,
+                example,
+                &format!("found without its context (none, or farther than context_distance) in {text:?}"),
+            ));
+            return;
+        }
+    }
+    if let Some(word) = context.path_words.first() {
+        let path = format!("src/{word}_client.py");
+        let anchored = scanner.path_anchors(&path);
+        let text = format!("key = \"{example}\"\n");
+        let found = scanner.find_anchored(text.as_bytes(), &anchored);
+        if !found
+            .iter()
+            .any(|m| &text[m.start..m.end] == example && scanner.rule(m.rule).id == rule.id)
+        {
+            failures.push(failure(rule, example, &format!("not found in a file named {path}")));
+        }
+    }
+}
+
+/// Each text must hold exactly `expected` findings, each of exactly the example, by `rule`.
+fn expect_exact(
+    scanner: &Scanner,
+    rule: &Rule,
+    example: &str,
+    texts: Vec<(String, usize)>,
+    failures: &mut Vec<ExampleFailure>,
+) {
     for (text, expected) in texts {
         let found = scanner.find(text.as_bytes());
         let exact = found.len() == expected

@@ -141,9 +141,17 @@ struct RuleSpec {
     keywords: Vec<String>,
     min_entropy: Option<f64>,
     remediation: String,
-    /// The confidence of a match (default `high`).
+    /// The confidence of a match (default `high`; `medium` for context rules, which cannot be `high`).
+    confidence: Option<Confidence>,
+    /// For keys with no prefix of their own: the `keywords` are context words (`DEEPSEEK_API_KEY`, `cohere`),
+    /// and a match counts only when it lies whole within this many bytes before or after one of them.
+    context_distance: Option<usize>,
+    /// With `context_distance`: a file whose path holds a context word (in any case) anchors every match in it.
     #[serde(default)]
-    confidence: Confidence,
+    context_in_path: bool,
+    /// Character classes the secret must hold at least one of each: `digit`, `lower`, `upper`.
+    #[serde(default)]
+    must_contain: Vec<CharClass>,
     /// Regexes of the shapes known to be real: when given, a match that is none of them in full has `medium`
     /// confidence.
     #[serde(default)]
@@ -162,6 +170,38 @@ struct RuleSpec {
     /// Public example values that are not leaks (a vendor's published sample keys), each with its source.
     #[serde(default)]
     allowed_values: Vec<AllowedValue>,
+}
+
+/// The farthest a context word may be from the key it anchors, in bytes.
+pub const MAX_CONTEXT_DISTANCE: usize = 1000;
+
+/// A class of characters a secret must hold (`must_contain`): random keys have all of them, words and hex
+/// hashes do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CharClass {
+    Digit,
+    Lower,
+    Upper,
+}
+
+impl CharClass {
+    pub fn holds(self, byte: u8) -> bool {
+        match self {
+            CharClass::Digit => byte.is_ascii_digit(),
+            CharClass::Lower => byte.is_ascii_lowercase(),
+            CharClass::Upper => byte.is_ascii_uppercase(),
+        }
+    }
+}
+
+/// What anchors the matches of a rule whose keys have no prefix of their own.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// How far (bytes) a match may lie from a context word (one of the rule's keywords).
+    pub distance: usize,
+    /// The context words in lower case, when a file's path may anchor the rule (`context_in_path`).
+    pub path_words: Vec<String>,
 }
 
 /// A value of a key's shape that is public on purpose, and where it is published.
@@ -190,6 +230,10 @@ pub struct Rule {
     pub min_entropy: Option<f64>,
     pub remediation: String,
     pub confidence: Confidence,
+    /// Set for context rules: their keywords are context words near the key, not part of it.
+    pub context: Option<Context>,
+    /// Character classes the secret must each hold at least once.
+    pub must_contain: Vec<CharClass>,
     /// Known shapes, anchored at both ends.
     pub known_shapes: Vec<Regex>,
     /// Indexes of the capture groups whose texts must be of one length.
@@ -247,6 +291,34 @@ impl Rule {
             .parse(&spec.regex)
             .ok()
             .and_then(|hir| hir.properties().maximum_len());
+        let context = match (spec.context_distance, spec.context_in_path) {
+            (Some(distance), in_path) if (1..=MAX_CONTEXT_DISTANCE).contains(&distance) => Some(Context {
+                distance,
+                path_words: if in_path {
+                    spec.keywords.iter().map(|k| k.to_ascii_lowercase()).collect()
+                } else {
+                    Vec::new()
+                },
+            }),
+            (Some(distance), _) => {
+                return Err(invalid(format!(
+                    "context_distance {distance} is outside 1..={MAX_CONTEXT_DISTANCE} bytes"
+                )));
+            }
+            (None, true) => return Err(invalid("context_in_path needs context_distance".into())),
+            (None, false) => None,
+        };
+        let confidence = match (spec.confidence, &context) {
+            (Some(Confidence::High), Some(_)) => {
+                return Err(invalid(
+                    "a context rule (context_distance) finds keys by what is near them: its confidence is `medium`"
+                        .into(),
+                ));
+            }
+            (Some(confidence), _) => confidence,
+            (None, Some(_)) => Confidence::Medium,
+            (None, None) => Confidence::High,
+        };
         if spec.allowed_values.iter().any(|a| a.source.trim().is_empty()) {
             return Err(invalid("allowed_values: every value needs its `source`".into()));
         }
@@ -285,7 +357,9 @@ impl Rule {
             keywords: spec.keywords,
             min_entropy: spec.min_entropy,
             remediation: spec.remediation,
-            confidence: spec.confidence,
+            confidence,
+            context,
+            must_contain: spec.must_contain,
             known_shapes,
             equal_length_groups,
             examples: spec.examples,

@@ -47,6 +47,10 @@ pub struct Scanner {
     placeholders: PlaceholderFilter,
     /// The hints' own pass, when they do not fit in the keyword pass.
     hint_pass: Option<(AhoCorasick, Vec<Decoder>)>,
+    /// Some rule may be anchored by a file's path.
+    path_anchored: bool,
+    /// The context words' own pass, and the keyword each of its patterns is.
+    context_pass: Option<(AhoCorasick, Vec<usize>)>,
 }
 
 /// Six base64 characters that a keyword alone decides, at each of the three alignments it can have in an
@@ -123,7 +127,14 @@ fn hint_patterns(rules: &RuleSet, keywords: &[String], room: usize) -> Vec<(Stri
             .map(|r| r.severity)
             .max()
     };
-    let mut ranked: Vec<&String> = keywords.iter().collect();
+    // Context words are not part of any key: their encoded forms say nothing of a key.
+    let in_keys = |k: &str| {
+        rules
+            .rules()
+            .iter()
+            .any(|r| r.context.is_none() && r.keywords.iter().any(|kw| kw == k))
+    };
+    let mut ranked: Vec<&String> = keywords.iter().filter(|k| in_keys(k)).collect();
     ranked.sort_by_key(|k| {
         let holders = examples.iter().filter(|e| e.contains(k.as_str())).count();
         (
@@ -182,13 +193,23 @@ impl Scanner {
             rules_of_long.sort_unstable();
             rules_of_long.dedup();
         }
+        // Context words (keywords only context rules use) get a pass of their own: they are many spellings of
+        // common-looking words, and would crowd the keys' keywords and the hints off the fastest searcher.
+        let is_context_word = |k: &String| {
+            rules
+                .rules()
+                .iter()
+                .all(|r| r.context.is_some() || !r.keywords.contains(k))
+        };
+        let (context_words, key_words): (Vec<usize>, Vec<usize>) =
+            (0..keywords.len()).partition(|&i| is_context_word(&keywords[i]));
         // Hints of encoded text ride in the keyword pass (one pass over the bytes), in the room it has left on
         // its fastest path; keywords too many for that leave the hints a pass of their own.
-        let room = FAST_PATTERNS.saturating_sub(keywords.len());
+        let room = FAST_PATTERNS.saturating_sub(key_words.len());
         let together = room >= ESCAPE_HINTS.len();
         let hints = hint_patterns(&rules, &keywords, if together { room } else { FAST_PATTERNS });
-        let mut patterns: Vec<String> = keywords.clone();
-        let mut kinds: Vec<Pattern> = (0..keywords.len()).map(Pattern::Keyword).collect();
+        let mut patterns: Vec<String> = key_words.iter().map(|&i| keywords[i].clone()).collect();
+        let mut kinds: Vec<Pattern> = key_words.iter().map(|&i| Pattern::Keyword(i)).collect();
         if together {
             patterns.extend(hints.iter().map(|(p, _)| p.clone()));
             kinds.extend(hints.iter().map(|(_, d)| Pattern::Hint(*d)));
@@ -204,7 +225,21 @@ impl Scanner {
                 .build(hints.iter().map(|(p, _)| p))?;
             Some((ac, hints.iter().map(|(_, d)| *d).collect()))
         };
+        let context_pass = if context_words.is_empty() {
+            None
+        } else {
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(context_words.iter().map(|&i| &keywords[i]))?;
+            Some((ac, context_words))
+        };
+        let path_anchored = rules
+            .rules()
+            .iter()
+            .any(|r| r.context.as_ref().is_some_and(|c| !c.path_words.is_empty()));
         Ok(Scanner {
+            path_anchored,
+            context_pass,
             rules,
             prefilter,
             patterns: kinds,
@@ -218,11 +253,35 @@ impl Scanner {
     /// Every accepted match in `hay` (as [`Scanner::find`]) and the signs of encoded text met on the way:
     /// `(decoder, position)`, in order of position per decoder.
     pub fn find_with_hints(&self, hay: &[u8]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
-        let (matches, mut hints) = self.scan(hay, Checks::All);
+        self.find_with_hints_anchored(hay, &[])
+    }
+
+    /// As [`Scanner::find_with_hints`], with the context rules in `anchored` (from [`Scanner::path_anchors`])
+    /// anchored everywhere in `hay`.
+    pub fn find_with_hints_anchored(&self, hay: &[u8], anchored: &[usize]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
+        let (matches, mut hints) = self.scan(hay, Checks::All, anchored);
         if let Some((ac, decoders)) = &self.hint_pass {
             hints.extend(ac.find_iter(hay).map(|m| (decoders[m.pattern().as_usize()], m.start())));
         }
         (matches, hints)
+    }
+
+    /// The context rules that a file's path anchors: those with `context_in_path` whose context word the path
+    /// holds, in any case (`src/deepseek_client.py`).
+    pub fn path_anchors(&self, path: &str) -> Vec<usize> {
+        let mut anchored = Vec::new();
+        if !self.path_anchored {
+            return anchored;
+        }
+        let path = path.to_ascii_lowercase();
+        for (index, rule) in self.rules.rules().iter().enumerate() {
+            if let Some(context) = &rule.context
+                && context.path_words.iter().any(|word| path.contains(word.as_str()))
+            {
+                anchored.push(index);
+            }
+        }
+        anchored
     }
 
     /// The longest text any rule can match (bounded rules only): how much around a hint of a key is worth
@@ -257,14 +316,26 @@ impl Scanner {
         self.find_with(hay, Checks::None)
     }
 
-    fn find_with(&self, hay: &[u8], checks: Checks) -> Vec<RuleMatch> {
-        self.scan(hay, checks).0
+    /// As [`Scanner::find`], with the context rules in `anchored` anchored everywhere in `hay`.
+    pub fn find_anchored(&self, hay: &[u8], anchored: &[usize]) -> Vec<RuleMatch> {
+        self.scan(hay, Checks::All, anchored).0
     }
 
-    /// The prefilter pass: the rule matches, and the hints it met.
-    fn scan(&self, hay: &[u8], checks: Checks) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
+    fn find_with(&self, hay: &[u8], checks: Checks) -> Vec<RuleMatch> {
+        self.scan(hay, checks, &[]).0
+    }
+
+    /// The prefilter pass: the rule matches, and the hints it met. The rules in `anchored` are searched in the
+    /// whole of `hay`.
+    fn scan(&self, hay: &[u8], checks: Checks, anchored: &[usize]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut hints = Vec::new();
+        if !anchored.is_empty() {
+            windows = vec![Vec::new(); self.rules.len()];
+            for &rule_index in anchored {
+                push_window(&mut windows[rule_index], 0, hay.len());
+            }
+        }
         // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
         // overlapping search cannot use it) and still sees every position where a keyword starts.
         let mut from = 0;
@@ -285,19 +356,13 @@ impl Scanner {
                     }
                 }
             };
-            if windows.is_empty() {
-                windows = vec![Vec::new(); self.rules.len()];
-            }
-            let keyword_end = hit.start() + self.keywords[keyword].len();
-            for &rule_index in &self.keyword_rules[keyword] {
-                let (start, end) = match self.rules.get(rule_index).max_match_len {
-                    Some(max) => (
-                        hit.start().saturating_sub(max),
-                        keyword_end.saturating_add(max).min(hay.len()),
-                    ),
-                    None => (0, hay.len()),
-                };
-                push_window(&mut windows[rule_index], start, end);
+            self.keyword_windows(&mut windows, keyword, hit.start(), hay.len());
+        }
+        if let Some((ac, words)) = &self.context_pass {
+            let mut from = 0;
+            while let Some(hit) = ac.find(aho_corasick::Input::new(hay).range(from..)) {
+                from = hit.start() + 1;
+                self.keyword_windows(&mut windows, words[hit.pattern().as_usize()], hit.start(), hay.len());
             }
         }
         if windows.is_empty() {
@@ -310,6 +375,24 @@ impl Scanner {
             }
         }
         (resolve_overlaps(found), hints)
+    }
+
+    /// Adds the windows that a hit of `keyword` at `at` opens for its rules.
+    fn keyword_windows(&self, windows: &mut Vec<Vec<(usize, usize)>>, keyword: usize, at: usize, len: usize) {
+        if windows.is_empty() {
+            *windows = vec![Vec::new(); self.rules.len()];
+        }
+        let keyword_end = at + self.keywords[keyword].len();
+        for &rule_index in &self.keyword_rules[keyword] {
+            let rule = self.rules.get(rule_index);
+            // A context word anchors the key within the rule's distance on either side of it.
+            let reach = rule.context.as_ref().map(|c| c.distance).or(rule.max_match_len);
+            let (start, end) = match reach {
+                Some(max) => (at.saturating_sub(max), keyword_end.saturating_add(max).min(len)),
+                None => (0, len),
+            };
+            push_window(&mut windows[rule_index], start, end);
+        }
     }
 
     fn find_in_window(
@@ -374,12 +457,26 @@ impl Scanner {
         if !(before_ok && after_ok) {
             return false;
         }
+        // A key with no prefix of its own, between base64 characters, is a piece of base64 (an integrity hash).
+        if rule.context.is_some()
+            && (start > 0 && matches!(hay[start - 1], b'+' | b'/')
+                || end < hay.len() && matches!(hay[end], b'+' | b'/' | b'='))
+        {
+            return false;
+        }
         let secret = &hay[start..end];
         if rule.allowed_values.contains(secret) {
             return false;
         }
         if let Some(min) = rule.min_entropy
             && shannon_entropy(secret) < min
+        {
+            return false;
+        }
+        if !rule
+            .must_contain
+            .iter()
+            .all(|class| secret.iter().any(|&b| class.holds(b)))
         {
             return false;
         }

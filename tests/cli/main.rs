@@ -1,6 +1,7 @@
 //! Integration tests: the real `keyhound` binary, run the way a user runs it.
 
 mod common;
+mod context;
 mod fake_openai;
 mod git;
 mod hidden;
