@@ -419,7 +419,8 @@ impl Walker<'_, '_> {
         });
     }
 
-    /// Visits every blob in trees not seen before, depth-first. `prefix` starts every path (`refs/tags/t:`).
+    /// Visits every blob not yet in `seen_blobs` in trees not seen before, depth-first. `prefix` starts every path
+    /// (`refs/tags/t:`).
     fn walk_tree_with(
         &mut self,
         root: Oid,
@@ -443,16 +444,20 @@ impl Walker<'_, '_> {
                     continue;
                 }
             };
-            // Subtrees are pushed in reverse so they are visited in tree (name) order.
+            // Subtrees are pushed in reverse so they are visited in tree (name) order. Most entries of a commit's
+            // tree were met in its parent's: they are passed over before their path is built.
             let mut subtrees = Vec::new();
             for entry in tree.iter() {
-                let name = String::from_utf8_lossy(entry.name_bytes());
-                let path = join_path(&prefix, &name);
+                let path = || join_path(&prefix, &String::from_utf8_lossy(entry.name_bytes()));
                 match entry.kind() {
-                    Some(ObjectType::Tree) => subtrees.push((entry.id(), path)),
-                    Some(ObjectType::Blob) => on_blob(self, entry.id(), &path),
+                    Some(ObjectType::Tree) if !self.seen_trees.contains(&entry.id()) => {
+                        subtrees.push((entry.id(), path()))
+                    }
+                    Some(ObjectType::Blob) if !self.seen_blobs.contains(&entry.id()) => {
+                        on_blob(self, entry.id(), &path())
+                    }
                     Some(ObjectType::Commit) => {
-                        self.submodules.insert(path);
+                        self.submodules.insert(path());
                     }
                     _ => {}
                 }
