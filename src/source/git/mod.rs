@@ -8,6 +8,7 @@
 mod enumerate;
 pub mod messages;
 pub mod objects;
+mod paths;
 mod staged;
 pub mod tree_files;
 mod unreachable;
@@ -264,9 +265,9 @@ impl Worker {
 
 impl Job<'_> {
     fn blob(&self, worker: &mut Worker, enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) {
-        let path = &enumeration.paths[intro.path as usize];
+        let path = enumeration.paths.get(intro.path);
         if let Some(exclude) = &self.options.exclude
-            && exclude.is_match(path.as_str())
+            && exclude.is_match(path)
         {
             worker.counts.excluded += 1;
             return;
@@ -540,7 +541,7 @@ fn collapse_versions(findings: Vec<Finding>, enumeration: &Enumeration) -> Vec<F
 
 /// Provenance with the commit id filled in; author fields come later, once per flagged commit.
 fn provenance(enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) -> GitProvenance {
-    let path = &enumeration.paths[intro.path as usize];
+    let path = enumeration.paths.get(intro.path);
     let commit = enumeration.commit_of(intro);
     GitProvenance {
         commit: commit.map(|c| c.to_string()).unwrap_or_default(),
