@@ -2,7 +2,7 @@
 # keyhound benchmark: keyhound against ripgrep and peer secret scanners.
 #
 #   scripts/bench.sh [files] [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
-#   scripts/bench.sh history [--versions N] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
+#   scripts/bench.sh history [--versions N | --repo DIR] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
 #   scripts/bench.sh memory
@@ -20,7 +20,9 @@
 #   --unordered, every object inflated once in pack order, one process)
 #   keyhound-all-objects (keyhound git --all-objects: the cost of looking at
 #   every object in the object database) keyhound-1t (keyhound git -j 1: the
-#   table then prints the one-thread/two-thread ratio)
+#   table then prints the one-thread/two-thread ratio). --repo DIR times the
+#   same tools on an existing repository instead (bare or not, e.g. a clone
+#   of cargo), which has no planted keys: the table then counts findings only.
 # precision: not a timing. A small tree (BENCH_PRECISION) of 5 fake keys per
 #   OpenAI key shape (scripts/gen-fake-key.py), keys in other contexts, hard
 #   negatives (placeholders, Stripe, Moonshot/DeepSeek-style sk- keys, ...)
@@ -82,7 +84,7 @@ case "${1:-}" in
   memory) MODE=memory; shift ;;
   files|run) shift ;;
 esac
-SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0
+SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO=""
 if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
 ARGV=("$@")
@@ -99,6 +101,8 @@ while (($#)); do
     --only=*) ONLY=${1#*=}; shift ;;
     --versions) HIST_VERSIONS=$2; shift 2 ;;
     --versions=*) HIST_VERSIONS=${1#*=}; shift ;;
+    --repo) EXTERNAL_REPO=${2:-}; shift 2 ;;
+    --repo=*) EXTERNAL_REPO=${1#*=}; shift ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -106,6 +110,13 @@ while (($#)); do
 done
 [[ $SIZE =~ ^[0-9]+$ && $RUNS =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $HIST_VERSIONS =~ ^[0-9]+$ ]] \
   || { echo "bench.sh: --size, --runs, --warmup and --versions take whole numbers (--runs at least 1)" >&2; exit 2; }
+
+if [[ -n $EXTERNAL_REPO ]]; then
+  [[ $MODE == history ]] || { echo "bench.sh: --repo applies to history mode only" >&2; exit 2; }
+  git -C "$EXTERNAL_REPO" rev-parse --git-dir >/dev/null 2>&1 \
+    || { echo "bench.sh: --repo $EXTERNAL_REPO: not a git repository" >&2; exit 2; }
+  EXTERNAL_REPO=$(realpath "$EXTERNAL_REPO")
+fi
 
 if [[ -t 2 ]]; then B=$'\e[1m' R=$'\e[31m' Y=$'\e[33m' N=$'\e[0m'; else B="" R="" Y="" N=""; fi
 say()  { printf '%s==> %s%s\n' "$B" "$*" "$N" >&2; }
@@ -192,22 +203,30 @@ if [[ $MODE == memory ]]; then
   [[ -d $SMALL ]] || python3 "$HERE/bench/make_many_blobs.py" --repo "$SMALL" --blobs 100000 || die "repository build failed"
   [[ -d $LARGE ]] || python3 "$HERE/bench/make_many_blobs.py" --repo "$LARGE" --blobs 1000000 || die "repository build failed"
   peak_kb() { /usr/bin/time -f '%M' -o "$WORK/memory.time" "$@" >/dev/null 2>&1 || true; tail -n 1 "$WORK/memory.time"; }
+  split_kb() { python3 "$HERE/bench/peak_rss.py" "$@"; } # prints: anonymous KiB, file-backed KiB, VmHWM KiB
   OUT=$WORK/results-memory.md
   {
     echo "### Benchmark: memory per unique blob"
     echo
     echo "Bare repositories of 100,000 and 1,000,000 small unique blobs (one file each, 10,000 files a commit)."
-    echo "Peak RSS (GNU time), and its growth per blob between the two. Date: $(date -u '+%Y-%m-%d %H:%M UTC')."
-    echo "Command: \`scripts/bench.sh memory\`."
+    echo "Peak RSS (GNU time), and its growth per blob between the two; then that growth split into the"
+    echo "process's own memory (RssAnon) and the pack and index files it maps (RssFile), sampled from"
+    echo "/proc every 2 ms. Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Command: \`scripts/bench.sh memory\`."
     echo
-    echo "| tool | 100k blobs MB | 1M blobs MB | bytes per blob |"
-    echo "|---|---:|---:|---:|"
+    echo "| tool | 100k blobs MB | 1M blobs MB | bytes per blob | own memory, bytes per blob | mapped files, bytes per blob |"
+    echo "|---|---:|---:|---:|---:|---:|"
     for tool in keyhound git; do
-      if [[ $tool == keyhound ]]; then small=$(peak_kb "$KEYHOUND" git -q "$SMALL"); large=$(peak_kb "$KEYHOUND" git -q "$LARGE")
-      else small=$(peak_kb git -C "$SMALL" cat-file --batch-all-objects --batch --unordered)
-        large=$(peak_kb git -C "$LARGE" cat-file --batch-all-objects --batch --unordered); fi
-      awk -v t="$tool" -v a="$small" -v b="$large" \
-        'BEGIN { printf "| %s | %.0f | %.0f | %.0f |\n", t, a/1024, b/1024, (b-a)*1024/900000 }'
+      if [[ $tool == keyhound ]]; then on_small=("$KEYHOUND" git -q "$SMALL") on_large=("$KEYHOUND" git -q "$LARGE")
+      else
+        on_small=(git -C "$SMALL" cat-file --batch-all-objects --batch --unordered)
+        on_large=(git -C "$LARGE" cat-file --batch-all-objects --batch --unordered)
+      fi
+      small=$(peak_kb "${on_small[@]}") large=$(peak_kb "${on_large[@]}")
+      read -r sa sf _ < <(split_kb "${on_small[@]}")
+      read -r la lf _ < <(split_kb "${on_large[@]}")
+      awk -v t="$tool" -v a="$small" -v b="$large" -v sa="$sa" -v la="$la" -v sf="$sf" -v lf="$lf" \
+        'BEGIN { printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", t, a/1024, b/1024, (b-a)*1024/900000,
+                 (la-sa)*1024/900000, (lf-sf)*1024/900000 }'
     done
   } | tee "$OUT"
   say "table written to $OUT"
@@ -269,6 +288,16 @@ elif [[ $MODE == precision ]]; then
   mkdir -p "$(dirname "$PRECISION")"
   python3 "$HERE/bench/precision.py" build --dest "$PRECISION" --meta "$META" || die "precision tree build failed"
   TARGET=$PRECISION
+elif [[ -n $EXTERNAL_REPO ]]; then
+  META=$WORK/history-external.json
+  python3 - "$EXTERNAL_REPO" "$META" <<'PY'
+import json, subprocess, sys
+repo, meta = sys.argv[1:3]
+commits = subprocess.run(["git", "-C", repo, "rev-list", "--all", "--count"], capture_output=True, text=True, check=True)
+json.dump({"commits": int(commits.stdout), "planted": [], "planted_count": 0}, open(meta, "w"))
+PY
+  say "existing repository $EXTERNAL_REPO ($(meta_get "$META" commits) commits, no planted keys)"
+  TARGET=$EXTERNAL_REPO
 else
   META=$WORK/history.json
   HV_TAG="$HIST_PKG:$HIST_VERSIONS"
@@ -430,7 +459,7 @@ row_cells() { # prints: tool|seconds|MB|findings|planted|ratio
   local t=$1
   if [[ ${STATUS[$t]} == ok ]]; then
     local hit=${HIT[$t]}
-    if [[ $hit != "-" ]]; then hit="$hit/$PLANTED"; fi
+    if [[ $hit != "-" && $PLANTED != 0 ]]; then hit="$hit/$PLANTED"; elif [[ $PLANTED == 0 ]]; then hit="-"; fi
     printf '%s|%s|%s|%s|%s|%s\n' "$t" "${SEC[$t]}" "${MB[$t]}" "${FIND[$t]}" "$hit" "$(ratio "$t")"
   else
     printf '%s|%s|-|-|-|-\n' "$t" "${STATUS[$t]}"
@@ -471,6 +500,11 @@ if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE
     echo
     echo "Corpus: $CORPUS_MB MB in $CORPUS_FILES files (copies of the crate sources cargo unpacked"
     echo "under ~/.cargo/registry/src, $(meta_get "$META" copies) subtree(s)), $PLANTED planted fake OpenAI keys."
+  elif [[ -n $EXTERNAL_REPO ]]; then
+    echo "### Benchmark: git history scan"
+    echo
+    echo "Repository: \`$EXTERNAL_REPO\`, $(meta_get "$META" commits) commits; $CORPUS_MB MB in $CORPUS_FILES files;"
+    echo "no planted keys (findings are whatever each tool reports)."
   else
     echo "### Benchmark: git history scan"
     echo

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use git2::{ObjectType, Oid};
 
 use super::GitError;
+use super::blob_index::BlobIndex;
 use super::objects::Objects;
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
@@ -216,7 +217,7 @@ pub fn enumerate(
         objects,
         label,
         seen_trees: HashSet::new(),
-        seen_blobs: HashSet::new(),
+        blob_index: BlobIndex::default(),
         submodules: HashSet::new(),
         unreachable: false,
         out: Enumeration::default(),
@@ -386,8 +387,8 @@ pub(super) struct Walker<'a, 'r> {
     pub(super) objects: &'a Objects<'r>,
     pub(super) label: &'a str,
     pub(super) seen_trees: HashSet<Oid>,
-    /// Blobs already listed for scanning, or present before the range began.
-    pub(super) seen_blobs: HashSet<Oid>,
+    /// Blobs already listed for scanning (in `out.blobs`), or present before the range began.
+    blob_index: BlobIndex,
     submodules: HashSet<String>,
     /// Blobs recorded now are ones no ref reaches.
     pub(super) unreachable: bool,
@@ -405,7 +406,7 @@ impl Walker<'_, '_> {
             if let Ok(commit) = self.objects.commit(parent) {
                 let tree = commit.tree_id();
                 self.walk_tree_with(tree, "", diag, counts, &mut |walker, blob, _path| {
-                    walker.seen_blobs.insert(blob);
+                    walker.blob_index.mark_present(blob);
                 });
             }
         }
@@ -417,7 +418,7 @@ impl Walker<'_, '_> {
         });
     }
 
-    /// Visits every blob not yet in `seen_blobs` in trees not seen before, depth-first. `prefix` starts every path
+    /// Visits every blob not seen yet in trees not seen before, depth-first. `prefix` starts every path
     /// (`refs/tags/t:`).
     fn walk_tree_with(
         &mut self,
@@ -451,9 +452,7 @@ impl Walker<'_, '_> {
                     Some(ObjectType::Tree) if !self.seen_trees.contains(&entry.id()) => {
                         subtrees.push((entry.id(), path()))
                     }
-                    Some(ObjectType::Blob) if !self.seen_blobs.contains(&entry.id()) => {
-                        on_blob(self, entry.id(), &path())
-                    }
+                    Some(ObjectType::Blob) if !self.blob_seen(&entry.id()) => on_blob(self, entry.id(), &path()),
                     Some(ObjectType::Commit) => {
                         self.submodules.insert(path());
                     }
@@ -464,23 +463,22 @@ impl Walker<'_, '_> {
         }
     }
 
-    pub(super) fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) {
-        if self.seen_blobs.insert(blob) {
-            let path = self.intern(path);
-            let unreachable = self.unreachable;
-            self.out.blobs.push((
-                blob,
-                BlobIntro {
-                    commit,
-                    path,
-                    unreachable,
-                },
-            ));
-        }
+    /// Whether `blob` is listed for scanning already, or was present before the range began.
+    pub(super) fn blob_seen(&self, blob: &Oid) -> bool {
+        self.blob_index.contains(&self.out.blobs, blob)
     }
 
-    fn intern(&mut self, path: &str) -> u32 {
-        self.out.paths.intern(path)
+    pub(super) fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) {
+        if self.blob_seen(&blob) {
+            return;
+        }
+        let path = self.out.paths.intern(path);
+        let unreachable = self.unreachable;
+        self.blob_index.push(&mut self.out.blobs, blob, || BlobIntro {
+            commit,
+            path,
+            unreachable,
+        });
     }
 }
 

@@ -5,6 +5,7 @@
 //! a blob's first sighting is the commit and path that introduced it. No patches are generated. Only blobs that
 //! hold a finding get their provenance (author, date, summary) looked up.
 
+mod blob_index;
 mod enumerate;
 pub mod messages;
 pub mod objects;

@@ -1,12 +1,13 @@
 //! The paths of a history scan, interned: a file changed a hundred times is one path, and a million paths cost
 //! little more than their bytes.
 //!
-//! All paths live in one string; each is found again by a hash of it (with random keys, so no repository can
-//! choose paths that collide). Paths whose hash another path already has are kept in a map of their own, so a
-//! collision costs memory, never a wrong path.
+//! All paths live in one string; a table of their indices (4 bytes each) finds each one again by a hash of it,
+//! with random keys, so no repository can choose paths that pile up in one place. Two paths with one hash are
+//! told apart by comparing them, so a collision costs time, never a wrong path.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 #[derive(Debug, Default)]
 pub struct Paths {
@@ -14,19 +15,15 @@ pub struct Paths {
     bytes: String,
     /// Where each path ends in `bytes` (it starts where the one before ends).
     ends: Vec<usize>,
-    /// The hash of a path to its index: the first path with that hash.
-    by_hash: HashMap<u64, u32>,
-    /// Paths whose hash an earlier, different path already has.
-    collided: HashMap<String, u32>,
+    /// The index of every path, by the hash of the path.
+    by_hash: HashTable<u32>,
     hasher: RandomState,
 }
 
 impl Paths {
     /// The path at `index` (from [`Paths::intern`]).
     pub fn get(&self, index: u32) -> &str {
-        let index = index as usize;
-        let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        &self.bytes[start..self.ends[index]]
+        path_at(&self.bytes, &self.ends, index)
     }
 
     pub fn len(&self) -> usize {
@@ -40,29 +37,23 @@ impl Paths {
     /// The index of `path`, added if it is new.
     pub fn intern(&mut self, path: &str) -> u32 {
         let hash = self.hasher.hash_one(path);
-        match self.by_hash.get(&hash) {
-            Some(&index) if self.get(index) == path => index,
-            Some(_) => {
-                if let Some(&index) = self.collided.get(path) {
-                    return index;
-                }
-                let index = self.push(path);
-                self.collided.insert(path.to_string(), index);
-                index
-            }
-            None => {
-                let index = self.push(path);
-                self.by_hash.insert(hash, index);
-                index
-            }
+        if let Some(&index) = self.by_hash.find(hash, |&index| self.get(index) == path) {
+            return index;
         }
-    }
-
-    fn push(&mut self, path: &str) -> u32 {
         self.bytes.push_str(path);
         self.ends.push(self.bytes.len());
-        (self.ends.len() - 1) as u32
+        let index = u32::try_from(self.ends.len() - 1).expect("fewer than 4 billion paths");
+        let (bytes, ends, hasher) = (&self.bytes, &self.ends, &self.hasher);
+        self.by_hash
+            .insert_unique(hash, index, |&other| hasher.hash_one(path_at(bytes, ends, other)));
+        index
     }
+}
+
+fn path_at<'a>(bytes: &'a str, ends: &[usize], index: u32) -> &'a str {
+    let index = index as usize;
+    let start = if index == 0 { 0 } else { ends[index - 1] };
+    &bytes[start..ends[index]]
 }
 
 #[cfg(test)]
@@ -84,17 +75,20 @@ mod tests {
         assert_eq!(paths.len(), 3);
     }
 
-    /// Two paths with one hash (forced here by hand) are both kept, each with its own index.
+    /// Enough paths, many of them prefixes of one another, to make the table grow many times: each is found
+    /// again at its own index, and nothing is merged.
     #[test]
-    fn a_hash_collision_never_merges_two_paths() {
+    fn many_paths_keep_their_own_indices() {
         let mut paths = Paths::default();
-        let first = paths.intern("a.txt");
-        let hash_of_other = paths.hasher.hash_one("b.txt");
-        paths.by_hash.insert(hash_of_other, first);
-        let second = paths.intern("b.txt");
-        assert_ne!(first, second);
-        assert_eq!(paths.get(second), "b.txt");
-        assert_eq!(paths.intern("b.txt"), second);
-        assert_eq!(paths.intern("a.txt"), first);
+        let names: Vec<String> = (0..5000)
+            .map(|n| format!("dir/{}", "a".repeat(n % 7)) + &n.to_string())
+            .collect();
+        let indices: Vec<u32> = names.iter().map(|name| paths.intern(name)).collect();
+        assert_eq!(paths.len(), 5000);
+        for (name, index) in names.iter().zip(&indices) {
+            assert_eq!(paths.intern(name), *index);
+            assert_eq!(paths.get(*index), name);
+        }
+        assert_eq!(paths.len(), 5000);
     }
 }

@@ -105,7 +105,7 @@ pub(super) fn add(
     for oid in ids {
         if walked.contains(&oid)
             || walker.seen_trees.contains(&oid)
-            || walker.seen_blobs.contains(&oid)
+            || walker.blob_seen(&oid)
             || known_tags.contains(&oid)
         {
             continue;
@@ -143,7 +143,7 @@ pub(super) fn add(
     }
 
     for blob in blobs {
-        if !walker.seen_blobs.contains(&blob) {
+        if !walker.blob_seen(&blob) {
             found.blobs += 1;
             walker.record_blob(blob, UNREACHABLE_BLOB_PATH, NO_COMMIT);
         }
