@@ -13,4 +13,5 @@ mod report;
 mod revoke;
 mod rules;
 mod scan;
+mod split_walk;
 mod unreachable;

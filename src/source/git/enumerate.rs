@@ -142,6 +142,9 @@ impl Tips {
 
 /// Walks the selected commits parents-first and collects every blob not seen before. With `all_objects` (only
 /// for [`Selection::All`]), then what only reflogs reach and what nothing reaches (see [`super::unreachable`]).
+///
+/// `on_commit` is handed each commit the refs reach (the first [`CommitGraph`] of [`Enumeration::commits`]) as
+/// it is read, so that its message is read only once.
 pub fn enumerate(
     objects: &Objects<'_>,
     label: &str,
@@ -149,6 +152,7 @@ pub fn enumerate(
     all_objects: bool,
     diag: &Diagnostics,
     counts: &mut Counts,
+    on_commit: &mut dyn FnMut(&git2::Commit<'_>),
 ) -> Result<Enumeration, GitError> {
     let repo = objects.repo;
     let git_err = GitError::git(label);
@@ -213,24 +217,19 @@ pub fn enumerate(
             hide.push(resolve(base)?);
         }
     }
-    let mut walker = Walker {
-        objects,
-        label,
-        seen_trees: HashSet::new(),
-        blob_index: BlobIndex::default(),
-        submodules: HashSet::new(),
-        unreachable: false,
-        out: Enumeration::default(),
-    };
+    let mut walker = Walker::new(objects, label);
     let hidden = ancestors(objects, &hide, label, diag, counts);
-    let graph = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts);
+    let graph = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts, on_commit);
     if !hide.is_empty() {
         walker.seed_range_boundary(&graph, diag, counts);
     }
-    for (index, node) in graph.nodes.iter().enumerate() {
-        walker.walk_tree(node.tree, index as u32, "", diag, counts);
-    }
     walker.out.commits = graph.nodes.iter().map(|n| n.oid).collect();
+    if hide.is_empty() {
+        walker.walk_commits_in_parallel(&graph.nodes, diag, counts);
+    } else {
+        // A range is short, and its walk starts from the boundary's trees.
+        walker.walk_commits(&graph.nodes, 0, diag, counts);
+    }
     // What only refs to trees and blobs reach comes last: a blob that some commit holds keeps that commit.
     for (tree, name) in &tips.trees {
         walker.walk_tree(*tree, NO_COMMIT, &format!("{name}:"), diag, counts);
@@ -302,6 +301,7 @@ impl CommitGraph {
         label: &str,
         diag: &Diagnostics,
         counts: &mut Counts,
+        on_commit: &mut dyn FnMut(&git2::Commit<'_>),
     ) -> CommitGraph {
         let mut nodes: Vec<Node> = Vec::new();
         let mut parents: Vec<Oid> = Vec::new();
@@ -324,6 +324,7 @@ impl CommitGraph {
                     continue;
                 }
             };
+            on_commit(&commit);
             let start = parents.len() as u32;
             for parent in commit.parent_ids() {
                 parents.push(parent);
@@ -393,9 +394,112 @@ pub(super) struct Walker<'a, 'r> {
     /// Blobs recorded now are ones no ref reaches.
     pub(super) unreachable: bool,
     pub(super) out: Enumeration,
+    /// Trees that could not be read, kept back instead of reported (by a walker of later commits, see
+    /// [`Walker::walk_commits_in_parallel`]).
+    deferred_errors: Option<Vec<(Oid, ScanError)>>,
 }
 
-impl Walker<'_, '_> {
+/// What a walker of later commits found, to be added to the first walker's.
+struct LaterWalk {
+    blobs: Vec<(Oid, BlobIntro)>,
+    paths: super::paths::Paths,
+    seen_trees: HashSet<Oid>,
+    submodules: HashSet<String>,
+    deferred_errors: Vec<(Oid, ScanError)>,
+    counts: Counts,
+}
+
+/// Below this many commits the walk is not split.
+const MIN_COMMITS_TO_SPLIT: usize = 256;
+
+impl<'a, 'r> Walker<'a, 'r> {
+    pub(super) fn new(objects: &'a Objects<'r>, label: &'a str) -> Self {
+        Walker {
+            objects,
+            label,
+            seen_trees: HashSet::new(),
+            blob_index: BlobIndex::default(),
+            submodules: HashSet::new(),
+            unreachable: false,
+            out: Enumeration::default(),
+            deferred_errors: None,
+        }
+    }
+
+    /// Walks the trees of `nodes`, the commits from index `first` on.
+    fn walk_commits(&mut self, nodes: &[Node], first: usize, diag: &Diagnostics, counts: &mut Counts) {
+        for (offset, node) in nodes.iter().enumerate() {
+            self.walk_tree(node.tree, (first + offset) as u32, "", diag, counts);
+        }
+    }
+
+    /// Walks the trees of `nodes` (all the commits, from index 0) as [`Walker::walk_commits`] does, with the
+    /// later commits on another thread with a repository handle of its own when the pool has more than one
+    /// thread.
+    ///
+    /// The result is the same as one walk's. A blob belongs to the first commit that holds it, at the first
+    /// path where that commit's tree holds it. The later walk starts from nothing, so it finds the first such
+    /// commit among its own commits, and the blob's path there. The trees that it walks and one walk would
+    /// skip, because the earlier commits hold them, cannot hold a blob that the earlier walk does not list. So
+    /// a blob that the earlier walk lists keeps that listing, and any other blob keeps the later walk's. Blobs
+    /// stay in commit order, which the scan order relies on. The later walk re-reads what the two parts share,
+    /// about one snapshot's worth of trees; a tree that neither can read is reported once.
+    fn walk_commits_in_parallel(&mut self, nodes: &[Node], diag: &Diagnostics, counts: &mut Counts) {
+        if rayon::current_num_threads() < 2 || nodes.len() < MIN_COMMITS_TO_SPLIT {
+            return self.walk_commits(nodes, 0, diag, counts);
+        }
+        // Trees grow with the history, so later commits cost more to walk: the earlier walk takes more of them.
+        let middle = nodes.len() * 3 / 5;
+        let (earlier, later) = nodes.split_at(middle);
+        let (git_dir, loose, label) = (self.objects.repo.path().to_path_buf(), self.objects.loose, self.label);
+        let later_walk = std::thread::scope(|scope| {
+            let handle = scope.spawn(move || -> Option<LaterWalk> {
+                let repo = super::open_with_own_packs(&git_dir).ok()?;
+                let objects = Objects::new(&repo, loose);
+                let mut walker = Walker::new(&objects, label);
+                walker.deferred_errors = Some(Vec::new());
+                let mut counts = Counts::default();
+                walker.walk_commits(later, middle, diag, &mut counts);
+                Some(LaterWalk {
+                    blobs: walker.out.blobs,
+                    paths: walker.out.paths,
+                    seen_trees: walker.seen_trees,
+                    submodules: walker.submodules,
+                    deferred_errors: walker.deferred_errors.unwrap_or_default(),
+                    counts,
+                })
+            });
+            self.walk_commits(earlier, 0, diag, counts);
+            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        match later_walk {
+            Some(later_walk) => self.absorb(later_walk, diag, counts),
+            // The repository could not be opened a second time: the later half is walked here.
+            None => self.walk_commits(later, middle, diag, counts),
+        }
+    }
+
+    /// Adds what a walker of later commits found: the blobs not listed here, the trees seen, the unreadable
+    /// trees not reported here already.
+    fn absorb(&mut self, later: LaterWalk, diag: &Diagnostics, counts: &mut Counts) {
+        for (oid, intro) in later.blobs {
+            if !self.blob_seen(&oid) {
+                let path = self.out.paths.intern(later.paths.get(intro.path));
+                self.blob_index
+                    .push(&mut self.out.blobs, oid, || BlobIntro { path, ..intro });
+            }
+        }
+        for (tree, error) in later.deferred_errors {
+            // A tree in the seen set here was met (and, if unreadable, reported) by this walk.
+            if !self.seen_trees.contains(&tree) {
+                counts.fail(diag, error);
+            }
+        }
+        self.seen_trees.extend(later.seen_trees);
+        self.submodules.extend(later.submodules);
+        counts.add(later.counts);
+    }
+
     /// Marks everything in the trees of the range's boundary parents (the commits just outside the range) as
     /// already present, so that only what the range's commits introduce is scanned.
     fn seed_range_boundary(&mut self, graph: &CommitGraph, diag: &Diagnostics, counts: &mut Counts) {
@@ -439,7 +543,10 @@ impl Walker<'_, '_> {
                     let place = format!("{tree_oid} ({})", if prefix.is_empty() { "/" } else { &prefix });
                     let mut error = err.scan_error(place).in_repository(self.label);
                     error.reason.push_str("; the files under it are not scanned");
-                    counts.fail(diag, error);
+                    match &mut self.deferred_errors {
+                        Some(deferred) => deferred.push((tree_oid, error)),
+                        None => counts.fail(diag, error),
+                    }
                     continue;
                 }
             };

@@ -33,21 +33,32 @@ pub fn scan_commit_message(
     counts: &mut Counts,
 ) -> Result<Vec<Finding>, String> {
     let commit_object = objects.commit(commit).map_err(|e| e.reason)?;
-    let message = commit_object.message_raw_bytes();
+    Ok(scan_message_of(scanner, &commit_object, options, counts))
+}
+
+/// Scans the message of a commit already read.
+pub fn scan_message_of(
+    scanner: &Scanner,
+    commit: &git2::Commit<'_>,
+    options: &HistoryOptions,
+    counts: &mut Counts,
+) -> Vec<Finding> {
+    let message = commit.message_raw_bytes();
     let inspection = inspect(scanner, message, COMMIT_MESSAGE_PATH, &options.content);
     counts.message(message.len(), &inspection);
-    Ok(inspection
+    let id = commit.id().to_string();
+    inspection
         .findings
         .into_iter()
         .map(|mut finding| {
             finding.git = Some(GitProvenance {
-                commit: commit.to_string(),
-                blob: commit.to_string(),
+                commit: id.clone(),
+                blob: id.clone(),
                 ..GitProvenance::default()
             });
             finding
         })
-        .collect())
+        .collect()
 }
 
 /// Scans the messages of the annotated tags on the selected refs. Their provenance is the tag: the tagger, the

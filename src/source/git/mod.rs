@@ -15,10 +15,9 @@ pub mod tree_files;
 mod unreachable;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use git2::{Oid, Repository};
-use rayon::prelude::*;
 
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
@@ -87,6 +86,24 @@ pub fn open(path: &Path) -> Result<Repository, GitError> {
     })
 }
 
+/// Opens the repository at `git_dir` again, with pack files of its own.
+///
+/// libgit2 shares one in-memory pack file (its index, its lock and its 16 MiB cache of delta bases) between
+/// every handle in the process that names the pack by the same path. Two threads that read different parts of
+/// the history through it wait on each other's locks and evict each other's cached bases. Naming the object
+/// directory through a `.` component gives a handle its own. Memory grows only by the pages it reads.
+pub(crate) fn open_with_own_packs(git_dir: &Path) -> Result<Repository, git2::Error> {
+    let repo = Repository::open(git_dir)?;
+    let objects = repo.commondir().join("objects").join(".");
+    let odb = git2::Odb::new()?;
+    let objects = objects
+        .to_str()
+        .ok_or_else(|| git2::Error::from_str("the object directory's path is not UTF-8"))?;
+    odb.add_disk_alternate(objects)?;
+    repo.set_odb(&odb)?;
+    Ok(repo)
+}
+
 /// Facts about a repository for SARIF's version-control provenance.
 pub fn repository_info(repo: &Repository) -> RepositoryInfo {
     let uri = repo
@@ -122,6 +139,16 @@ pub fn scan_history(
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
     let mut counts = Counts::default();
+    let git_dir = repo.path().to_path_buf();
+    let job = Job {
+        scanner,
+        loose: &loose,
+        options,
+        diag,
+        label,
+    };
+    // The messages of the commits the refs reach are scanned as the commits are read for the walk.
+    let (mut message_findings, mut message_counts) = (Vec::new(), Counts::default());
     let mut enumeration = enumerate::enumerate(
         &objects,
         label,
@@ -129,13 +156,13 @@ pub fn scan_history(
         options.all_objects,
         diag,
         &mut counts,
+        &mut |commit| message_findings.extend(messages::scan_message_of(scanner, commit, options, &mut message_counts)),
     )?;
     counts.commits += enumeration.commits.len() as u64;
     // The versions of one file are scanned one after another, oldest first: a pack stores them as deltas of
     // one another, so each is rebuilt from the one just read (still in libgit2's delta-base cache) instead of
-    // from its chain again. Each worker takes whole runs of files. On cargo's history this takes a third off
-    // the time; the order of the pack itself or of the walk does worse. Where each blob was introduced travels
-    // with it.
+    // from its chain again. On cargo's history this takes a third off the time; the order of the pack itself
+    // or of the walk does worse. Where each blob was introduced travels with it.
     enumeration.blobs.sort_by_key(|(_, intro)| intro.path);
     if !enumeration.submodules.is_empty() {
         diag.note(format!(
@@ -147,53 +174,32 @@ pub fn scan_history(
     diag.set_progress(bar.clone());
     // Bytes done, for the progress bar only: the counts are values added up below.
     let shown_bytes = AtomicU64::new(0);
-    let git_dir = repo.path().to_path_buf();
-    let job = Job {
-        scanner,
-        loose: &loose,
-        options,
-        diag,
-        label,
-    };
-    let (mut findings, blob_counts) = enumeration
-        .blobs
-        .par_iter()
-        .fold(
-            || Worker::open(&git_dir),
-            |mut worker, (oid, intro)| {
-                let before = worker.counts.bytes;
-                job.blob(&mut worker, &enumeration, *oid, intro);
-                if let Some(bar) = &bar {
-                    let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
-                    bar.inc(1);
-                    if bar.position() % 256 == 0 {
-                        let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
-                        bar.set_message(format!(
-                            "{} ({}/s)",
-                            bytesize::ByteSize(bytes).display().iec(),
-                            bytesize::ByteSize(rate as u64).display().iec()
-                        ));
-                    }
+    let (mut findings, blob_counts) =
+        in_order_on_every_thread(&git_dir, &enumeration.blobs, |worker, _, (oid, intro)| {
+            let before = worker.counts.bytes;
+            job.blob(worker, &enumeration, *oid, intro);
+            if let Some(bar) = &bar {
+                let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
+                bar.inc(1);
+                if bar.position() % 256 == 0 {
+                    let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
+                    bar.set_message(format!(
+                        "{} ({}/s)",
+                        bytesize::ByteSize(bytes).display().iec(),
+                        bytesize::ByteSize(rate as u64).display().iec()
+                    ));
                 }
-                worker
-            },
-        )
-        .map(Worker::finish)
-        .reduce(Default::default, merge);
+            }
+        });
     counts.add(blob_counts);
-    let (message_findings, message_counts) = enumeration
-        .commits
-        .par_iter()
-        .enumerate()
-        .fold(
-            || Worker::open(&git_dir),
-            |mut worker, (index, commit)| {
-                job.commit_message(&mut worker, &enumeration, index, *commit);
-                worker
-            },
-        )
-        .map(Worker::finish)
-        .reduce(Default::default, merge);
+    // With `--all-objects`, the messages of the commits only a reflog or nothing reaches.
+    findings.append(&mut message_findings);
+    counts.add(message_counts);
+    let done = enumeration.reachable_commits;
+    let rest = &enumeration.commits[done..];
+    let (message_findings, message_counts) = in_order_on_every_thread(&git_dir, rest, |worker, at, commit| {
+        job.commit_message(worker, *commit, enumeration.commit_reach(done + at));
+    });
     findings.extend(message_findings);
     counts.add(message_counts);
     findings.extend(messages::scan_tag_messages(
@@ -227,6 +233,38 @@ pub fn scan_history(
     Ok((findings, counts))
 }
 
+/// Runs `each` on every item (with its index) on every thread of the pool at once, each thread with its own
+/// [`Worker`]. The threads take the items in order, a few at a time, so they work close together: in path
+/// order, on the same files' versions, whose delta bases libgit2's one cache per pack file then serves to all
+/// of them (split into halves, as `par_iter` does, each thread's reads evict the other's).
+fn in_order_on_every_thread<T: Sync>(
+    git_dir: &Path,
+    items: &[T],
+    each: impl Fn(&mut Worker, usize, &T) + Sync,
+) -> (Vec<Finding>, Counts) {
+    const TAKEN_AT_ONCE: usize = 64;
+    if items.is_empty() {
+        return Default::default();
+    }
+    let next = AtomicUsize::new(0);
+    rayon::broadcast(|_| {
+        let mut worker = Worker::open(git_dir);
+        loop {
+            let start = next.fetch_add(TAKEN_AT_ONCE, Ordering::Relaxed);
+            if start >= items.len() {
+                break;
+            }
+            let end = (start + TAKEN_AT_ONCE).min(items.len());
+            for (offset, item) in items[start..end].iter().enumerate() {
+                each(&mut worker, start + offset, item);
+            }
+        }
+        worker.finish()
+    })
+    .into_iter()
+    .fold(Default::default(), merge)
+}
+
 /// Adds up two workers' findings and counts.
 fn merge(mut a: (Vec<Finding>, Counts), b: (Vec<Finding>, Counts)) -> (Vec<Finding>, Counts) {
     a.0.extend(b.0);
@@ -251,6 +289,7 @@ struct Worker {
 }
 
 impl Worker {
+    /// A worker sharing the process's pack files (see [`open_with_own_packs`]).
     fn open(git_dir: &Path) -> Worker {
         Worker {
             repo: Repository::open(git_dir).map_err(|e| format!("cannot open the repository again: {}", e.message())),
@@ -307,7 +346,8 @@ impl Job<'_> {
         }
     }
 
-    fn commit_message(&self, worker: &mut Worker, enumeration: &Enumeration, index: usize, commit: Oid) {
+    /// Scans a commit's message; `reach` is whether no ref reaches the commit, and the reflog that does.
+    fn commit_message(&self, worker: &mut Worker, commit: Oid, reach: (bool, Option<&str>)) {
         let outcome = match &worker.repo {
             Ok(repo) => messages::scan_commit_message(
                 self.scanner,
@@ -318,7 +358,7 @@ impl Job<'_> {
             ),
             Err(message) => Err(message.clone()),
         };
-        let (unreachable, reflog) = enumeration.commit_reach(index);
+        let (unreachable, reflog) = reach;
         match outcome {
             Ok(findings) => worker.found.extend(findings.into_iter().map(|mut finding| {
                 if let Some(git) = finding.git.as_mut() {

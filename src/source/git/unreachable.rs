@@ -171,7 +171,8 @@ fn walk_commits(
     if tips.is_empty() {
         return 0;
     }
-    let graph = CommitGraph::load(walker.objects, tips, walked, walker.label, diag, counts);
+    // Their messages are scanned with the rest, once it is known which reflog reaches each.
+    let graph = CommitGraph::load(walker.objects, tips, walked, walker.label, diag, counts, &mut |_| {});
     for node in &graph.nodes {
         let index = walker.out.commits.len() as u32;
         walker.walk_tree(node.tree, index, "", diag, counts);

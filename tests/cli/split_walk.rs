@@ -1,0 +1,177 @@
+//! The history walk split between threads finds exactly what one walk finds: each key attributed to the first
+//! commit and path that hold it, whichever part of the history each thread walked.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::common::{LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, git_command, git_ok, keyhound_in, run, stdout};
+
+/// Commits on `main`: enough for the walk to be split (it is split from 256 commits on, at three fifths).
+const COMMITS: u32 = 400;
+
+/// A `git fast-import` stream for a bare repository: `main` with one changed file per commit and:
+/// - commit 50 adds `config/early.env` (key A), commit 60 deletes it, commit 300 adds the same content again
+///   as `later/copy.env`: one blob, introduced by commit 50;
+/// - commit 320 adds one new content (key B) at `zeta/b.env` and `alpha/b.env`: introduced at `alpha/b.env`,
+///   the first path in tree order; commit 350 renames `alpha/b.env` to `beta/b.env`;
+/// - a branch `side` from commit 280 adds `side/key.env` (project key), merged into `main` by commit 330.
+fn history_stream() -> String {
+    fn file(out: &mut String, path: &str, text: &str) {
+        out.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
+    }
+    fn commit(out: &mut String, branch: &str, mark: u32, time: u32, message: &str) {
+        out.push_str(&format!(
+            "commit refs/heads/{branch}\nmark :{mark}\ncommitter Alice Example <alice@example.com> {} +0000\ndata {}\n{message}\n",
+            1_700_000_000 + time * 60,
+            message.len()
+        ));
+    }
+    let mut out = String::new();
+    let early = format!("OPENAI_API_KEY={LEGACY_KEY}\n");
+    let later = format!("OPENAI_API_KEY={LEGACY_KEY_2}\n");
+    for i in 1..=COMMITS {
+        commit(&mut out, "main", i, i, &format!("commit {i}"));
+        if i > 1 {
+            out.push_str(&format!("from :{}\n", i - 1));
+        }
+        if i == 330 {
+            out.push_str(&format!("merge :{}\n", COMMITS + 1));
+        }
+        file(&mut out, "counter.txt", &format!("{i}\n"));
+        file(&mut out, &format!("dir{}/file{i}.txt", i % 7), &format!("file {i}\n"));
+        match i {
+            50 => file(&mut out, "config/early.env", &early),
+            60 => out.push_str("D config/early.env\n"),
+            300 => file(&mut out, "later/copy.env", &early),
+            320 => {
+                file(&mut out, "zeta/b.env", &later);
+                file(&mut out, "alpha/b.env", &later);
+            }
+            350 => out.push_str("R alpha/b.env beta/b.env\n"),
+            _ => {}
+        }
+        if i == 280 {
+            // The side branch forks here; it is written after this commit, before the merge that needs it.
+            commit(&mut out, "side", COMMITS + 1, i, "side work");
+            out.push_str(&format!("from :{i}\n"));
+            file(&mut out, "side/key.env", &format!("KEY={PROJECT_KEY}\n"));
+        }
+    }
+    out
+}
+
+fn build_repo() -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    git_ok(dir.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let mut child = git_command(dir.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("git fast-import runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(history_stream().as_bytes())
+        .expect("stream written");
+    assert!(child.wait().expect("fast-import ends").success());
+    dir
+}
+
+/// The findings (sorted) and scan errors of `keyhound git --threads N`.
+fn scan_with_threads(dir: &Path, threads: &str, extra: &[&str]) -> (i32, Vec<Value>, Vec<Value>) {
+    let output = run(keyhound_in(dir)
+        .args(["git", ".", "--format", "json", "--show-secrets", "--threads", threads])
+        .args(extra));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("a JSON report");
+    let mut findings = report["findings"].as_array().cloned().unwrap_or_default();
+    findings.sort_by_key(|f| f.to_string());
+    let errors = report["scan_errors"].as_array().cloned().unwrap_or_default();
+    (code(&output), findings, errors)
+}
+
+fn commit_of(dir: &Path, rev: &str) -> String {
+    git_ok(dir, &["rev-parse", rev]).trim().to_string()
+}
+
+#[test]
+fn a_split_walk_attributes_every_key_as_one_walk_does() {
+    let repo = build_repo();
+    let dir = repo.path();
+    let (code_one, one, _) = scan_with_threads(dir, "1", &[]);
+    assert_eq!(code_one, 1);
+    let by_secret_start = |findings: &[Value], start: &str| -> Value {
+        findings
+            .iter()
+            .find(|f| f["secret"].as_str().unwrap_or_default().starts_with(start))
+            .cloned()
+            .unwrap_or_else(|| panic!("a finding starting {start}: {findings:#?}"))
+    };
+    // What one walk reports, checked against the history as built.
+    let first_commit = |n: u32| commit_of(dir, &format!("main~{}", COMMITS - n));
+    let a = by_secret_start(&one, &LEGACY_KEY[..8]);
+    assert_eq!(
+        (a["path"].as_str(), a["commit"].as_str()),
+        (Some("config/early.env"), Some(first_commit(50).as_str()))
+    );
+    let b = by_secret_start(&one, &LEGACY_KEY_2[..8]);
+    assert_eq!(
+        (b["path"].as_str(), b["commit"].as_str()),
+        (Some("alpha/b.env"), Some(first_commit(320).as_str()))
+    );
+    let side = by_secret_start(&one, &PROJECT_KEY[..8]);
+    assert_eq!(side["commit"].as_str(), Some(commit_of(dir, "side").as_str()));
+    assert_eq!(one.len(), 3, "{one:#?}");
+
+    // Split between two or more threads: the same report, field for field.
+    for threads in ["2", "3"] {
+        let (code_many, many, _) = scan_with_threads(dir, threads, &[]);
+        assert_eq!(code_many, 1);
+        assert_eq!(many, one, "--threads {threads} differs from --threads 1");
+    }
+    let (_, all_commits_one, _) = scan_with_threads(dir, "1", &["--all-commits"]);
+    let (_, all_commits_two, _) = scan_with_threads(dir, "2", &["--all-commits"]);
+    assert_eq!(all_commits_two, all_commits_one);
+}
+
+/// A commit whose tree is missing, on a branch off an early commit and on one off a late commit: the tree is
+/// one scan error, whichever thread met it, and everything else is still scanned.
+#[test]
+fn a_missing_tree_met_by_both_parts_of_a_split_walk_is_one_error() {
+    let repo = build_repo();
+    let dir = repo.path();
+    let missing_tree = "0123456789abcdef0123456789abcdef01234567";
+    for (branch, parent) in [("broken-early", "main~380"), ("broken-late", "main")] {
+        let parent = commit_of(dir, parent);
+        let object = format!(
+            "tree {missing_tree}\nparent {parent}\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nbroken\n"
+        );
+        let mut child = git_command(dir)
+            .args(["hash-object", "-t", "commit", "-w", "--stdin", "--literally"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("git hash-object runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(object.as_bytes())
+            .expect("written");
+        let written = child.wait_with_output().expect("hash-object ends");
+        assert!(written.status.success());
+        let id = String::from_utf8_lossy(&written.stdout).trim().to_string();
+        git_ok(dir, &["update-ref", &format!("refs/heads/{branch}"), &id]);
+    }
+    for threads in ["1", "2"] {
+        let (code, findings, errors) = scan_with_threads(dir, threads, &[]);
+        assert_eq!(code, 1, "--threads {threads}");
+        assert_eq!(findings.len(), 3, "--threads {threads}: {findings:#?}");
+        let about_tree: Vec<&Value> = errors.iter().filter(|e| e.to_string().contains(missing_tree)).collect();
+        assert_eq!(about_tree.len(), 1, "--threads {threads}: {errors:#?}");
+    }
+}
