@@ -4,6 +4,9 @@
 //! The flow runs one way: [`cli`] arguments become a [`scan::Scanner`] (built from [`rules`]); [`source`]s feed
 //! content to [`inspect`], which yields [`finding::Finding`]s; [`filter`]s drop accepted ones; [`report`]ers print.
 
+// zlib-rs, exporting the C zlib API, so that libgit2 inflates through it (see Cargo.toml).
+use libz_rs_sys as _;
+
 pub mod cli;
 pub mod command;
 pub mod config;

@@ -642,3 +642,19 @@ pub(crate) fn occurrence(commit: Oid, path: String) -> Occurrence {
         path,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// libgit2 finds zlib by its C names at link time; `zlibVersion` resolves the same way, so it names the
+    /// zlib that libgit2 inflates with: zlib-rs (see Cargo.toml), not the system's.
+    #[test]
+    fn libgit2_links_zlib_rs() {
+        unsafe extern "C" {
+            fn zlibVersion() -> *const std::ffi::c_char;
+        }
+        // SAFETY: zlibVersion takes nothing and returns a static NUL-terminated string.
+        let version = unsafe { std::ffi::CStr::from_ptr(zlibVersion()) };
+        let version = version.to_string_lossy();
+        assert!(version.contains("zlib-rs"), "the C zlib linked is {version}");
+    }
+}
