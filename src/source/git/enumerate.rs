@@ -143,8 +143,8 @@ impl Tips {
 /// Walks the selected commits parents-first and collects every blob not seen before. With `all_objects` (only
 /// for [`Selection::All`]), then what only reflogs reach and what nothing reaches (see [`super::unreachable`]).
 ///
-/// `on_commit` is handed each commit the refs reach (the first [`CommitGraph`] of [`Enumeration::commits`]) as
-/// it is read, so that its message is read only once.
+/// `on_commit` is handed each commit the refs reach (the first ones of [`Enumeration::commits`]) when the walk
+/// reads it to order the commits, so that its message is scanned without reading it again.
 pub fn enumerate(
     objects: &Objects<'_>,
     label: &str,
@@ -474,7 +474,7 @@ impl<'a, 'r> Walker<'a, 'r> {
         });
         match later_walk {
             Some(later_walk) => self.absorb(later_walk, diag, counts),
-            // The repository could not be opened a second time: the later half is walked here.
+            // The repository could not be opened a second time: the later commits are walked here.
             None => self.walk_commits(later, middle, diag, counts),
         }
     }
