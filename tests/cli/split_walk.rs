@@ -18,7 +18,8 @@ const COMMITS: u32 = 400;
 ///   as `later/copy.env`: one blob, introduced by commit 50;
 /// - commit 320 adds one new content (key B) at `zeta/b.env` and `alpha/b.env`: introduced at `alpha/b.env`,
 ///   the first path in tree order; commit 350 renames `alpha/b.env` to `beta/b.env`;
-/// - a branch `side` from commit 280 adds `side/key.env` (project key), merged into `main` by commit 330.
+/// - a branch `side` from commit 280 adds `side/key.env` (project key), merged into `main` (file and all) by
+///   commit 330.
 fn history_stream() -> String {
     fn file(out: &mut String, path: &str, text: &str) {
         out.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
@@ -33,13 +34,16 @@ fn history_stream() -> String {
     let mut out = String::new();
     let early = format!("OPENAI_API_KEY={LEGACY_KEY}\n");
     let later = format!("OPENAI_API_KEY={LEGACY_KEY_2}\n");
+    let side_key = format!("KEY={PROJECT_KEY}\n");
     for i in 1..=COMMITS {
         commit(&mut out, "main", i, i, &format!("commit {i}"));
         if i > 1 {
             out.push_str(&format!("from :{}\n", i - 1));
         }
         if i == 330 {
+            // The merge takes the side branch's file (fast-import builds a merge's tree from its first parent).
             out.push_str(&format!("merge :{}\n", COMMITS + 1));
+            file(&mut out, "side/key.env", &side_key);
         }
         file(&mut out, "counter.txt", &format!("{i}\n"));
         file(&mut out, &format!("dir{}/file{i}.txt", i % 7), &format!("file {i}\n"));
@@ -58,7 +62,7 @@ fn history_stream() -> String {
             // The side branch forks here; it is written after this commit, before the merge that needs it.
             commit(&mut out, "side", COMMITS + 1, i, "side work");
             out.push_str(&format!("from :{i}\n"));
-            file(&mut out, "side/key.env", &format!("KEY={PROJECT_KEY}\n"));
+            file(&mut out, "side/key.env", &side_key);
         }
     }
     out
@@ -136,6 +140,21 @@ fn a_split_walk_attributes_every_key_as_one_walk_does() {
     let (_, all_commits_one, _) = scan_with_threads(dir, "1", &["--all-commits"]);
     let (_, all_commits_two, _) = scan_with_threads(dir, "2", &["--all-commits"]);
     assert_eq!(all_commits_two, all_commits_one);
+
+    // Every (commit, path) that holds each key, counted without --all-commits and listed with it. Key A:
+    // config/early.env in commits 50-59 and the same blob as later/copy.env in 300-400. Key B: zeta/b.env in
+    // 320-400, alpha/b.env in 320-349 and beta/b.env in 350-400. The project key: the side commit, then
+    // main from the merge (330) on.
+    for (start, places) in [
+        (&LEGACY_KEY[..8], 10 + 101),
+        (&LEGACY_KEY_2[..8], 81 + 30 + 51),
+        (&PROJECT_KEY[..8], 1 + 71),
+    ] {
+        let counted = by_secret_start(&one, start);
+        assert_eq!(counted["other_occurrences"], places - 1, "{start}: {counted:#?}");
+        let listed = by_secret_start(&all_commits_one, start);
+        assert_eq!(listed["occurrences"].as_array().map(Vec::len), Some(places), "{start}");
+    }
 }
 
 /// A commit whose tree is missing, on a branch off an early commit and on one off a late commit: the tree is

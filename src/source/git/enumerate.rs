@@ -6,7 +6,6 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
-use std::rc::Rc;
 
 use git2::{ObjectType, Oid};
 
@@ -15,7 +14,6 @@ use super::blob_index::BlobIndex;
 use super::objects::Objects;
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
-use crate::finding::Occurrence;
 
 /// Which commits' blobs to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -596,59 +594,4 @@ fn join_path(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}/{name}")
     }
-}
-
-/// Every (commit, path) where each of `flagged` appears, over the enumerated commits (`--all-commits`).
-/// Each tree's flagged content is computed once and shared by every commit that contains the tree.
-pub fn all_occurrences(
-    objects: &Objects<'_>,
-    enumeration: &Enumeration,
-    flagged: &[Oid],
-) -> HashMap<Oid, Vec<Occurrence>> {
-    let flagged: HashSet<Oid> = flagged.iter().copied().collect();
-    let mut memo: HashMap<Oid, Rc<Vec<(String, Oid)>>> = HashMap::new();
-    let mut places: HashMap<Oid, Vec<Occurrence>> = HashMap::new();
-    for commit_oid in &enumeration.commits {
-        // Unreadable commits were reported when the history was walked.
-        let Ok(commit) = objects.commit(*commit_oid) else {
-            continue;
-        };
-        let contents = flagged_in_tree(objects, commit.tree_id(), &flagged, &mut memo);
-        for (path, blob) in contents.iter() {
-            places
-                .entry(*blob)
-                .or_default()
-                .push(super::occurrence(*commit_oid, path.clone()));
-        }
-    }
-    places
-}
-
-fn flagged_in_tree(
-    objects: &Objects<'_>,
-    tree_oid: Oid,
-    flagged: &HashSet<Oid>,
-    memo: &mut HashMap<Oid, Rc<Vec<(String, Oid)>>>,
-) -> Rc<Vec<(String, Oid)>> {
-    if let Some(done) = memo.get(&tree_oid) {
-        return Rc::clone(done);
-    }
-    let mut found = Vec::new();
-    // An unreadable tree was reported when the history was walked.
-    if let Ok(tree) = objects.tree(tree_oid) {
-        for entry in tree.iter() {
-            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-            match entry.kind() {
-                Some(ObjectType::Blob) if flagged.contains(&entry.id()) => found.push((name, entry.id())),
-                Some(ObjectType::Tree) => {
-                    let inner = flagged_in_tree(objects, entry.id(), flagged, memo);
-                    found.extend(inner.iter().map(|(path, blob)| (format!("{name}/{path}"), *blob)));
-                }
-                _ => {}
-            }
-        }
-    }
-    let found = Rc::new(found);
-    memo.insert(tree_oid, Rc::clone(&found));
-    found
 }

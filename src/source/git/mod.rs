@@ -9,6 +9,7 @@ mod blob_index;
 mod enumerate;
 pub mod messages;
 pub mod objects;
+mod occurrences;
 mod paths;
 mod staged;
 pub mod tree_files;
@@ -395,7 +396,28 @@ fn count_occurrences(
         .filter_map(|f| f.git.as_ref())
         .flat_map(versions)
         .collect();
-    let places = enumerate::all_occurrences(objects, enumeration, &flagged);
+    if !options.all_commits {
+        // Only how many: no list of every place is built.
+        let counts = occurrences::occurrence_counts(objects, enumeration, &flagged);
+        for finding in findings {
+            let is_message = messages::is_message_path(&finding.path);
+            let Some(git) = finding.git.as_mut() else { continue };
+            let mut blobs = versions(git);
+            blobs.sort();
+            blobs.dedup();
+            // A message's "versions" are the commits (or tags) whose messages hold the same secret; a file's are
+            // its blobs, each at every (commit, path) that holds it.
+            let places: u64 = if is_message {
+                blobs.len() as u64
+            } else {
+                blobs.iter().filter_map(|blob| counts.get(blob)).sum()
+            };
+            let places = usize::try_from(places).unwrap_or(usize::MAX);
+            git.other_occurrences = places.saturating_sub(1).saturating_add(git.other_lines.len());
+        }
+        return;
+    }
+    let places = occurrences::all_occurrences(objects, enumeration, &flagged);
     for finding in findings {
         let is_message = messages::is_message_path(&finding.path);
         let Some(git) = finding.git.as_mut() else { continue };
@@ -416,9 +438,7 @@ fn count_occurrences(
         list.sort_by(|a, b| (&a.commit, &a.path).cmp(&(&b.commit, &b.path)));
         list.dedup();
         git.other_occurrences = list.len().saturating_sub(1) + git.other_lines.len();
-        if options.all_commits {
-            git.occurrences = list;
-        }
+        git.occurrences = list;
     }
 }
 
