@@ -46,6 +46,29 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> String {
     git_output(git_command(dir).args(args))
 }
 
+/// A bare repository in a temporary directory, filled by `git fast-import` from `stream`.
+pub fn fast_import_repo(stream: &[u8]) -> TempDir {
+    use std::io::Write;
+    let dir = TempDir::new().expect("temp dir");
+    git_ok(dir.path(), &["init", "-q", "--bare", "-b", "main"]);
+    let mut child = git_command(dir.path())
+        .args(["fast-import", "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("git fast-import runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stream)
+        .expect("stream written");
+    assert!(
+        child.wait().expect("fast-import ends").success(),
+        "git fast-import failed"
+    );
+    dir
+}
+
 /// A git repository in a temporary directory, driven with the `git` command line.
 pub struct Repo {
     pub dir: TempDir,

@@ -13,7 +13,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, PROJECT_KEY, Repo, code, git_ok, json_findings, keyhound, keyhound_in, run, stderr, stdout, tree,
+    LEGACY_KEY, PROJECT_KEY, Repo, code, fast_import_repo, git_ok, json_findings, keyhound, keyhound_in, run, stderr,
+    stdout, tree,
 };
 
 /// A fake admin key (of the published shape) put in the environment, as CI would hold one.
@@ -790,4 +791,33 @@ fn sarif_uris_are_relative_to_the_scanned_root() {
         .as_str()
         .expect("a base");
     assert!(base.starts_with("file:///") && base.ends_with('/'), "{base}");
+}
+
+/// A key at the bottom of 40,000 nested directories (a tree git itself would refuse to check out): found, with
+/// its whole path, and counted and listed by `--all-commits` without running out of stack.
+#[test]
+fn a_key_under_trees_nested_deeper_than_any_stack_is_found_and_listed() {
+    let depth = 40_000;
+    let path = format!("{}key.env", "d/".repeat(depth));
+    let content = format!("OPENAI_API_KEY={LEGACY_KEY}\n");
+    let stream = format!(
+        "commit refs/heads/main\ncommitter A <a@example.com> 1700000000 +0000\ndata 4\ndeep\n\
+         M 100644 inline {path}\ndata {}\n{content}\n",
+        content.len()
+    );
+    let repo = fast_import_repo(stream.as_bytes());
+    for extra in [&[][..], &["--all-commits"][..]] {
+        let output = run(keyhound_in(repo.path())
+            .args(["git", ".", "--format", "json"])
+            .args(extra)
+            .timeout(TIMEOUT));
+        assert_eq!(code(&output), 1, "{extra:?}: {}", stderr(&output));
+        let findings = json_findings(&stdout(&output));
+        assert_eq!(findings.len(), 1, "{extra:?}");
+        assert_eq!(findings[0]["path"].as_str(), Some(path.as_str()));
+        assert_eq!(findings[0]["other_occurrences"], 0);
+        if !extra.is_empty() {
+            assert_eq!(findings[0]["occurrences"][0]["path"].as_str(), Some(path.as_str()));
+        }
+    }
 }

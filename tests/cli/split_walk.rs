@@ -8,7 +8,9 @@ use std::process::Stdio;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::common::{LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, git_command, git_ok, keyhound_in, run, stdout};
+use crate::common::{
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, fast_import_repo, git_command, git_ok, keyhound_in, run, stdout,
+};
 
 /// Commits on `main`: enough for the walk to be split (it is split from 256 commits on, at three fifths).
 const COMMITS: u32 = 400;
@@ -69,21 +71,7 @@ fn history_stream() -> String {
 }
 
 fn build_repo() -> TempDir {
-    let dir = TempDir::new().expect("temp dir");
-    git_ok(dir.path(), &["init", "-q", "--bare", "-b", "main"]);
-    let mut child = git_command(dir.path())
-        .args(["fast-import", "--quiet"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("git fast-import runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(history_stream().as_bytes())
-        .expect("stream written");
-    assert!(child.wait().expect("fast-import ends").success());
-    dir
+    fast_import_repo(history_stream().as_bytes())
 }
 
 /// The findings (sorted) and scan errors of `keyhound git --threads N`.

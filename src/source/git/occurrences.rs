@@ -1,8 +1,11 @@
 //! Where the flagged blobs of a history scan appear: in how many (commit, path) places (`other_occurrences`), or
 //! each place itself (`--all-commits`).
+//!
+//! Both start from one summary per tree: the entries that lead to a flagged blob, read once whatever the number
+//! of commits that share the tree. Nothing here recurses, since a hostile repository can nest trees as deep as
+//! it likes.
 
 use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
 
 use git2::{ObjectType, Oid};
 
@@ -13,169 +16,146 @@ use crate::finding::Occurrence;
 /// How many (commit, path) places hold each of `flagged`, over the enumerated commits, without listing them.
 ///
 /// Listing them costs a record for every commit times every flagged file it holds: millions for a file of
-/// fake keys that lives through a long history. Counting needs each tree once instead: the number of commits
-/// whose snapshot reaches a tree flows from each tree to the trees and blobs inside it, parents before
-/// children.
+/// fake keys that lives through a long history. Counting needs each tree once instead: the number of times the
+/// commits' snapshots reach a tree flows from it to the trees and blobs inside it, parents before children.
 pub fn occurrence_counts(objects: &Objects<'_>, enumeration: &Enumeration, flagged: &[Oid]) -> HashMap<Oid, u64> {
-    let flagged: HashSet<Oid> = flagged.iter().copied().collect();
-    // How many times each tree is reached, starting with the commits' root trees.
+    let roots = commit_roots(objects, enumeration);
+    let summaries = Summaries::build(objects, roots.iter().map(|(_, tree)| *tree), flagged);
     let mut reached: HashMap<Oid, u64> = HashMap::new();
-    let mut roots: Vec<Oid> = Vec::new();
-    for commit_oid in &enumeration.commits {
-        // Unreadable commits were reported when the history was walked.
-        let Ok(commit) = objects.commit(*commit_oid) else {
-            continue;
-        };
-        let count = reached.entry(commit.tree_id()).or_default();
-        if *count == 0 {
-            roots.push(commit.tree_id());
-        }
-        *count += 1;
-    }
-    let mut summaries: HashMap<Oid, Summary> = HashMap::new();
-    // The trees that hold a flagged blob, each after every tree inside it.
-    let mut children_first: Vec<Oid> = Vec::new();
-    for root in roots {
-        summarize(objects, root, &flagged, &mut summaries, &mut children_first);
+    for (_, tree) in &roots {
+        *reached.entry(*tree).or_default() += 1;
     }
     let mut counts: HashMap<Oid, u64> = HashMap::new();
-    for tree in children_first.iter().rev() {
-        let Some(&times_reached) = reached.get(tree) else {
+    for tree in summaries.children_first.iter().rev() {
+        let (Some(&times), Some(summary)) = (reached.get(tree), summaries.by_tree.get(tree)) else {
             continue;
         };
-        let Some(summary) = summaries.get(tree) else { continue };
-        for (blob, entries) in &summary.blobs {
-            *counts.entry(*blob).or_default() += times_reached * entries;
+        for (_, blob) in &summary.blobs {
+            *counts.entry(*blob).or_default() += times;
         }
-        for (subtree, entries) in &summary.subtrees {
-            *reached.entry(*subtree).or_default() += times_reached * entries;
+        for (_, subtree) in &summary.subtrees {
+            *reached.entry(*subtree).or_default() += times;
         }
     }
     counts
 }
 
-/// The entries of one tree that lead to a flagged blob, with how many entries name each.
-#[derive(Default)]
-struct Summary {
-    blobs: Vec<(Oid, u64)>,
-    subtrees: Vec<(Oid, u64)>,
-    /// Read and summed up (not just met on the way down).
-    done: bool,
-}
-
-impl Summary {
-    fn holds_flagged(&self) -> bool {
-        !self.blobs.is_empty() || !self.subtrees.is_empty()
-    }
-}
-
-/// Summarizes `root` and every tree below it not summarized yet, depth-first without recursion (a hostile
-/// repository can nest trees as deep as it likes), and appends those that hold a flagged blob to
-/// `children_first` once everything inside them is done.
-fn summarize(
-    objects: &Objects<'_>,
-    root: Oid,
-    flagged: &HashSet<Oid>,
-    summaries: &mut HashMap<Oid, Summary>,
-    children_first: &mut Vec<Oid>,
-) {
-    // (tree, whether its entries have been pushed already)
-    let mut stack: Vec<(Oid, bool)> = vec![(root, false)];
-    while let Some((tree_oid, expanded)) = stack.pop() {
-        if expanded {
-            // Every subtree is done now: keep only those that lead to a flagged blob.
-            let mut summary = summaries.remove(&tree_oid).unwrap_or_default();
-            summary
-                .subtrees
-                .retain(|(subtree, _)| summaries.get(subtree).is_some_and(Summary::holds_flagged));
-            summary.done = true;
-            if summary.holds_flagged() {
-                children_first.push(tree_oid);
-            }
-            summaries.insert(tree_oid, summary);
-            continue;
-        }
-        if summaries.contains_key(&tree_oid) {
-            continue;
-        }
-        let mut summary = Summary::default();
-        // An unreadable tree was reported when the history was walked; it holds nothing here.
-        if let Ok(tree) = objects.tree(tree_oid) {
-            let mut blobs: HashMap<Oid, u64> = HashMap::new();
-            let mut subtrees: HashMap<Oid, u64> = HashMap::new();
-            for entry in tree.iter() {
-                match entry.kind() {
-                    Some(ObjectType::Blob) if flagged.contains(&entry.id()) => {
-                        *blobs.entry(entry.id()).or_default() += 1
-                    }
-                    Some(ObjectType::Tree) => *subtrees.entry(entry.id()).or_default() += 1,
-                    _ => {}
-                }
-            }
-            summary.blobs = blobs.into_iter().collect();
-            summary.subtrees = subtrees.into_iter().collect();
-        }
-        stack.push((tree_oid, true));
-        for (subtree, _) in &summary.subtrees {
-            if !summaries.contains_key(subtree) {
-                stack.push((*subtree, false));
-            }
-        }
-        summaries.insert(tree_oid, summary);
-    }
-}
-
-/// Every (commit, path) where each of `flagged` appears, over the enumerated commits (`--all-commits`).
-/// Each tree's flagged content is computed once and shared by every commit that contains the tree.
+/// Every (commit, path) where each of `flagged` appears, over the enumerated commits (`--all-commits`). The
+/// cost is that of the list itself: only the trees that lead to a flagged blob are visited for each commit.
 pub fn all_occurrences(
     objects: &Objects<'_>,
     enumeration: &Enumeration,
     flagged: &[Oid],
 ) -> HashMap<Oid, Vec<Occurrence>> {
-    let flagged: HashSet<Oid> = flagged.iter().copied().collect();
-    let mut memo: HashMap<Oid, Rc<Vec<(String, Oid)>>> = HashMap::new();
+    let roots = commit_roots(objects, enumeration);
+    let summaries = Summaries::build(objects, roots.iter().map(|(_, tree)| *tree), flagged);
     let mut places: HashMap<Oid, Vec<Occurrence>> = HashMap::new();
-    for commit_oid in &enumeration.commits {
-        // Unreadable commits were reported when the history was walked.
-        let Ok(commit) = objects.commit(*commit_oid) else {
-            continue;
-        };
-        let contents = flagged_in_tree(objects, commit.tree_id(), &flagged, &mut memo);
-        for (path, blob) in contents.iter() {
-            places
-                .entry(*blob)
-                .or_default()
-                .push(super::occurrence(*commit_oid, path.clone()));
+    for (commit, root) in &roots {
+        // (tree, the length of `path` when it was entered); `path` ends with '/' when not empty.
+        let mut path = String::new();
+        let mut stack: Vec<(Oid, usize, Option<String>)> = vec![(*root, 0, None)];
+        while let Some((tree, parent_len, name)) = stack.pop() {
+            path.truncate(parent_len);
+            if let Some(name) = name {
+                path.push_str(&name);
+                path.push('/');
+            }
+            let Some(summary) = summaries.by_tree.get(&tree) else {
+                continue;
+            };
+            for (name, blob) in &summary.blobs {
+                let place = format!("{path}{name}");
+                places.entry(*blob).or_default().push(super::occurrence(*commit, place));
+            }
+            let here = path.len();
+            for (name, subtree) in summary.subtrees.iter().rev() {
+                stack.push((*subtree, here, Some(name.clone())));
+            }
         }
     }
     places
 }
 
-fn flagged_in_tree(
-    objects: &Objects<'_>,
-    tree_oid: Oid,
-    flagged: &HashSet<Oid>,
-    memo: &mut HashMap<Oid, Rc<Vec<(String, Oid)>>>,
-) -> Rc<Vec<(String, Oid)>> {
-    if let Some(done) = memo.get(&tree_oid) {
-        return Rc::clone(done);
+/// Each readable enumerated commit with its root tree. Unreadable commits were reported when the history was
+/// walked.
+fn commit_roots(objects: &Objects<'_>, enumeration: &Enumeration) -> Vec<(Oid, Oid)> {
+    enumeration
+        .commits
+        .iter()
+        .filter_map(|oid| objects.commit(*oid).ok().map(|commit| (*oid, commit.tree_id())))
+        .collect()
+}
+
+/// The entries of one tree that lead to a flagged blob, by name.
+#[derive(Default)]
+struct Summary {
+    blobs: Vec<(String, Oid)>,
+    subtrees: Vec<(String, Oid)>,
+}
+
+impl Summary {
+    fn leads_to_flagged(&self) -> bool {
+        !self.blobs.is_empty() || !self.subtrees.is_empty()
     }
-    let mut found = Vec::new();
-    // An unreadable tree was reported when the history was walked.
-    if let Ok(tree) = objects.tree(tree_oid) {
-        for entry in tree.iter() {
-            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-            match entry.kind() {
-                Some(ObjectType::Blob) if flagged.contains(&entry.id()) => found.push((name, entry.id())),
-                Some(ObjectType::Tree) => {
-                    let inner = flagged_in_tree(objects, entry.id(), flagged, memo);
-                    found.extend(inner.iter().map(|(path, blob)| (format!("{name}/{path}"), *blob)));
+}
+
+struct Summaries {
+    /// Every tree met; those that lead nowhere have empty summaries.
+    by_tree: HashMap<Oid, Summary>,
+    /// The trees that lead to a flagged blob, each after every tree inside it.
+    children_first: Vec<Oid>,
+}
+
+impl Summaries {
+    /// Reads every tree under `roots` once, depth-first with an explicit stack.
+    fn build(objects: &Objects<'_>, roots: impl Iterator<Item = Oid>, flagged: &[Oid]) -> Summaries {
+        let flagged: HashSet<Oid> = flagged.iter().copied().collect();
+        let mut summaries = Summaries {
+            by_tree: HashMap::new(),
+            children_first: Vec::new(),
+        };
+        // (tree, whether its subtrees have been pushed already)
+        let mut stack: Vec<(Oid, bool)> = roots.map(|root| (root, false)).collect();
+        while let Some((tree_oid, expanded)) = stack.pop() {
+            if expanded {
+                // Everything inside is summarized now: keep the subtrees that lead to a flagged blob. (Git
+                // objects cannot hold themselves, so a subtree is never still waiting here.)
+                let mut summary = summaries.by_tree.remove(&tree_oid).unwrap_or_default();
+                let by_tree = &summaries.by_tree;
+                summary
+                    .subtrees
+                    .retain(|(_, subtree)| by_tree.get(subtree).is_some_and(Summary::leads_to_flagged));
+                if summary.leads_to_flagged() {
+                    summaries.children_first.push(tree_oid);
                 }
-                _ => {}
+                summaries.by_tree.insert(tree_oid, summary);
+                continue;
             }
+            if summaries.by_tree.contains_key(&tree_oid) {
+                continue;
+            }
+            let mut summary = Summary::default();
+            // An unreadable tree was reported when the history was walked; it leads nowhere here.
+            if let Ok(tree) = objects.tree(tree_oid) {
+                for entry in tree.iter() {
+                    let name = || String::from_utf8_lossy(entry.name_bytes()).into_owned();
+                    match entry.kind() {
+                        Some(ObjectType::Blob) if flagged.contains(&entry.id()) => {
+                            summary.blobs.push((name(), entry.id()))
+                        }
+                        Some(ObjectType::Tree) => summary.subtrees.push((name(), entry.id())),
+                        _ => {}
+                    }
+                }
+            }
+            stack.push((tree_oid, true));
+            for (_, subtree) in &summary.subtrees {
+                if !summaries.by_tree.contains_key(subtree) {
+                    stack.push((*subtree, false));
+                }
+            }
+            summaries.by_tree.insert(tree_oid, summary);
         }
+        summaries
     }
-    let found = Rc::new(found);
-    memo.insert(tree_oid, Rc::clone(&found));
-    found
 }
