@@ -23,8 +23,13 @@ pub(super) struct BlobIndex {
 impl BlobIndex {
     /// Whether `oid` is in `list` (the list this index was built over) or marked present.
     pub(super) fn contains<T>(&self, list: &[(Oid, T)], oid: &Oid) -> bool {
+        self.position(list, oid).is_some() || self.present.contains(oid)
+    }
+
+    /// Where `oid` is in `list` (the list this index was built over), if it is listed.
+    pub(super) fn position<T>(&self, list: &[(Oid, T)], oid: &Oid) -> Option<u32> {
         let hash = self.hasher.hash_one(oid.as_bytes());
-        self.listed.find(hash, |&at| list[at as usize].0 == *oid).is_some() || self.present.contains(oid)
+        self.listed.find(hash, |&at| list[at as usize].0 == *oid).copied()
     }
 
     /// Marks `oid` as present without listing it.
@@ -65,6 +70,7 @@ mod tests {
         assert!(!index.push(&mut list, oid(1), || "again"));
         assert_eq!(list, vec![(oid(1), "a"), (oid(2), "b")]);
         assert!(index.contains(&list, &oid(2)));
+        assert_eq!(index.position(&list, &oid(2)), Some(1));
         assert!(!index.contains(&list, &oid(3)));
     }
 
@@ -74,6 +80,7 @@ mod tests {
         let mut list: Vec<(Oid, ())> = Vec::new();
         index.mark_present(oid(7));
         assert!(index.contains(&list, &oid(7)));
+        assert_eq!(index.position(&list, &oid(7)), None);
         assert!(!index.push(&mut list, oid(7), || ()));
         assert!(list.is_empty());
     }

@@ -63,6 +63,8 @@ pub struct Enumeration {
     /// Interned paths (a file changed a hundred times is one path).
     pub paths: super::paths::Paths,
     pub blobs: Vec<(Oid, BlobIntro)>,
+    /// The trees walked, with their entries as tree indices and positions in `blobs`.
+    pub trees: super::tree_graph::TreeGraph,
     /// Paths of submodules (gitlinks) met in trees.
     pub submodules: Vec<String>,
     /// Annotated tags on the selected refs, for their messages.
@@ -243,6 +245,7 @@ pub fn enumerate(
         let found = super::unreachable::add(&mut walker, &reference_names, &mut walked, diag, counts);
         diag.note(format!("{label}: --all-objects: {found}"));
     }
+    walker.out.trees.shrink_to_fit();
     let mut submodules: Vec<String> = walker.submodules.into_iter().collect();
     submodules.sort();
     walker.out.submodules = submodules;
@@ -385,7 +388,6 @@ impl CommitGraph {
 pub(super) struct Walker<'a, 'r> {
     pub(super) objects: &'a Objects<'r>,
     pub(super) label: &'a str,
-    pub(super) seen_trees: HashSet<Oid>,
     /// Blobs already listed for scanning (in `out.blobs`), or present before the range began.
     blob_index: BlobIndex,
     submodules: HashSet<String>,
@@ -401,7 +403,7 @@ pub(super) struct Walker<'a, 'r> {
 struct LaterWalk {
     blobs: Vec<(Oid, BlobIntro)>,
     paths: super::paths::Paths,
-    seen_trees: HashSet<Oid>,
+    trees: super::tree_graph::TreeGraph,
     submodules: HashSet<String>,
     deferred_errors: Vec<(Oid, ScanError)>,
     counts: Counts,
@@ -415,7 +417,6 @@ impl<'a, 'r> Walker<'a, 'r> {
         Walker {
             objects,
             label,
-            seen_trees: HashSet::new(),
             blob_index: BlobIndex::default(),
             submodules: HashSet::new(),
             unreachable: false,
@@ -461,7 +462,7 @@ impl<'a, 'r> Walker<'a, 'r> {
                 Some(LaterWalk {
                     blobs: walker.out.blobs,
                     paths: walker.out.paths,
-                    seen_trees: walker.seen_trees,
+                    trees: walker.out.trees,
                     submodules: walker.submodules,
                     deferred_errors: walker.deferred_errors.unwrap_or_default(),
                     counts,
@@ -480,20 +481,24 @@ impl<'a, 'r> Walker<'a, 'r> {
     /// Adds what a walker of later commits found: the blobs not listed here, the trees seen, the unreadable
     /// trees not reported here already.
     fn absorb(&mut self, later: LaterWalk, diag: &Diagnostics, counts: &mut Counts) {
-        for (oid, intro) in later.blobs {
-            if !self.blob_seen(&oid) {
+        for (oid, intro) in &later.blobs {
+            if !self.blob_seen(oid) {
                 let path = self.out.paths.intern(later.paths.get(intro.path));
                 self.blob_index
-                    .push(&mut self.out.blobs, oid, || BlobIntro { path, ..intro });
+                    .push(&mut self.out.blobs, *oid, || BlobIntro { path, ..*intro });
             }
         }
         for (tree, error) in later.deferred_errors {
-            // A tree in the seen set here was met (and, if unreadable, reported) by this walk.
-            if !self.seen_trees.contains(&tree) {
+            // A tree walked here was met (and, if unreadable, reported) by this walk.
+            if !self.out.trees.is_walked(&tree) {
                 counts.fail(diag, error);
             }
         }
-        self.seen_trees.extend(later.seen_trees);
+        let (blob_index, blobs) = (&self.blob_index, &self.out.blobs);
+        self.out.trees.absorb(later.trees, |position| {
+            let (oid, _) = later.blobs.get(position as usize)?;
+            blob_index.position(blobs, oid)
+        });
         self.submodules.extend(later.submodules);
         counts.add(later.counts);
     }
@@ -515,6 +520,10 @@ impl<'a, 'r> Walker<'a, 'r> {
     }
 
     pub(super) fn walk_tree(&mut self, root: Oid, commit: u32, prefix: &str, diag: &Diagnostics, counts: &mut Counts) {
+        if commit != NO_COMMIT {
+            let root_index = self.out.trees.index_of(root);
+            self.out.trees.add_root(commit, root_index);
+        }
         self.walk_tree_with(root, prefix, diag, counts, &mut |walker, blob, path| {
             walker.record_blob(blob, path, commit)
         });
@@ -532,9 +541,12 @@ impl<'a, 'r> Walker<'a, 'r> {
     ) {
         let mut stack: Vec<(Oid, String)> = vec![(root, prefix.to_string())];
         while let Some((tree_oid, prefix)) = stack.pop() {
-            if !self.seen_trees.insert(tree_oid) {
+            let tree_index = self.out.trees.index_of(tree_oid);
+            if self.out.trees.walked_index(tree_index) {
                 continue;
             }
+            // Walked from now on, with no entries if it cannot be read.
+            self.out.trees.begin_tree(tree_index);
             let tree = match self.objects.tree(tree_oid) {
                 Ok(tree) => tree,
                 Err(err) => {
@@ -549,23 +561,44 @@ impl<'a, 'r> Walker<'a, 'r> {
                 }
             };
             // Subtrees are pushed in reverse so they are visited in tree (name) order. Most entries of a commit's
-            // tree were met in its parent's: they are passed over before their path is built.
+            // tree were met in its parent's: they are passed over before their path is built. Every entry goes
+            // into the tree graph.
             let mut subtrees = Vec::new();
             for entry in tree.iter() {
                 let path = || join_path(&prefix, &String::from_utf8_lossy(entry.name_bytes()));
                 match entry.kind() {
-                    Some(ObjectType::Tree) if !self.seen_trees.contains(&entry.id()) => {
-                        subtrees.push((entry.id(), path()))
+                    Some(ObjectType::Tree) => {
+                        let subtree = self.out.trees.index_of(entry.id());
+                        self.out.trees.push_subtree(subtree);
+                        if !self.out.trees.walked_index(subtree) {
+                            subtrees.push((entry.id(), path()));
+                        }
                     }
-                    Some(ObjectType::Blob) if !self.blob_seen(&entry.id()) => on_blob(self, entry.id(), &path()),
+                    Some(ObjectType::Blob) => {
+                        let blob = entry.id();
+                        let mut position = self.blob_index.position(&self.out.blobs, &blob);
+                        if position.is_none() && !self.blob_seen(&blob) {
+                            on_blob(self, blob, &path());
+                            position = self.blob_index.position(&self.out.blobs, &blob);
+                        }
+                        if let Some(position) = position {
+                            self.out.trees.push_blob(position);
+                        }
+                    }
                     Some(ObjectType::Commit) => {
                         self.submodules.insert(path());
                     }
                     _ => {}
                 }
             }
+            self.out.trees.end_tree(tree_index);
             stack.extend(subtrees.into_iter().rev());
         }
+    }
+
+    /// Whether `tree` has been walked already.
+    pub(super) fn tree_walked(&self, tree: &Oid) -> bool {
+        self.out.trees.is_walked(tree)
     }
 
     /// Whether `blob` is listed for scanning already, or was present before the range began.

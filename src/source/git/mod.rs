@@ -13,8 +13,10 @@ mod occurrences;
 mod paths;
 mod staged;
 pub mod tree_files;
+mod tree_graph;
 mod unreachable;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -150,7 +152,7 @@ pub fn scan_history(
     };
     // The messages of the commits the refs reach are scanned as the commits are read for the walk.
     let (mut message_findings, mut message_counts) = (Vec::new(), Counts::default());
-    let mut enumeration = enumerate::enumerate(
+    let enumeration = enumerate::enumerate(
         &objects,
         label,
         &options.selection,
@@ -164,7 +166,9 @@ pub fn scan_history(
     // one another, so each is rebuilt from the one just read (still in libgit2's delta-base cache) instead of
     // from its chain again. On cargo's history this takes a third off the time; the order of the pack itself
     // or of the walk does worse. Where each blob was introduced travels with it.
-    enumeration.blobs.sort_by_key(|(_, intro)| intro.path);
+    // The list itself keeps its order: the tree graph names blobs by their positions in it.
+    let mut scan_order: Vec<u32> = (0..enumeration.blobs.len() as u32).collect();
+    scan_order.sort_by_key(|&at| enumeration.blobs[at as usize].1.path);
     if !enumeration.submodules.is_empty() {
         diag.note(format!(
             "{label}: submodules are not scanned (scan each on its own): {}",
@@ -175,23 +179,23 @@ pub fn scan_history(
     diag.set_progress(bar.clone());
     // Bytes done, for the progress bar only: the counts are values added up below.
     let shown_bytes = AtomicU64::new(0);
-    let (mut findings, blob_counts) =
-        in_order_on_every_thread(&git_dir, &enumeration.blobs, |worker, _, (oid, intro)| {
-            let before = worker.counts.bytes;
-            job.blob(worker, &enumeration, *oid, intro);
-            if let Some(bar) = &bar {
-                let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
-                bar.inc(1);
-                if bar.position() % 256 == 0 {
-                    let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
-                    bar.set_message(format!(
-                        "{} ({}/s)",
-                        bytesize::ByteSize(bytes).display().iec(),
-                        bytesize::ByteSize(rate as u64).display().iec()
-                    ));
-                }
+    let (mut findings, blob_counts) = in_order_on_every_thread(&git_dir, &scan_order, |worker, _, &at| {
+        let (oid, intro) = &enumeration.blobs[at as usize];
+        let before = worker.counts.bytes;
+        job.blob(worker, &enumeration, *oid, intro);
+        if let Some(bar) = &bar {
+            let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
+            bar.inc(1);
+            if bar.position() % 256 == 0 {
+                let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{} ({}/s)",
+                    bytesize::ByteSize(bytes).display().iec(),
+                    bytesize::ByteSize(rate as u64).display().iec()
+                ));
             }
-        });
+        }
+    });
     counts.add(blob_counts);
     // With `--all-objects`, the messages of the commits only a reflog or nothing reaches.
     findings.append(&mut message_findings);
@@ -397,8 +401,8 @@ fn count_occurrences(
         .flat_map(versions)
         .collect();
     if !options.all_commits {
-        // Only how many: no list of every place is built.
-        let counts = occurrences::occurrence_counts(objects, enumeration, &flagged);
+        // Only how many: no list of every place is built, and no tree is read again.
+        let counts = place_counts(objects, enumeration, &flagged);
         for finding in findings {
             let is_message = messages::is_message_path(&finding.path);
             let Some(git) = finding.git.as_mut() else { continue };
@@ -440,6 +444,22 @@ fn count_occurrences(
         git.other_occurrences = list.len().saturating_sub(1) + git.other_lines.len();
         git.occurrences = list;
     }
+}
+
+/// How many (commit, path) places hold each of `flagged`: from the tree graph the walk kept, or, should it
+/// have overflowed, by reading the trees again.
+fn place_counts(objects: &Objects<'_>, enumeration: &Enumeration, flagged: &[Oid]) -> HashMap<Oid, u64> {
+    let Some(by_position) = enumeration.trees.place_counts(enumeration.blobs.len()) else {
+        return occurrences::occurrence_counts(objects, enumeration, flagged);
+    };
+    let flagged: HashSet<Oid> = flagged.iter().copied().collect();
+    enumeration
+        .blobs
+        .iter()
+        .zip(by_position)
+        .filter(|((oid, _), _)| flagged.contains(oid))
+        .map(|((oid, _), count)| (*oid, count))
+        .collect()
 }
 
 /// What became of one blob.

@@ -103,11 +103,7 @@ pub(super) fn add(
     let known_tags: HashSet<Oid> = walker.out.tags.iter().map(|t| t.tag).collect();
     let (mut commits, mut trees, mut blobs, mut tags) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for oid in ids {
-        if walked.contains(&oid)
-            || walker.seen_trees.contains(&oid)
-            || walker.blob_seen(&oid)
-            || known_tags.contains(&oid)
-        {
+        if walked.contains(&oid) || walker.tree_walked(&oid) || walker.blob_seen(&oid) || known_tags.contains(&oid) {
             continue;
         }
         match objects.kind(oid) {
@@ -122,7 +118,7 @@ pub(super) fn add(
     found.dangling_commits = walk_commits(walker, &commits, walked, None, diag, counts);
 
     // Trees: the roots of unreachable tree structures first, so that their files get their whole paths.
-    trees.retain(|tree| !walker.seen_trees.contains(tree));
+    trees.retain(|tree| !walker.tree_walked(tree));
     let mut inner: HashSet<Oid> = HashSet::new();
     for tree in &trees {
         // An unreadable tree is reported when it is walked.
@@ -136,7 +132,7 @@ pub(super) fn add(
     }
     let (roots, rest): (Vec<Oid>, Vec<Oid>) = trees.into_iter().partition(|tree| !inner.contains(tree));
     for tree in roots.into_iter().chain(rest) {
-        if !walker.seen_trees.contains(&tree) {
+        if !walker.tree_walked(&tree) {
             found.trees += 1;
             walker.walk_tree(tree, NO_COMMIT, &format!("{tree}:"), diag, counts);
         }
