@@ -20,7 +20,7 @@ pub struct TreeGraph {
     index: HashMap<Oid, u32>,
     /// Where each tree's entries lie in `entries` (an unreadable tree has none).
     ranges: Vec<(u32, u32)>,
-    entries: Vec<u32>,
+    entries: Entries,
     /// Each walked commit's root tree: (commit index, tree index).
     roots: Vec<(u32, u32)>,
     /// Set when an index no longer fits (over 2 billion trees or entries): the graph is then not used.
@@ -88,7 +88,6 @@ impl TreeGraph {
     pub fn shrink_to_fit(&mut self) {
         self.index.shrink_to_fit();
         self.ranges.shrink_to_fit();
-        self.entries.shrink_to_fit();
         self.roots.shrink_to_fit();
     }
 
@@ -110,7 +109,7 @@ impl TreeGraph {
                 continue;
             }
             self.begin_tree(index);
-            for &entry in &other.entries[start as usize..end as usize] {
+            for entry in other.entries.range(start, end) {
                 if entry & TREE != 0 {
                     self.push_subtree(here[(entry & !TREE) as usize]);
                 } else if let Some(position) = blob_at(entry) {
@@ -144,7 +143,7 @@ impl TreeGraph {
             if (start, end) == NOT_WALKED {
                 continue;
             }
-            for &entry in &self.entries[start as usize..end as usize] {
+            for entry in self.entries.range(start, end) {
                 if entry & TREE != 0 {
                     let sub = (entry & !TREE) as usize;
                     reached[sub] = reached[sub].saturating_add(times);
@@ -178,7 +177,7 @@ impl TreeGraph {
                 if (start, end) == NOT_WALKED {
                     continue;
                 }
-                for &entry in &self.entries[start as usize..end as usize] {
+                for entry in self.entries.range(start, end) {
                     if entry & TREE != 0 && !done[(entry & !TREE) as usize] {
                         stack.push((entry & !TREE, false));
                     }
@@ -187,6 +186,37 @@ impl TreeGraph {
         }
         post_order.reverse();
         post_order
+    }
+}
+
+/// The entries of every tree, one after another, in fixed-size chunks: growing never copies them, and never
+/// holds more than one chunk in reserve (a `Vec` that doubles can hold as much again at its peak).
+#[derive(Debug, Default)]
+struct Entries {
+    chunks: Vec<Vec<u32>>,
+    len: usize,
+}
+
+impl Entries {
+    const CHUNK: usize = 1 << 16;
+
+    fn push(&mut self, entry: u32) {
+        if self.len.is_multiple_of(Self::CHUNK) {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(entry);
+        }
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The entries from `start` to `end`.
+    fn range(&self, start: u32, end: u32) -> impl Iterator<Item = u32> + '_ {
+        (start as usize..end as usize).map(|at| self.chunks[at / Self::CHUNK][at % Self::CHUNK])
     }
 }
 
@@ -253,6 +283,20 @@ mod tests {
         // Later positions 5 and 6 are positions 0 and 1 here.
         first.absorb(later, |position| Some(position - 5));
         assert_eq!(first.place_counts(2), Some(vec![2, 1]));
+    }
+
+    #[test]
+    fn entries_span_chunks() {
+        let mut entries = Entries::default();
+        for n in 0..(Entries::CHUNK as u32 * 2 + 5) {
+            entries.push(n);
+        }
+        let start = Entries::CHUNK as u32 - 2;
+        assert_eq!(
+            entries.range(start, start + 4).collect::<Vec<_>>(),
+            vec![start, start + 1, start + 2, start + 3]
+        );
+        assert_eq!(entries.len(), Entries::CHUNK * 2 + 5);
     }
 
     /// A repository cannot overflow the counts: a tree that names one subtree a thousand times, nested.
