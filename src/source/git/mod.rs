@@ -447,10 +447,11 @@ fn count_occurrences(
 }
 
 /// How many (commit, path) places hold each of `flagged`: from the tree graph the walk kept, or, should it
-/// have overflowed, by reading the trees again.
+/// have overflowed (billions of tree entries), by listing them.
 fn place_counts(objects: &Objects<'_>, enumeration: &Enumeration, flagged: &[Oid]) -> HashMap<Oid, u64> {
     let Some(by_position) = enumeration.trees.place_counts(enumeration.blobs.len()) else {
-        return occurrences::occurrence_counts(objects, enumeration, flagged);
+        let places = occurrences::all_occurrences(objects, enumeration, flagged);
+        return places.into_iter().map(|(oid, list)| (oid, list.len() as u64)).collect();
     };
     let flagged: HashSet<Oid> = flagged.iter().copied().collect();
     enumeration

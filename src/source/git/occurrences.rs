@@ -1,9 +1,9 @@
-//! Where the flagged blobs of a history scan appear: in how many (commit, path) places (`other_occurrences`), or
-//! each place itself (`--all-commits`).
+//! Every (commit, path) place where the flagged blobs of a history scan appear (`--all-commits`); their numbers
+//! alone come from the walk's tree graph (see `tree_graph`).
 //!
-//! Both start from one summary per tree: the entries that lead to a flagged blob, read once whatever the number
-//! of commits that share the tree. Nothing here recurses, since a hostile repository can nest trees as deep as
-//! it likes.
+//! The lists start from one summary per tree: the entries that lead to a flagged blob, read once whatever the
+//! number of commits that share the tree. Nothing here recurses, since a hostile repository can nest trees as
+//! deep as it likes.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,33 +12,6 @@ use git2::{ObjectType, Oid};
 use super::enumerate::Enumeration;
 use super::objects::Objects;
 use crate::finding::Occurrence;
-
-/// How many (commit, path) places hold each of `flagged`, over the enumerated commits, without listing them.
-///
-/// Listing them costs a record for every commit times every flagged file it holds: millions for a file of
-/// fake keys that lives through a long history. Counting needs each tree once instead: the number of times the
-/// commits' snapshots reach a tree flows from it to the trees and blobs inside it, parents before children.
-pub fn occurrence_counts(objects: &Objects<'_>, enumeration: &Enumeration, flagged: &[Oid]) -> HashMap<Oid, u64> {
-    let roots = commit_roots(objects, enumeration);
-    let summaries = Summaries::build(objects, roots.iter().map(|(_, tree)| *tree), flagged);
-    let mut reached: HashMap<Oid, u64> = HashMap::new();
-    for (_, tree) in &roots {
-        *reached.entry(*tree).or_default() += 1;
-    }
-    let mut counts: HashMap<Oid, u64> = HashMap::new();
-    for tree in summaries.children_first.iter().rev() {
-        let (Some(&times), Some(summary)) = (reached.get(tree), summaries.by_tree.get(tree)) else {
-            continue;
-        };
-        for (_, blob) in &summary.blobs {
-            *counts.entry(*blob).or_default() += times;
-        }
-        for (_, subtree) in &summary.subtrees {
-            *reached.entry(*subtree).or_default() += times;
-        }
-    }
-    counts
-}
 
 /// Every (commit, path) where each of `flagged` appears, over the enumerated commits (`--all-commits`). The
 /// cost is that of the list itself: only the trees that lead to a flagged blob are visited for each commit.
@@ -102,8 +75,6 @@ impl Summary {
 struct Summaries {
     /// Every tree met; those that lead nowhere have empty summaries.
     by_tree: HashMap<Oid, Summary>,
-    /// The trees that lead to a flagged blob, each after every tree inside it.
-    children_first: Vec<Oid>,
 }
 
 impl Summaries {
@@ -112,7 +83,6 @@ impl Summaries {
         let flagged: HashSet<Oid> = flagged.iter().copied().collect();
         let mut summaries = Summaries {
             by_tree: HashMap::new(),
-            children_first: Vec::new(),
         };
         // (tree, whether its subtrees have been pushed already)
         let mut stack: Vec<(Oid, bool)> = roots.map(|root| (root, false)).collect();
@@ -125,9 +95,6 @@ impl Summaries {
                 summary
                     .subtrees
                     .retain(|(_, subtree)| by_tree.get(subtree).is_some_and(Summary::leads_to_flagged));
-                if summary.leads_to_flagged() {
-                    summaries.children_first.push(tree_oid);
-                }
                 summaries.by_tree.insert(tree_oid, summary);
                 continue;
             }
