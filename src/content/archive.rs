@@ -38,6 +38,31 @@ pub struct Opened {
     pub errors: Vec<(String, String)>,
 }
 
+/// Why the rest of an archive is not read once the budget is spent.
+const OVER_BUDGET: &str = "over --max-archive-size: the archive holds more than the limit; the rest is not scanned";
+
+impl Opened {
+    fn too_many_members(&mut self) {
+        self.errors.push((
+            String::new(),
+            format!("more than {MAX_ENTRIES} members; the rest is not scanned"),
+        ));
+    }
+
+    /// Keeps a member read with [`read_bounded`], or its error; whether to read on (not once the budget is
+    /// spent).
+    fn add_read(&mut self, name: String, read: Result<Vec<u8>, String>, budget: u64) -> bool {
+        match read {
+            Ok(content) => self.members.push((name, content)),
+            Err(reason) => {
+                self.errors.push((name, reason));
+                return budget != 0;
+            }
+        }
+        true
+    }
+}
+
 /// Opens `bytes` (an archive of `kind`, named `name`), reading at most `budget` bytes of members in all; the
 /// budget left is written back.
 pub fn open(bytes: &[u8], kind: Kind, name: &str, budget: &mut u64) -> Opened {
@@ -59,7 +84,7 @@ fn read_bounded(reader: &mut dyn Read, budget: &mut u64) -> Result<Vec<u8>, Stri
         .map_err(|e| format!("cannot be read: {e}"))?;
     if bytes.len() as u64 > *budget {
         *budget = 0;
-        return Err("over --max-archive-size: the archive holds more than the limit; the rest is not scanned".into());
+        return Err(OVER_BUDGET.into());
     }
     *budget -= bytes.len() as u64;
     Ok(bytes)
@@ -81,10 +106,7 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
     };
     for index in 0..archive.len() {
         if index >= MAX_ENTRIES {
-            opened.errors.push((
-                String::new(),
-                format!("more than {MAX_ENTRIES} members; the rest is not scanned"),
-            ));
+            opened.too_many_members();
             return;
         }
         let mut file = match archive.by_index(index) {
@@ -114,15 +136,9 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
             ));
             continue;
         }
-        match read_bounded(&mut file, budget) {
-            Ok(content) => opened.members.push((name, content)),
-            Err(reason) => {
-                let stop = *budget == 0;
-                opened.errors.push((name, reason));
-                if stop {
-                    return;
-                }
-            }
+        let read = read_bounded(&mut file, budget);
+        if !opened.add_read(name, read, *budget) {
+            return;
         }
     }
 }
@@ -156,8 +172,7 @@ fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
                 opened.errors.push((inner, reason));
             } else {
                 *budget = 0;
-                let reason = "over --max-archive-size: the archive holds more than the limit; the rest is not scanned";
-                opened.errors.push((inner, reason.into()));
+                opened.errors.push((inner, OVER_BUDGET.into()));
             }
             return;
         }
@@ -204,10 +219,7 @@ fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
     };
     for (index, entry) in entries.enumerate() {
         if index >= MAX_ENTRIES {
-            opened.errors.push((
-                String::new(),
-                format!("more than {MAX_ENTRIES} members; the rest is not scanned"),
-            ));
+            opened.too_many_members();
             return;
         }
         let mut entry = match entry {
@@ -228,15 +240,9 @@ fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
             .into_iter()
             .map(char::from)
             .collect::<String>();
-        match read_bounded(&mut entry, budget) {
-            Ok(content) => opened.members.push((name, content)),
-            Err(reason) => {
-                let stop = *budget == 0;
-                opened.errors.push((name, reason));
-                if stop {
-                    return;
-                }
-            }
+        let read = read_bounded(&mut entry, budget);
+        if !opened.add_read(name, read, *budget) {
+            return;
         }
     }
 }
