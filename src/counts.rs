@@ -157,24 +157,28 @@ impl Counts {
 
     /// Counts one piece of content scanned (or skipped as binary), and what its inspection allowed.
     pub fn inspected(&mut self, bytes: usize, inspection: &Inspection) {
-        if inspection.skipped_binary {
-            self.binary += 1;
-        } else {
+        if self.add_inspection(bytes, inspection) {
             self.items += 1;
-            self.bytes += bytes as u64;
         }
-        self.allowed += inspection.allowed as u64;
     }
 
     /// Counts an archive member scanned.
     pub fn inspected_member(&mut self, bytes: usize, inspection: &Inspection) {
+        if self.add_inspection(bytes, inspection) {
+            self.members += 1;
+        }
+    }
+
+    /// Counts the bytes (or the binary skip) and the allowed findings of one inspection; whether its content
+    /// was scanned.
+    fn add_inspection(&mut self, bytes: usize, inspection: &Inspection) -> bool {
+        self.allowed += inspection.allowed as u64;
         if inspection.skipped_binary {
             self.binary += 1;
-        } else {
-            self.members += 1;
-            self.bytes += bytes as u64;
+            return false;
         }
-        self.allowed += inspection.allowed as u64;
+        self.bytes += bytes as u64;
+        true
     }
 
     /// Counts an archive that was opened (its members are counted on their own).
