@@ -23,13 +23,18 @@ pub(super) struct BlobIndex {
 impl BlobIndex {
     /// Whether `oid` is in `list` (the list this index was built over) or marked present.
     pub(super) fn contains<T>(&self, list: &[(Oid, T)], oid: &Oid) -> bool {
-        self.position(list, oid).is_some() || self.present.contains(oid)
+        self.position(list, oid).is_some() || self.is_present(oid)
     }
 
     /// Where `oid` is in `list` (the list this index was built over), if it is listed.
     pub(super) fn position<T>(&self, list: &[(Oid, T)], oid: &Oid) -> Option<u32> {
         let hash = self.hasher.hash_one(oid.as_bytes());
         self.listed.find(hash, |&at| list[at as usize].0 == *oid).copied()
+    }
+
+    /// Whether `oid` was marked present (it is then never listed).
+    pub(super) fn is_present(&self, oid: &Oid) -> bool {
+        self.present.contains(oid)
     }
 
     /// Marks `oid` as present without listing it.

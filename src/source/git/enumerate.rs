@@ -577,7 +577,7 @@ impl<'a, 'r> Walker<'a, 'r> {
                     Some(ObjectType::Blob) => {
                         let blob = entry.id();
                         let mut position = self.blob_index.position(&self.out.blobs, &blob);
-                        if position.is_none() && !self.blob_seen(&blob) {
+                        if position.is_none() && !self.blob_index.is_present(&blob) {
                             on_blob(self, blob, &path());
                             position = self.blob_index.position(&self.out.blobs, &blob);
                         }
