@@ -351,11 +351,10 @@ fn read_span(finding: &JsonFinding, len: usize, utf16: Option<crate::inspect::En
             };
             return slice(&message.map_err(|e| e.message)?);
         }
-        let size = objects.blob_size(oid).map_err(|e| e.message)?;
-        if size > MAX_WHOLE_READ {
-            return Err(format!("the blob is larger than {MAX_WHOLE_READ} bytes"));
-        }
-        let blob = objects.blob(oid).map_err(|e| e.message)?;
+        let blob = objects
+            .blob_at_most(oid, MAX_WHOLE_READ)
+            .map_err(|e| e.message)?
+            .map_err(|_| format!("the blob is larger than {MAX_WHOLE_READ} bytes"))?;
         let mut parts = finding.path.split('!');
         let outer = parts.next().unwrap_or_default();
         let members: Vec<&str> = parts.collect();

@@ -291,6 +291,85 @@ fn a_corrupt_object_is_a_warning_and_the_scan_goes_on() {
     assert!(err.contains(&blob), "the warning names the object: {err}");
 }
 
+/// A blob over `--max-file-size` is skipped with a note naming it, whether it is loose, packed whole or packed
+/// as a delta of an earlier version, and it is never read whole: a compression bomb (32 MiB of zeros, a few
+/// KiB packed) is skipped the same way. Everything else in the history is still scanned, and a larger limit
+/// reads every one of them.
+#[test]
+fn blobs_over_max_file_size_are_skipped_whether_loose_packed_or_deltas() {
+    let repo = Repo::new();
+    let big = format!("{}KEY={PROJECT_KEY}\n", "let x = 1;\n".repeat(150_000));
+    repo.commit(&[("big.txt", &big), ("small.env", &format!("K={LEGACY_KEY}\n"))], "one");
+    repo.commit(&[("big.txt", &format!("// edited\n{big}"))], "two");
+    fs::write(repo.path().join("zeros.bin"), vec![0u8; 32 << 20]).expect("write the bomb");
+    repo.commit(&[], "three");
+    // Packed, with one of the two versions stored as a delta of the other, then one more version left loose.
+    repo.git(&["repack", "-a", "-d", "-f", "-q"]);
+    let verified = repo.git(&[
+        "verify-pack",
+        "-v",
+        &glob_one(&repo.path().join(".git/objects/pack"), ".idx"),
+    ]);
+    let is_delta = |blob: &str| {
+        verified
+            .lines()
+            .any(|line| line.starts_with(blob) && line.split_whitespace().count() > 5)
+    };
+    let packed_as_delta = ["HEAD~2:big.txt", "HEAD~1:big.txt"]
+        .map(|rev| repo.git(&["rev-parse", rev]).trim().to_string())
+        .into_iter()
+        .find(|blob| is_delta(blob))
+        .unwrap_or_else(|| panic!("a version of big.txt is packed as a delta:\n{verified}"));
+    let loose = repo.commit(&[("big.txt", &format!("// again\n{big}"))], "four");
+    let loose_blob = repo.git(&["rev-parse", &format!("{loose}:big.txt")]).trim().to_string();
+    assert!(
+        repo.path()
+            .join(".git/objects")
+            .join(&loose_blob[..2])
+            .join(&loose_blob[2..])
+            .is_file()
+    );
+
+    let (status, findings, err) = scan(repo.path(), &["--show-secrets", "--max-file-size", "1MiB"]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings), vec![LEGACY_KEY], "{findings:#?}");
+    let skipped: Vec<&str> = err.lines().filter(|l| l.contains("over --max-file-size")).collect();
+    assert_eq!(skipped.len(), 4, "three versions of big.txt and zeros.bin: {err}");
+    for blob in [&packed_as_delta, &loose_blob] {
+        assert!(
+            skipped.iter().any(|l| l.contains(blob.as_str())),
+            "{blob} is named: {err}"
+        );
+    }
+    assert!(
+        skipped
+            .iter()
+            .any(|l| l.contains("(zeros.bin)") && l.contains("32.0 MiB")),
+        "{err}"
+    );
+    assert!(err.contains("4 too large"), "{err}");
+
+    let (status, findings, err) = scan(repo.path(), &["--show-secrets", "--max-file-size", "64MiB"]);
+    assert_eq!(status, 1, "{err}");
+    let mut found = secrets(&findings);
+    found.sort();
+    let mut expected = vec![LEGACY_KEY.to_string(), PROJECT_KEY.to_string()];
+    expected.sort();
+    assert_eq!(found, expected, "{findings:#?}");
+    assert!(!err.contains("too large"), "{err}");
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn glob_one(dir: &Path, suffix: &str) -> String {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    names.pop().expect("one").to_string_lossy().into_owned()
+}
+
 #[test]
 fn a_path_that_is_not_a_repository_is_a_clear_error() {
     let dir = TempDir::new().expect("temp dir");

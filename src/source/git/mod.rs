@@ -5,6 +5,7 @@
 //! a blob's first sighting is the commit and path that introduced it. No patches are generated. Only blobs that
 //! hold a finding get their provenance (author, date, summary) looked up.
 
+mod alloc_ceiling;
 mod blob_index;
 mod enumerate;
 pub mod messages;
@@ -490,17 +491,13 @@ pub(crate) fn scan_blob(
     }
 }
 
-/// A blob's content, or `Err(size)` when it is over `--max-file-size` (only its header is read then).
+/// A blob's content, or `Err(size)` when it is over `--max-file-size` (it is never read whole then).
 pub(crate) fn read_blob<'r>(
     objects: &Objects<'r>,
     oid: Oid,
     options: &HistoryOptions,
 ) -> Result<Result<objects::BlobBytes<'r>, u64>, String> {
-    let size = objects.blob_size(oid).map_err(|e| e.message)?;
-    if size > options.max_file_size {
-        return Ok(Err(size));
-    }
-    objects.blob(oid).map(Ok).map_err(|e| e.message)
+    objects.blob_at_most(oid, options.max_file_size).map_err(|e| e.message)
 }
 
 /// Scans a blob's content (LFS pointers are passed over), counting it.

@@ -110,22 +110,32 @@ impl LooseObjects {
 
     /// Inflates the loose object `oid` (when it is loose) and checks it; `keep` says whether to return the
     /// content.
-    fn inflate(&self, oid: Oid, keep: bool) -> Option<Result<Loose, String>> {
+    fn inflate(&self, oid: Oid, keep: Keep) -> Option<Result<Loose, String>> {
         let path = self.path(oid)?;
         Some(inflate_loose(&path, keep))
     }
 }
 
-/// A loose object, inflated and checked.
+/// What [`inflate_loose`] keeps of an object's content.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// Nothing: the object is only checked.
+    Nothing,
+    /// All of it, when it is at most this many bytes; a larger object is not inflated past its header.
+    UpTo(u64),
+}
+
+/// A loose object, inflated and checked (or only its header read, see [`Keep`]).
 struct Loose {
     kind: ObjectType,
     size: usize,
-    content: Vec<u8>,
+    /// The content, when it was kept.
+    content: Option<Vec<u8>>,
 }
 
 /// Inflates a loose object file: `<type> <size>\0<content>`, zlib-compressed. The stream must end properly and
 /// the content must have the size the header says.
-fn inflate_loose(path: &Path, keep: bool) -> Result<Loose, String> {
+fn inflate_loose(path: &Path, keep: Keep) -> Result<Loose, String> {
     let file = std::fs::File::open(path).map_err(|e| crate::input::describe_io(&e))?;
     let mut decoder = flate2::read::ZlibDecoder::new(std::io::BufReader::new(file));
     let mut header = Vec::with_capacity(32);
@@ -145,16 +155,26 @@ fn inflate_loose(path: &Path, keep: bool) -> Result<Loose, String> {
         .and_then(|(kind, size)| Some((ObjectType::from_str(kind)?, size.parse::<usize>().ok()?)))
         .ok_or_else(|| format!("the object's header `{}` is malformed", crate::text::excerpt(&header)))?;
     let mut content = Vec::new();
-    let read = if keep {
-        content.reserve(size.min(1 << 30));
-        decoder.read_to_end(&mut content)
-    } else {
-        std::io::copy(&mut decoder, &mut std::io::sink()).map(|n| n as usize)
+    let read = match keep {
+        Keep::UpTo(max) if size as u64 > max => {
+            return Ok(Loose {
+                kind,
+                size,
+                content: None,
+            });
+        }
+        Keep::UpTo(_) => {
+            content.reserve(size.min(1 << 30));
+            // One byte past the size tells a stream longer than its header says.
+            (&mut decoder).take(size as u64 + 1).read_to_end(&mut content)
+        }
+        Keep::Nothing => std::io::copy(&mut decoder, &mut std::io::sink()).map(|n| n as usize),
     };
     let read = read.map_err(|e| format!("the object is truncated or corrupt ({e})"))?;
     if read != size {
         return Err(format!("the object is truncated or corrupt: {read} of {size} bytes"));
     }
+    let content = matches!(keep, Keep::UpTo(_)).then_some(content);
     Ok(Loose { kind, size, content })
 }
 
@@ -190,7 +210,7 @@ impl<'r> Objects<'r> {
         if self.loose.is_empty() {
             return Ok(());
         }
-        match self.loose.inflate(oid, false) {
+        match self.loose.inflate(oid, Keep::Nothing) {
             Some(Err(reason)) => Err(ObjectError::new(oid, kind, reason)),
             _ => Ok(()),
         }
@@ -254,7 +274,7 @@ impl<'r> Objects<'r> {
     }
 
     /// A blob's size, from its header.
-    pub fn blob_size(&self, oid: Oid) -> Result<u64, ObjectError> {
+    fn blob_size(&self, oid: Oid) -> Result<u64, ObjectError> {
         let odb = self
             .repo
             .odb()
@@ -265,21 +285,53 @@ impl<'r> Objects<'r> {
             .map_err(|e| ObjectError::new(oid, ErrorKind::Blob, e.message()))
     }
 
-    /// A blob's content.
-    pub fn blob(&self, oid: Oid) -> Result<BlobBytes<'r>, ObjectError> {
-        match self.loose.inflate(oid, true) {
-            Some(Ok(loose)) if loose.kind == ObjectType::Blob => Ok(BlobBytes::Loose(loose.content)),
+    /// A blob's content, or `Err(size)` when it is over `max` bytes: such a blob is never read whole.
+    pub fn blob_at_most(&self, oid: Oid, max: u64) -> Result<Result<BlobBytes<'r>, u64>, ObjectError> {
+        match self.loose.inflate(oid, Keep::UpTo(max)) {
+            Some(Ok(Loose {
+                kind: ObjectType::Blob,
+                size,
+                content,
+            })) => Ok(content.map(BlobBytes::Loose).ok_or(size as u64)),
             Some(Ok(loose)) => Err(ObjectError::new(
                 oid,
                 ErrorKind::Blob,
                 format!("it is a {} of {} bytes, not a blob", loose.kind, loose.size),
             )),
             Some(Err(reason)) => Err(ObjectError::new(oid, ErrorKind::Blob, reason)),
-            None => self
-                .repo
-                .find_blob(oid)
-                .map(BlobBytes::Packed)
-                .map_err(|e| ObjectError::new(oid, ErrorKind::Blob, e.message())),
+            None => self.packed_blob_at_most(oid, max),
         }
     }
+
+    /// [`Objects::blob_at_most`] for a packed blob: read in one call, under a ceiling on libgit2's allocations
+    /// (see [`super::alloc_ceiling`]); its header is read only when the ceiling was hit, or is not in place.
+    fn packed_blob_at_most(&self, oid: Oid, max: u64) -> Result<Result<BlobBytes<'r>, u64>, ObjectError> {
+        let failed = |e: git2::Error| ObjectError::new(oid, ErrorKind::Blob, e.message());
+        let within = |blob: Blob<'r>| match blob.size() as u64 {
+            size if size > max => Err(size),
+            _ => Ok(BlobBytes::Packed(blob)),
+        };
+        if super::alloc_ceiling::install() {
+            // The content is allocated with a terminating NUL; below the floor, libgit2's own small
+            // allocations (the first read of a pack opens it) would be refused too.
+            let ceiling = usize::try_from(max)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1)
+                .max(MIN_CEILING);
+            match super::alloc_ceiling::with_ceiling(ceiling, || self.repo.find_blob(oid)) {
+                (Ok(blob), _) => return Ok(within(blob)),
+                (Err(e), false) => return Err(failed(e)),
+                // Refused: the blob is too large, or a delta base it is built from is.
+                (Err(_), true) => {}
+            }
+        }
+        let size = self.blob_size(oid)?;
+        if size > max {
+            return Ok(Err(size));
+        }
+        self.repo.find_blob(oid).map(within).map_err(failed)
+    }
 }
+
+/// The smallest ceiling on libgit2's allocations while it reads a blob.
+const MIN_CEILING: usize = 1 << 20;

@@ -63,11 +63,11 @@ impl ConfigFiles for TreeFiles<'_, '_> {
         if mode == SYMLINK_MODE {
             return Err(format!("{}: a symbolic link, not followed", self.name(rel)));
         }
-        let size = self.objects.blob_size(oid).map_err(|e| e.message)?;
-        if size > self.max {
-            return Err(format!("{}: larger than {} bytes, not read", self.name(rel), self.max));
-        }
-        let blob = self.objects.blob(oid).map_err(|e| e.message)?;
+        let blob = self
+            .objects
+            .blob_at_most(oid, self.max)
+            .map_err(|e| e.message)?
+            .map_err(|_| format!("{}: larger than {} bytes, not read", self.name(rel), self.max))?;
         Ok(Some(blob.bytes().to_vec()))
     }
 
