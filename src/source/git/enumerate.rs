@@ -34,15 +34,47 @@ pub const NO_COMMIT: u32 = u32::MAX;
 /// The path of a blob that no tree reaches (`--all-objects`).
 pub const UNREACHABLE_BLOB_PATH: &str = "<unreachable blob>";
 
-/// Where a blob was first seen.
+/// Where a blob was first seen, in 8 bytes: one is kept for every blob of the history.
 #[derive(Debug, Clone, Copy)]
 pub struct BlobIntro {
     /// Index into [`Enumeration::commits`], or [`NO_COMMIT`].
-    pub commit: u32,
+    commit: u32,
+    /// Index into [`Enumeration::paths`] (at most [`super::paths::MAX_INDEX`]), and [`UNREACHABLE`] when no ref
+    /// reaches the blob (`--all-objects`): only a reflog, or nothing at all.
+    path_and_reach: u32,
+}
+
+/// The bit of [`BlobIntro::path_and_reach`] that marks an unreachable blob.
+const UNREACHABLE: u32 = 1 << 31;
+
+impl BlobIntro {
+    pub fn new(commit: u32, path: u32, unreachable: bool) -> BlobIntro {
+        debug_assert!(path <= super::paths::MAX_INDEX);
+        BlobIntro {
+            commit,
+            path_and_reach: path | if unreachable { UNREACHABLE } else { 0 },
+        }
+    }
+
+    /// Index into [`Enumeration::commits`], or [`NO_COMMIT`].
+    pub fn commit(&self) -> u32 {
+        self.commit
+    }
+
     /// Index into [`Enumeration::paths`].
-    pub path: u32,
+    pub fn path(&self) -> u32 {
+        self.path_and_reach & !UNREACHABLE
+    }
+
     /// No ref reaches it (`--all-objects`): only a reflog, or nothing at all.
-    pub unreachable: bool,
+    pub fn unreachable(&self) -> bool {
+        self.path_and_reach & UNREACHABLE != 0
+    }
+
+    /// The same introduction at another path.
+    fn at_path(self, path: u32) -> BlobIntro {
+        BlobIntro::new(self.commit, path, self.unreachable())
+    }
 }
 
 /// An annotated tag met on the way from a ref to what it names.
@@ -62,6 +94,8 @@ pub struct Enumeration {
     pub commits: Vec<Oid>,
     /// Interned paths (a file changed a hundred times is one path).
     pub paths: super::paths::Paths,
+    /// Every blob to scan, once, in the order to scan them: by path, and by commit among the versions of a path
+    /// (see [`Enumeration::sort_blobs_by_path`]).
     pub blobs: Vec<(Oid, BlobIntro)>,
     /// The trees walked, with their entries as tree indices and positions in `blobs`.
     pub trees: super::tree_graph::TreeGraph,
@@ -77,9 +111,34 @@ pub struct Enumeration {
 }
 
 impl Enumeration {
+    /// Puts the blobs in path order, and in walk order among the versions of one path (the tree graph follows).
+    /// A pack stores the versions of a file as deltas of one another, so each is rebuilt from the one just read,
+    /// still in libgit2's delta-base cache, instead of from its chain again: on cargo's history this takes a
+    /// third off the time; the order of the pack itself or of the walk does worse. The list is reordered in
+    /// place, so that the scan needs no second list of positions.
+    fn sort_blobs_by_path(&mut self) {
+        let n = self.blobs.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&at| self.blobs[at as usize].1.path());
+        let mut new_at = vec![0u32; n];
+        for (rank, &old) in order.iter().enumerate() {
+            new_at[old as usize] = rank as u32;
+        }
+        drop(order);
+        self.trees.renumber_blobs(&new_at);
+        // Each swap sends the blob at `at` to its place for good.
+        for at in 0..n {
+            while new_at[at] as usize != at {
+                let to = new_at[at] as usize;
+                self.blobs.swap(at, to);
+                new_at.swap(at, to);
+            }
+        }
+    }
+
     /// The commit a blob was introduced by, if any.
     pub fn commit_of(&self, intro: &BlobIntro) -> Option<Oid> {
-        self.commits.get(intro.commit as usize).copied()
+        self.commits.get(intro.commit() as usize).copied()
     }
 
     /// Is the commit at `index` beyond what the refs reach, and through which reflog, if any?
@@ -246,6 +305,8 @@ pub fn enumerate(
         diag.note(format!("{label}: --all-objects: {found}"));
     }
     walker.out.trees.shrink_to_fit();
+    walker.out.paths.shrink_to_fit();
+    walker.out.sort_blobs_by_path();
     let mut submodules: Vec<String> = walker.submodules.into_iter().collect();
     submodules.sort();
     walker.out.submodules = submodules;
@@ -483,9 +544,8 @@ impl<'a, 'r> Walker<'a, 'r> {
     fn absorb(&mut self, later: LaterWalk, diag: &Diagnostics, counts: &mut Counts) {
         for (oid, intro) in &later.blobs {
             if !self.blob_seen(oid) {
-                let path = self.out.paths.intern(later.paths.get(intro.path));
-                self.blob_index
-                    .push(&mut self.out.blobs, *oid, || BlobIntro { path, ..*intro });
+                let path = self.out.paths.intern(later.paths.get(intro.path()));
+                self.blob_index.push(&mut self.out.blobs, *oid, || intro.at_path(path));
             }
         }
         for (tree, error) in later.deferred_errors {
@@ -612,11 +672,8 @@ impl<'a, 'r> Walker<'a, 'r> {
         }
         let path = self.out.paths.intern(path);
         let unreachable = self.unreachable;
-        self.blob_index.push(&mut self.out.blobs, blob, || BlobIntro {
-            commit,
-            path,
-            unreachable,
-        });
+        self.blob_index
+            .push(&mut self.out.blobs, blob, || BlobIntro::new(commit, path, unreachable));
     }
 }
 

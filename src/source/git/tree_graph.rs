@@ -155,6 +155,17 @@ impl TreeGraph {
         Some(counts)
     }
 
+    /// Gives every blob entry its new position, `new_at[old]`, after the blob list was reordered.
+    pub fn renumber_blobs(&mut self, new_at: &[u32]) {
+        for chunk in &mut self.entries.chunks {
+            for entry in chunk.iter_mut().filter(|entry| **entry & TREE == 0) {
+                if let Some(&new) = new_at.get(*entry as usize) {
+                    *entry = new;
+                }
+            }
+        }
+    }
+
     /// The trees reachable from the roots, each before every tree inside it: the reverse of a depth-first
     /// post-order, without recursion (trees can nest as deep as a repository likes).
     fn parents_first(&self) -> Vec<u32> {
@@ -283,6 +294,18 @@ mod tests {
         // Later positions 5 and 6 are positions 0 and 1 here.
         first.absorb(later, |position| Some(position - 5));
         assert_eq!(first.place_counts(2), Some(vec![2, 1]));
+    }
+
+    /// Renumbered blobs keep their counts, and trees keep theirs.
+    #[test]
+    fn renumbered_blobs_keep_their_places() {
+        let mut graph = TreeGraph::default();
+        add_tree(&mut graph, 2, &[], &[1]);
+        let root = add_tree(&mut graph, 1, &[2, 2], &[0, 2]);
+        graph.add_root(0, root);
+        assert_eq!(graph.place_counts(3), Some(vec![1, 2, 1]));
+        graph.renumber_blobs(&[2, 0, 1]);
+        assert_eq!(graph.place_counts(3), Some(vec![2, 1, 1]));
     }
 
     #[test]
