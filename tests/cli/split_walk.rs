@@ -12,7 +12,7 @@ use crate::common::{
     LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, fast_import_repo, git_command, git_ok, keyhound_in, run, stdout,
 };
 
-/// Commits on `main`: enough for the walk to be split (it is split from 256 commits on, at three fifths).
+/// Commits on `main`: enough for the walk to be split (it is split from 256 commits on, at two thirds).
 const COMMITS: u32 = 400;
 
 /// A `git fast-import` stream for a bare repository: `main` with one changed file per commit and:

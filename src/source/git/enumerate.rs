@@ -509,7 +509,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             return self.walk_commits(nodes, 0, diag, counts);
         }
         // Trees grow with the history, so later commits cost more to walk: the earlier walk takes more of them.
-        let middle = nodes.len() * 3 / 5;
+        let middle = nodes.len() * 2 / 3;
         let (earlier, later) = nodes.split_at(middle);
         let (git_dir, loose, label) = (self.objects.repo.path().to_path_buf(), self.objects.loose, self.label);
         let later_walk = std::thread::scope(|scope| {
