@@ -9,10 +9,12 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// Fake keys of published shapes (examples from `rules/openai.toml`), never real credentials.
+/// Fake keys of published shapes (examples from `rules/openai.toml`, and one more made the same way), never real
+/// credentials.
 pub const LEGACY_KEY: &str = "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";
 pub const LEGACY_KEY_2: &str = "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";
 pub const PROJECT_KEY: &str = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
+pub const PROJECT_KEY_2: &str = "sk-proj-u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzdocJ2isAj";
 
 /// `git` run in `dir`, isolated from the user's and the system's git config, with a fixed author, committer and
 /// date so commit fields are predictable. Callers may override any of these with `.env(...)`.

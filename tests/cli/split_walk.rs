@@ -9,7 +9,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, code, fast_import_repo, git_command, git_ok, keyhound_in, run, stdout,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2, code, fast_import_repo, git_command, git_ok, keyhound_in,
+    run, stdout,
 };
 
 /// Commits on `main`: enough for the walk to be split (it is split from 256 commits on, at two thirds).
@@ -157,21 +158,7 @@ fn a_missing_tree_met_by_both_parts_of_a_split_walk_is_one_error() {
         let object = format!(
             "tree {missing_tree}\nparent {parent}\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nbroken\n"
         );
-        let mut child = git_command(dir)
-            .args(["hash-object", "-t", "commit", "-w", "--stdin", "--literally"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("git hash-object runs");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(object.as_bytes())
-            .expect("written");
-        let written = child.wait_with_output().expect("hash-object ends");
-        assert!(written.status.success());
-        let id = String::from_utf8_lossy(&written.stdout).trim().to_string();
+        let id = write_commit(dir, &object);
         git_ok(dir, &["update-ref", &format!("refs/heads/{branch}"), &id]);
     }
     for threads in ["1", "2"] {
@@ -180,5 +167,167 @@ fn a_missing_tree_met_by_both_parts_of_a_split_walk_is_one_error() {
         assert_eq!(findings.len(), 3, "--threads {threads}: {findings:#?}");
         let about_tree: Vec<&Value> = errors.iter().filter(|e| e.to_string().contains(missing_tree)).collect();
         assert_eq!(about_tree.len(), 1, "--threads {threads}: {errors:#?}");
+    }
+}
+
+/// Writes `object` as a commit object as it is (it may name objects that do not exist); returns its id.
+fn write_commit(dir: &Path, object: &str) -> String {
+    let mut child = git_command(dir)
+        .args(["hash-object", "-t", "commit", "-w", "--stdin", "--literally"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("git hash-object runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(object.as_bytes())
+        .expect("written");
+    let written = child.wait_with_output().expect("hash-object ends");
+    assert!(written.status.success());
+    String::from_utf8_lossy(&written.stdout).trim().to_string()
+}
+
+/// Merges on `main`: every third commit merges a branch of one commit forked two commits back. Keys: in the
+/// message of the branch commit `side 99`, in the message of the merge `merge 150`, in a file added by the
+/// branch commit `side 60`, and in `dup.env`, which `main` commit 119 and the branch commit `side 120` (forked
+/// from 118, so neither is an ancestor of the other) add with the same content. Every commit has the same date,
+/// so only the order in which the walk met the commits decides which of those two introduced `dup.env`.
+fn ladder_stream() -> String {
+    let mut out = String::new();
+    let mut commit = |branch: &str, mark: u32, message: &str, parents: &[u32], file: (&str, &str)| {
+        out.push_str(&format!(
+            "commit refs/heads/{branch}\nmark :{mark}\ncommitter Alice Example <alice@example.com> 1700000000 +0000\ndata {}\n{message}\n",
+            message.len()
+        ));
+        if let Some(first) = parents.first() {
+            out.push_str(&format!("from :{first}\n"));
+        }
+        for other in parents.iter().skip(1) {
+            out.push_str(&format!("merge :{other}\n"));
+        }
+        out.push_str(&format!(
+            "M 100644 inline {}\ndata {}\n{}\n",
+            file.0,
+            file.1.len(),
+            file.1
+        ));
+    };
+    let side_key = format!("KEY={LEGACY_KEY_2}\n");
+    let dup = format!("DUP={PROJECT_KEY_2}\n");
+    for i in 1..=LADDER {
+        if i % 3 == 0 {
+            let message = match i {
+                99 => format!("side 99: the old key was {LEGACY_KEY}"),
+                _ => format!("side {i}"),
+            };
+            let file = match i {
+                60 => ("side/60.env".to_string(), side_key.clone()),
+                120 => ("dup.env".to_string(), dup.clone()),
+                _ => (format!("side/{i}.env"), format!("side {i}\n")),
+            };
+            commit("side", 10_000 + i, &message, &[i - 2], (&file.0, &file.1));
+            let message = match i {
+                150 => format!("merge 150 (key {PROJECT_KEY})"),
+                _ => format!("merge {i}"),
+            };
+            commit(
+                "main",
+                i,
+                &message,
+                &[i - 1, 10_000 + i],
+                ("counter.txt", &format!("{i}\n")),
+            );
+        } else {
+            let parents: &[u32] = if i == 1 { &[] } else { &[i - 1] };
+            let file = if i == 119 {
+                ("dup.env".to_string(), dup.clone())
+            } else {
+                ("counter.txt".to_string(), format!("{i}\n"))
+            };
+            commit("main", i, &format!("commit {i}"), parents, (&file.0, &file.1));
+        }
+    }
+    out
+}
+
+/// Commits on `main` in [`ladder_stream`].
+const LADDER: u32 = 300;
+
+/// The commits are read on every thread at once, each thread taking the branches of merges that another left;
+/// the report is the same, field for field, for any number of threads: keys in messages and files each
+/// attributed to their commit, and a merge whose second parent is missing one error, with its first parent's
+/// history still scanned.
+#[test]
+fn commits_read_on_every_thread_give_the_same_report() {
+    let repo = fast_import_repo(ladder_stream().as_bytes());
+    let dir = repo.path();
+    let missing = "89abcdef0123456789abcdef0123456789abcdef";
+    let tree = commit_of(dir, "main~290^{tree}");
+    let parent = commit_of(dir, "main~290");
+    let object = format!(
+        "tree {tree}\nparent {parent}\nparent {missing}\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nbroken merge\n"
+    );
+    let broken = write_commit(dir, &object);
+    git_ok(dir, &["update-ref", "refs/heads/broken", &broken]);
+    let commit_titled = |title: &str| {
+        let found = git_ok(dir, &["log", "main", "--format=%H %s"]);
+        found
+            .lines()
+            .find_map(|line| {
+                line.split_once(' ')
+                    .filter(|(_, s)| s.starts_with(title))
+                    .map(|(id, _)| id.to_string())
+            })
+            .unwrap_or_else(|| panic!("a commit titled {title}"))
+    };
+
+    let (code_one, one, errors_one) = scan_with_threads(dir, "1", &[]);
+    assert_eq!(code_one, 1);
+    let mut found: Vec<(String, String, String)> = one
+        .iter()
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap_or_default().to_string();
+            (text("secret"), text("path"), text("commit"))
+        })
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        (
+            LEGACY_KEY.to_string(),
+            "<commit message>".to_string(),
+            commit_titled("side 99:"),
+        ),
+        (
+            PROJECT_KEY.to_string(),
+            "<commit message>".to_string(),
+            commit_titled("merge 150 "),
+        ),
+        (
+            LEGACY_KEY_2.to_string(),
+            "side/60.env".to_string(),
+            commit_titled("side 60"),
+        ),
+    ];
+    let dup = found
+        .iter()
+        .position(|(secret, path, _)| secret == PROJECT_KEY_2 && path == "dup.env")
+        .map(|at| found.remove(at))
+        .unwrap_or_else(|| panic!("dup.env's key: {found:#?}"));
+    assert!(
+        [commit_titled("commit 119"), commit_titled("side 120")].contains(&dup.2),
+        "{dup:?}"
+    );
+    expected.sort();
+    assert_eq!(found, expected);
+    assert_eq!(errors_one.len(), 1, "{errors_one:#?}");
+    assert!(errors_one[0].to_string().contains(missing), "{errors_one:#?}");
+
+    for threads in ["2", "3"] {
+        let (code_many, many, errors_many) = scan_with_threads(dir, threads, &[]);
+        assert_eq!(code_many, 1);
+        assert_eq!(many, one, "--threads {threads} differs from --threads 1");
+        assert_eq!(errors_many, errors_one, "--threads {threads}");
     }
 }

@@ -11,9 +11,11 @@ use git2::{ObjectType, Oid};
 
 use super::GitError;
 use super::blob_index::BlobIndex;
-use super::objects::Objects;
+use super::commits::{OnCommit, Slot};
+use super::objects::{ObjectError, Objects};
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
+use crate::finding::Finding;
 
 /// Which commits' blobs to scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,7 +205,8 @@ impl Tips {
 /// for [`Selection::All`]), then what only reflogs reach and what nothing reaches (see [`super::unreachable`]).
 ///
 /// `on_commit` is handed each commit the refs reach (the first ones of [`Enumeration::commits`]) when the walk
-/// reads it to order the commits, so that its message is scanned without reading it again.
+/// reads it to order the commits, on the thread that read it, so that its message is scanned without reading it
+/// again. The findings it gives back are returned.
 pub fn enumerate(
     objects: &Objects<'_>,
     label: &str,
@@ -211,8 +214,8 @@ pub fn enumerate(
     all_objects: bool,
     diag: &Diagnostics,
     counts: &mut Counts,
-    on_commit: &mut dyn FnMut(&git2::Commit<'_>),
-) -> Result<Enumeration, GitError> {
+    on_commit: &OnCommit<'_>,
+) -> Result<(Enumeration, Vec<Finding>), GitError> {
     let repo = objects.repo;
     let git_err = GitError::git(label);
     let resolve = |rev: &str| -> Result<Oid, GitError> {
@@ -278,7 +281,7 @@ pub fn enumerate(
     }
     let mut walker = Walker::new(objects, label);
     let hidden = ancestors(objects, &hide, label, diag, counts);
-    let graph = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts, on_commit);
+    let (graph, message_findings) = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts, on_commit);
     if !hide.is_empty() {
         walker.seed_range_boundary(&graph, diag, counts);
     }
@@ -310,7 +313,7 @@ pub fn enumerate(
     let mut submodules: Vec<String> = walker.submodules.into_iter().collect();
     submodules.sort();
     walker.out.submodules = submodules;
-    Ok(walker.out)
+    Ok((walker.out, message_findings))
 }
 
 /// Every commit reachable from `tips` (the commits a range hides). A commit that cannot be read is a warning.
@@ -321,18 +324,16 @@ fn ancestors(
     diag: &Diagnostics,
     counts: &mut Counts,
 ) -> HashSet<Oid> {
-    let mut seen: HashSet<Oid> = HashSet::new();
-    let mut stack: Vec<Oid> = tips.to_vec();
-    while let Some(oid) = stack.pop() {
-        if !seen.insert(oid) {
-            continue;
-        }
-        match objects.commit(oid) {
-            Ok(commit) => stack.extend(commit.parent_ids().filter(|p| !seen.contains(p))),
-            Err(err) => counts.fail(diag, err.scan_error(oid.to_string()).in_repository(label)),
-        }
+    if tips.is_empty() {
+        return HashSet::new();
     }
-    seen
+    let (read, _) = super::commits::read_all(objects, tips, &HashSet::new(), &|_, _| Vec::new(), counts);
+    let mut failed: Vec<&ObjectError> = read.failed.iter().collect();
+    failed.sort_by_key(|error| error.oid);
+    for error in failed {
+        counts.fail(diag, error.scan_error(error.oid.to_string()).in_repository(label));
+    }
+    read.index.into_keys().collect()
 }
 
 /// One walked commit.
@@ -354,8 +355,10 @@ pub(super) struct CommitGraph {
 }
 
 impl CommitGraph {
-    /// Reads every commit reachable from `tips` and not in `hidden`, then orders them parents first, older first
-    /// among commits whose parents are all placed (git's `--topo-order --date-order --reverse`).
+    /// Reads every commit reachable from `tips` and not in `hidden` (on every thread, see [`super::commits`]),
+    /// then orders them parents first, older first among commits whose parents are all placed (git's
+    /// `--topo-order --date-order --reverse`). `on_commit` is handed each commit read; the findings it gives
+    /// back are returned.
     pub(super) fn load(
         objects: &Objects<'_>,
         tips: &[Oid],
@@ -363,20 +366,28 @@ impl CommitGraph {
         label: &str,
         diag: &Diagnostics,
         counts: &mut Counts,
-        on_commit: &mut dyn FnMut(&git2::Commit<'_>),
-    ) -> CommitGraph {
-        let mut nodes: Vec<Node> = Vec::new();
-        let mut parents: Vec<Oid> = Vec::new();
-        let mut seen: HashSet<Oid> = HashSet::new();
+        on_commit: &OnCommit<'_>,
+    ) -> (CommitGraph, Vec<Finding>) {
+        let (read, findings) = super::commits::read_all(objects, tips, hidden, on_commit, counts);
+        // The commits in the order of one depth-first search from the tips, whichever thread read each: among
+        // commits of one date, the sort keeps this order.
+        let mut nodes: Vec<Node> = Vec::with_capacity(read.read.len());
+        let mut visited = vec![false; read.read.len() + read.failed.len()];
+        let visit = |slot: Slot| match slot {
+            Slot::Read(at) => at as usize,
+            Slot::Failed(at) => read.read.len() + at as usize,
+        };
         let mut outside: HashSet<Oid> = HashSet::new();
         let mut stack: Vec<Oid> = tips.iter().copied().filter(|t| !hidden.contains(t)).collect();
         while let Some(oid) = stack.pop() {
-            if !seen.insert(oid) {
+            let Some(&slot) = read.index.get(&oid) else { continue };
+            if std::mem::replace(&mut visited[visit(slot)], true) {
                 continue;
             }
-            let commit = match objects.commit(oid) {
-                Ok(commit) => commit,
-                Err(err) => {
+            let commit = match slot {
+                Slot::Read(at) => &read.read[at as usize],
+                Slot::Failed(at) => {
+                    let err = &read.failed[at as usize];
                     let mut error = err.scan_error(oid.to_string()).in_repository(label);
                     error
                         .reason
@@ -386,30 +397,27 @@ impl CommitGraph {
                     continue;
                 }
             };
-            on_commit(&commit);
-            let start = parents.len() as u32;
-            for parent in commit.parent_ids() {
-                parents.push(parent);
-                if hidden.contains(&parent) {
-                    outside.insert(parent);
-                } else if !seen.contains(&parent) {
-                    stack.push(parent);
+            for parent in read.parents_of(commit) {
+                if hidden.contains(parent) {
+                    outside.insert(*parent);
+                } else if read.index.get(parent).is_some_and(|&slot| !visited[visit(slot)]) {
+                    stack.push(*parent);
                 }
             }
             nodes.push(Node {
                 oid,
-                tree: commit.tree_id(),
-                time: commit.time().seconds(),
-                parents: start..parents.len() as u32,
+                tree: commit.tree,
+                time: commit.time,
+                parents: commit.parents.clone(),
             });
         }
         let mut graph = CommitGraph {
             nodes,
-            parents,
+            parents: read.parents,
             outside,
         };
         graph.sort();
-        graph
+        (graph, findings)
     }
 
     /// Kahn's algorithm over the walked commits: a commit comes after all its walked parents; among the commits

@@ -7,6 +7,7 @@
 
 mod alloc_ceiling;
 mod blob_index;
+mod commits;
 mod enumerate;
 pub mod messages;
 pub mod objects;
@@ -152,15 +153,14 @@ pub fn scan_history(
         label,
     };
     // The messages of the commits the refs reach are scanned as the commits are read for the walk.
-    let (mut message_findings, mut message_counts) = (Vec::new(), Counts::default());
-    let enumeration = enumerate::enumerate(
+    let (enumeration, mut message_findings) = enumerate::enumerate(
         &objects,
         label,
         &options.selection,
         options.all_objects,
         diag,
         &mut counts,
-        &mut |commit| message_findings.extend(messages::scan_message_of(scanner, commit, options, &mut message_counts)),
+        &|commit, counts| messages::scan_message_of(scanner, commit, options, counts),
     )?;
     counts.commits += enumeration.commits.len() as u64;
     give_back_freed_memory();
@@ -192,9 +192,8 @@ pub fn scan_history(
         }
     });
     counts.add(blob_counts);
-    // With `--all-objects`, the messages of the commits only a reflog or nothing reaches.
     findings.append(&mut message_findings);
-    counts.add(message_counts);
+    // With `--all-objects`, the messages of the commits only a reflog or nothing reaches.
     let done = enumeration.reachable_commits;
     let rest = &enumeration.commits[done..];
     let (message_findings, message_counts) = in_order_on_every_thread(&git_dir, rest, |worker, at, commit| {

@@ -168,7 +168,9 @@ fn walk_commits(
         return 0;
     }
     // Their messages are scanned with the rest, once it is known which reflog reaches each.
-    let graph = CommitGraph::load(walker.objects, tips, walked, walker.label, diag, counts, &mut |_| {});
+    let (graph, _) = CommitGraph::load(walker.objects, tips, walked, walker.label, diag, counts, &|_, _| {
+        Vec::new()
+    });
     for node in &graph.nodes {
         let index = walker.out.commits.len() as u32;
         walker.walk_tree(node.tree, index, "", diag, counts);
