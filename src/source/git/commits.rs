@@ -22,6 +22,10 @@ use crate::finding::Finding;
 /// (the findings in the commit's message) is gathered.
 pub type OnCommit<'a> = dyn Fn(&git2::Commit<'_>, &mut Counts) -> Vec<Finding> + Sync + 'a;
 
+/// The most threads that read commits. Each helper maps the pack index again, and a history has only so many
+/// merges' branches to share out.
+const MAX_THREADS: usize = 4;
+
 /// What a history walk needs of a commit.
 #[derive(Debug, Clone)]
 pub struct ReadCommit {
@@ -83,7 +87,7 @@ pub fn read_all(
     on_commit: &OnCommit<'_>,
     counts: &mut Counts,
 ) -> (ReadCommits, Vec<Finding>) {
-    let threads = rayon::current_num_threads().max(1);
+    let threads = rayon::current_num_threads().clamp(1, MAX_THREADS);
     let shared = Mutex::new(Shared {
         stack: tips.iter().copied().filter(|tip| !hidden.contains(tip)).collect(),
         idle: 0,

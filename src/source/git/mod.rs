@@ -495,7 +495,7 @@ pub(crate) fn scan_blob(
     }
 }
 
-/// A blob's content, or `Err(size)` when it is over `--max-file-size` (it is never read whole then).
+/// A blob's content, or `Err(size)` when it is over `--max-file-size` (see [`Objects::blob_at_most`]).
 pub(crate) fn read_blob<'r>(
     objects: &Objects<'r>,
     oid: Oid,

@@ -285,7 +285,8 @@ impl<'r> Objects<'r> {
             .map_err(|e| ObjectError::new(oid, ErrorKind::Blob, e.message()))
     }
 
-    /// A blob's content, or `Err(size)` when it is over `max` bytes: such a blob is never read whole.
+    /// A blob's content, or `Err(size)` when it is over `max` bytes: such a blob is never read whole (unless it
+    /// is at most [`MIN_CEILING`] bytes; it is then read, and dropped).
     pub fn blob_at_most(&self, oid: Oid, max: u64) -> Result<Result<BlobBytes<'r>, u64>, ObjectError> {
         match self.loose.inflate(oid, Keep::UpTo(max)) {
             Some(Ok(Loose {
