@@ -550,11 +550,20 @@ impl<'a, 'r> Walker<'a, 'r> {
     /// Adds what a walker of later commits found: the blobs not listed here, the trees seen, the unreadable
     /// trees not reported here already.
     fn absorb(&mut self, later: LaterWalk, diag: &Diagnostics, counts: &mut Counts) {
+        // Where each of the later walk's blobs is listed here (looked up once, not once per tree entry).
+        let mut listed_here: Vec<Option<u32>> = Vec::with_capacity(later.blobs.len());
         for (oid, intro) in &later.blobs {
-            if !self.blob_seen(oid) {
-                let path = self.out.paths.intern(later.paths.get(intro.path()));
-                self.blob_index.push(&mut self.out.blobs, *oid, || intro.at_path(path));
-            }
+            let here = match self.blob_index.position(&self.out.blobs, oid) {
+                Some(position) => Some(position),
+                None if self.blob_index.is_present(oid) => None,
+                None => {
+                    let path = self.out.paths.intern(later.paths.get(intro.path()));
+                    let position = self.out.blobs.len() as u32;
+                    self.blob_index.push(&mut self.out.blobs, *oid, || intro.at_path(path));
+                    Some(position)
+                }
+            };
+            listed_here.push(here);
         }
         for (tree, error) in later.deferred_errors {
             // A tree walked here was met (and, if unreadable, reported) by this walk.
@@ -562,10 +571,8 @@ impl<'a, 'r> Walker<'a, 'r> {
                 counts.fail(diag, error);
             }
         }
-        let (blob_index, blobs) = (&self.blob_index, &self.out.blobs);
         self.out.trees.absorb(later.trees, |position| {
-            let (oid, _) = later.blobs.get(position as usize)?;
-            blob_index.position(blobs, oid)
+            listed_here.get(position as usize).copied().flatten()
         });
         self.submodules.extend(later.submodules);
         counts.add(later.counts);
