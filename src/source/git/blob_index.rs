@@ -42,19 +42,17 @@ impl BlobIndex {
         self.present.insert(oid);
     }
 
-    /// Appends `oid` to `list` with the value `make` gives, unless it is listed or present already. Whether it
-    /// was added.
-    pub(super) fn push<T>(&mut self, list: &mut Vec<(Oid, T)>, oid: Oid, make: impl FnOnce() -> T) -> bool {
-        if self.contains(list, &oid) {
-            return false;
-        }
+    /// Appends `oid`, which the caller found neither listed nor present, to `list` with the value `make` gives;
+    /// its position.
+    pub(super) fn push_unlisted<T>(&mut self, list: &mut Vec<(Oid, T)>, oid: Oid, make: impl FnOnce() -> T) -> u32 {
+        debug_assert!(!self.contains(list, &oid));
         let at = u32::try_from(list.len()).expect("fewer than 4 billion blobs");
         let hasher = &self.hasher;
         let hash = hasher.hash_one(oid.as_bytes());
         self.listed
             .insert_unique(hash, at, |&other| hasher.hash_one(list[other as usize].0.as_bytes()));
         list.push((oid, make()));
-        true
+        at
     }
 }
 
@@ -66,13 +64,23 @@ mod tests {
         Oid::from_bytes(&[n; 20]).expect("20 bytes")
     }
 
+    /// Lists `oid` as the walk does: unless it is listed or present already. Whether it was added.
+    fn push<T>(index: &mut BlobIndex, list: &mut Vec<(Oid, T)>, oid: Oid, make: impl FnOnce() -> T) -> bool {
+        if index.contains(list, &oid) {
+            return false;
+        }
+        let at = index.push_unlisted(list, oid, make);
+        assert_eq!(at as usize, list.len() - 1);
+        true
+    }
+
     #[test]
     fn each_blob_is_listed_once() {
         let mut index = BlobIndex::default();
         let mut list: Vec<(Oid, &str)> = Vec::new();
-        assert!(index.push(&mut list, oid(1), || "a"));
-        assert!(index.push(&mut list, oid(2), || "b"));
-        assert!(!index.push(&mut list, oid(1), || "again"));
+        assert!(push(&mut index, &mut list, oid(1), || "a"));
+        assert!(push(&mut index, &mut list, oid(2), || "b"));
+        assert!(!push(&mut index, &mut list, oid(1), || "again"));
         assert_eq!(list, vec![(oid(1), "a"), (oid(2), "b")]);
         assert!(index.contains(&list, &oid(2)));
         assert_eq!(index.position(&list, &oid(2)), Some(1));
@@ -86,7 +94,7 @@ mod tests {
         index.mark_present(oid(7));
         assert!(index.contains(&list, &oid(7)));
         assert_eq!(index.position(&list, &oid(7)), None);
-        assert!(!index.push(&mut list, oid(7), || ()));
+        assert!(!push(&mut index, &mut list, oid(7), || ()));
         assert!(list.is_empty());
     }
 
@@ -103,11 +111,11 @@ mod tests {
             })
             .collect();
         for (n, id) in ids.iter().enumerate() {
-            assert!(index.push(&mut list, *id, || n as u32));
+            assert!(push(&mut index, &mut list, *id, || n as u32));
         }
         for id in &ids {
             assert!(index.contains(&list, id));
-            assert!(!index.push(&mut list, *id, || 0));
+            assert!(!push(&mut index, &mut list, *id, || 0));
         }
         assert_eq!(list.len(), 5000);
         assert!(list.iter().enumerate().all(|(n, (_, v))| *v == n as u32));

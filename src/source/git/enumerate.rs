@@ -556,12 +556,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             let here = match self.blob_index.position(&self.out.blobs, oid) {
                 Some(position) => Some(position),
                 None if self.blob_index.is_present(oid) => None,
-                None => {
-                    let path = self.out.paths.intern(later.paths.get(intro.path()));
-                    let position = self.out.blobs.len() as u32;
-                    self.blob_index.push(&mut self.out.blobs, *oid, || intro.at_path(path));
-                    Some(position)
-                }
+                None => Some(self.list_new_blob(*oid, later.paths.get(intro.path()), |path| intro.at_path(path))),
             };
             listed_here.push(here);
         }
@@ -589,6 +584,7 @@ impl<'a, 'r> Walker<'a, 'r> {
                 let tree = commit.tree_id();
                 self.walk_tree_with(tree, "", diag, counts, &mut |walker, blob, _path| {
                     walker.blob_index.mark_present(blob);
+                    None
                 });
             }
         }
@@ -599,20 +595,21 @@ impl<'a, 'r> Walker<'a, 'r> {
             let root_index = self.out.trees.index_of(root);
             self.out.trees.add_root(commit, root_index);
         }
+        let unreachable = self.unreachable;
         self.walk_tree_with(root, prefix, diag, counts, &mut |walker, blob, path| {
-            walker.record_blob(blob, path, commit)
+            Some(walker.list_new_blob(blob, path, |path| BlobIntro::new(commit, path, unreachable)))
         });
     }
 
-    /// Visits every blob not seen yet in trees not seen before, depth-first. `prefix` starts every path
-    /// (`refs/tags/t:`).
+    /// Visits every blob not seen yet (neither listed nor present) in trees not seen before, depth-first.
+    /// `prefix` starts every path (`refs/tags/t:`). `on_blob` gives back where it listed the blob, if it did.
     fn walk_tree_with(
         &mut self,
         root: Oid,
         prefix: &str,
         diag: &Diagnostics,
         counts: &mut Counts,
-        on_blob: &mut dyn FnMut(&mut Self, Oid, &str),
+        on_blob: &mut dyn FnMut(&mut Self, Oid, &str) -> Option<u32>,
     ) {
         let mut stack: Vec<(Oid, String)> = vec![(root, prefix.to_string())];
         while let Some((tree_oid, prefix)) = stack.pop() {
@@ -651,11 +648,11 @@ impl<'a, 'r> Walker<'a, 'r> {
                     }
                     Some(ObjectType::Blob) => {
                         let blob = entry.id();
-                        let mut position = self.blob_index.position(&self.out.blobs, &blob);
-                        if position.is_none() && !self.blob_index.is_present(&blob) {
-                            on_blob(self, blob, &path());
-                            position = self.blob_index.position(&self.out.blobs, &blob);
-                        }
+                        let position = match self.blob_index.position(&self.out.blobs, &blob) {
+                            Some(position) => Some(position),
+                            None if self.blob_index.is_present(&blob) => None,
+                            None => on_blob(self, blob, &path()),
+                        };
                         if let Some(position) = position {
                             self.out.trees.push_blob(position);
                         }
@@ -681,14 +678,19 @@ impl<'a, 'r> Walker<'a, 'r> {
         self.blob_index.contains(&self.out.blobs, blob)
     }
 
+    /// Lists `blob` at `path`, introduced by `commit`, unless it is listed or present already.
     pub(super) fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) {
-        if self.blob_seen(&blob) {
-            return;
+        if !self.blob_seen(&blob) {
+            let unreachable = self.unreachable;
+            self.list_new_blob(blob, path, |path| BlobIntro::new(commit, path, unreachable));
         }
+    }
+
+    /// Lists `blob`, which is neither listed nor present, with the introduction `intro` makes of its interned
+    /// `path`; its position.
+    fn list_new_blob(&mut self, blob: Oid, path: &str, intro: impl FnOnce(u32) -> BlobIntro) -> u32 {
         let path = self.out.paths.intern(path);
-        let unreachable = self.unreachable;
-        self.blob_index
-            .push(&mut self.out.blobs, blob, || BlobIntro::new(commit, path, unreachable));
+        self.blob_index.push_unlisted(&mut self.out.blobs, blob, || intro(path))
     }
 }
 
