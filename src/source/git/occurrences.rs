@@ -20,7 +20,7 @@ pub fn all_occurrences(
     enumeration: &Enumeration,
     flagged: &[Oid],
 ) -> HashMap<Oid, Vec<Occurrence>> {
-    let roots = commit_roots(objects, enumeration);
+    let roots = commit_roots(enumeration);
     let summaries = Summaries::build(objects, roots.iter().map(|(_, tree)| *tree), flagged);
     let mut places: HashMap<Oid, Vec<Occurrence>> = HashMap::new();
     for (commit, root) in &roots {
@@ -49,13 +49,13 @@ pub fn all_occurrences(
     places
 }
 
-/// Each readable enumerated commit with its root tree. Unreadable commits were reported when the history was
-/// walked.
-fn commit_roots(objects: &Objects<'_>, enumeration: &Enumeration) -> Vec<(Oid, Oid)> {
+/// Each walked commit with its root tree, as the walk kept them (no commit is read again).
+fn commit_roots(enumeration: &Enumeration) -> Vec<(Oid, Oid)> {
     enumeration
-        .commits
-        .iter()
-        .filter_map(|oid| objects.commit(*oid).ok().map(|commit| (*oid, commit.tree_id())))
+        .trees
+        .root_trees()
+        .into_iter()
+        .filter_map(|(commit, tree)| Some((*enumeration.commits.get(commit as usize)?, tree)))
         .collect()
 }
 

@@ -95,6 +95,18 @@ impl TreeGraph {
         self.roots.push((commit, tree));
     }
 
+    /// Each walked commit's root tree, by id: (commit index, tree id).
+    pub fn root_trees(&self) -> Vec<(u32, Oid)> {
+        let mut ids = vec![Oid::ZERO_SHA1; self.ranges.len()];
+        for (id, &index) in &self.index {
+            ids[index as usize] = *id;
+        }
+        self.roots
+            .iter()
+            .map(|&(commit, tree)| (commit, ids[tree as usize]))
+            .collect()
+    }
+
     /// Adds a graph built by another walk, whose blob positions `blob_at` maps to this walk's (`None`: not
     /// listed here, never flagged). Trees walked here already keep their entries: a tree id has one content.
     pub fn absorb(&mut self, other: TreeGraph, blob_at: impl Fn(u32) -> Option<u32>) {
@@ -306,6 +318,17 @@ mod tests {
         assert_eq!(graph.place_counts(3), Some(vec![1, 2, 1]));
         graph.renumber_blobs(&[2, 0, 1]);
         assert_eq!(graph.place_counts(3), Some(vec![2, 1, 1]));
+    }
+
+    /// Roots are named by their trees' ids, whichever order the trees were met in.
+    #[test]
+    fn root_trees_are_named_by_id() {
+        let mut graph = TreeGraph::default();
+        let child = graph.index_of(id(9));
+        let root = add_tree(&mut graph, 1, &[9], &[]);
+        graph.add_root(4, root);
+        graph.add_root(5, child);
+        assert_eq!(graph.root_trees(), vec![(4, id(1)), (5, id(9))]);
     }
 
     #[test]
