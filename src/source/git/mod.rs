@@ -17,6 +17,8 @@ mod staged;
 pub mod tree_files;
 mod tree_graph;
 mod unreachable;
+#[cfg(test)]
+mod vendored_libgit2;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
