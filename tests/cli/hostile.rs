@@ -536,6 +536,31 @@ fn refs_to_blobs_and_trees_are_scanned() {
     assert!(stdout(&output).contains("ref refs/tags/b"), "{}", stdout(&output));
 }
 
+/// A symbolic ref under refs/ stands for the ref it names (read once, not twice); one that names no ref is
+/// a warning naming it, and the rest of the history is still scanned.
+#[test]
+fn symbolic_refs_are_followed_and_a_dangling_one_is_reported() {
+    let repo = Repo::new();
+    repo.commit(&[("a.txt", "1\n")], "one");
+    let adding = repo.commit(&[("k.env", &format!("K={LEGACY_KEY}\n"))], "add a key");
+    let branch = repo.git(&["symbolic-ref", "--short", "HEAD"]).trim().to_string();
+    repo.git(&["symbolic-ref", "refs/heads/alias", &format!("refs/heads/{branch}")]);
+    repo.git(&["symbolic-ref", "refs/heads/broken", "refs/heads/nothing-here"]);
+    let output = hostile(keyhound_in(repo.path()).args(["git", ".", "-f", "json", "--show-secrets"]));
+    let findings = json_findings(&stdout(&output));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["secret"], LEGACY_KEY);
+    assert_eq!(findings[0]["commit"], adding.as_str());
+    let err = stderr(&output);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("warning") && l.contains("refs/heads/broken") && l.contains("points at nothing")),
+        "{err}"
+    );
+    assert!(!err.contains("refs/heads/alias"), "{err}");
+    assert_eq!(code(&output), 1, "{err}");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // 8. No key is lost to a decoding guess.
 
