@@ -555,23 +555,32 @@ impl<'a, 'r> Walker<'a, 'r> {
     /// Adds what a walker of later commits found: the blobs not listed here, the trees seen, the unreadable
     /// trees not reported here already.
     fn absorb(&mut self, later: LaterWalk, diag: &Diagnostics, counts: &mut Counts) {
-        // Where each of the later walk's blobs is listed here (looked up once, not once per tree entry).
-        let mut listed_here: Vec<Option<u32>> = Vec::with_capacity(later.blobs.len());
-        for (oid, intro) in &later.blobs {
-            let here = match self.blob_index.position(&self.out.blobs, oid) {
-                Some(position) => Some(position),
-                None if self.blob_index.is_present(oid) => None,
-                None => Some(self.list_new_blob(*oid, later.paths.get(intro.path()), |path| intro.at_path(path))),
-            };
-            listed_here.push(here);
-        }
+        // The later walk's trees get their indices here on another thread while its blobs are listed here: the
+        // two steps share nothing, and each takes about a third of the merge (cargo: 12 and 8 ms of 29).
+        let mut trees = std::mem::take(&mut self.out.trees);
+        let (tree_at, listed_here) = std::thread::scope(|scope| {
+            let tree_at = scope.spawn(|| trees.index_trees_of(&later.trees));
+            // Where each of the later walk's blobs is listed here (looked up once, not once per tree entry).
+            let mut listed_here: Vec<Option<u32>> = Vec::with_capacity(later.blobs.len());
+            for (oid, intro) in &later.blobs {
+                let here = match self.blob_index.position(&self.out.blobs, oid) {
+                    Some(position) => Some(position),
+                    None if self.blob_index.is_present(oid) => None,
+                    None => Some(self.list_new_blob(*oid, later.paths.get(intro.path()), |path| intro.at_path(path))),
+                };
+                listed_here.push(here);
+            }
+            let tree_at = tree_at.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (tree_at, listed_here)
+        });
+        self.out.trees = trees;
         for (tree, error) in later.deferred_errors {
             // A tree walked here was met (and, if unreadable, reported) by this walk.
             if !self.out.trees.is_walked(&tree) {
                 counts.fail(diag, error);
             }
         }
-        self.out.trees.absorb(later.trees, |position| {
+        self.out.trees.absorb(later.trees, &tree_at, |position| {
             listed_here.get(position as usize).copied().flatten()
         });
         self.submodules.extend(later.submodules);

@@ -107,14 +107,22 @@ impl TreeGraph {
             .collect()
     }
 
-    /// Adds a graph built by another walk, whose blob positions `blob_at` maps to this walk's (`None`: not
-    /// listed here, never flagged). Trees walked here already keep their entries: a tree id has one content.
-    pub fn absorb(&mut self, other: TreeGraph, blob_at: impl Fn(u32) -> Option<u32>) {
-        self.overflowed |= other.overflowed;
+    /// The index here of every tree of `other` (a graph built by another walk), added (not walked) where it is
+    /// new: the first step of [`TreeGraph::absorb`], which needs nothing of the blobs and can run while they
+    /// are merged.
+    pub fn index_trees_of(&mut self, other: &TreeGraph) -> Vec<u32> {
         let mut here = vec![0u32; other.ranges.len()];
         for (id, other_index) in &other.index {
             here[*other_index as usize] = self.index_of(*id);
         }
+        here
+    }
+
+    /// Adds a graph built by another walk, whose tree indices `here` maps to this graph's (from
+    /// [`TreeGraph::index_trees_of`]) and whose blob positions `blob_at` maps to this walk's (`None`: not
+    /// listed here, never flagged). Trees walked here already keep their entries: a tree id has one content.
+    pub fn absorb(&mut self, other: TreeGraph, here: &[u32], blob_at: impl Fn(u32) -> Option<u32>) {
+        self.overflowed |= other.overflowed;
         for (other_index, &(start, end)) in other.ranges.iter().enumerate() {
             let index = here[other_index];
             if (start, end) == NOT_WALKED || self.walked_index(index) {
@@ -304,7 +312,8 @@ mod tests {
         let root = add_tree(&mut later, 4, &[2], &[6]);
         later.add_root(1, root);
         // Later positions 5 and 6 are positions 0 and 1 here.
-        first.absorb(later, |position| Some(position - 5));
+        let here = first.index_trees_of(&later);
+        first.absorb(later, &here, |position| Some(position - 5));
         assert_eq!(first.place_counts(2), Some(vec![2, 1]));
     }
 
