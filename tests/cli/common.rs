@@ -48,26 +48,36 @@ pub fn git_ok(dir: &Path, args: &[&str]) -> String {
     git_output(git_command(dir).args(args))
 }
 
-/// A bare repository in a temporary directory, filled by `git fast-import` from `stream`.
-pub fn fast_import_repo(stream: &[u8]) -> TempDir {
+/// `git ARGS` in `dir` with `input` on its stdin, which must succeed; returns its stdout.
+pub fn git_with_input(dir: &Path, args: &[&str], input: &[u8]) -> String {
     use std::io::Write;
-    let dir = TempDir::new().expect("temp dir");
-    git_ok(dir.path(), &["init", "-q", "--bare", "-b", "main"]);
-    let mut child = git_command(dir.path())
-        .args(["fast-import", "--quiet"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("git fast-import runs");
+    use std::process::Stdio;
+    let mut cmd = git_command(dir);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("git runs");
     child
         .stdin
         .take()
         .expect("stdin")
-        .write_all(stream)
-        .expect("stream written");
+        .write_all(input)
+        .expect("input written");
+    let output = child.wait_with_output().expect("git ends");
     assert!(
-        child.wait().expect("fast-import ends").success(),
-        "git fast-import failed"
+        output.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A bare repository in a temporary directory, filled by `git fast-import` from `stream`.
+pub fn fast_import_repo(stream: &[u8]) -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    git_ok(dir.path(), &["init", "-q", "--bare", "-b", "main"]);
+    git_with_input(dir.path(), &["fast-import", "--quiet"], stream);
     dir
 }
 

@@ -13,8 +13,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, PROJECT_KEY, Repo, code, fast_import_repo, git_ok, json_findings, keyhound, keyhound_in, run, stderr,
-    stdout, tree,
+    LEGACY_KEY, PROJECT_KEY, Repo, code, fast_import_repo, git_ok, git_with_input, json_findings, keyhound,
+    keyhound_in, run, stderr, stdout, tree,
 };
 
 /// A fake admin key (of the published shape) put in the environment, as CI would hold one.
@@ -506,20 +506,8 @@ fn refs_to_blobs_and_trees_are_scanned() {
         .git(&["hash-object", "-w", blob_file.to_str().expect("utf-8")])
         .trim()
         .to_string();
-    let mut mktree = crate::common::git_command(repo.path());
-    mktree
-        .arg("mktree")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = mktree.spawn().expect("git mktree");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("100644 blob {inner}\tkey.env\n").as_bytes())
-        .expect("write");
-    let tree_oid = String::from_utf8_lossy(&child.wait_with_output().expect("mktree").stdout)
+    let listing = format!("100644 blob {inner}\tkey.env\n");
+    let tree_oid = git_with_input(repo.path(), &["mktree"], listing.as_bytes())
         .trim()
         .to_string();
     repo.git(&["update-ref", "refs/trees/t", &tree_oid]);

@@ -1,15 +1,13 @@
 //! The history walk split between threads finds exactly what one walk finds: each key attributed to the first
 //! commit and path that hold it, whichever part of the history each thread walked.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2, code, fast_import_repo, git_command, git_ok, keyhound_in,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2, code, fast_import_repo, git_ok, git_with_input, keyhound_in,
     run, stdout,
 };
 
@@ -172,21 +170,8 @@ fn a_missing_tree_met_by_both_parts_of_a_split_walk_is_one_error() {
 
 /// Writes `object` as a commit object as it is (it may name objects that do not exist); returns its id.
 fn write_commit(dir: &Path, object: &str) -> String {
-    let mut child = git_command(dir)
-        .args(["hash-object", "-t", "commit", "-w", "--stdin", "--literally"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("git hash-object runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(object.as_bytes())
-        .expect("written");
-    let written = child.wait_with_output().expect("hash-object ends");
-    assert!(written.status.success());
-    String::from_utf8_lossy(&written.stdout).trim().to_string()
+    let args = ["hash-object", "-t", "commit", "-w", "--stdin", "--literally"];
+    git_with_input(dir, &args, object.as_bytes()).trim().to_string()
 }
 
 /// Merges on `main`: every third commit merges a branch of one commit forked two commits back. Keys: in the

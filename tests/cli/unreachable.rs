@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, Repo, assert_valid_sarif, code, git_command, json_findings, json_report,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, Repo, assert_valid_sarif, code, git_with_input, json_findings, json_report,
     keyhound_in, run, stderr, stdout,
 };
 
@@ -147,26 +147,10 @@ fn trees_and_blobs_no_commit_holds_are_found_with_their_paths() {
     repo.git(&["add", "deploy"]);
     let tree = repo.git(&["write-tree"]).trim().to_string();
     repo.git(&["reset", "-q"]);
-    let mut hash = git_command(repo.path());
-    hash.args(["hash-object", "-w", "--stdin"]);
-    let blob = {
-        use std::io::Write;
-        let mut child = hash
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("git hash-object");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("token: {XAI_KEY}\n").as_bytes())
-            .expect("write");
-        String::from_utf8(child.wait_with_output().expect("wait").stdout)
-            .expect("utf-8")
-            .trim()
-            .to_string()
-    };
+    let content = format!("token: {XAI_KEY}\n");
+    let blob = git_with_input(repo.path(), &["hash-object", "-w", "--stdin"], content.as_bytes())
+        .trim()
+        .to_string();
 
     let (status, findings, err) = scan(repo.path(), &["--all-objects"]);
     assert_eq!(status, 1, "{err}");
