@@ -563,11 +563,9 @@ impl<'a, 'r> Walker<'a, 'r> {
             // Where each of the later walk's blobs is listed here (looked up once, not once per tree entry).
             let mut listed_here: Vec<Option<u32>> = Vec::with_capacity(later.blobs.len());
             for (oid, intro) in &later.blobs {
-                let here = match self.blob_index.position(&self.out.blobs, oid) {
-                    Some(position) => Some(position),
-                    None if self.blob_index.is_present(oid) => None,
-                    None => Some(self.list_new_blob(*oid, later.paths.get(intro.path()), |path| intro.at_path(path))),
-                };
+                let here = self.listed_or(*oid, |walker| {
+                    Some(walker.list_new_blob(*oid, later.paths.get(intro.path()), |path| intro.at_path(path)))
+                });
                 listed_here.push(here);
             }
             let tree_at = tree_at.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -662,12 +660,7 @@ impl<'a, 'r> Walker<'a, 'r> {
                     }
                     Some(ObjectType::Blob) => {
                         let blob = entry.id();
-                        let position = match self.blob_index.position(&self.out.blobs, &blob) {
-                            Some(position) => Some(position),
-                            None if self.blob_index.is_present(&blob) => None,
-                            None => on_blob(self, blob, &path()),
-                        };
-                        if let Some(position) = position {
+                        if let Some(position) = self.listed_or(blob, |walker| on_blob(walker, blob, &path())) {
                             self.out.trees.push_blob(position);
                         }
                     }
@@ -692,11 +685,23 @@ impl<'a, 'r> Walker<'a, 'r> {
         self.blob_index.contains(&self.out.blobs, blob)
     }
 
-    /// Lists `blob` at `path`, introduced by `commit`, unless it is listed or present already.
-    pub(super) fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) {
-        if !self.blob_seen(&blob) {
-            let unreachable = self.unreachable;
-            self.list_new_blob(blob, path, |path| BlobIntro::new(commit, path, unreachable));
+    /// Lists `blob` at `path`, introduced by `commit`, unless it is listed or present already; whether it did.
+    pub(super) fn record_blob(&mut self, blob: Oid, path: &str, commit: u32) -> bool {
+        if self.blob_seen(&blob) {
+            return false;
+        }
+        let unreachable = self.unreachable;
+        self.list_new_blob(blob, path, |path| BlobIntro::new(commit, path, unreachable));
+        true
+    }
+
+    /// Where `blob` is listed: already, or by `list` now if it is new (`list` may pass it over: `None`).
+    /// `None` for a blob present before the range began.
+    fn listed_or(&mut self, blob: Oid, list: impl FnOnce(&mut Self) -> Option<u32>) -> Option<u32> {
+        match self.blob_index.position(&self.out.blobs, &blob) {
+            Some(position) => Some(position),
+            None if self.blob_index.is_present(&blob) => None,
+            None => list(self),
         }
     }
 

@@ -139,9 +139,8 @@ pub(super) fn add(
     }
 
     for blob in blobs {
-        if !walker.blob_seen(&blob) {
+        if walker.record_blob(blob, UNREACHABLE_BLOB_PATH, NO_COMMIT) {
             found.blobs += 1;
-            walker.record_blob(blob, UNREACHABLE_BLOB_PATH, NO_COMMIT);
         }
     }
 
