@@ -176,23 +176,23 @@ pub fn scan_history(
     diag.set_progress(bar.clone());
     // Bytes done, for the progress bar only: the counts are values added up below.
     let shown_bytes = AtomicU64::new(0);
-    let (mut findings, blob_counts) = in_order_on_every_thread(&git_dir, &enumeration.blobs, |worker, _, blob| {
-        let (oid, intro) = blob;
-        let before = worker.counts.bytes;
-        job.blob(worker, &enumeration, *oid, intro);
-        if let Some(bar) = &bar {
-            let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
-            bar.inc(1);
-            if bar.position() % 256 == 0 {
-                let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
-                bar.set_message(format!(
-                    "{} ({}/s)",
-                    bytesize::ByteSize(bytes).display().iec(),
-                    bytesize::ByteSize(rate as u64).display().iec()
-                ));
+    let (mut findings, blob_counts) =
+        in_order_on_every_thread(&git_dir, &enumeration.blobs, |worker, _, (oid, intro)| {
+            let before = worker.counts.bytes;
+            job.blob(worker, &enumeration, *oid, intro);
+            if let Some(bar) = &bar {
+                let bytes = shown_bytes.fetch_add(worker.counts.bytes - before, Ordering::Relaxed);
+                bar.inc(1);
+                if bar.position() % 256 == 0 {
+                    let rate = bytes as f64 / bar.elapsed().as_secs_f64().max(0.001);
+                    bar.set_message(format!(
+                        "{} ({}/s)",
+                        bytesize::ByteSize(bytes).display().iec(),
+                        bytesize::ByteSize(rate as u64).display().iec()
+                    ));
+                }
             }
-        }
-    });
+        });
     counts.add(blob_counts);
     findings.append(&mut message_findings);
     // With `--all-objects`, the messages of the commits only a reflog or nothing reaches.
