@@ -271,8 +271,9 @@ pub struct ContentArgs {
 
 #[derive(Debug, Args)]
 pub struct GitArgs {
-    /// Repositories (working trees, worktrees or bare); a path inside a repository finds it.
-    #[arg(default_value = ".")]
+    /// Repositories (working trees, worktrees or bare); a path inside a repository finds it [default: the one
+    /// around the current directory; with --staged, the one git names in GIT_DIR, GIT_WORK_TREE and
+    /// GIT_INDEX_FILE when it runs a hook].
     pub repos: Vec<PathBuf>,
     /// Scan every blob reachable from every ref: branches, tags, remotes, stash (the default).
     #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]

@@ -25,12 +25,22 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     configure_threads(args.content.threads)?;
     let selection = selection(&args)?;
-    // Each repository is opened once; keyhound.toml is read from the first one.
-    let opened: Vec<(String, Result<Repository, GitError>)> = args
-        .repos
-        .iter()
-        .map(|path| (display_path(path), git::open(path)))
-        .collect();
+    // Each repository is opened once; keyhound.toml is read from the first one. With no repository named, a
+    // staged scan opens the one git describes to its hooks (`git commit -a` stages into a temporary index).
+    let opened: Vec<(String, Result<Repository, GitError>)> = if args.repos.is_empty() {
+        let here = Path::new(".");
+        let repo = if args.staged {
+            git::open_from_env(here)
+        } else {
+            git::open(here)
+        };
+        vec![(display_path(here), repo)]
+    } else {
+        args.repos
+            .iter()
+            .map(|path| (display_path(path), git::open(path)))
+            .collect()
+    };
     let first = match opened.first() {
         Some((_, Ok(repo))) => Some(repo),
         _ => None,
@@ -65,7 +75,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
     let mut source_root = None;
-    let single = args.repos.len() == 1;
+    let single = opened.len() == 1;
     for (label, repo) in opened {
         let repo = match repo {
             Ok(repo) => repo,

@@ -5,7 +5,10 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use crate::common::{LEGACY_KEY, code, git_command, keyhound, keyhound_in, root, run, stderr, stdout};
+use crate::common::{
+    LEGACY_KEY, PROJECT_KEY, Repo, code, git_command, json_findings, keyhound, keyhound_in, paths, root, run, stderr,
+    stdout,
+};
 
 /// `git ARGS` in `dir`, whatever its outcome (a blocked commit is an expected failure here).
 fn git(dir: &Path, args: &[&str]) -> std::process::Output {
@@ -141,4 +144,89 @@ fn off_a_terminal_there_are_no_colours_or_progress_bars_and_the_summary_is_on_st
     assert!(!out.contains("findings in"), "the summary is not in the report");
     assert!(err.contains("findings in") && err.contains("files"), "{err}");
     assert!(err.contains("by rule: openai-project-key"), "{err}");
+}
+
+/// A repository with the keyhound hook installed and one clean commit of `app.py` and `lib/util.py`.
+fn hooked_repo() -> Repo {
+    let repo = Repo::new();
+    repo.commit(&[("app.py", "KEY = None\n"), ("lib/util.py", "pass\n")], "clean");
+    let output = run(keyhound_in(repo.path()).arg("install-hook"));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    repo
+}
+
+/// Commits in `dir` with `args` through the installed hook; asserts that the hook blocked it and that the
+/// branch did not move.
+fn assert_commit_blocked(dir: &Path, args: &[&str], what: &str) {
+    let before = git(dir, &["rev-parse", "HEAD"]).stdout;
+    let commit = git(dir, args);
+    let message = String::from_utf8_lossy(&commit.stderr).into_owned() + &String::from_utf8_lossy(&commit.stdout);
+    assert!(!commit.status.success(), "{what}: the commit went through: {message}");
+    assert!(message.contains("commit blocked"), "{what}: {message}");
+    assert!(message.contains("app.py:1:"), "{what}: where the key is: {message}");
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]).stdout, before, "{what}: HEAD moved");
+}
+
+#[test]
+fn the_hook_sees_what_commit_a_and_commit_path_stage_in_a_temporary_index() {
+    let repo = hooked_repo();
+    // Changed in the working tree, never `git add`ed: `git commit -a` and `git commit PATH` stage it in an index
+    // of their own, named to the hook in GIT_INDEX_FILE.
+    repo.write("app.py", &format!("KEY = '{PROJECT_KEY}'\n"));
+    assert_commit_blocked(repo.path(), &["commit", "-q", "-a", "-m", "leak"], "commit -a");
+    assert_commit_blocked(repo.path(), &["commit", "-q", "-m", "leak", "app.py"], "commit PATH");
+    assert_commit_blocked(
+        repo.path(),
+        &["commit", "-q", "-m", "leak", "--include", "app.py"],
+        "commit -i",
+    );
+    // A clean partial commit still goes through while the key waits in the working tree.
+    repo.write("lib/util.py", "pass  # tidy\n");
+    let clean = git(repo.path(), &["commit", "-q", "-m", "tidy", "lib/util.py"]);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+}
+
+#[test]
+fn the_hook_guards_linked_worktrees() {
+    let repo = hooked_repo();
+    let outer = TempDir::new().expect("temp dir");
+    let worktree = outer.path().join("wt");
+    let worktree_arg = worktree.to_str().expect("utf-8 path");
+    assert!(
+        git(repo.path(), &["worktree", "add", "-q", "-b", "feature", worktree_arg])
+            .status
+            .success()
+    );
+    fs::write(worktree.join("app.py"), format!("KEY = '{PROJECT_KEY}'\n")).expect("write");
+    assert_commit_blocked(&worktree, &["commit", "-q", "-a", "-m", "leak"], "worktree commit -a");
+    assert!(git(&worktree, &["add", "app.py"]).status.success());
+    assert_commit_blocked(&worktree, &["commit", "-q", "-m", "leak"], "worktree commit");
+}
+
+#[test]
+fn split_and_sparse_indexes_are_read_not_refused_or_passed() {
+    for (setup, what) in [
+        (&["update-index", "--split-index"][..], "split index"),
+        (
+            &["sparse-checkout", "set", "--cone", "--sparse-index", "lib"][..],
+            "sparse index",
+        ),
+    ] {
+        let repo = hooked_repo();
+        repo.commit(&[("docs/readme.md", "docs\n")], "docs outside the sparse cone");
+        assert!(git(repo.path(), setup).status.success(), "{what}");
+        // A staged change with no key is let through, not blocked because the index has an extension.
+        repo.write("lib/util.py", "pass  # tidy\n");
+        assert!(git(repo.path(), &["add", "lib/util.py"]).status.success());
+        let output = run(keyhound_in(repo.path()).args(["git", "--staged"]));
+        assert_eq!(code(&output), 0, "{what}: {}", stderr(&output));
+        assert!(stderr(&output).contains("1 staged file"), "{what}: {}", stderr(&output));
+        // A staged key is found, through the scan and through the hook.
+        repo.write("app.py", &format!("KEY = '{PROJECT_KEY}'\n"));
+        assert!(git(repo.path(), &["add", "app.py"]).status.success());
+        let output = run(keyhound_in(repo.path()).args(["git", "--staged", "-f", "json"]));
+        assert_eq!(code(&output), 1, "{what}: {}", stderr(&output));
+        assert_eq!(paths(&json_findings(&stdout(&output))), ["app.py"], "{what}");
+        assert_commit_blocked(repo.path(), &["commit", "-q", "-m", "leak"], what);
+    }
 }

@@ -14,6 +14,7 @@ pub mod objects;
 mod occurrences;
 mod paths;
 mod staged;
+mod staged_index;
 pub mod tree_files;
 mod tree_graph;
 mod unreachable;
@@ -82,15 +83,32 @@ pub struct HistoryOptions {
 /// Objects are not re-hashed on read: a scanner only reads, and a quarter of a history scan went into SHA-1.
 /// Damaged objects still fail to inflate and are reported.
 pub fn open(path: &Path) -> Result<Repository, GitError> {
-    // A process-wide libgit2 option; keyhound never writes objects, so verification buys nothing.
-    git2::opts::strict_hash_verification(false);
-    // libgit2's object cache keeps every small tree and commit read (up to 256 MiB a repository handle), for
-    // reads that a history scan never repeats: each tree is walked once, and later lookups are memoised here.
-    git2::opts::enable_caching(false);
+    set_read_only_options();
     Repository::discover(path).map_err(|e| GitError::NotARepository {
         path: path.to_path_buf(),
         message: e.message().to_string(),
     })
+}
+
+/// Opens the repository as git describes it to a hook it runs: `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE`
+/// (`git commit -a` and `git commit PATH` build the commit in a temporary index named there),
+/// `GIT_OBJECT_DIRECTORY`; without them, the repository at or above the current directory, as [`open`].
+/// `here` only names the current directory in an error.
+pub fn open_from_env(here: &Path) -> Result<Repository, GitError> {
+    set_read_only_options();
+    Repository::open_from_env().map_err(|e| GitError::NotARepository {
+        path: std::env::var_os("GIT_DIR").map_or_else(|| here.to_path_buf(), PathBuf::from),
+        message: e.message().to_string(),
+    })
+}
+
+/// Process-wide libgit2 options for a reader.
+fn set_read_only_options() {
+    // keyhound never writes objects, so verification buys nothing.
+    git2::opts::strict_hash_verification(false);
+    // libgit2's object cache keeps every small tree and commit read (up to 256 MiB a repository handle), for
+    // reads that a history scan never repeats: each tree is walked once, and later lookups are memoised here.
+    git2::opts::enable_caching(false);
 }
 
 /// Opens the repository at `git_dir` again, with pack files of its own.

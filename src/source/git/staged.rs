@@ -42,7 +42,10 @@ pub fn scan_staged(
     let git_err = GitError::git(label);
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
-    let index = repo.index().map_err(git_err)?;
+    let index = super::staged_index::staged_index(repo).map_err(|message| GitError::Git {
+        repo: label.to_string(),
+        message,
+    })?;
     let head_tree = match repo.head().ok().and_then(|head| head.target()) {
         Some(oid) => {
             let tree = objects
