@@ -14,4 +14,5 @@ mod revoke;
 mod rules;
 mod scan;
 mod split_walk;
+mod trust;
 mod unreachable;

@@ -171,6 +171,7 @@ pub fn scan_history(
         options,
         diag,
         label,
+        held_excluded: Default::default(),
     };
     // The messages of the commits the refs reach are scanned as the commits are read for the walk.
     let (enumeration, mut message_findings) = enumerate::enumerate(
@@ -212,6 +213,19 @@ pub fn scan_history(
             }
         });
     counts.add(blob_counts);
+    let held = std::mem::take(
+        &mut *job
+            .held_excluded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    );
+    findings.extend(place_excluded_findings(
+        &objects,
+        &enumeration,
+        held,
+        options,
+        &mut counts,
+    ));
     findings.append(&mut message_findings);
     // With `--all-objects`, the messages of the commits only a reflog or nothing reaches.
     let done = enumeration.reachable_commits;
@@ -295,6 +309,57 @@ fn in_order_on_every_thread<T: Sync>(
     .fold(Default::default(), merge)
 }
 
+/// The findings of blobs whose introducing path is excluded, moved to the earliest (commit, path) place that
+/// is not: a blob is excluded only when every place that holds it is. Each blob excluded everywhere counts once.
+fn place_excluded_findings(
+    objects: &Objects<'_>,
+    enumeration: &Enumeration,
+    held: Vec<(Oid, Vec<Finding>)>,
+    options: &HistoryOptions,
+    counts: &mut Counts,
+) -> Vec<Finding> {
+    let Some(exclude) = &options.exclude else {
+        return held.into_iter().flat_map(|(_, findings)| findings).collect();
+    };
+    if held.is_empty() {
+        return Vec::new();
+    }
+    let blobs: Vec<Oid> = held.iter().map(|(oid, _)| *oid).collect();
+    let places = occurrences::all_occurrences(objects, enumeration, &blobs);
+    let commit_index: HashMap<String, usize> = enumeration
+        .commits
+        .iter()
+        .enumerate()
+        .map(|(index, oid)| (oid.to_string(), index))
+        .collect();
+    let mut kept = Vec::new();
+    for (oid, findings) in held {
+        let place = places
+            .get(&oid)
+            .into_iter()
+            .flatten()
+            .filter(|place| !exclude.is_match(&place.path))
+            .filter_map(|place| Some((*commit_index.get(&place.commit)?, place)))
+            .min_by(|(a, a_place), (b, b_place)| (a, &a_place.path).cmp(&(b, &b_place.path)));
+        let Some((index, place)) = place else {
+            counts.excluded += 1;
+            continue;
+        };
+        let (unreachable, reflog) = enumeration.commit_reach(index);
+        kept.extend(findings.into_iter().map(|mut finding| {
+            finding.path = place.path.clone();
+            if let Some(git) = finding.git.as_mut() {
+                git.commit = place.commit.clone();
+                git.reference = None;
+                git.unreachable = unreachable;
+                git.reflog = reflog.map(str::to_string);
+            }
+            finding
+        }));
+    }
+    kept
+}
+
 /// Adds up two workers' findings and counts.
 fn merge(mut a: (Vec<Finding>, Counts), b: (Vec<Finding>, Counts)) -> (Vec<Finding>, Counts) {
     a.0.extend(b.0);
@@ -309,6 +374,14 @@ struct Job<'a> {
     options: &'a HistoryOptions,
     diag: &'a Diagnostics,
     label: &'a str,
+    /// Findings in blobs introduced at an excluded path, by blob, until their other places are known.
+    held_excluded: std::sync::Mutex<Vec<(Oid, Vec<Finding>)>>,
+}
+
+/// `finding` with its git provenance.
+fn with_git(mut finding: Finding, git: &GitProvenance) -> Finding {
+    finding.git = Some(git.clone());
+    finding
 }
 
 /// One rayon job's repository handle (libgit2 handles are not shared between threads), findings and counts.
@@ -336,12 +409,14 @@ impl Worker {
 impl Job<'_> {
     fn blob(&self, worker: &mut Worker, enumeration: &Enumeration, oid: Oid, intro: &BlobIntro) {
         let path = enumeration.paths.get(intro.path());
-        if let Some(exclude) = &self.options.exclude
-            && exclude.is_match(path)
-        {
-            worker.counts.excluded += 1;
-            return;
-        }
+        // The path that introduced the blob is excluded, but the same blob may sit at other paths too (the same
+        // key file as `docs/example.env` and `src/prod.env`): it is scanned, and its findings wait for
+        // `place_excluded_findings` to look for a place that is not excluded.
+        let excluded_here = self
+            .options
+            .exclude
+            .as_ref()
+            .is_some_and(|exclude| exclude.is_match(path));
         let outcome = match &worker.repo {
             Ok(repo) => scan_blob(
                 self.scanner,
@@ -356,12 +431,21 @@ impl Job<'_> {
             Err(message) => Err(message.clone()),
         };
         match outcome {
+            Ok(BlobOutcome::Findings(findings)) if excluded_here => {
+                if findings.is_empty() {
+                    worker.counts.excluded += 1;
+                } else {
+                    let git = provenance(enumeration, oid, intro);
+                    let mut held = self
+                        .held_excluded
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    held.push((oid, findings.into_iter().map(|f| with_git(f, &git)).collect()));
+                }
+            }
             Ok(BlobOutcome::Findings(findings)) => {
                 let git = provenance(enumeration, oid, intro);
-                worker.found.extend(findings.into_iter().map(|mut f| {
-                    f.git = Some(git.clone());
-                    f
-                }));
+                worker.found.extend(findings.into_iter().map(|f| with_git(f, &git)));
             }
             Ok(BlobOutcome::LfsPointer) => {}
             Ok(BlobOutcome::TooLarge(size)) => self.diag.note(format!(
