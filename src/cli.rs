@@ -290,6 +290,11 @@ pub struct GitArgs {
     /// Scan what the next commit would add (the index against HEAD): for pre-commit hooks.
     #[arg(long)]
     pub staged: bool,
+    /// With --since/--range: let inline allow markers (`keyhound:allow`, ...) that the scanned commits add
+    /// allow their keys. Without it only markers the base revision already had are honoured, and a key next to
+    /// a new marker is reported, so a pull request cannot allow its own key.
+    #[arg(long)]
+    pub trust_added_allow_markers: bool,
     /// List every commit and path where a flagged blob appears, not only where it was introduced.
     #[arg(long)]
     pub all_commits: bool,

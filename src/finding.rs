@@ -190,6 +190,9 @@ pub struct Finding {
     /// decoded text), `base64`, `percent`, `escape` (its location is that of the encoded text), or a chain of
     /// them such as `base64>percent`. `None` for a key in the clear.
     pub decoded: Option<String>,
+    /// The inline allow marker next to the secret, on a finding reported in spite of it: in a `--since`/`--range`
+    /// scan a marker that the scanned commits add themselves does not allow their key.
+    pub allow_marker: Option<String>,
     /// The repository, for history scans.
     pub repository: Option<String>,
     pub git: Option<GitProvenance>,

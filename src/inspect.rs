@@ -5,9 +5,9 @@ use std::borrow::Cow;
 
 use crate::finding::{Finding, Fingerprint, Location, Secret, redact};
 use crate::scan::Scanner;
-use crate::scan::location::{LineCounter, line_end};
+use crate::scan::location::{LineColumn, LineCounter, line_end};
 
-/// Markers that, anywhere on a finding's line, mark the finding as accepted.
+/// Markers that accept the key they stand next to on its line (the nearest one: `KEY=sk-… # keyhound:allow`).
 /// `gitleaks:allow` and detect-secrets' pragma are honoured so projects can switch tools without editing files.
 pub const ALLOW_MARKERS: &[&str] = &["keyhound:allow", "gitleaks:allow", "pragma: allowlist secret"];
 
@@ -82,6 +82,7 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::con
     let anchored = scanner.path_anchors(path);
     let text = Text {
         path,
+        keep_allowed: options.keep_allowed,
         anchored: &anchored,
     };
     let mut inspection = inspect_text(scanner, bytes, &text, raw_is_binary, None, decode_depth);
@@ -107,6 +108,8 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::con
 /// What is the same for every text of one piece of content.
 struct Text<'a> {
     path: &'a str,
+    /// Keep the findings an allow marker covers, marked with it ([`crate::content::Options::keep_allowed`]).
+    keep_allowed: bool,
     /// The context rules the path anchors ([`Scanner::path_anchors`]).
     anchored: &'a [usize],
 }
@@ -167,8 +170,9 @@ fn inspect_text(
                     chain: Some(d.chain),
                 }),
         );
-        candidates.sort_by_key(|c| (c.start, c.end));
     }
+    // In order, so that lines are found going forward and the masks of a line's context come out sorted.
+    candidates.sort_by_key(|c| (c.start, c.end));
     let mut inspection = Inspection::default();
     if candidates.is_empty() {
         return inspection;
@@ -184,18 +188,28 @@ fn inspect_text(
         .collect();
     let masks = context_masks(&candidates, &redacted);
     let mut lines = LineCounter::new(content);
-    for (c, redacted) in candidates.iter().zip(&redacted) {
-        let start = lines.locate(c.start);
-        let line_stop = line_end(content, start.line_start);
-        let line = &content[start.line_start..line_stop.max(c.end).min(content.len())];
-        if ALLOW_MARKERS
-            .iter()
-            .any(|marker| memchr::memmem::find(line, marker.as_bytes()).is_some())
-        {
+    let starts: Vec<LineColumn> = candidates.iter().map(|c| lines.locate(c.start)).collect();
+    let markers = allow_markers(content, &candidates, &starts);
+    // The end of the line last looked up: a line holding many keys is searched for its end once.
+    let mut line_stops: (usize, usize) = (usize::MAX, 0);
+    for (at, (c, redacted)) in candidates.iter().zip(&redacted).enumerate() {
+        let start = starts[at];
+        if line_stops.0 != start.line_start {
+            line_stops = (start.line_start, line_end(content, start.line_start));
+        }
+        let line_stop = line_stops.1;
+        if markers[at].is_some() && !text.keep_allowed {
             inspection.allowed += 1;
             continue;
         }
-        let end = lines.locate(c.end);
+        let end = LineColumn {
+            line: start.line + memchr::memchr_iter(b'\n', &content[c.start..c.end]).count(),
+            column: match memchr::memrchr(b'\n', &content[c.start..c.end]) {
+                Some(newline) => c.end - (c.start + newline + 1) + 1,
+                None => start.column + (c.end - c.start),
+            },
+            line_start: 0,
+        };
         let rule = scanner.rule(c.rule);
         let secret = Secret::new(String::from_utf8_lossy(&c.secret).into_owned());
         let context = (!binary).then(|| masked_context(content, start.line_start, line_stop, c.start, c.end, &masks));
@@ -224,12 +238,63 @@ fn inspect_text(
             redacted: redacted.clone(),
             context,
             decoded: chain,
+            allow_marker: markers[at].map(str::to_string),
             repository: None,
             git: None,
             verification: None,
         });
     }
     inspection
+}
+
+/// The allow marker that covers each candidate, if any. A marker covers the one key it stands next to on its
+/// line, the nearest by the bytes between them (the key before it when two are as near), and any candidate
+/// that overlaps that key (another rule's match of the same text): one marker on a minified line does not hide
+/// every key on it. Each line holding a candidate is searched for markers once.
+fn allow_markers(content: &[u8], candidates: &[Candidate], starts: &[LineColumn]) -> Vec<Option<&'static str>> {
+    let mut covered: Vec<Option<&'static str>> = vec![None; candidates.len()];
+    let mut first = 0;
+    while first < candidates.len() {
+        let line_start = starts[first].line_start;
+        let mut last = first;
+        while last + 1 < candidates.len() && starts[last + 1].line_start == line_start {
+            last += 1;
+        }
+        let on_line = &candidates[first..=last];
+        let stop = line_end(content, line_start).max(on_line.iter().map(|c| c.end).max().unwrap_or(0));
+        let line = &content[line_start..stop.min(content.len())];
+        for marker in ALLOW_MARKERS {
+            for found in memchr::memmem::find_iter(line, marker.as_bytes()) {
+                let (m_start, m_end) = (line_start + found, line_start + found + marker.len());
+                // The bytes between the key and the marker (0 when they touch or overlap).
+                let gap = |c: &Candidate| m_start.saturating_sub(c.end).max(c.start.saturating_sub(m_end));
+                // Candidates are sorted by start: the nearest is the last to start before the marker ends, or
+                // the first to start after it.
+                let after = on_line.partition_point(|c| c.start < m_end);
+                let nearest = [after.checked_sub(1), (after < on_line.len()).then_some(after)]
+                    .into_iter()
+                    .flatten()
+                    .min_by_key(|&i| gap(&on_line[i]));
+                let Some(nearest) = nearest else { continue };
+                // The key, and the matches of other rules (or decodings) that overlap it.
+                let key = &on_line[nearest];
+                let overlaps = |c: &Candidate| c.start < key.end && c.end > key.start;
+                let mut from = nearest;
+                while from > 0 && overlaps(&on_line[from - 1]) {
+                    from -= 1;
+                }
+                let mut to = nearest;
+                while to + 1 < on_line.len() && overlaps(&on_line[to + 1]) {
+                    to += 1;
+                }
+                for slot in &mut covered[first + from..=first + to] {
+                    slot.get_or_insert(marker);
+                }
+            }
+        }
+        first = last + 1;
+    }
+    covered
 }
 
 /// The spans a context line must mask, without overlaps: a key in the clear shows as its redacted form, encoded
@@ -319,6 +384,11 @@ fn masked_context(
 ) -> String {
     let mut from = start.saturating_sub(CONTEXT_RADIUS).max(line_start);
     let mut to = (end + CONTEXT_RADIUS).min(line_stop.max(end));
+    // The masks are sorted and do not overlap: only those that reach into the window matter, found by
+    // bisection, so a line of a hundred thousand keys costs no more per key than a line of one.
+    let first = masks.partition_point(|&(_, e, _)| e <= from);
+    let last = masks.partition_point(|&(s, _, _)| s < to);
+    let masks = &masks[first..last.max(first)];
     // Widen the window rather than cut a neighbouring secret in half (a half would not be masked).
     for &(s, e, _) in masks {
         if s < from && e > from {

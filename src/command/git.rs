@@ -68,7 +68,11 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
             && !args.staged
             && (args.all_objects || config.config.all_objects == Some(true)),
         max_file_size: max_file_size(&args.content, &config)?,
-        content: content_options(&args.content, &config)?,
+        content: crate::content::Options {
+            // A range's own allow markers are judged against its base (see `source::git::range_allows`).
+            keep_allowed: matches!(selection, Selection::Range { .. }) && !args.trust_added_allow_markers,
+            ..content_options(&args.content, &config)?
+        },
         exclude: config.exclude_set()?,
     };
     let mut counts = Counts::default();

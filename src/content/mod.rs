@@ -22,6 +22,9 @@ pub struct Options {
     pub archive_depth: u32,
     /// How many bytes the members of one file's archives may inflate to in all.
     pub max_archive_size: u64,
+    /// Report the findings that an inline allow marker covers, marked with the marker, instead of dropping
+    /// them: a range scan then honours only the markers its base revision already had.
+    pub keep_allowed: bool,
 }
 
 impl Options {
@@ -37,6 +40,7 @@ impl Default for Options {
             decode_depth: Options::DEFAULT_DECODE_DEPTH,
             archive_depth: Options::DEFAULT_ARCHIVE_DEPTH,
             max_archive_size: Options::DEFAULT_MAX_ARCHIVE_SIZE,
+            keep_allowed: false,
         }
     }
 }

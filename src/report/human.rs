@@ -99,6 +99,14 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 }
             }
         }
+        if let Some(marker) = &finding.allow_marker {
+            writeln!(
+                out,
+                "    {} `{}` stands next to it, but the scanned commits added it: not honoured in a range scan",
+                paint(DIM, "allow"),
+                esc(marker)
+            )?;
+        }
         if let Some(verification) = &finding.verification {
             writeln!(
                 out,

@@ -80,6 +80,10 @@ pub struct JsonFinding {
     /// chain such as `base64>percent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoded: Option<String>,
+    /// An inline allow marker (`keyhound:allow`) next to the secret that was not honoured: a `--since`/`--range`
+    /// scan honours only the markers its base revision already had, not those the scanned commits add.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_marker_not_honoured: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
     #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
@@ -110,6 +114,7 @@ impl JsonFinding {
             fingerprint: finding.fingerprint.clone(),
             context,
             decoded: finding.decoded.clone(),
+            allow_marker_not_honoured: finding.allow_marker.clone(),
             repository: finding.repository.clone(),
             git: finding.git.clone(),
             verification: finding.verification.clone(),
@@ -214,6 +219,9 @@ impl JsonFinding {
             fingerprint: self.fingerprint,
             context,
             decoded: self.decoded.map(|chain| crate::text::bounded(&chain, 100)),
+            allow_marker: self
+                .allow_marker_not_honoured
+                .map(|marker| crate::text::bounded(&marker, 100)),
             repository: self.repository,
             git: self.git,
             verification: self.verification,

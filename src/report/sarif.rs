@@ -159,6 +159,11 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     if let Some(verification) = &finding.verification {
         message.push_str(&format!(". Status: {} ({})", verification.status, verification.reason));
     }
+    if let Some(marker) = &finding.allow_marker {
+        message.push_str(&format!(
+            ". The `{marker}` next to it was added by the scanned commits and is not honoured"
+        ));
+    }
     let (uri, base) = context.artifact_uri(&finding.path);
     let mut artifact = ArtifactLocation::builder().uri(uri).build();
     if base {
@@ -208,6 +213,9 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     }
     if let Some(verification) = &finding.verification {
         properties.insert("verification".to_string(), json!(verification));
+    }
+    if let Some(marker) = &finding.allow_marker {
+        properties.insert("allow_marker_not_honoured".to_string(), json!(marker));
     }
     let mut builder_result = SarifResult::builder()
         .rule_id(finding.rule_id.clone())

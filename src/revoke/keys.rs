@@ -485,6 +485,7 @@ mod tests {
             fingerprint: Fingerprint::of("openai-project-key", KEY),
             context: None,
             decoded: None,
+            allow_marker_not_honoured: None,
             repository: None,
             git: None,
             verification: None,

@@ -13,6 +13,7 @@ pub mod messages;
 pub mod objects;
 mod occurrences;
 mod paths;
+mod range_allows;
 mod staged;
 mod staged_index;
 pub mod tree_files;
@@ -253,6 +254,34 @@ pub fn scan_history(
             "{label}: {} git LFS pointer file(s) skipped: the files they point to are not stored in git",
             counts.lfs_pointers
         ));
+    }
+    if options.content.keep_allowed
+        && let Selection::Range { hide, .. } = &options.selection
+    {
+        // Markers the range adds stay on their findings, reported; those the base already had are honoured.
+        let base = repo
+            .revparse_single(hide)
+            .and_then(|object| object.peel(git2::ObjectType::Commit))
+            .map_err(|e| e.message().to_string())
+            .and_then(|commit| objects.commit(commit.id()).map_err(|e| e.message))
+            .map(|commit| commit.tree_id());
+        match base {
+            Ok(tree) => {
+                findings = range_allows::honour_base_markers(
+                    scanner,
+                    &objects,
+                    tree,
+                    findings,
+                    options,
+                    &mut counts,
+                    diag,
+                    label,
+                )
+            }
+            Err(message) => diag.warn(format!(
+                "{label}: cannot read {hide}, the base of the range ({message}): no allow marker is honoured"
+            )),
+        }
     }
     for finding in &mut findings {
         finding.repository = Some(label.to_string());
