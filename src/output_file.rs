@@ -33,7 +33,13 @@ pub enum OutputError {
     },
     #[error("{path}: not a regular file ({kind}), not replaced")]
     NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{path}: {dir} holds devices, not files; nothing is created or replaced there")]
+    SystemDir { path: PathBuf, dir: PathBuf },
 }
+
+/// Directories of devices and kernel files. `-o /dev/stdout` names a link there: renaming over it (as root) would
+/// replace the system's link, so nothing is written in them at all.
+const SYSTEM_DIRS: &[&str] = &["/dev", "/proc", "/sys"];
 
 /// A file being written: a temporary file beside the destination until [`OutputFile::persist`] puts it in place.
 /// Dropped without `persist`, the temporary file is removed and the destination is untouched.
@@ -49,6 +55,7 @@ impl OutputFile {
     /// `path` exists and is neither a regular file nor a symbolic link.
     pub fn create(path: &Path, mode: u32) -> Result<OutputFile, OutputError> {
         check_replaceable(path)?;
+        check_not_system_dir(path)?;
         let temp = tempfile::Builder::new()
             .prefix(".keyhound-")
             .suffix(".tmp")
@@ -128,6 +135,21 @@ fn check_replaceable(path: &Path) -> Result<(), OutputError> {
     }
 }
 
+/// Fails when `path` is in (a link to) one of the [`SYSTEM_DIRS`].
+fn check_not_system_dir(path: &Path) -> Result<(), OutputError> {
+    let Ok(dir) = parent_dir(path).canonicalize() else {
+        // Creating the temporary file will fail and say why.
+        return Ok(());
+    };
+    match SYSTEM_DIRS.iter().find(|system| dir.starts_with(system)) {
+        Some(_) => Err(OutputError::SystemDir {
+            path: path.to_path_buf(),
+            dir,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The directory `path` is in: `.` for a bare file name.
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -201,6 +223,10 @@ mod tests {
                 .ends_with("fifo: not a regular file (a named pipe), not replaced"),
             "{err}"
         );
+        for device in ["/dev/stdout", "/dev/null", "/proc/self/fd/1"] {
+            let err = write(Path::new(device), b"x", SHARED).expect_err(device);
+            assert!(err.to_string().starts_with(&format!("{device}: ")), "{err}");
+        }
         let missing = dir.path().join("no/such/dir/file");
         let err = write(&missing, b"x", SHARED).expect_err("no directory");
         assert!(err.to_string().starts_with(&missing.display().to_string()), "{err}");
