@@ -91,7 +91,8 @@ The admin key is read from OPENAI_ADMIN_KEY only, never from the command line.";
 const HOOK_EXAMPLES: &str = "\
 Examples:
   keyhound install-hook                  in the repository around the current directory
-  keyhound install-hook --force          replace an existing pre-commit hook";
+  keyhound install-hook --force          replace an existing pre-commit hook
+  keyhound install-hook --outside-repo   write it where core.hooksPath points outside the repository";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -159,6 +160,10 @@ pub struct InstallHookArgs {
     /// Replace a pre-commit hook that keyhound did not write.
     #[arg(long)]
     pub force: bool,
+    /// Write the hook even when `core.hooksPath` points outside the repository (by default that is refused:
+    /// a hooks directory shared with other repositories, or one a repository's config points elsewhere).
+    #[arg(long)]
+    pub outside_repo: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,5 @@
 //! What every scanning command does after the scan: baseline, report, summary, exit status.
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::time::Instant;
 
@@ -13,6 +12,7 @@ use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
 use crate::finding::Finding;
+use crate::output_file::{self, OutputFile};
 use crate::report::{Format, ReportContext, RepositoryInfo, SourceRoot, write_report};
 use crate::rules::RuleSet;
 
@@ -82,11 +82,19 @@ pub fn finish(
     };
     match &args.output {
         Some(path) => {
-            let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            let mut out = BufWriter::new(file);
+            // Raw secrets are for the owner's eyes only.
+            let mode = if args.show_secrets {
+                output_file::PRIVATE
+            } else {
+                output_file::SHARED
+            };
+            let mut file = OutputFile::create(path, mode).context("cannot write the report")?;
+            let mut out = BufWriter::new(&mut file);
             write_report(format, &findings, &context, &mut out)
                 .and_then(|()| out.flush())
                 .with_context(|| format!("cannot write {}", path.display()))?;
+            drop(out);
+            file.persist().context("cannot write the report")?;
         }
         None => {
             let stdout = std::io::stdout();

@@ -33,8 +33,10 @@ pub struct BaselineEntry {
 pub enum BaselineError {
     #[error("cannot read baseline {0}")]
     Read(#[from] crate::input::InputError),
-    #[error("cannot write baseline {path}: {}", crate::input::describe_io(.error))]
-    Write { path: PathBuf, error: std::io::Error },
+    #[error("cannot write baseline {0}")]
+    Write(#[from] crate::output_file::OutputError),
+    #[error("cannot write baseline {path}: {message}")]
+    Serialize { path: PathBuf, message: String },
     #[error("{path} is not a keyhound baseline: {message}")]
     Format { path: String, message: String },
 }
@@ -86,14 +88,16 @@ impl Baseline {
         self.findings.iter().any(|e| &e.fingerprint == fingerprint)
     }
 
+    /// Writes the baseline to `path`, replacing what is there (a symbolic link is replaced, not followed). It
+    /// holds fingerprints and redacted values only, so it is readable by all (0644).
     pub fn write(&self, path: &Path) -> Result<(), BaselineError> {
-        let write_error = |error| BaselineError::Write {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| BaselineError::Serialize {
             path: path.to_path_buf(),
-            error,
-        };
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| write_error(e.into()))?;
+            message: e.to_string(),
+        })?;
         text.push('\n');
-        std::fs::write(path, text).map_err(write_error)
+        crate::output_file::write(path, text.as_bytes(), crate::output_file::SHARED)?;
+        Ok(())
     }
 
     /// Removes the findings this baseline accepts; returns how many were removed.

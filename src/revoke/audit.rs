@@ -43,6 +43,8 @@ pub enum AuditError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open the audit log {path}: not a regular file ({kind}); symbolic links are not followed")]
+    NotRegular { path: PathBuf, kind: &'static str },
     #[error("cannot write the audit log {path}: {source}")]
     Write {
         path: PathBuf,
@@ -144,16 +146,37 @@ impl AuditLog {
         AuditLog { file: None, dry_run }
     }
 
-    /// Opens `path` for appending (creating it).
+    /// Opens `path` for appending, creating it readable by its owner only (0600); an existing log keeps its mode.
+    /// A symbolic link is not followed and a named pipe or a device is not opened: the log must land where it was
+    /// asked to, and must not block the run.
     pub fn open(path: &Path, dry_run: bool) -> Result<AuditLog, AuditError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| AuditError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let not_regular = |kind| AuditError::NotRegular {
+            path: path.to_path_buf(),
+            kind,
+        };
+        // A clear message for the common cases; the flags below close the race.
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && !meta.is_file()
+        {
+            return Err(not_regular(crate::input::file_kind(&meta)));
+        }
+        let file = open_append(path).map_err(|source| {
+            if is_symlink_refusal(&source) {
+                not_regular("a symbolic link")
+            } else {
+                AuditError::Open {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            }
+        })?;
+        let meta = file.metadata().map_err(|source| AuditError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(not_regular(crate::input::file_kind(&meta)));
+        }
         Ok(AuditLog {
             file: Some((path.to_path_buf(), Mutex::new(file))),
             dry_run,
@@ -180,6 +203,35 @@ impl AuditLog {
         file.flush().map_err(write_error)?;
         file.sync_data().map_err(write_error)
     }
+}
+
+/// Opens `path` for appending, creating it 0600, without following a symbolic link (`O_NOFOLLOW`) and without
+/// waiting for a reader when it is a named pipe (`O_NONBLOCK`, which changes nothing for a regular file).
+#[cfg(unix)]
+fn open_append(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_append(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Did `open_append` fail because `path` is a symbolic link (`O_NOFOLLOW` gives `ELOOP`)?
+#[cfg(unix)]
+fn is_symlink_refusal(error: &std::io::Error) -> bool {
+    error.raw_os_error() == Some(libc::ELOOP)
+}
+
+#[cfg(not(unix))]
+fn is_symlink_refusal(_error: &std::io::Error) -> bool {
+    false
 }
 
 /// The current time, RFC 3339 in UTC.
@@ -232,6 +284,30 @@ mod tests {
         assert_eq!(lines[0]["request_id"], "req_1");
         assert_eq!(lines[0]["key_id"], serde_json::Value::Null);
         assert!(lines[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_created_private_and_never_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let path = dir.path().join("audit.jsonl");
+        AuditLog::open(&path, true).expect("open");
+        let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&path, &link).expect("symlink");
+        let err = AuditLog::open(&link, true).expect_err("a symbolic link");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot open the audit log {}: not a regular file (a symbolic link); symbolic links are not followed",
+                link.display()
+            )
+        );
+        let err = AuditLog::open(dir.path(), true).expect_err("a directory");
+        assert!(err.to_string().contains("not a regular file (a directory)"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where keyhound runs: the pre-commit hook, CI-friendly defaults, completions and help.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use tempfile::TempDir;
@@ -229,4 +230,125 @@ fn split_and_sparse_indexes_are_read_not_refused_or_passed() {
         assert_eq!(paths(&json_findings(&stdout(&output))), ["app.py"], "{what}");
         assert_commit_blocked(repo.path(), &["commit", "-q", "-m", "leak"], what);
     }
+}
+
+/// A directory outside any repository with `victim` in it, 0755, with known text.
+fn victim() -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("victim");
+    fs::write(&path, "#!/bin/sh\necho untouched\n").expect("write");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn assert_untouched(outside: &TempDir) {
+    let path = outside.path().join("victim");
+    assert_eq!(fs::read_to_string(&path).expect("read"), "#!/bin/sh\necho untouched\n");
+    assert_eq!(
+        fs::metadata(&path).expect("metadata").permissions().mode() & 0o7777,
+        0o755
+    );
+}
+
+#[test]
+fn install_hook_replaces_a_linked_hook_instead_of_writing_through_it() {
+    let outside = victim();
+    let dir = TempDir::new().expect("temp dir");
+    assert!(git(dir.path(), &["init", "-q"]).status.success());
+    let hook = dir.path().join(".git/hooks/pre-commit");
+    fs::create_dir_all(hook.parent().expect("parent")).expect("mkdir");
+    std::os::unix::fs::symlink(outside.path().join("victim"), &hook).expect("symlink");
+
+    let output = run(keyhound_in(dir.path()).arg("install-hook"));
+    assert_eq!(code(&output), 2, "a link is not keyhound's hook: {}", stderr(&output));
+    assert!(stderr(&output).contains("--force"), "{}", stderr(&output));
+    assert_untouched(&outside);
+
+    let output = run(keyhound_in(dir.path()).args(["install-hook", "--force"]));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_untouched(&outside);
+    let meta = fs::symlink_metadata(&hook).expect("metadata");
+    assert!(meta.is_file(), "the link was replaced by a regular file");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o755);
+    assert!(
+        fs::read_to_string(&hook)
+            .expect("read")
+            .contains("keyhound-pre-commit-hook")
+    );
+}
+
+#[test]
+fn install_hook_refuses_a_pipe_where_the_hook_goes_without_waiting() {
+    let dir = TempDir::new().expect("temp dir");
+    assert!(git(dir.path(), &["init", "-q"]).status.success());
+    let hook = dir.path().join(".git/hooks/pre-commit");
+    fs::create_dir_all(hook.parent().expect("parent")).expect("mkdir");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&hook)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    for args in [&["install-hook"][..], &["install-hook", "--force"][..]] {
+        let output = run(keyhound_in(dir.path())
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60)));
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("pre-commit: not a regular file (a named pipe), not replaced"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn install_hook_refuses_a_hooks_path_outside_the_repository_unless_asked() {
+    let outside = TempDir::new().expect("temp dir");
+    let shared = outside.path().join("shared-hooks");
+    let dir = TempDir::new().expect("temp dir");
+    assert!(git(dir.path(), &["init", "-q"]).status.success());
+    let shared_arg = shared.to_str().expect("utf-8");
+    assert!(
+        git(dir.path(), &["config", "core.hooksPath", shared_arg])
+            .status
+            .success()
+    );
+
+    let output = run(keyhound_in(dir.path()).arg("install-hook"));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(err.contains("core.hooksPath") && err.contains("shared-hooks"), "{err}");
+    assert!(
+        err.contains("outside the repository") && err.contains("--outside-repo"),
+        "{err}"
+    );
+    assert!(!shared.exists(), "nothing was written there");
+    // --force replaces a hook; it does not move where hooks go.
+    assert_eq!(code(&run(keyhound_in(dir.path()).args(["install-hook", "--force"]))), 2);
+    assert!(!shared.exists());
+
+    let output = run(keyhound_in(dir.path()).args(["install-hook", "--outside-repo"]));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert!(stderr(&output).contains("shared-hooks"), "{}", stderr(&output));
+    assert!(shared.join("pre-commit").is_file());
+
+    // A relative hooks path inside the working tree is fine; one through a link out of it is not.
+    assert!(
+        git(dir.path(), &["config", "core.hooksPath", ".githooks"])
+            .status
+            .success()
+    );
+    assert_eq!(code(&run(keyhound_in(dir.path()).arg("install-hook"))), 0);
+    assert!(dir.path().join(".githooks/pre-commit").is_file());
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("linked")).expect("symlink");
+    assert!(
+        git(dir.path(), &["config", "core.hooksPath", "linked/hooks"])
+            .status
+            .success()
+    );
+    let output = run(keyhound_in(dir.path()).arg("install-hook"));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(!outside.path().join("hooks").exists());
 }

@@ -5,6 +5,7 @@
 //! silently skipped.
 
 use std::fs;
+use std::os::unix::fs::FileTypeExt;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -833,4 +834,181 @@ fn a_key_under_trees_nested_deeper_than_any_stack_is_found_and_listed() {
             assert_eq!(findings[0]["occurrences"][0]["path"].as_str(), Some(path.as_str()));
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 15. What keyhound writes never goes through a link the scanned tree put in its place.
+
+/// The text and mode of the file outside the repository that a committed link points at.
+const VICTIM_TEXT: &str = "#!/bin/sh\necho untouched\n";
+
+/// A directory outside the repository holding `victim`, 0755, with [`VICTIM_TEXT`].
+fn victim() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tree(&[("victim", VICTIM_TEXT.as_bytes())]);
+    fs::set_permissions(dir.path().join("victim"), fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// Fails unless the file `victim()` made is as it was.
+fn assert_untouched(outside: &TempDir, what: &str) {
+    let path = outside.path().join("victim");
+    assert_eq!(
+        fs::read_to_string(&path).expect("victim"),
+        VICTIM_TEXT,
+        "{what}: written through the link"
+    );
+    assert_eq!(mode(&path), 0o755, "{what}: the mode changed");
+}
+
+/// The permission bits of `path` itself (not of what a link points at).
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::symlink_metadata(path).expect("metadata").permissions().mode() & 0o7777
+}
+
+fn assert_regular(path: &std::path::Path, what: &str) {
+    assert!(
+        fs::symlink_metadata(path).expect("metadata").is_file(),
+        "{what}: {} is not a regular file",
+        path.display()
+    );
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn reports_and_baselines_replace_a_committed_link_instead_of_writing_through_it() {
+    let outside = victim();
+    let target = outside.path().join("victim");
+    let repo = Repo::new();
+    repo.write("app.env", &format!("KEY={PROJECT_KEY}\n"));
+    for name in ["keyhound.sarif", "secrets.json", "baseline.json"] {
+        std::os::unix::fs::symlink(&target, repo.path().join(name)).expect("symlink");
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "links"]);
+
+    let output = hostile(keyhound_in(repo.path()).args(["scan", "app.env", "-f", "sarif", "-o", "keyhound.sarif"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_untouched(&outside, "-o");
+    let report = repo.path().join("keyhound.sarif");
+    assert_regular(&report, "-o");
+    assert_eq!(mode(&report), 0o644, "a redacted report is readable by all");
+    let sarif = fs::read_to_string(&report).expect("report");
+    assert_clean(&sarif, "the SARIF report");
+    assert!(sarif.contains("openai-project-key"), "{sarif}");
+
+    let output = hostile(keyhound_in(repo.path()).args([
+        "scan",
+        "app.env",
+        "-f",
+        "json",
+        "--show-secrets",
+        "-o",
+        "secrets.json",
+    ]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_untouched(&outside, "-o --show-secrets");
+    let secrets = repo.path().join("secrets.json");
+    assert_regular(&secrets, "-o --show-secrets");
+    assert_eq!(mode(&secrets), 0o600, "raw secrets are for the owner only");
+    assert!(fs::read_to_string(&secrets).expect("report").contains(PROJECT_KEY));
+
+    let output = hostile(keyhound_in(repo.path()).args(["scan", "app.env", "--write-baseline", "baseline.json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_untouched(&outside, "--write-baseline");
+    let baseline = repo.path().join("baseline.json");
+    assert_regular(&baseline, "--write-baseline");
+    assert_eq!(mode(&baseline), 0o644);
+    assert_clean(&fs::read_to_string(&baseline).expect("baseline"), "the baseline");
+    let leftovers: Vec<String> = fs::read_dir(repo.path())
+        .expect("list")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|name| name.starts_with(".keyhound-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn a_pipe_or_a_directory_where_a_report_goes_is_refused_without_waiting() {
+    let dir = tree(&[("app.env", format!("KEY={PROJECT_KEY}\n").as_bytes())]);
+    mkfifo(&dir.path().join("fifo"));
+    fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    for (flag, name, kind) in [
+        ("-o", "fifo", "a named pipe"),
+        ("--write-baseline", "fifo", "a named pipe"),
+        ("-o", "sub", "a directory"),
+        ("--write-baseline", "sub", "a directory"),
+    ] {
+        let output = hostile(keyhound_in(dir.path()).args(["scan", "app.env", flag, name]));
+        assert_eq!(code(&output), 2, "{flag} {name}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!("{name}: not a regular file ({kind}), not replaced")),
+            "{flag} {name}: {err}"
+        );
+        assert_output_clean(&output, flag);
+    }
+    assert!(
+        fs::symlink_metadata(dir.path().join("fifo"))
+            .expect("fifo")
+            .file_type()
+            .is_fifo()
+    );
+}
+
+#[test]
+fn the_audit_log_is_never_opened_through_a_link_or_a_pipe_and_is_private() {
+    let echo = EchoServer::start();
+    let outside = victim();
+    let dir = tree(&[("app.env", format!("KEY={PROJECT_KEY}\n").as_bytes())]);
+    let output = run(keyhound_in(dir.path()).args(["scan", ".", "-f", "json", "-o", "report.json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    std::os::unix::fs::symlink(outside.path().join("victim"), dir.path().join("linked.jsonl")).expect("symlink");
+    mkfifo(&dir.path().join("fifo.jsonl"));
+    for (name, kind) in [("linked.jsonl", "a symbolic link"), ("fifo.jsonl", "a named pipe")] {
+        let output = hostile(keyhound_in(dir.path()).args([
+            "revoke",
+            "--from",
+            "report.json",
+            "--api-base",
+            &echo.base,
+            "--audit-log",
+            name,
+        ]));
+        assert_eq!(code(&output), 2, "{name}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!(
+                "cannot open the audit log {name}: not a regular file ({kind})"
+            )),
+            "{name}: {err}"
+        );
+        assert_output_clean(&output, name);
+    }
+    assert_untouched(&outside, "--audit-log");
+    assert_eq!(
+        *echo.requests.lock().expect("count"),
+        0,
+        "nothing is sent without the log"
+    );
+
+    let output = hostile(keyhound_in(dir.path()).args([
+        "revoke",
+        "--from",
+        "report.json",
+        "--api-base",
+        &echo.base,
+        "--audit-log",
+        "audit.jsonl",
+    ]));
+    // The echoing server rejects the admin key (exit code 2), after the log was opened.
+    assert!(!stderr(&output).contains("audit log"), "{}", stderr(&output));
+    let log = dir.path().join("audit.jsonl");
+    assert_regular(&log, "--audit-log");
+    assert_eq!(mode(&log), 0o600, "a new audit log is private");
 }
