@@ -33,41 +33,57 @@ pub enum OutputError {
     },
     #[error("{path}: not a regular file ({kind}), not replaced")]
     NotRegular { path: PathBuf, kind: &'static str },
-    #[error("{path}: {dir} holds devices, not files; nothing is created or replaced there")]
-    SystemDir { path: PathBuf, dir: PathBuf },
 }
 
-/// Directories of devices and kernel files. `-o /dev/stdout` names a link there: renaming over it (as root) would
-/// replace the system's link, so nothing is written in them at all.
+/// Directories of devices and kernel files. A symbolic link there (`/dev/stdout`, `/dev/fd/3`) is the system's,
+/// not a checkout's: it is written through, as the user who named it meant, and never replaced.
 const SYSTEM_DIRS: &[&str] = &["/dev", "/proc", "/sys"];
 
-/// A file being written: a temporary file beside the destination until [`OutputFile::persist`] puts it in place.
-/// Dropped without `persist`, the temporary file is removed and the destination is untouched.
+/// A file being written: a temporary file beside the destination until [`OutputFile::persist`] puts it in place,
+/// or, for a device or a system link the user named (`/dev/null`, `/dev/stdout`), that device itself. Dropped
+/// without `persist`, the temporary file is removed and the destination is untouched.
 #[derive(Debug)]
 pub struct OutputFile {
     path: PathBuf,
-    temp: NamedTempFile,
+    target: Target,
     mode: u32,
+}
+
+#[derive(Debug)]
+enum Target {
+    Replace(NamedTempFile),
+    Stream(File),
 }
 
 impl OutputFile {
     /// Starts writing `path`, to be given `mode` (on unix) once written. Fails, before creating anything, when
-    /// `path` exists and is neither a regular file nor a symbolic link.
+    /// `path` exists and is neither a regular file, a symbolic link nor a character device (a directory, a
+    /// named pipe).
     pub fn create(path: &Path, mode: u32) -> Result<OutputFile, OutputError> {
-        check_replaceable(path)?;
-        check_not_system_dir(path)?;
-        let temp = tempfile::Builder::new()
-            .prefix(".keyhound-")
-            .suffix(".tmp")
-            .tempfile_in(parent_dir(path))
-            .map_err(|error| OutputError::Io {
-                path: path.to_path_buf(),
-                step: "cannot create a file in its directory",
-                error,
-            })?;
+        let io = |step, error| OutputError::Io {
+            path: path.to_path_buf(),
+            step,
+            error,
+        };
+        let target = if streams_through(path)? {
+            Target::Stream(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| io("cannot open it", e))?,
+            )
+        } else {
+            Target::Replace(
+                tempfile::Builder::new()
+                    .prefix(".keyhound-")
+                    .suffix(".tmp")
+                    .tempfile_in(parent_dir(path))
+                    .map_err(|e| io("cannot create a file in its directory", e))?,
+            )
+        };
         Ok(OutputFile {
             path: path.to_path_buf(),
-            temp,
+            target,
             mode,
         })
     }
@@ -78,31 +94,42 @@ impl OutputFile {
     }
 
     /// Gives the written file its mode and renames it over the destination (replacing a symbolic link there,
-    /// not following it).
+    /// not following it); a device is only flushed.
     pub fn persist(self) -> Result<(), OutputError> {
-        let OutputFile { path, temp, mode } = self;
+        let OutputFile { path, target, mode } = self;
         let io = |step, error| OutputError::Io {
             path: path.clone(),
             step,
             error,
         };
+        let temp = match target {
+            Target::Stream(mut file) => return file.flush().map_err(|e| io("cannot write", e)),
+            Target::Replace(temp) => temp,
+        };
         set_mode(temp.as_file(), mode).map_err(|e| io("cannot set its mode", e))?;
         temp.as_file().sync_all().map_err(|e| io("cannot write", e))?;
         // Checked again: the destination may have become a directory or a pipe while the file was written.
-        check_replaceable(&path)?;
+        streams_through(&path)?;
         temp.persist(&path)
             .map_err(|e| io("cannot rename the temporary file over it", e.error))?;
         Ok(())
+    }
+
+    fn file(&mut self) -> &mut File {
+        match &mut self.target {
+            Target::Replace(temp) => temp.as_file_mut(),
+            Target::Stream(file) => file,
+        }
     }
 }
 
 impl Write for OutputFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.temp.as_file_mut().write(buf)
+        self.file().write(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.temp.as_file_mut().flush()
+        self.file().flush()
     }
 }
 
@@ -117,37 +144,53 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), OutputError>
     file.persist()
 }
 
-/// Fails when `path` exists and is neither a regular file nor a symbolic link: renaming over a directory fails
-/// with an obscure message, and replacing a named pipe or a device is not what anyone asking for a file meant.
-fn check_replaceable(path: &Path) -> Result<(), OutputError> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_file() || meta.file_type().is_symlink() => Ok(()),
-        Ok(meta) => Err(OutputError::NotRegular {
-            path: path.to_path_buf(),
-            kind: crate::input::file_kind(&meta),
-        }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(error) => Err(OutputError::Io {
-            path: path.to_path_buf(),
-            step: "cannot look at it",
-            error,
-        }),
+/// Whether `path` is written through rather than replaced: a character device (`/dev/null`), or a symbolic
+/// link inside the [`SYSTEM_DIRS`] (`/dev/stdout`). A missing path, a regular file or any other link is
+/// replaced. Anything else (a directory, a named pipe: git cannot commit one, but a checkout can hold one) is
+/// refused: renaming over a directory fails obscurely, and waiting on a pipe would hang.
+fn streams_through(path: &Path) -> Result<bool, OutputError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(error) => {
+            return Err(OutputError::Io {
+                path: path.to_path_buf(),
+                step: "cannot look at it",
+                error,
+            });
+        }
+    };
+    if meta.is_file() {
+        return Ok(false);
     }
+    if meta.file_type().is_symlink() {
+        return Ok(in_system_dir(path));
+    }
+    if is_char_device(&meta) {
+        return Ok(true);
+    }
+    Err(OutputError::NotRegular {
+        path: path.to_path_buf(),
+        kind: crate::input::file_kind(&meta),
+    })
 }
 
-/// Fails when `path` is in (a link to) one of the [`SYSTEM_DIRS`].
-fn check_not_system_dir(path: &Path) -> Result<(), OutputError> {
-    let Ok(dir) = parent_dir(path).canonicalize() else {
-        // Creating the temporary file will fail and say why.
-        return Ok(());
-    };
-    match SYSTEM_DIRS.iter().find(|system| dir.starts_with(system)) {
-        Some(_) => Err(OutputError::SystemDir {
-            path: path.to_path_buf(),
-            dir,
-        }),
-        None => Ok(()),
-    }
+/// Is `path`'s directory (with its links resolved) one of the [`SYSTEM_DIRS`]?
+fn in_system_dir(path: &Path) -> bool {
+    parent_dir(path)
+        .canonicalize()
+        .is_ok_and(|dir| SYSTEM_DIRS.iter().any(|system| dir.starts_with(system)))
+}
+
+#[cfg(unix)]
+fn is_char_device(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_char_device(_meta: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// The directory `path` is in: `.` for a bare file name.
@@ -171,7 +214,7 @@ fn set_mode(_file: &File, _mode: u32) -> std::io::Result<()> {
 
 #[cfg(all(test, unix))]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 
     use super::*;
 
@@ -223,10 +266,14 @@ mod tests {
                 .ends_with("fifo: not a regular file (a named pipe), not replaced"),
             "{err}"
         );
-        for device in ["/dev/stdout", "/dev/null", "/proc/self/fd/1"] {
-            let err = write(Path::new(device), b"x", SHARED).expect_err(device);
-            assert!(err.to_string().starts_with(&format!("{device}: ")), "{err}");
-        }
+        // The system's devices and links are written through, not replaced.
+        write(Path::new("/dev/null"), b"x", SHARED).expect("/dev/null");
+        assert!(
+            std::fs::symlink_metadata("/dev/null")
+                .expect("metadata")
+                .file_type()
+                .is_char_device()
+        );
         let missing = dir.path().join("no/such/dir/file");
         let err = write(&missing, b"x", SHARED).expect_err("no directory");
         assert!(err.to_string().starts_with(&missing.display().to_string()), "{err}");

@@ -962,6 +962,22 @@ fn a_pipe_or_a_directory_where_a_report_goes_is_refused_without_waiting() {
 }
 
 #[test]
+fn the_systems_own_links_and_devices_are_written_through() {
+    let dir = tree(&[("app.env", format!("KEY={PROJECT_KEY}\n").as_bytes())]);
+    let output = hostile(keyhound_in(dir.path()).args(["scan", "app.env", "-f", "json", "-o", "/dev/stdout"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(json_findings(&stdout(&output)).len(), 1, "the report went to stdout");
+    let output = hostile(keyhound_in(dir.path()).args(["scan", "app.env", "-o", "/dev/null"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        fs::symlink_metadata("/dev/null")
+            .expect("/dev/null")
+            .file_type()
+            .is_char_device()
+    );
+}
+
+#[test]
 fn the_audit_log_is_never_opened_through_a_link_or_a_pipe_and_is_private() {
     let echo = EchoServer::start();
     let outside = victim();
