@@ -136,6 +136,18 @@ pub struct Counts {
     pub errors_omitted: u64,
 }
 
+/// Why content over `--max-file-size` was not scanned: a scan error, since a key in it would go unseen.
+pub fn over_max_file_size(size: Option<u64>, max: u64) -> String {
+    let max = bytesize::ByteSize(max).display().iec();
+    match size {
+        Some(size) => format!(
+            "not scanned: {} is over --max-file-size {max} (raise the limit to scan it)",
+            bytesize::ByteSize(size).display().iec()
+        ),
+        None => format!("not scanned: it grew past --max-file-size {max} while it was read"),
+    }
+}
+
 impl Counts {
     /// Adds `other` to these counts.
     pub fn add(&mut self, other: Counts) {

@@ -18,6 +18,17 @@ pub enum Kind {
     Tar,
 }
 
+impl Kind {
+    /// The format's name, as messages give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Zip => "a zip",
+            Kind::Gzip => "a gzip",
+            Kind::Tar => "a tar",
+        }
+    }
+}
+
 /// What kind of archive `bytes` is, if any.
 pub fn kind(bytes: &[u8]) -> Option<Kind> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {

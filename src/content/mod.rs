@@ -89,6 +89,14 @@ struct Nested<'a> {
 }
 
 impl Nested<'_> {
+    /// Records a scan error, in the repository of a history scan.
+    fn fail(&mut self, mut error: ScanError) {
+        if let Some(label) = self.label {
+            error = error.in_repository(label);
+        }
+        self.counts.fail(self.diag, error);
+    }
+
     /// Scans `bytes` at `path`; `member` says it is an archive member (counted as such, not as a file).
     fn scan(&mut self, bytes: &[u8], path: &str, depth: u32, member: bool) {
         if depth > 0
@@ -101,11 +109,7 @@ impl Nested<'_> {
                 } else {
                     member_path(path, name)
                 };
-                let mut error = ScanError::new(ErrorKind::Member, place, reason.clone());
-                if let Some(label) = self.label {
-                    error = error.in_repository(label);
-                }
-                self.counts.fail(self.diag, error);
+                self.fail(ScanError::new(ErrorKind::Member, place, reason.clone()));
             }
             if !opened.members.is_empty() || opened.errors.is_empty() {
                 // The archive was opened: its members are scanned instead of its (compressed) bytes.
@@ -115,6 +119,20 @@ impl Nested<'_> {
                 }
                 return;
             }
+        }
+        if depth == 0
+            && member
+            && self.options.archive_depth > 0
+            && let Some(kind) = archive::kind(bytes)
+        {
+            // Its bytes are still scanned below (a stored member's keys are in the clear), its members are not.
+            let reason = format!(
+                "{} archive nested deeper than --archive-depth {}: its members are not scanned (raise the depth \
+                 to scan them)",
+                kind.name(),
+                self.options.archive_depth
+            );
+            self.fail(ScanError::new(ErrorKind::Member, path, reason));
         }
         let inspection = inspect(self.scanner, bytes, path, self.options);
         if member {

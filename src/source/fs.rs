@@ -201,14 +201,13 @@ impl Visitor<'_, '_> {
             Ok(meta) => meta.len(),
             Err(err) => return unreadable(&mut self.counts, err),
         };
+        let too_large = |counts: &mut Counts, size: Option<u64>| {
+            counts.too_large += 1;
+            let reason = crate::counts::over_max_file_size(size, walk.options.max_file_size);
+            counts.fail(walk.diag, ScanError::new(ErrorKind::File, label, reason));
+        };
         if size > walk.options.max_file_size {
-            self.counts.too_large += 1;
-            walk.diag.note(format!(
-                "{label}: skipped, {} is over --max-file-size {}",
-                bytesize::ByteSize(size).display().iec(),
-                bytesize::ByteSize(walk.options.max_file_size).display().iec()
-            ));
-            return;
+            return too_large(&mut self.counts, Some(size));
         }
         let mut buffer = std::mem::take(&mut self.buffer);
         match read_whole(&mut file, size, walk.options.max_file_size, &mut buffer) {
@@ -218,13 +217,7 @@ impl Visitor<'_, '_> {
                     bar.inc(len as u64);
                 }
             }
-            Ok(None) => {
-                self.counts.too_large += 1;
-                walk.diag.note(format!(
-                    "{label}: skipped, it grew past --max-file-size {} while it was read",
-                    bytesize::ByteSize(walk.options.max_file_size).display().iec()
-                ));
-            }
+            Ok(None) => too_large(&mut self.counts, None),
             Err(err) => unreadable(&mut self.counts, err),
         }
         self.buffer = buffer;
@@ -241,10 +234,8 @@ impl Visitor<'_, '_> {
             .read_to_end(&mut buffer)
         {
             Ok(_) if buffer.len() as u64 > max => {
-                let reason = format!(
-                    "not scanned, it is larger than --max-file-size {} (raise the limit to scan it)",
-                    bytesize::ByteSize(max).display().iec()
-                );
+                self.counts.too_large += 1;
+                let reason = crate::counts::over_max_file_size(None, max).replace("grew past", "is larger than");
                 self.counts
                     .fail(self.walk.diag, ScanError::new(ErrorKind::Input, STDIN_LABEL, reason));
             }

@@ -11,7 +11,7 @@ use crate::common::{
     LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, Repo, code, json_findings, keyhound_in, run, stderr, stdout, tree,
 };
 
-fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (name, content) in files {
         writer
@@ -22,7 +22,7 @@ fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
     writer.finish().expect("finish the zip").into_inner()
 }
 
-fn gzip_of(content: &[u8]) -> Vec<u8> {
+pub fn gzip_of(content: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(content).expect("gzip");
     gz.finish().expect("gzip")

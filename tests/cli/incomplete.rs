@@ -203,3 +203,68 @@ fn a_key_on_two_lines_of_one_file_counts_the_other_line() {
     let output = run(keyhound_in(repo.path()).args(["scan", ".", "-f", "json"]));
     assert_eq!(json_findings(&stdout(&output)).len(), 2);
 }
+
+/// `keyhound ARGS -f json --fail-on-scan-errors` in `dir`: exit code, findings, scan errors, stderr.
+fn strict_scan(dir: &std::path::Path, args: &[&str]) -> (i32, usize, Vec<Value>, String) {
+    let output = run(keyhound_in(dir)
+        .args(args)
+        .args(["-f", "json", "--fail-on-scan-errors"]));
+    let report = json_report(&stdout(&output));
+    let errors = report["scan_errors"].as_array().cloned().unwrap_or_default();
+    (
+        code(&output),
+        json_findings(&stdout(&output)).len(),
+        errors,
+        stderr(&output),
+    )
+}
+
+#[test]
+fn content_a_limit_kept_from_being_scanned_is_a_scan_error() {
+    let key = format!("KEY={PROJECT_KEY}\n");
+    // Four zips deep, deflated, at the default --archive-depth of 3: the innermost zip is not opened.
+    let mut nested = crate::hidden::zip_of(&[("app.env", key.repeat(20).as_bytes())]);
+    for level in ["l3.zip", "l2.zip", "l1.zip"] {
+        nested = crate::hidden::zip_of(&[(level, &nested)]);
+    }
+    let big = format!("{}{key}", "x".repeat(3 << 20));
+    let dir = crate::common::tree(&[("deep.zip", &nested), ("big.env", big.as_bytes())]);
+    let (status, findings, errors, err) = strict_scan(dir.path(), &["scan", ".", "--max-file-size", "1MB"]);
+    assert_eq!(status, 2, "{err}");
+    assert_eq!(findings, 0, "{err}");
+    let places: Vec<&str> = errors.iter().filter_map(|e| e["place"].as_str()).collect();
+    assert!(places.contains(&"big.env"), "{errors:?}");
+    assert!(places.contains(&"deep.zip!l1.zip!l2.zip!l3.zip"), "{errors:?}");
+    assert!(
+        err.contains("--max-file-size") && err.contains("--archive-depth 3"),
+        "{err}"
+    );
+    // Raised limits scan both.
+    let (status, findings, errors, err) = strict_scan(
+        dir.path(),
+        &["scan", ".", "--archive-depth", "4", "--max-file-size", "10MB"],
+    );
+    assert_eq!((status, findings, errors.len()), (1, 21, 0), "{err}");
+    // Deliberate skips stay notes: archives switched off, binary content skipped.
+    let dir = crate::common::tree(&[("deep.zip", &nested), ("blob.bin", b"\0\0binary\0")]);
+    let (status, _, errors, err) = strict_scan(dir.path(), &["scan", ".", "--archive-depth", "0", "--binary", "skip"]);
+    assert_eq!((status, errors.len()), (0, 0), "{err}");
+}
+
+#[test]
+fn a_blob_over_max_file_size_is_a_scan_error_in_history_and_staged_scans() {
+    let repo = Repo::new();
+    let big = format!("{}KEY={PROJECT_KEY}\n", "x".repeat(2 << 20));
+    repo.commit(&[("big.env", &big)], "big");
+    let (status, _, errors, err) = strict_scan(repo.path(), &["git", "--max-file-size", "1MB"]);
+    assert_eq!(status, 2, "{err}");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]["place"].as_str().unwrap_or_default().contains("big.env"),
+        "{errors:?}"
+    );
+    repo.write("big2.env", &big.replace('x', "y"));
+    repo.git(&["add", "big2.env"]);
+    let (status, _, errors, err) = strict_scan(repo.path(), &["git", "--staged", "--max-file-size", "1MB"]);
+    assert_eq!((status, errors.len()), (2, 1), "{err}");
+}

@@ -477,11 +477,13 @@ impl Job<'_> {
                 worker.found.extend(findings.into_iter().map(|f| with_git(f, &git)));
             }
             Ok(BlobOutcome::LfsPointer) => {}
-            Ok(BlobOutcome::TooLarge(size)) => self.diag.note(format!(
-                "{}: blob {oid} ({path}) skipped, {} is over --max-file-size",
-                self.label,
-                bytesize::ByteSize(size).display().iec()
-            )),
+            // Only at an excluded path (as far as the walk knows): not a part of the scan that was missed.
+            Ok(BlobOutcome::TooLarge(_)) if excluded_here => worker.counts.excluded += 1,
+            Ok(BlobOutcome::TooLarge(size)) => {
+                let reason = crate::counts::over_max_file_size(Some(size), self.options.max_file_size);
+                let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path})"), reason);
+                worker.counts.fail(self.diag, error.in_repository(self.label));
+            }
             Err(reason) => {
                 let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path})"), reason);
                 worker.counts.fail(self.diag, error.in_repository(self.label));

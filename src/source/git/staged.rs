@@ -237,10 +237,9 @@ impl BlobReader<'_, '_> {
             }
             Ok(Err(size)) => {
                 counts.too_large += 1;
-                self.diag.note(format!(
-                    "{label}: {path} skipped, {} is over --max-file-size",
-                    bytesize::ByteSize(size).display().iec()
-                ));
+                let reason = crate::counts::over_max_file_size(Some(size), self.options.max_file_size);
+                let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path}, staged)"), reason);
+                counts.fail(self.diag, error.in_repository(label));
                 None
             }
             Err(reason) => {
