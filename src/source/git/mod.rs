@@ -259,29 +259,12 @@ pub fn scan_history(
         && let Selection::Range { hide, .. } = &options.selection
     {
         // Markers the range adds stay on their findings, reported; those the base already had are honoured.
-        let base = repo
-            .revparse_single(hide)
-            .and_then(|object| object.peel(git2::ObjectType::Commit))
-            .map_err(|e| e.message().to_string())
-            .and_then(|commit| objects.commit(commit.id()).map_err(|e| e.message))
-            .map(|commit| commit.tree_id());
-        match base {
-            Ok(tree) => {
-                findings = range_allows::honour_base_markers(
-                    scanner,
-                    &objects,
-                    tree,
-                    findings,
-                    options,
-                    &mut counts,
-                    diag,
-                    label,
-                )
-            }
-            Err(message) => diag.warn(format!(
-                "{label}: cannot read {hide}, the base of the range ({message}): no allow marker is honoured"
-            )),
-        }
+        let base = range_allows::Base {
+            repo,
+            objects: &objects,
+            rev: hide,
+        };
+        findings = range_allows::honour_base_markers(scanner, &base, findings, options, &mut counts, diag, label);
     }
     for finding in &mut findings {
         finding.repository = Some(label.to_string());

@@ -15,19 +15,50 @@ use crate::diag::Diagnostics;
 use crate::finding::{Finding, Fingerprint};
 use crate::scan::Scanner;
 
-/// Drops the findings whose allow marker the base tree `base` already had (counting them as allowed) and
-/// keeps the rest, marked. Findings no marker covers pass through.
-#[allow(clippy::too_many_arguments)]
+/// The base revision of a range, whose tree holds the markers that are honoured.
+pub struct Base<'a, 'r> {
+    pub repo: &'r git2::Repository,
+    pub objects: &'a Objects<'r>,
+    pub rev: &'a str,
+}
+
+impl Base<'_, '_> {
+    /// The base commit's tree.
+    fn tree(&self) -> Result<Oid, String> {
+        let commit = self
+            .repo
+            .revparse_single(self.rev)
+            .and_then(|object| object.peel(ObjectType::Commit))
+            .map_err(|e| e.message().to_string())?;
+        let commit = self.objects.commit(commit.id()).map_err(|e| e.message)?;
+        Ok(commit.tree_id())
+    }
+}
+
+/// Drops the findings whose allow marker the base tree already had (counting them as allowed) and keeps the
+/// rest, marked. Findings no marker covers pass through. A base that cannot be read honours no marker.
 pub fn honour_base_markers(
     scanner: &Scanner,
-    objects: &Objects<'_>,
-    base: Oid,
+    base: &Base<'_, '_>,
     findings: Vec<Finding>,
     options: &HistoryOptions,
     counts: &mut Counts,
     diag: &Diagnostics,
     label: &str,
 ) -> Vec<Finding> {
+    if findings.iter().all(|f| f.allow_marker.is_none()) {
+        return findings;
+    }
+    let tree = match base.tree() {
+        Ok(tree) => tree,
+        Err(message) => {
+            diag.warn(format!(
+                "{label}: cannot read {}, the base of the range ({message}): no allow marker is honoured",
+                base.rev
+            ));
+            return findings;
+        }
+    };
     let mut allowed_in_base: HashMap<String, HashSet<Fingerprint>> = HashMap::new();
     let mut kept = Vec::with_capacity(findings.len());
     for finding in findings {
@@ -38,7 +69,7 @@ pub fn honour_base_markers(
         let file = file_path(&finding.path);
         let allowed = allowed_in_base
             .entry(file.to_string())
-            .or_insert_with(|| allowed_at(scanner, objects, base, file, options, diag, label));
+            .or_insert_with(|| allowed_at(scanner, base.objects, tree, file, options, diag, label));
         if allowed.contains(&finding.fingerprint) {
             counts.allowed += 1;
         } else {
