@@ -1028,3 +1028,113 @@ fn the_audit_log_is_never_opened_through_a_link_or_a_pipe_and_is_private() {
     assert_regular(&log, "--audit-log");
     assert_eq!(mode(&log), 0o600, "a new audit log is private");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 16. Special files where git keeps its own: a clear error naming the file, never a hang or unbounded memory.
+
+/// Puts a named pipe (`fifo`) or a link to `/dev/zero` at `path`, in place of whatever was there.
+fn make_special(path: &std::path::Path, fifo: bool) {
+    if fs::symlink_metadata(path).is_ok() {
+        fs::remove_file(path).expect("remove");
+    }
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    if fifo {
+        mkfifo(path);
+    } else {
+        std::os::unix::fs::symlink("/dev/zero", path).expect("symlink");
+    }
+}
+
+#[test]
+fn special_files_in_the_git_directory_are_refused_naming_them() {
+    let cases: &[(&str, bool)] = &[
+        ("config", true),
+        ("config", false),
+        ("packed-refs", true),
+        ("objects/info/alternates", true),
+        ("objects/info/alternates", false),
+        ("shallow", true),
+        ("refs/heads/x", true),
+        ("loose object", true),
+        ("pack idx", true),
+        ("index", true),
+        ("logs/HEAD", true),
+        ("commondir", true),
+        ("gitdir", true),
+        ("info/exclude", true),
+    ];
+    for &(case, fifo) in cases {
+        let repo = Repo::new();
+        repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+        let git_dir = repo.path().join(".git");
+        let rel = match case {
+            "loose object" => {
+                let blob = repo.git(&["rev-parse", "HEAD:a.env"]).trim().to_string();
+                format!("objects/{}/{}", &blob[..2], &blob[2..])
+            }
+            "pack idx" => {
+                repo.git(&["repack", "-q", "-a", "-d"]);
+                let pack = fs::read_dir(git_dir.join("objects/pack"))
+                    .expect("packs")
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .find(|name| name.ends_with(".idx"))
+                    .expect("an .idx");
+                format!("objects/pack/{pack}")
+            }
+            other => other.to_string(),
+        };
+        make_special(&git_dir.join(&rel), fifo);
+        let what = format!("{rel} ({})", if fifo { "a named pipe" } else { "a link to /dev/zero" });
+        let output = hostile(keyhound_in(repo.path()).args(["git", "."]));
+        assert_eq!(code(&output), 2, "{what}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!(".git/{rel}: not a regular file")),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn an_alternate_naming_a_device_is_refused() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    repo.write(".git/objects/info/alternates", "/dev/zero\n");
+    let output = hostile(keyhound_in(repo.path()).args(["git", "."]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/dev/zero: not a directory (a device)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_linked_worktrees_own_files_are_checked() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let outside = TempDir::new().expect("temp dir");
+    let worktree = outside.path().join("wt");
+    let worktree_arg = worktree.to_string_lossy().into_owned();
+    repo.git(&["worktree", "add", "-q", &worktree_arg]);
+    let output = hostile(keyhound_in(&worktree).args(["git", "."]));
+    assert_eq!(code(&output), 1, "the worktree scans: {}", stderr(&output));
+    for rel in ["gitdir", "commondir", "HEAD", "index", "logs/HEAD"] {
+        let path = repo.path().join(".git/worktrees/wt").join(rel);
+        let saved = fs::read(&path).ok();
+        make_special(&path, true);
+        let output = hostile(keyhound_in(&worktree).args(["git", "."]));
+        let err = stderr(&output);
+        assert_eq!(code(&output), 2, "{rel}: {err}");
+        assert!(
+            err.contains(&format!("worktrees/wt/{rel}: not a regular file")),
+            "{rel}: {err}"
+        );
+        fs::remove_file(&path).expect("remove");
+        if let Some(saved) = saved {
+            fs::write(&path, saved).expect("restore");
+        }
+    }
+}
