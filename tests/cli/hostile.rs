@@ -1138,3 +1138,91 @@ fn a_linked_worktrees_own_files_are_checked() {
         }
     }
 }
+
+#[test]
+fn special_ignore_files_are_named_and_their_directory_scanned_without_rules() {
+    let cases: &[(&str, bool)] = &[
+        (".gitignore", true),
+        (".gitignore", false),
+        (".ignore", true),
+        (".git/info/exclude", true),
+        (".git/info/exclude", false),
+    ];
+    for &(name, fifo) in cases {
+        // In a subdirectory (checked as the walk reaches it), then at the root named (checked before the walk).
+        for dir in ["sub", ""] {
+            let scanned = tree(&[
+                ("top.env", format!("KEY={LEGACY_KEY}\n").as_bytes()),
+                ("sub/key.env", format!("KEY={PROJECT_KEY}\n").as_bytes()),
+            ]);
+            let rel = if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            };
+            make_special(&scanned.path().join(&rel), fifo);
+            let what = format!("{rel} ({})", if fifo { "a named pipe" } else { "a link to /dev/zero" });
+            let output = hostile(keyhound_in(scanned.path()).args(["scan", ".", "-f", "json", "--show-secrets"]));
+            let err = stderr(&output);
+            assert_eq!(code(&output), 1, "{what}: {err}");
+            assert!(err.contains(&format!("{rel}: not a regular file")), "{what}: {err}");
+            assert!(err.contains("is scanned without ignore rules"), "{what}: {err}");
+            let mut secrets: Vec<String> = json_findings(&stdout(&output))
+                .iter()
+                .map(|f| f["secret"].as_str().unwrap_or_default().to_string())
+                .collect();
+            secrets.sort();
+            let mut expected = vec![LEGACY_KEY.to_string(), PROJECT_KEY.to_string()];
+            expected.sort();
+            assert_eq!(secrets, expected, "{what}: every file is scanned");
+        }
+    }
+}
+
+#[test]
+fn special_global_git_files_are_named() {
+    let home = TempDir::new().expect("home");
+    let scanned = tree(&[("top.env", format!("KEY={LEGACY_KEY}\n").as_bytes())]);
+    // The default global excludes file: the tree scan goes on without it.
+    make_special(&home.path().join(".config/git/ignore"), true);
+    let output = hostile(
+        keyhound_in(scanned.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["scan", "."]),
+    );
+    let err = stderr(&output);
+    assert_eq!(code(&output), 1, "{err}");
+    assert!(
+        err.contains(".config/git/ignore: not a regular file (a named pipe), not read; the global git excludes"),
+        "{err}"
+    );
+    // The global config, which libgit2 and the `ignore` crate read.
+    make_special(&home.path().join(".gitconfig"), true);
+    let output = hostile(
+        keyhound_in(scanned.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["scan", "."]),
+    );
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".gitconfig: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let output = hostile(
+        keyhound_in(repo.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["git", "."]),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".gitconfig: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+}
