@@ -1226,3 +1226,31 @@ fn special_global_git_files_are_named() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_special_index_is_refused_in_a_staged_scan() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let fifo = repo.path().join("other-index");
+    mkfifo(&fifo);
+    // As `git commit -a` names its temporary index to a hook.
+    let output = hostile(
+        keyhound_in(repo.path())
+            .env("GIT_INDEX_FILE", &fifo)
+            .args(["git", "--staged"]),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("other-index: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+    make_special(&repo.path().join(".git/index"), true);
+    let output = hostile(keyhound_in(repo.path()).args(["git", "--staged"]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".git/index: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+}

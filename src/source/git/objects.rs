@@ -358,3 +358,24 @@ impl<'r> Objects<'r> {
 
 /// The smallest ceiling on libgit2's allocations while it reads a blob.
 const MIN_CEILING: usize = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loose_object_that_is_a_pipe_is_refused_without_waiting() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let error = open_regular(&fifo).expect_err("a named pipe");
+        assert!(
+            error.ends_with("fifo: not a regular file (a named pipe), not read"),
+            "{error}"
+        );
+    }
+}
