@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 pub const MAX_CONFIG_FILE: u64 = 1 << 20;
 /// The largest baseline or report read.
 pub const MAX_REPORT_FILE: u64 = 4 << 30;
+/// The largest small metadata file read, by keyhound or by the libraries it uses: a git config, ref, `HEAD`,
+/// `commondir`, `objects/info/alternates`, a `.gitignore` or `info/exclude`.
+pub const MAX_METADATA_FILE: u64 = 16 << 20;
+/// The largest list-like git file read whole: `packed-refs`, `shallow`, `info/grafts`, a reflog.
+pub const MAX_GIT_LIST_FILE: u64 = 1 << 30;
 
 /// A file that could not be read. The message names the file and says why, once.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +27,10 @@ pub enum InputError {
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{path}: larger than {max} bytes, not read")]
     TooLarge { path: PathBuf, max: u64 },
+    #[error("{path}: not a directory ({kind}), not read")]
+    NotDirectory { path: PathBuf, kind: &'static str },
+    #[error("{path}: more than {max} entries, not read")]
+    TooMany { path: PathBuf, max: usize },
     #[error("{path}: not UTF-8 text ({message})")]
     NotText { path: PathBuf, message: String },
 }
@@ -43,11 +52,13 @@ pub fn describe_io(error: &std::io::Error) -> String {
     }
 }
 
-/// What kind of non-regular file `meta` describes.
+/// What kind of file `meta` describes.
 pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     let t = meta.file_type();
-    if t.is_dir() {
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
         "a directory"
     } else if t.is_fifo() {
         "a named pipe"
@@ -62,6 +73,40 @@ pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     }
 }
 
+/// Checks, without opening it, that `path` (following symbolic links) is a regular file of at most `max` bytes
+/// (`None`: any size). Opening a FIFO for reading blocks until someone writes to it, and a device (or a link to
+/// `/dev/zero`) never ends, so this comes before anything opens the file.
+pub fn check_regular(path: &Path, max: Option<u64>) -> Result<std::fs::Metadata, InputError> {
+    let meta = std::fs::metadata(path).map_err(|error| InputError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    if !meta.is_file() {
+        return Err(InputError::NotRegular {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta),
+        });
+    }
+    if let Some(max) = max
+        && meta.len() > max
+    {
+        return Err(InputError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
+    }
+    Ok(meta)
+}
+
+/// [`check_regular`] for a file that may be absent: only a file that is there and is not a regular file of at
+/// most `max` bytes is an error. Other I/O errors are left to whoever reads the file, who reports them.
+pub fn check_if_present(path: &Path, max: Option<u64>) -> Result<(), InputError> {
+    match check_regular(path, max) {
+        Err(InputError::Io { .. }) | Ok(_) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// Reads `path` (following symbolic links) if it is a regular file of at most `max` bytes.
 pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, InputError> {
     let io = |error| InputError::Io {
@@ -69,13 +114,7 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, InputError> {
         error,
     };
     // Checked before opening: opening a FIFO for reading blocks until someone writes to it.
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(InputError::NotRegular {
-            path: path.to_path_buf(),
-            kind: file_kind(&meta),
-        });
-    }
+    check_regular(path, None)?;
     let file = File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     file.take(max.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;

@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use globset::GlobSet;
 use ignore::{WalkBuilder, WalkState};
@@ -11,8 +11,9 @@ use ignore::{WalkBuilder, WalkState};
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::Finding;
-use crate::input::describe_io;
+use crate::input::{InputError, describe_io};
 use crate::scan::Scanner;
+use crate::source::ignore_files;
 
 /// The path that means standard input.
 pub const STDIN_PATH: &str = "-";
@@ -49,6 +50,8 @@ struct Walk<'a> {
 /// One walker thread's findings and counts; handed to the [`Walk`] when dropped.
 struct Visitor<'w, 'a> {
     walk: &'w Walk<'a>,
+    /// How far below the roots named this walk's roots are (see [`Rules`]).
+    depth: usize,
     found: Vec<Finding>,
     counts: Counts,
     buffer: Vec<u8>,
@@ -76,9 +79,12 @@ pub fn scan_paths(
         progress: diag.progress(),
         results: Mutex::new((Vec::new(), Counts::default())),
     };
+    let use_ignores = !options.no_ignore;
     let mut roots = Vec::new();
+    // Directories scanned without ignore rules (see `ignore_files`), with their depth below the root named.
+    let mut unruled = Vec::new();
     {
-        let mut visitor = walk.visitor();
+        let mut visitor = walk.visitor(0);
         for path in paths {
             if path.as_os_str() == STDIN_PATH {
                 visitor.scan_stdin();
@@ -87,38 +93,33 @@ pub fn scan_paths(
                     diag,
                     ScanError::new(ErrorKind::File, display_path(path), describe_io(&err)),
                 );
+            } else if let Err(error) = root_ignore_files(path, use_ignores) {
+                warn_unruled(diag, path, &error);
+                unruled.push((path.clone(), 0));
             } else {
                 roots.push(path.clone());
             }
         }
     }
-    if let Some((first, rest)) = roots.split_first() {
-        let mut builder = WalkBuilder::new(first);
-        for root in rest {
-            builder.add(root);
+    let rules = if use_ignores {
+        Rules::All {
+            global: global_excludes_usable(diag),
+            unruled: Arc::default(),
         }
-        let use_ignores = !options.no_ignore;
-        builder
-            .hidden(false)
-            .ignore(use_ignores)
-            .git_ignore(use_ignores)
-            .git_global(use_ignores)
-            .git_exclude(use_ignores)
-            .parents(use_ignores)
-            .require_git(false)
-            .follow_links(options.follow_links)
-            .threads(options.threads)
-            .filter_entry(|entry| entry.file_name() != ".git");
-        builder.build_parallel().run(|| {
-            let mut visitor = walk.visitor();
-            Box::new(move |entry| {
-                match entry {
-                    Ok(entry) => visitor.visit(&entry),
-                    Err(err) => visitor.walk_error(&err),
-                }
-                WalkState::Continue
-            })
-        });
+    } else {
+        Rules::None
+    };
+    walk_roots(&walk, &roots, &rules, 0);
+    if let Rules::All { unruled: found, .. } = &rules {
+        let mut found = std::mem::take(&mut *found.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        for (dir, depth, error) in found {
+            warn_unruled(diag, &dir, &error);
+            unruled.push((dir, depth));
+        }
+    }
+    for (dir, depth) in unruled {
+        walk_roots(&walk, &[dir], &Rules::None, depth);
     }
     let (mut findings, counts) = walk
         .results
@@ -126,6 +127,105 @@ pub fn scan_paths(
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     sort_findings(&mut findings);
     (findings, counts)
+}
+
+/// Which ignore rules a walk follows.
+enum Rules {
+    /// None: no ignore file is read.
+    None,
+    /// `.gitignore`, `.ignore`, git's excludes (the global ones when `global`), in the roots and above them. A
+    /// directory whose ignore files are not regular files of bounded size is not entered; it goes to `unruled`
+    /// (with its depth) to be walked again without rules.
+    All {
+        global: bool,
+        unruled: Arc<Mutex<Vec<(PathBuf, usize, InputError)>>>,
+    },
+}
+
+/// Walks `roots` in parallel, `depth` levels below the roots named on the command line.
+fn walk_roots(walk: &Walk<'_>, roots: &[PathBuf], rules: &Rules, depth: usize) {
+    let Some((first, rest)) = roots.split_first() else {
+        return;
+    };
+    let mut builder = WalkBuilder::new(first);
+    for root in rest {
+        builder.add(root);
+    }
+    let (use_ignores, global) = match rules {
+        Rules::None => (false, false),
+        Rules::All { global, .. } => (true, *global),
+    };
+    let unruled = match rules {
+        Rules::All { unruled, .. } => Some(Arc::clone(unruled)),
+        Rules::None => None,
+    };
+    builder
+        .hidden(false)
+        .ignore(use_ignores)
+        .git_ignore(use_ignores)
+        .git_global(global)
+        .git_exclude(use_ignores)
+        .parents(use_ignores)
+        .require_git(false)
+        .follow_links(walk.options.follow_links)
+        .threads(walk.options.threads)
+        // Called for each directory before the walker reads its ignore files.
+        .filter_entry(move |entry| {
+            if entry.file_name() == ".git" {
+                return false;
+            }
+            let Some(unruled) = &unruled else { return true };
+            if !entry.file_type().is_some_and(|kind| kind.is_dir()) {
+                return true;
+            }
+            match ignore_files::check_dir(entry.path()) {
+                Ok(()) => true,
+                Err(error) => {
+                    let mut unruled = unruled.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    unruled.push((entry.path().to_path_buf(), depth + entry.depth(), error));
+                    false
+                }
+            }
+        });
+    builder.build_parallel().run(|| {
+        let mut visitor = walk.visitor(depth);
+        Box::new(move |entry| {
+            match entry {
+                Ok(entry) => visitor.visit(&entry),
+                Err(err) => visitor.walk_error(&err),
+            }
+            WalkState::Continue
+        })
+    });
+}
+
+/// Checks the ignore files the walk would read for the root `path` and the directories above it.
+fn root_ignore_files(path: &Path, use_ignores: bool) -> Result<(), InputError> {
+    if use_ignores && path.is_dir() {
+        ignore_files::check_root_and_parents(path)
+    } else {
+        Ok(())
+    }
+}
+
+/// Says that `dir` is scanned without ignore rules, and why.
+fn warn_unruled(diag: &Diagnostics, dir: &Path, error: &InputError) {
+    diag.warn(format!(
+        "{error}; {} is scanned without ignore rules",
+        display_path(dir)
+    ));
+}
+
+/// Are the global git configs and excludes file safe for the `ignore` crate to read? If not, a warning says which
+/// and the walk goes on without the global excludes.
+fn global_excludes_usable(diag: &Diagnostics) -> bool {
+    match ignore_files::check_global() {
+        Ok(()) => true,
+        Err(error) => {
+            diag.warn(format!("{error}; the global git excludes are not used"));
+            false
+        }
+    }
 }
 
 /// Sorts by repository, path, position, then rule: reports are the same from run to run whatever the
@@ -137,9 +237,11 @@ pub fn sort_findings(findings: &mut [Finding]) {
 }
 
 impl<'a> Walk<'a> {
-    fn visitor(&self) -> Visitor<'_, 'a> {
+    /// A visitor for a walk whose roots are `depth` levels below the roots named.
+    fn visitor(&self, depth: usize) -> Visitor<'_, 'a> {
         Visitor {
             walk: self,
+            depth,
             found: Vec::new(),
             counts: Counts::default(),
             buffer: Vec::new(),
@@ -157,7 +259,7 @@ impl Visitor<'_, '_> {
         }
         let label = display_path(path);
         if let Some(exclude) = &walk.options.exclude
-            && exclude.is_match(relative_to_root(path, entry.depth()))
+            && exclude.is_match(relative_to_root(path, self.depth + entry.depth()))
         {
             self.counts.excluded += 1;
             return;
@@ -167,7 +269,7 @@ impl Visitor<'_, '_> {
             // read (it is not a scan error), but is worth a warning.
             match std::fs::metadata(path) {
                 Err(_) => walk.diag.warn(format!("{label}: broken symbolic link, skipped")),
-                Ok(meta) if entry.depth() == 0 && meta.is_file() => self.read_and_scan(path, &label),
+                Ok(meta) if self.depth + entry.depth() == 0 && meta.is_file() => self.read_and_scan(path, &label),
                 Ok(_) => {}
             }
             return;

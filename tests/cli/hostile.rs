@@ -1028,3 +1028,229 @@ fn the_audit_log_is_never_opened_through_a_link_or_a_pipe_and_is_private() {
     assert_regular(&log, "--audit-log");
     assert_eq!(mode(&log), 0o600, "a new audit log is private");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 16. Special files where git keeps its own: a clear error naming the file, never a hang or unbounded memory.
+
+/// Puts a named pipe (`fifo`) or a link to `/dev/zero` at `path`, in place of whatever was there.
+fn make_special(path: &std::path::Path, fifo: bool) {
+    if fs::symlink_metadata(path).is_ok() {
+        fs::remove_file(path).expect("remove");
+    }
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    if fifo {
+        mkfifo(path);
+    } else {
+        std::os::unix::fs::symlink("/dev/zero", path).expect("symlink");
+    }
+}
+
+#[test]
+fn special_files_in_the_git_directory_are_refused_naming_them() {
+    let cases: &[(&str, bool)] = &[
+        ("config", true),
+        ("config", false),
+        ("packed-refs", true),
+        ("objects/info/alternates", true),
+        ("objects/info/alternates", false),
+        ("shallow", true),
+        ("refs/heads/x", true),
+        ("loose object", true),
+        ("pack idx", true),
+        ("index", true),
+        ("logs/HEAD", true),
+        ("commondir", true),
+        ("gitdir", true),
+        ("info/exclude", true),
+    ];
+    for &(case, fifo) in cases {
+        let repo = Repo::new();
+        repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+        let git_dir = repo.path().join(".git");
+        let rel = match case {
+            "loose object" => {
+                let blob = repo.git(&["rev-parse", "HEAD:a.env"]).trim().to_string();
+                format!("objects/{}/{}", &blob[..2], &blob[2..])
+            }
+            "pack idx" => {
+                repo.git(&["repack", "-q", "-a", "-d"]);
+                let pack = fs::read_dir(git_dir.join("objects/pack"))
+                    .expect("packs")
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .find(|name| name.ends_with(".idx"))
+                    .expect("an .idx");
+                format!("objects/pack/{pack}")
+            }
+            other => other.to_string(),
+        };
+        make_special(&git_dir.join(&rel), fifo);
+        let what = format!("{rel} ({})", if fifo { "a named pipe" } else { "a link to /dev/zero" });
+        let output = hostile(keyhound_in(repo.path()).args(["git", "."]));
+        assert_eq!(code(&output), 2, "{what}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!(".git/{rel}: not a regular file")),
+            "{what}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{what}: {err}");
+    }
+}
+
+#[test]
+fn an_alternate_naming_a_device_is_refused() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    repo.write(".git/objects/info/alternates", "/dev/zero\n");
+    let output = hostile(keyhound_in(repo.path()).args(["git", "."]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("/dev/zero: not a directory (a device)"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_linked_worktrees_own_files_are_checked() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let outside = TempDir::new().expect("temp dir");
+    let worktree = outside.path().join("wt");
+    let worktree_arg = worktree.to_string_lossy().into_owned();
+    repo.git(&["worktree", "add", "-q", &worktree_arg]);
+    let output = hostile(keyhound_in(&worktree).args(["git", "."]));
+    assert_eq!(code(&output), 1, "the worktree scans: {}", stderr(&output));
+    for rel in ["gitdir", "commondir", "HEAD", "index", "logs/HEAD"] {
+        let path = repo.path().join(".git/worktrees/wt").join(rel);
+        let saved = fs::read(&path).ok();
+        make_special(&path, true);
+        let output = hostile(keyhound_in(&worktree).args(["git", "."]));
+        let err = stderr(&output);
+        assert_eq!(code(&output), 2, "{rel}: {err}");
+        assert!(
+            err.contains(&format!("worktrees/wt/{rel}: not a regular file")),
+            "{rel}: {err}"
+        );
+        fs::remove_file(&path).expect("remove");
+        if let Some(saved) = saved {
+            fs::write(&path, saved).expect("restore");
+        }
+    }
+}
+
+#[test]
+fn special_ignore_files_are_named_and_their_directory_scanned_without_rules() {
+    let cases: &[(&str, bool)] = &[
+        (".gitignore", true),
+        (".gitignore", false),
+        (".ignore", true),
+        (".git/info/exclude", true),
+        (".git/info/exclude", false),
+    ];
+    for &(name, fifo) in cases {
+        // In a subdirectory (checked as the walk reaches it), then at the root named (checked before the walk).
+        for dir in ["sub", ""] {
+            let scanned = tree(&[
+                ("top.env", format!("KEY={LEGACY_KEY}\n").as_bytes()),
+                ("sub/key.env", format!("KEY={PROJECT_KEY}\n").as_bytes()),
+            ]);
+            let rel = if dir.is_empty() {
+                name.to_string()
+            } else {
+                format!("{dir}/{name}")
+            };
+            make_special(&scanned.path().join(&rel), fifo);
+            let what = format!("{rel} ({})", if fifo { "a named pipe" } else { "a link to /dev/zero" });
+            let output = hostile(keyhound_in(scanned.path()).args(["scan", ".", "-f", "json", "--show-secrets"]));
+            let err = stderr(&output);
+            assert_eq!(code(&output), 1, "{what}: {err}");
+            assert!(err.contains(&format!("{rel}: not a regular file")), "{what}: {err}");
+            assert!(err.contains("is scanned without ignore rules"), "{what}: {err}");
+            let mut secrets: Vec<String> = json_findings(&stdout(&output))
+                .iter()
+                .map(|f| f["secret"].as_str().unwrap_or_default().to_string())
+                .collect();
+            secrets.sort();
+            let mut expected = vec![LEGACY_KEY.to_string(), PROJECT_KEY.to_string()];
+            expected.sort();
+            assert_eq!(secrets, expected, "{what}: every file is scanned");
+        }
+    }
+}
+
+#[test]
+fn special_global_git_files_are_named() {
+    let home = TempDir::new().expect("home");
+    let scanned = tree(&[("top.env", format!("KEY={LEGACY_KEY}\n").as_bytes())]);
+    // The default global excludes file: the tree scan goes on without it.
+    make_special(&home.path().join(".config/git/ignore"), true);
+    let output = hostile(
+        keyhound_in(scanned.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["scan", "."]),
+    );
+    let err = stderr(&output);
+    assert_eq!(code(&output), 1, "{err}");
+    assert!(
+        err.contains(".config/git/ignore: not a regular file (a named pipe), not read; the global git excludes"),
+        "{err}"
+    );
+    // The global config, which libgit2 and the `ignore` crate read.
+    make_special(&home.path().join(".gitconfig"), true);
+    let output = hostile(
+        keyhound_in(scanned.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["scan", "."]),
+    );
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".gitconfig: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let output = hostile(
+        keyhound_in(repo.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["git", "."]),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".gitconfig: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_special_index_is_refused_in_a_staged_scan() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let fifo = repo.path().join("other-index");
+    mkfifo(&fifo);
+    // As `git commit -a` names its temporary index to a hook.
+    let output = hostile(
+        keyhound_in(repo.path())
+            .env("GIT_INDEX_FILE", &fifo)
+            .args(["git", "--staged"]),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("other-index: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+    make_special(&repo.path().join(".git/index"), true);
+    let output = hostile(keyhound_in(repo.path()).args(["git", "--staged"]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(".git/index: not a regular file"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -9,6 +9,7 @@ mod alloc_ceiling;
 mod blob_index;
 mod commits;
 mod enumerate;
+mod git_files;
 pub mod messages;
 pub mod objects;
 mod occurrences;
@@ -52,6 +53,8 @@ pub enum GitError {
     BadRevision { repo: String, rev: String, message: String },
     #[error("{repo}: {message}")]
     Git { repo: String, message: String },
+    #[error("{0}: the repository is not opened")]
+    UnsafeFile(crate::input::InputError),
 }
 
 impl GitError {
@@ -85,10 +88,17 @@ pub struct HistoryOptions {
 /// Damaged objects still fail to inflate and are reported.
 pub fn open(path: &Path) -> Result<Repository, GitError> {
     set_read_only_options();
-    Repository::discover(path).map_err(|e| GitError::NotARepository {
+    let not_a_repository = |e: git2::Error| GitError::NotARepository {
         path: path.to_path_buf(),
         message: e.message().to_string(),
-    })
+    };
+    // What libgit2 reads to find and open the repository is checked first (see `git_files`): `discover` is
+    // `discover_path` then `open`, with the check between them.
+    git_files::check_global_configs().map_err(GitError::UnsafeFile)?;
+    git_files::check_before_discovery(path).map_err(GitError::UnsafeFile)?;
+    let git_dir = Repository::discover_path(path, std::iter::empty::<&std::ffi::OsStr>()).map_err(not_a_repository)?;
+    git_files::check_repository(&git_dir, &git_files::Overrides::default()).map_err(GitError::UnsafeFile)?;
+    Repository::open(&git_dir).map_err(not_a_repository)
 }
 
 /// Opens the repository as git describes it to a hook it runs: `GIT_DIR`, `GIT_WORK_TREE`, `GIT_INDEX_FILE`
@@ -97,6 +107,19 @@ pub fn open(path: &Path) -> Result<Repository, GitError> {
 /// `here` only names the current directory in an error.
 pub fn open_from_env(here: &Path) -> Result<Repository, GitError> {
     set_read_only_options();
+    git_files::check_global_configs().map_err(GitError::UnsafeFile)?;
+    let git_dir = match std::env::var_os("GIT_DIR").filter(|dir| !dir.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            git_files::check_before_discovery(Path::new(".")).map_err(GitError::UnsafeFile)?;
+            let ceilings = std::env::var_os("GIT_CEILING_DIRECTORIES").unwrap_or_default();
+            // Where this finds nothing, neither will libgit2, which then says so.
+            Repository::discover_path(".", std::env::split_paths(&ceilings)).ok()
+        }
+    };
+    if let Some(git_dir) = git_dir {
+        git_files::check_repository(&git_dir, &git_files::Overrides::from_env()).map_err(GitError::UnsafeFile)?;
+    }
     Repository::open_from_env().map_err(|e| GitError::NotARepository {
         path: std::env::var_os("GIT_DIR").map_or_else(|| here.to_path_buf(), PathBuf::from),
         message: e.message().to_string(),
@@ -118,6 +141,8 @@ fn set_read_only_options() {
 /// every handle in the process that names the pack by the same path. Two threads that read different parts of
 /// the history through it wait on each other's locks and evict each other's cached bases. Naming the object
 /// directory through a `.` component gives a handle its own. Memory grows only by the pages it reads.
+///
+/// `git_dir` is the directory of a repository [`open`] or [`open_from_env`] opened: its files were checked then.
 pub(crate) fn open_with_own_packs(git_dir: &Path) -> Result<Repository, git2::Error> {
     let repo = Repository::open(git_dir)?;
     let objects = repo.commondir().join("objects").join(".");
@@ -404,7 +429,8 @@ struct Worker {
 }
 
 impl Worker {
-    /// A worker sharing the process's pack files (see [`open_with_own_packs`]).
+    /// A worker sharing the process's pack files (see [`open_with_own_packs`]); `git_dir` is the directory of a
+    /// repository already opened, whose files were checked then.
     fn open(git_dir: &Path) -> Worker {
         Worker {
             repo: Repository::open(git_dir).map_err(|e| format!("cannot open the repository again: {}", e.message())),

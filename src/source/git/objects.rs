@@ -57,7 +57,9 @@ impl LooseObjects {
     /// Lists the loose objects of `repo`: one directory listing per fan-out directory.
     pub fn list(repo: &Repository) -> LooseObjects {
         let mut dirs = vec![repo.commondir().join("objects")];
-        if let Ok(text) = std::fs::read_to_string(dirs[0].join("info").join("alternates")) {
+        // Checked when the repository was opened; read with the same bound again, should it have changed since.
+        let alternates = dirs[0].join("info").join("alternates");
+        if let Ok(text) = crate::input::read_text(&alternates, crate::input::MAX_METADATA_FILE) {
             for line in text
                 .lines()
                 .map(str::trim)
@@ -133,10 +135,30 @@ struct Loose {
     content: Option<Vec<u8>>,
 }
 
+/// Opens a loose object file if it is a regular file. The open does not wait (`O_NONBLOCK`), so a named pipe put
+/// there after the repository was checked is refused, named, instead of blocking the scan.
+fn open_regular(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = |reason: String| format!("{}: {reason}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| crate::input::describe_io(&e))?;
+    let meta = file.metadata().map_err(|e| crate::input::describe_io(&e))?;
+    if !meta.is_file() {
+        return Err(name(format!(
+            "not a regular file ({}), not read",
+            crate::input::file_kind(&meta)
+        )));
+    }
+    Ok(file)
+}
+
 /// Inflates a loose object file: `<type> <size>\0<content>`, zlib-compressed. The stream must end properly and
 /// the content must have the size the header says.
 fn inflate_loose(path: &Path, keep: Keep) -> Result<Loose, String> {
-    let file = std::fs::File::open(path).map_err(|e| crate::input::describe_io(&e))?;
+    let file = open_regular(path)?;
     let mut decoder = flate2::read::ZlibDecoder::new(std::io::BufReader::new(file));
     let mut header = Vec::with_capacity(32);
     let mut byte = [0u8; 1];
@@ -336,3 +358,24 @@ impl<'r> Objects<'r> {
 
 /// The smallest ceiling on libgit2's allocations while it reads a blob.
 const MIN_CEILING: usize = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_loose_object_that_is_a_pipe_is_refused_without_waiting() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        let error = open_regular(&fifo).expect_err("a named pipe");
+        assert!(
+            error.ends_with("fifo: not a regular file (a named pipe), not read"),
+            "{error}"
+        );
+    }
+}
