@@ -475,11 +475,14 @@ impl Client {
             };
             (error, attempt)
         };
-        let timeout_message = || {
+        // A try cut short by the caller's deadline that times out ran out of the caller's time, not the server's.
+        let timed_out = || {
             if timeout < self.timeout {
-                "no answer before the time budget ran out".to_string()
+                let message = "no answer before the time budget ran out".to_string();
+                failed(Failure::OutOfTime, message, Attempt::Timeout)
             } else {
-                "no answer within the request timeout".to_string()
+                let message = "no answer within the request timeout".to_string();
+                failed(Failure::Timeout, message, Attempt::Timeout)
             }
         };
         let sent = self
@@ -490,7 +493,7 @@ impl Client {
             .send();
         let mut response = match sent {
             Ok(response) => response,
-            Err(err) if err.is_timeout() => return Err(failed(Failure::Timeout, timeout_message(), Attempt::Timeout)),
+            Err(err) if err.is_timeout() => return Err(timed_out()),
             Err(err) => {
                 let (failure, attempt) = if err.is_connect() || err.is_request() || err.is_body() {
                     (Failure::Connection, Attempt::Connection)
@@ -505,16 +508,19 @@ impl Client {
         let body = match read_body(&mut response) {
             Ok(body) => body,
             Err(BodyError::TooLarge(announced)) => {
-                let size = announced.map_or_else(|| "more than that".to_string(), |n| format!("{n} bytes"));
-                let message = format!(
-                    "the answer's body is larger than the {} MiB keyhound reads ({size}): not read",
-                    MAX_BODY_BYTES / (1024 * 1024)
-                );
+                let bound = MAX_BODY_BYTES / (1024 * 1024);
+                let message = match announced {
+                    Some(n) => format!(
+                        "the answer's body is larger than the {bound} MiB keyhound reads (Content-Length: {n}): \
+                         not read"
+                    ),
+                    None => {
+                        format!("the answer's body is larger than the {bound} MiB keyhound reads: not read past that")
+                    }
+                };
                 return Err(failed(Failure::TooLarge, message, Attempt::Other));
             }
-            Err(BodyError::Read(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
-                return Err(failed(Failure::Timeout, timeout_message(), Attempt::Timeout));
-            }
+            Err(BodyError::Read(err)) if err.kind() == std::io::ErrorKind::TimedOut => return Err(timed_out()),
             Err(BodyError::Read(err)) => {
                 let message = crate::text::for_message(&format!("reading the answer failed: {err}"));
                 return Err(failed(Failure::Connection, message, Attempt::Connection));
@@ -549,7 +555,9 @@ fn out_of_time(
             Ok(reply)
         }
         Err((mut error, _)) => {
-            error.message.push_str("; the time budget ran out before another try");
+            if error.failure != Failure::OutOfTime {
+                error.message.push_str("; the time budget ran out before another try");
+            }
             Err(error)
         }
     }
