@@ -344,7 +344,7 @@ impl Revoker<'_> {
         if let (Some(key_org), Some(_)) = (key_org, admin_org) {
             return Ok(Some(Proof::SameOrganization(key_org.to_string())));
         }
-        let shown = matched.key.redacted_value.as_deref().map_or(0, random_chars_shown);
+        let shown = matched.key.value_for_matching().map_or(0, random_chars_shown);
         if shown >= MIN_RANDOM_SHOWN {
             return Ok(Some(Proof::RedactedValue(shown)));
         }

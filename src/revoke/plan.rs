@@ -258,14 +258,26 @@ pub struct ApiKey {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// As shown: through the choke point for outside text, which may redact part of it.
     #[serde(default)]
     pub redacted_value: Option<String>,
+    /// `redacted_value` exactly as listed, for matching only: never shown. (Redaction for display may cut out a
+    /// long shown prefix, which matching needs.)
+    #[serde(skip)]
+    pub listed_value: Option<String>,
     #[serde(default)]
     pub created_at: Option<i64>,
     #[serde(default)]
     pub last_used_at: Option<i64>,
     #[serde(default)]
     pub owner: Owner,
+}
+
+impl ApiKey {
+    /// The redacted value to match leaked keys against: as listed.
+    pub fn value_for_matching(&self) -> Option<&str> {
+        self.listed_value.as_deref().or(self.redacted_value.as_deref())
+    }
 }
 
 impl Identified for ApiKey {
@@ -276,6 +288,7 @@ impl Identified for ApiKey {
     fn clean(&mut self) {
         clean(&mut self.id);
         clean_opt(&mut self.name);
+        self.listed_value = self.redacted_value.clone();
         clean_opt(&mut self.redacted_value);
         let owner = &mut self.owner;
         for text in [&mut owner.kind, &mut owner.id, &mut owner.name, &mut owner.email] {
@@ -380,8 +393,7 @@ pub fn find_matches<'a>(candidates: &'a [Candidate], secret: &Secret) -> Vec<&'a
         .iter()
         .filter(|c| {
             c.key
-                .redacted_value
-                .as_deref()
+                .value_for_matching()
                 .is_some_and(|value| redacted_matches(value, secret.expose()))
         })
         .collect()
@@ -533,6 +545,7 @@ mod tests {
                 id: id.into(),
                 name: None,
                 redacted_value: Some(redacted.into()),
+                listed_value: None,
                 created_at: None,
                 last_used_at: None,
                 owner: Owner::default(),
