@@ -137,6 +137,9 @@ pub struct RevokeOptions {
     /// Timeout of each HTTP request, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub request_timeout: u64,
+    /// Time for the liveness probes of all keys together, in seconds; keys not probed in time are `unknown`.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::revoke::verify::DEFAULT_BUDGET.as_secs())]
+    pub verify_timeout: u64,
 }
 
 #[derive(Debug, Args)]

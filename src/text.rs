@@ -6,7 +6,9 @@
 //! functions here:
 //!
 //! - key-shaped substrings are redacted (unless the user asked for `--show-secrets`); the admin key and other
-//!   [`protect`]ed secrets are redacted always;
+//!   [`protect`]ed secrets are redacted always, and every credential keyhound sent ([`protect_sent`]) whenever
+//!   keys are redacted: whole, and any fragment of [`FRAGMENT`] or more characters of one (a server may echo
+//!   the `Authorization` header split at the space, or cut into pieces);
 //! - on a terminal or in a message, control characters (C0, DEL, C1) and bidirectional-text controls are escaped
 //!   visibly (`\x1b`, `\u{202e}`), so text cannot move the cursor, set the window title or forge a line;
 //! - in JSON, serde escapes C0 itself and [`escape_json_extras`] escapes what it leaves raw;
@@ -16,7 +18,9 @@
 //! finding must pass: showing too little is safe, showing a key is not.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::finding::{Secret, redact};
@@ -26,8 +30,88 @@ use crate::scan::{PlaceholderFilter, Scanner};
 /// The scanner whose rules say what is key-shaped: the run's rules once [`use_scanner`] is called, else the
 /// built-in rules.
 static SCANNER: OnceLock<Arc<Scanner>> = OnceLock::new();
-/// Secrets never shown, even with `--show-secrets`: (raw, redacted).
-static PROTECTED: RwLock<Vec<(String, String)>> = RwLock::new(Vec::new());
+/// Secrets redacted whole and in fragments: see [`protect`] and [`protect_sent`].
+static PROTECTED: RwLock<Protected> = RwLock::new(Protected {
+    secrets: Vec::new(),
+    always_windows: None,
+    sent_windows: None,
+});
+
+/// A run of this many characters (bytes) of a protected secret is a fragment of it, redacted wherever it
+/// appears. Shorter runs are left alone: they occur by chance (every OpenAI key holds `T3BlbkFJ`).
+pub const FRAGMENT: usize = 12;
+
+/// What is shown instead of a fragment of a protected secret.
+const FRAGMENT_SHOWN: &str = "[redacted]";
+
+/// One protected secret.
+struct Secretive {
+    raw: String,
+    redacted: String,
+    /// Redacted even with `--show-secrets` (the admin key); otherwise only where keys are redacted.
+    always: bool,
+}
+
+/// The protected secrets, and the [`FRAGMENT`]-byte windows of each (of the `always` ones, and of all).
+struct Protected {
+    secrets: Vec<Secretive>,
+    always_windows: Option<HashSet<[u8; FRAGMENT]>>,
+    sent_windows: Option<HashSet<[u8; FRAGMENT]>>,
+}
+
+impl Protected {
+    fn add(&mut self, raw: &str, always: bool) {
+        if raw.is_empty() {
+            return;
+        }
+        match self.secrets.iter_mut().find(|s| s.raw == raw) {
+            Some(known) if known.always || !always => return,
+            Some(known) => known.always = true,
+            None => self.secrets.push(Secretive {
+                raw: raw.to_string(),
+                redacted: redact(raw, 0),
+                always,
+            }),
+        }
+        for (set, wanted) in [(&mut self.always_windows, always), (&mut self.sent_windows, true)] {
+            if wanted {
+                set.get_or_insert_with(HashSet::new).extend(windows(raw));
+            }
+        }
+    }
+
+    fn windows(&self, show_secrets: bool) -> Option<&HashSet<[u8; FRAGMENT]>> {
+        if show_secrets {
+            self.always_windows.as_ref()
+        } else {
+            self.sent_windows.as_ref()
+        }
+    }
+}
+
+/// Every [`FRAGMENT`]-byte window of `raw` that starts after its family prefix (`sk-admin-`, `sk-proj-`): a
+/// window there would hold only a few random characters, and match another key of the family by chance.
+fn windows(raw: &str) -> impl Iterator<Item = [u8; FRAGMENT]> + '_ {
+    raw.as_bytes()[family_prefix(raw)..]
+        .windows(FRAGMENT)
+        .filter_map(|w| <[u8; FRAGMENT]>::try_from(w).ok())
+}
+
+/// The length of `raw`'s leading lower-case words, each of 2 to 8 letters followed by `-` or `_` (`sk-admin-`:
+/// 9), at most 16 bytes.
+fn family_prefix(raw: &str) -> usize {
+    let bytes = raw.as_bytes();
+    let mut end = 0;
+    loop {
+        let rest = &bytes[end..];
+        let word = rest.iter().take_while(|b| b.is_ascii_lowercase()).count();
+        let next = end + word + 1;
+        if !(2..=8).contains(&word) || !matches!(rest.get(word), Some(b'-' | b'_')) || next > 16 {
+            return end;
+        }
+        end = next;
+    }
+}
 
 /// The longest message printed on stderr, in characters; longer ones are cut with `…`.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
@@ -61,16 +145,22 @@ fn scanner() -> Option<&'static Scanner> {
     Some(SCANNER.get_or_init(|| Arc::new(builtin)))
 }
 
-/// Makes `secret` (the admin key) redacted in every output, even with `--show-secrets` and whatever its shape.
+/// Makes `secret` (the admin key) redacted in every output, even with `--show-secrets` and whatever its shape:
+/// whole, and every fragment of [`FRAGMENT`] or more characters of it.
 pub fn protect(secret: &Secret) {
-    let raw = secret.expose();
-    if raw.is_empty() {
-        return;
-    }
-    let mut protected = PROTECTED.write().unwrap_or_else(|p| p.into_inner());
-    if !protected.iter().any(|(known, _)| known == raw) {
-        protected.push((raw.to_string(), redact(raw, 0)));
-    }
+    PROTECTED
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .add(secret.expose(), true);
+}
+
+/// Makes a credential keyhound sends (in an `Authorization` header) redacted, whole and in fragments, wherever
+/// keys are redacted: a server may echo it back split or in pieces, which no rule would recognise.
+pub fn protect_sent(secret: &Secret) {
+    PROTECTED
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .add(secret.expose(), false);
 }
 
 /// Replaces every key-shaped substring of `text` with its redacted form (`sk-proj-AbCd…wXyZ`), and every
@@ -99,20 +189,79 @@ pub fn redact_keys(text: &str) -> Cow<'_, str> {
             out = Cow::Owned(redacted);
         }
     }
-    protect_known(out)
+    protect_known(out, false)
 }
 
-/// Replaces protected secrets (which may have no key shape at all).
-fn protect_known(text: Cow<'_, str>) -> Cow<'_, str> {
+/// Replaces protected secrets (which may have no key shape at all), whole and in fragments: with
+/// `show_secrets`, only those protected [`protect`]ed always.
+fn protect_known(text: Cow<'_, str>, show_secrets: bool) -> Cow<'_, str> {
     let protected = PROTECTED.read().unwrap_or_else(|p| p.into_inner());
-    if protected.iter().all(|(raw, _)| !text.contains(raw.as_str())) {
+    let shown = |s: &&Secretive| s.always || !show_secrets;
+    let mut text = text;
+    if protected
+        .secrets
+        .iter()
+        .filter(shown)
+        .any(|s| text.contains(s.raw.as_str()))
+    {
+        let mut owned = text.into_owned();
+        for secret in protected.secrets.iter().filter(shown) {
+            owned = owned.replace(secret.raw.as_str(), &secret.redacted);
+        }
+        text = Cow::Owned(owned);
+    }
+    let Some(windows) = protected.windows(show_secrets) else {
+        return text;
+    };
+    let spans: Vec<Range<usize>> = fragment_spans(&text, windows)
+        .into_iter()
+        .filter(|span| !is_shown_head(&text, span, &protected.secrets))
+        .collect();
+    if spans.is_empty() {
         return text;
     }
-    let mut owned = text.into_owned();
-    for (raw, redacted) in protected.iter() {
-        owned = owned.replace(raw.as_str(), redacted);
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for span in spans {
+        out.push_str(&text[pos..span.start]);
+        out.push_str(FRAGMENT_SHOWN);
+        pos = span.end;
     }
-    Cow::Owned(owned)
+    out.push_str(&text[pos..]);
+    Cow::Owned(out)
+}
+
+/// The byte spans of `text` made of runs of at least [`FRAGMENT`] bytes that also occur in a protected secret
+/// (every window of the run is one of `windows`), widened to character boundaries and merged.
+fn fragment_spans(text: &str, windows: &HashSet<[u8; FRAGMENT]>) -> Vec<Range<usize>> {
+    let mut spans: Vec<Range<usize>> = Vec::new();
+    for (start, window) in text.as_bytes().windows(FRAGMENT).enumerate() {
+        let Ok(window) = <[u8; FRAGMENT]>::try_from(window) else {
+            continue;
+        };
+        if !windows.contains(&window) {
+            continue;
+        }
+        let (start, end) = (
+            floor_char_boundary(text, start),
+            ceil_char_boundary(text, start + FRAGMENT),
+        );
+        match spans.last_mut() {
+            Some(last) if last.end >= start => last.end = last.end.max(end),
+            _ => spans.push(start..end),
+        }
+    }
+    spans
+}
+
+/// Is `span` of `text` the shown head of a redacted form (`sk-admin-feOO…`): a start of a protected secret, at
+/// most a third of it (all [`redact`] ever shows), followed by `…`?
+fn is_shown_head(text: &str, span: &Range<usize>, secrets: &[Secretive]) -> bool {
+    let head = &text[span.clone()];
+    text[span.end..].starts_with('…')
+        && secrets
+            .iter()
+            .any(|s| s.raw.starts_with(head) && head.chars().count() <= s.raw.chars().count() / 3)
 }
 
 /// Is `c` a character that must not reach a terminal raw: C0, DEL, C1, or a bidirectional-text control
@@ -149,7 +298,7 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
 /// characters escaped.
 pub fn for_terminal(text: &str, show_secrets: bool) -> String {
     let shown = if show_secrets {
-        protect_known(Cow::Borrowed(text))
+        protect_known(Cow::Borrowed(text), true)
     } else {
         redact_keys(text)
     };
@@ -160,7 +309,7 @@ pub fn for_terminal(text: &str, show_secrets: bool) -> String {
 /// Control characters are left to JSON's escaping (see [`escape_json_extras`]).
 pub fn for_report(text: &str, show_secrets: bool) -> String {
     if show_secrets {
-        protect_known(Cow::Borrowed(text)).into_owned()
+        protect_known(Cow::Borrowed(text), true).into_owned()
     } else {
         redact_keys(text).into_owned()
     }
@@ -277,6 +426,50 @@ mod tests {
         assert!(shown.contains(LEGACY));
         assert!(!shown.contains(admin.expose()), "{shown}");
         assert!(!for_report(&text, false).contains(LEGACY));
+    }
+
+    #[test]
+    fn fragments_of_a_protected_secret_are_redacted_but_its_redacted_forms_are_kept() {
+        let admin = Secret::new("sk-admin-Zq8fKw2LmN4pR7tV9xB1cD3eF5gH6jK8mN0pQ2rS4tU6vW8xY0zA2bC4dE6fG8hJ0kL");
+        protect(&admin);
+        let raw = admin.expose();
+        let echoed = format!(
+            "auth was: Bearer | {} | {} and {}",
+            &raw[..30],
+            &raw[30..60],
+            &raw[60..]
+        );
+        let shown = for_message(&echoed);
+        for window in raw.as_bytes().windows(FRAGMENT) {
+            let window = std::str::from_utf8(window).unwrap_or_default();
+            assert!(!shown.contains(window), "{window} in {shown}");
+        }
+        assert!(
+            shown.contains("auth was: Bearer | sk-admin-[redacted] | [redacted] and [redacted]"),
+            "{shown}"
+        );
+        // Its own redacted form, and the redacted form a rule gives it, stay as they are.
+        let whole = for_report(&format!("key {raw} and {}", admin.redacted(9)), true);
+        assert_eq!(whole, format!("key {} and {}", redact(raw, 0), admin.redacted(9)));
+        // Short runs shared by chance, and the family prefix, are not fragments.
+        assert_eq!(for_message("sk-admin-Zq8 T3BlbkFJ"), "sk-admin-Zq8 T3BlbkFJ");
+        assert_eq!(family_prefix(raw), 9);
+        assert_eq!(family_prefix("sk-proj-abc"), 8);
+        assert_eq!(family_prefix("sk-None-abc"), 3);
+        assert_eq!(family_prefix("opaque"), 0);
+    }
+
+    #[test]
+    fn fragments_of_a_sent_key_are_redacted_unless_secrets_are_shown() {
+        let sent = Secret::new("Opaque0Token1Without2Any3Key4Shape5-0123456789abcdef");
+        protect_sent(&sent);
+        let piece = &sent.expose()[7..40];
+        assert_eq!(for_message(&format!("echo {piece}")), "echo [redacted]");
+        assert_eq!(
+            for_report(piece, true),
+            piece,
+            "--show-secrets shows the user's own keys"
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! The HTTP client for OpenAI's API: one base URL, a timeout on every request, no redirects, bounded retries
-//! with exponential backoff and jitter.
+//! with exponential backoff and jitter, and at most [`MAX_BODY_BYTES`] read of any answer.
 //!
 //! The client returns every HTTP answer as a [`Reply`], whatever its status, once retries are over: what a 401
-//! or a 400 means depends on the call, and callers decide. Only the absence of an answer is an error.
+//! or a 400 means depends on the call, and callers decide. Only the absence of a (usable) answer is an error.
+//!
+//! A caller with a time budget (`--verify-timeout`) passes its deadline: no request then runs past it, and no
+//! `Retry-After` wait is begun that would end after it.
 
-use std::time::Duration;
+use std::io::Read;
+use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -22,12 +26,36 @@ pub const BASE_DELAY: Duration = Duration::from_millis(200);
 /// No wait between tries is longer than this, whatever `Retry-After` asks for.
 pub const MAX_DELAY: Duration = Duration::from_secs(10);
 
-/// Characters left as they are in a path segment or a query value: ids are `proj_abc`, `key_abc`.
+/// The most of an answer's body keyhound reads. OpenAI's largest answers (a page of 100 keys) are tens of
+/// kilobytes; a longer body, or a `Content-Length` announcing one, is an error naming the endpoint, and the rest
+/// is never read.
+pub const MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Characters left as they are in a path segment or a query value: ids are `proj_abc`, `key_abc`. Everything
+/// else is percent-encoded, `/`, `?`, `#` and `%` included, so a server-supplied id is always one segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'_').remove(b'-').remove(b'.');
 
-/// Encodes an id for use as a path segment or a query value.
-pub fn encode(id: &str) -> String {
-    utf8_percent_encode(id, SEGMENT).to_string()
+/// A server-supplied id that cannot be sent as one path segment.
+///
+/// `.` and `..` are dot segments, which URL parsing removes, taking the segment before with them; so are their
+/// percent-encoded forms (`%2E%2E`, as the URL standard says), so no encoding can carry them. An empty id
+/// would leave `//`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the id `{0}` cannot be sent as a path segment (an empty, `.` or `..` segment would change the path)")]
+pub struct BadSegment(pub String);
+
+/// Encodes a server-supplied id as one path segment: every character but letters, digits, `_`, `-` and `.` is
+/// percent-encoded; ids that are dot segments (or empty) are refused.
+pub fn segment(id: &str) -> Result<String, BadSegment> {
+    if matches!(id, "" | "." | "..") {
+        return Err(BadSegment(crate::text::for_message(id)));
+    }
+    Ok(utf8_percent_encode(id, SEGMENT).to_string())
+}
+
+/// Encodes a server-supplied value (an `after` cursor) for a query string.
+pub fn query_value(value: &str) -> String {
+    utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 /// Problems with the client's configuration.
@@ -46,14 +74,29 @@ pub enum ConfigError {
     Build(String),
 }
 
-/// A request that got no HTTP answer, after all its tries.
+/// Why a request got no usable answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer within the request timeout.
+    Timeout,
+    /// The connection could not be made, or broke.
+    Connection,
+    /// The body was longer than [`MAX_BODY_BYTES`]: not read.
+    TooLarge,
+    /// The caller's time budget ran out before the request could be (re)sent.
+    OutOfTime,
+    /// Anything else (a key that cannot be sent in a header, say).
+    Other,
+}
+
+/// A request that got no usable HTTP answer, after all its tries.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{method} {path}: {message} ({tries} tries)")]
 pub struct TransportError {
     pub method: &'static str,
     pub path: String,
     pub message: String,
-    pub timeout: bool,
+    pub failure: Failure,
     pub tries: u32,
 }
 
@@ -74,6 +117,8 @@ pub struct Reply {
     pub body: String,
     /// How many times the request was sent.
     pub tries: u32,
+    /// The answer called for another try, but the caller's time budget ran out first.
+    pub out_of_time: bool,
 }
 
 /// The error object OpenAI sends: `{"error": {"message", "type", "param", "code"}}`.
@@ -294,6 +339,7 @@ pub fn normalize_base(base: &str) -> Result<String, ConfigError> {
 pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
+    timeout: Duration,
 }
 
 impl Client {
@@ -308,7 +354,7 @@ impl Client {
             .user_agent(concat!("keyhound/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::Build(e.to_string()))?;
-        Ok(Client { http, base })
+        Ok(Client { http, base, timeout })
     }
 
     /// The normalised base URL.
@@ -317,39 +363,73 @@ impl Client {
     }
 
     pub fn get(&self, path: &str, bearer: &Secret, policy: RetryPolicy) -> Result<Reply, TransportError> {
-        self.send(reqwest::Method::GET, path, bearer, policy)
+        self.send(reqwest::Method::GET, path, bearer, policy, None)
+    }
+
+    /// Like [`Client::get`], but nothing runs past `deadline`: each try's timeout is cut to the time left, and
+    /// a retry whose wait would end after it is not made (the reply says `out_of_time`).
+    pub fn get_until(
+        &self,
+        path: &str,
+        bearer: &Secret,
+        policy: RetryPolicy,
+        deadline: Instant,
+    ) -> Result<Reply, TransportError> {
+        self.send(reqwest::Method::GET, path, bearer, policy, Some(deadline))
     }
 
     pub fn delete(&self, path: &str, bearer: &Secret, policy: RetryPolicy) -> Result<Reply, TransportError> {
-        self.send(reqwest::Method::DELETE, path, bearer, policy)
+        self.send(reqwest::Method::DELETE, path, bearer, policy, None)
     }
 
-    /// Sends `method path` with `Authorization: Bearer <bearer>` until an answer is final under `policy`.
+    /// Sends `method path` with `Authorization: Bearer <bearer>` until an answer is final under `policy` (or
+    /// `deadline` leaves no time for another try).
     fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         bearer: &Secret,
         policy: RetryPolicy,
+        deadline: Option<Instant>,
     ) -> Result<Reply, TransportError> {
         let method_name: &'static str = if method == reqwest::Method::DELETE {
             "DELETE"
         } else {
             "GET"
         };
-        let url = format!("{}{path}", self.base);
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", bearer.expose())).map_err(|_| TransportError {
+        let failed = |failure: Failure, message: &str, tries: u32| TransportError {
             method: method_name,
             path: path.to_string(),
-            message: "the key holds characters that cannot be sent in a header".into(),
-            timeout: false,
-            tries: 0,
+            message: message.to_string(),
+            failure,
+            tries,
+        };
+        // Whatever a server echoes of the credential, whole or in pieces, is redacted from here on.
+        crate::text::protect_sent(bearer);
+        let url = format!("{}{path}", self.base);
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", bearer.expose())).map_err(|_| {
+            failed(
+                Failure::Other,
+                "the key holds characters that cannot be sent in a header",
+                0,
+            )
         })?;
         auth.set_sensitive(true);
         let mut tries = 0;
         loop {
+            let timeout = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()).min(self.timeout),
+                None => self.timeout,
+            };
+            if timeout.is_zero() {
+                return Err(failed(
+                    Failure::OutOfTime,
+                    "not sent: the time budget ran out first",
+                    tries,
+                ));
+            }
             tries += 1;
-            let outcome = self.try_once(&method, method_name, &url, path, &auth, tries);
+            let outcome = self.try_once(&method, method_name, &url, path, &auth, tries, timeout);
             let decision = match &outcome {
                 Ok((reply, wait)) => {
                     let code = reply.error_code();
@@ -364,12 +444,17 @@ impl Client {
             };
             match decision {
                 Decision::Stop => return outcome.map(|(reply, _)| reply).map_err(|(error, _)| error),
+                Decision::RetryAfter(delay) if deadline.is_some_and(|d| Instant::now() + delay >= d) => {
+                    return out_of_time(outcome);
+                }
                 Decision::RetryAfter(delay) => std::thread::sleep(delay),
             }
         }
     }
 
-    /// Sends the request once: the reply and its `Retry-After`, or why there was none.
+    /// Sends the request once, with `timeout` for all of it: the reply and its `Retry-After`, or why there was
+    /// none.
+    #[allow(clippy::too_many_arguments)]
     fn try_once(
         &self,
         method: &reqwest::Method,
@@ -378,59 +463,129 @@ impl Client {
         path: &str,
         auth: &HeaderValue,
         tries: u32,
+        timeout: Duration,
     ) -> Result<(Reply, Option<Duration>), (TransportError, Attempt<'static>)> {
-        let result = self
+        let failed = |failure: Failure, message: String, attempt: Attempt<'static>| {
+            let error = TransportError {
+                method: method_name,
+                path: path.to_string(),
+                message,
+                failure,
+                tries,
+            };
+            (error, attempt)
+        };
+        // A try cut short by the caller's deadline that times out ran out of the caller's time, not the server's.
+        let timed_out = || {
+            if timeout < self.timeout {
+                let message = "no answer before the time budget ran out".to_string();
+                failed(Failure::OutOfTime, message, Attempt::Timeout)
+            } else {
+                let message = "no answer within the request timeout".to_string();
+                failed(Failure::Timeout, message, Attempt::Timeout)
+            }
+        };
+        let sent = self
             .http
             .request(method.clone(), url)
             .header(AUTHORIZATION, auth.clone())
-            .send()
-            .and_then(|response| {
-                let status = response.status().as_u16();
-                let headers = response.headers().clone();
-                response.text().map(|body| (status, headers, body))
-            });
-        match result {
-            Ok((status, headers, body)) => {
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-                let reply = Reply {
-                    method: method_name,
-                    path: path.to_string(),
-                    status,
-                    request_id: header("x-request-id").map(|id| crate::text::for_message(&id)),
-                    organization: header("openai-organization")
-                        .map(|org| crate::text::for_message(org.trim()))
-                        .filter(|org| !org.is_empty()),
-                    location: header("location"),
-                    body,
-                    tries,
-                };
-                Ok((reply, retry_after(&headers)))
-            }
+            .timeout(timeout)
+            .send();
+        let mut response = match sent {
+            Ok(response) => response,
+            Err(err) if err.is_timeout() => return Err(timed_out()),
             Err(err) => {
-                let timeout = err.is_timeout();
-                let attempt = if timeout {
-                    Attempt::Timeout
-                } else if err.is_connect() || err.is_request() || err.is_body() {
-                    Attempt::Connection
+                let (failure, attempt) = if err.is_connect() || err.is_request() || err.is_body() {
+                    (Failure::Connection, Attempt::Connection)
                 } else {
-                    Attempt::Other
+                    (Failure::Other, Attempt::Other)
                 };
-                let message = if timeout {
-                    "no answer within the request timeout".to_string()
-                } else {
-                    describe(err)
-                };
-                let error = TransportError {
-                    method: method_name,
-                    path: path.to_string(),
-                    message,
-                    timeout,
-                    tries,
-                };
-                Err((error, attempt))
+                return Err(failed(failure, describe(err), attempt));
             }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match read_body(&mut response) {
+            Ok(body) => body,
+            Err(BodyError::TooLarge(announced)) => {
+                let bound = MAX_BODY_BYTES / (1024 * 1024);
+                let message = match announced {
+                    Some(n) => format!(
+                        "the answer's body is larger than the {bound} MiB keyhound reads (Content-Length: {n}): \
+                         not read"
+                    ),
+                    None => {
+                        format!("the answer's body is larger than the {bound} MiB keyhound reads: not read past that")
+                    }
+                };
+                return Err(failed(Failure::TooLarge, message, Attempt::Other));
+            }
+            Err(BodyError::Read(err)) if err.kind() == std::io::ErrorKind::TimedOut => return Err(timed_out()),
+            Err(BodyError::Read(err)) => {
+                let message = crate::text::for_message(&format!("reading the answer failed: {err}"));
+                return Err(failed(Failure::Connection, message, Attempt::Connection));
+            }
+        };
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let reply = Reply {
+            method: method_name,
+            path: path.to_string(),
+            status,
+            request_id: header("x-request-id").map(|id| crate::text::for_message(&id)),
+            organization: header("openai-organization")
+                .map(|org| crate::text::for_message(org.trim()))
+                .filter(|org| !org.is_empty()),
+            location: header("location"),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            tries,
+            out_of_time: false,
+        };
+        Ok((reply, retry_after(&headers)))
+    }
+}
+
+/// Ends a request whose next try would start after the deadline: the last answer, marked `out_of_time`, or the
+/// last error, saying so.
+fn out_of_time(
+    outcome: Result<(Reply, Option<Duration>), (TransportError, Attempt<'static>)>,
+) -> Result<Reply, TransportError> {
+    match outcome {
+        Ok((mut reply, _)) => {
+            reply.out_of_time = true;
+            Ok(reply)
+        }
+        Err((mut error, _)) => {
+            if error.failure != Failure::OutOfTime {
+                error.message.push_str("; the time budget ran out before another try");
+            }
+            Err(error)
         }
     }
+}
+
+/// Why a body was not read.
+enum BodyError {
+    /// Longer than [`MAX_BODY_BYTES`], with the length `Content-Length` announced, if it did.
+    TooLarge(Option<u64>),
+    Read(std::io::Error),
+}
+
+/// The body, read through a limit: a `Content-Length` over [`MAX_BODY_BYTES`] is refused before reading, and
+/// reading stops one byte past the bound whatever the server announced.
+fn read_body(response: &mut reqwest::blocking::Response) -> Result<Vec<u8>, BodyError> {
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(BodyError::TooLarge(announced));
+    }
+    let mut body = Vec::new();
+    response
+        .take(MAX_BODY_BYTES + 1)
+        .read_to_end(&mut body)
+        .map_err(BodyError::Read)?;
+    if body.len() as u64 > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge(None));
+    }
+    Ok(body)
 }
 
 /// A transport error's message with its causes, without the URL (it says nothing secret, but it is noise).
@@ -588,8 +743,28 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_encoded_for_paths() {
-        assert_eq!(encode("proj_abc-1.2"), "proj_abc-1.2");
-        assert_eq!(encode("a/b?c"), "a%2Fb%3Fc");
+    fn ids_are_encoded_as_one_path_segment() {
+        assert_eq!(segment("proj_abc-1.2").as_deref(), Ok("proj_abc-1.2"));
+        assert_eq!(segment("a/b?c#d").as_deref(), Ok("a%2Fb%3Fc%23d"));
+        assert_eq!(segment("%2e%2e").as_deref(), Ok("%252e%252e"));
+        assert_eq!(segment("...").as_deref(), Ok("..."));
+        for dots in ["", ".", ".."] {
+            assert!(segment(dots).is_err(), "{dots:?}");
+        }
+        assert_eq!(query_value("a&b=c"), "a%26b%3Dc");
+    }
+
+    /// What the URL parser that sends every request does to each encoded segment: nothing.
+    #[test]
+    fn encoded_segments_survive_url_parsing() {
+        for id in ["a/b", "%2e%2e", "%2E%2E", ".%2e", "...", "a?b", "a#b", "a\\b"] {
+            let encoded = segment(id).unwrap_or_else(|e| panic!("{id}: {e}"));
+            let url = reqwest::Url::parse(&format!("http://127.0.0.1/v1/projects/{encoded}/api_keys"))
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            assert_eq!(url.path(), format!("/v1/projects/{encoded}/api_keys"), "{id}");
+        }
+        // Why `..` is refused rather than encoded: its encoded form is a dot segment too.
+        let url = reqwest::Url::parse("http://127.0.0.1/v1/projects/%2E%2E/api_keys").expect("url");
+        assert_eq!(url.path(), "/v1/api_keys");
     }
 }

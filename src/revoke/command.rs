@@ -67,7 +67,7 @@ pub fn run(args: RevokeArgs) -> anyhow::Result<ExitStatus> {
     let admin = admin_key()?;
     let client = client(options)?;
     let audit = audit_log(options)?;
-    let probes = probe_all(&client, &collected.keys, &audit)?;
+    let probes = probe_all(&client, &collected.keys, &audit, verify_budget(options)?)?;
     let settings = settings(options, true);
     let results = Revoker {
         client: &client,
@@ -147,7 +147,7 @@ fn verify_and_revoke(
     }
     let client = client(options)?;
     let audit = audit_log(options)?;
-    let probes = probe_all(&client, &collected.keys, &audit)?;
+    let probes = probe_all(&client, &collected.keys, &audit, verify_budget(options)?)?;
     let mut status: HashMap<&str, crate::finding::Verification> = collected
         .keys
         .iter()
@@ -222,6 +222,14 @@ fn admin_key() -> Result<Secret, SetupError> {
         .ok_or(SetupError::MissingAdminKey)?;
     crate::text::protect(&admin);
     Ok(admin)
+}
+
+/// `--verify-timeout`: the time for probing all the keys.
+fn verify_budget(options: &RevokeOptions) -> anyhow::Result<Duration> {
+    if options.verify_timeout == 0 {
+        anyhow::bail!("--verify-timeout must be at least 1 second");
+    }
+    Ok(Duration::from_secs(options.verify_timeout))
 }
 
 /// The client for `--api-base`, else `KEYHOUND_OPENAI_API_BASE`, else the default. Any endpoint but OpenAI's is

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use crate::finding::{Liveness, Secret, Verification};
 
 use super::audit::{AuditError, AuditLog, Entry};
-use super::client::{Client, Reply, RetryPolicy, TransportError, encode};
+use super::client::{BadSegment, Client, Reply, RetryPolicy, TransportError, segment};
 use super::keys::LeakedKey;
 use super::plan::{
-    Candidate, ListError, MIN_RANDOM_SHOWN, find_matches, list_admin_keys, list_project_keys, random_chars_shown,
+    Candidate, ListBudget, ListError, MIN_RANDOM_SHOWN, find_matches, list_admin_keys, list_project_keys,
+    random_chars_shown,
 };
 use super::verify::{Probe, probe};
 use super::{ADMIN_KEYS_URL, DASHBOARD_URL};
@@ -200,13 +201,14 @@ impl Revoker<'_> {
         let need_projects = (0..keys.len()).any(|i| actionable(i) && !keys[i].is_admin());
         let need_admin = (0..keys.len()).any(|i| actionable(i) && keys[i].is_admin());
         let mut inventory = Inventory::default();
+        let mut budget = ListBudget::new();
         if need_projects {
-            let listed = list_project_keys(self.client, self.admin)?;
+            let listed = list_project_keys(self.client, self.admin, &mut budget)?;
             inventory.project_keys = listed.items;
             inventory.organization = listed.organization;
         }
         if need_admin {
-            let listed = list_admin_keys(self.client, self.admin)?;
+            let listed = list_admin_keys(self.client, self.admin, &mut budget)?;
             inventory.admin_keys = listed.items;
             inventory.organization = inventory.organization.or(listed.organization);
         }
@@ -342,7 +344,7 @@ impl Revoker<'_> {
         if let (Some(key_org), Some(_)) = (key_org, admin_org) {
             return Ok(Some(Proof::SameOrganization(key_org.to_string())));
         }
-        let shown = matched.key.redacted_value.as_deref().map_or(0, random_chars_shown);
+        let shown = matched.key.value_for_matching().map_or(0, random_chars_shown);
         if shown >= MIN_RANDOM_SHOWN {
             return Ok(Some(Proof::RedactedValue(shown)));
         }
@@ -435,11 +437,17 @@ impl Revoker<'_> {
             return Ok(KeyResult::of(Outcome::Planned));
         }
         self.audit.record(matched_entry("matched"))?;
-        let path = match project {
-            Some(project) => format!("/v1/organization/projects/{}/api_keys/{}", encode(project), encode(id)),
-            None => format!("/v1/organization/admin_api_keys/{}", encode(id)),
-        };
         let dashboard = dashboard_for(key);
+        let path = match project {
+            Some(project) => {
+                segments(&[project, id]).map(|s| format!("/v1/organization/projects/{}/api_keys/{}", s[0], s[1]))
+            }
+            None => segments(&[id]).map(|s| format!("/v1/organization/admin_api_keys/{}", s[0])),
+        };
+        let path = match path {
+            Ok(path) => path,
+            Err(error) => return self.unsendable(key, id, project, &error, dashboard),
+        };
         match self.delete(key, "delete", &path, id, project, None)? {
             Ok(reply) if reply.is_success() && deleted_flag(&reply) => {
                 writeln!(self.out, "    deleted: {what} {id}{}", request(&reply))?;
@@ -512,11 +520,10 @@ impl Revoker<'_> {
             "    service account: deleting {sa} and its {siblings} key(s) in project {project_id} \
              (--delete-service-accounts)"
         )?;
-        let path = format!(
-            "/v1/organization/projects/{}/service_accounts/{}",
-            encode(project_id),
-            encode(sa)
-        );
+        let path = match segments(&[project_id, sa]) {
+            Ok(s) => format!("/v1/organization/projects/{}/service_accounts/{}", s[0], s[1]),
+            Err(error) => return self.unsendable(key, id, project, &error, DASHBOARD_URL),
+        };
         match self.delete(key, "service-account-delete", &path, id, project, Some(sa))? {
             Ok(reply) if reply.is_success() && deleted_flag(&reply) => {
                 writeln!(self.out, "    deleted: service account {sa}{}", request(&reply))?;
@@ -540,6 +547,26 @@ impl Revoker<'_> {
                 self.confirm(key, probed, id, project, false)
             }
         }
+    }
+
+    /// A deletion that cannot be sent: an id from the listing is not a path segment. Nothing is sent.
+    fn unsendable(
+        &mut self,
+        key: &LeakedKey,
+        id: &str,
+        project: Option<&str>,
+        error: &BadSegment,
+        dashboard: &str,
+    ) -> Result<KeyResult, FlowError> {
+        self.audit.record(
+            Entry::about(key, "delete", "failed")
+                .key_id(id)
+                .project(project)
+                .message(format!("not sent: {error}")),
+        )?;
+        writeln!(self.out, "    deleted: no: not sent: {error}")?;
+        writeln!(self.out, "    action:  delete it by hand at {dashboard}")?;
+        Ok(KeyResult::of(Outcome::NotRevoked(Reason::Failed)))
     }
 
     /// Sends one DELETE with the admin key, logging an `<action>-attempt` line before and an `<action>` line
@@ -673,6 +700,11 @@ impl Revoker<'_> {
         };
         Ok(KeyResult { outcome, verification })
     }
+}
+
+/// Each server-supplied id as one path segment, or the first that cannot be one.
+fn segments(ids: &[&str]) -> Result<Vec<String>, BadSegment> {
+    ids.iter().map(|id| segment(id)).collect()
 }
 
 /// Is a 400 on a project key's DELETE the refusal OpenAI's published description documents ("an error if the

@@ -18,6 +18,9 @@
 //! - A leaked key is sent only to the liveness probe (`GET /v1/models`, or `GET /v1/organization/admin_api_keys`
 //!   for admin keys); the admin key (from `OPENAI_ADMIN_KEY` only) only to the Administration API; both only to
 //!   the configured base URL, with redirects never followed.
+//! - Everything a server can send is bounded: at most [`client::MAX_BODY_BYTES`] of an answer, no listing cursor
+//!   twice and [`plan::MAX_PAGES`] pages per listing within one [`plan::ListBudget`], all probes within
+//!   `--verify-timeout`; server-supplied ids go into paths as one encoded segment ([`client::segment`]).
 //! - Nothing is deleted without `--yes`; a key is deleted only when exactly one key in the whole organisation
 //!   matches it; a service account is deleted only with `--delete-service-accounts`.
 

@@ -6,17 +6,26 @@
 //! `...` and asks only that the leaked key start with the one and end with the other. Several keys can match;
 //! callers act only when exactly one key in the whole organisation does.
 
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
 use serde::Deserialize;
 
 use crate::finding::Secret;
 
 use super::audit::unix_to_rfc3339;
-use super::client::{Client, Reply, RetryPolicy, TransportError, encode};
+use super::client::{BadSegment, Client, Reply, RetryPolicy, TransportError, query_value, segment};
 
 /// Page size for every listing (the API's maximum).
 pub const PAGE_LIMIT: u32 = 100;
-/// A bound on pages per listing, against a server that never says `has_more: false`.
-const MAX_PAGES: usize = 10_000;
+/// At most this many pages per listing (100,000 projects, or keys in one project), against a server that never
+/// says `has_more: false`.
+pub const MAX_PAGES: usize = 1_000;
+/// All the listings of one run together take at most this long.
+pub const LIST_TIME: Duration = Duration::from_secs(10 * 60);
+/// All the listings of one run together read at most this many bytes of answers (what is listed is kept in
+/// memory until the run ends).
+pub const MAX_LISTED_BYTES: usize = 256 * 1024 * 1024;
 
 /// A listing failed: the run stops before anything is deleted.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +51,72 @@ pub enum ListError {
     Transport(#[from] TransportError),
     #[error("{0}")]
     Decode(String),
+    #[error(
+        "GET {path}: the server sent the cursor `{cursor}` a second time in one listing (a pagination loop): \
+         stopped"
+    )]
+    CursorRepeated { path: String, cursor: String },
+    #[error("GET {path}: more than {MAX_PAGES} pages in one listing, and has_more is still true: stopped")]
+    TooManyPages { path: String },
+    #[error("GET {path}: the listings took more than {} s in all: stopped", .budget.as_secs())]
+    OutOfTime { path: String, budget: Duration },
+    #[error("GET {path}: the listings' answers came to more than {} MiB in all: stopped", MAX_LISTED_BYTES / (1024 * 1024))]
+    TooMuchData { path: String },
+    #[error("GET {path}: {source}")]
+    BadId {
+        path: String,
+        #[source]
+        source: BadSegment,
+    },
+}
+
+/// What all the listings of one run may still spend: time and bytes of answers.
+#[derive(Debug, Clone)]
+pub struct ListBudget {
+    deadline: Instant,
+    time: Duration,
+    bytes_left: usize,
+}
+
+impl ListBudget {
+    /// The budget of one run: [`LIST_TIME`] from now, [`MAX_LISTED_BYTES`].
+    pub fn new() -> ListBudget {
+        ListBudget::with(LIST_TIME, MAX_LISTED_BYTES)
+    }
+
+    pub fn with(time: Duration, bytes: usize) -> ListBudget {
+        ListBudget {
+            deadline: Instant::now() + time,
+            time,
+            bytes_left: bytes,
+        }
+    }
+
+    /// Checks, before requesting `path`, that there is time left.
+    fn before(&self, path: &str) -> Result<(), ListError> {
+        if Instant::now() >= self.deadline {
+            return Err(ListError::OutOfTime {
+                path: path.to_string(),
+                budget: self.time,
+            });
+        }
+        Ok(())
+    }
+
+    /// Spends `bytes` of answer from `path`.
+    fn spend(&mut self, path: &str, bytes: usize) -> Result<(), ListError> {
+        self.bytes_left = self
+            .bytes_left
+            .checked_sub(bytes)
+            .ok_or_else(|| ListError::TooMuchData { path: path.to_string() })?;
+        Ok(())
+    }
+}
+
+impl Default for ListBudget {
+    fn default() -> ListBudget {
+        ListBudget::new()
+    }
 }
 
 /// One page of a list endpoint.
@@ -183,14 +258,26 @@ pub struct ApiKey {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// As shown: through the choke point for outside text, which may redact part of it.
     #[serde(default)]
     pub redacted_value: Option<String>,
+    /// `redacted_value` exactly as listed, for matching only: never shown. (Redaction for display may cut out a
+    /// long shown prefix, which matching needs.)
+    #[serde(skip)]
+    pub listed_value: Option<String>,
     #[serde(default)]
     pub created_at: Option<i64>,
     #[serde(default)]
     pub last_used_at: Option<i64>,
     #[serde(default)]
     pub owner: Owner,
+}
+
+impl ApiKey {
+    /// The redacted value to match leaked keys against: as listed.
+    pub fn value_for_matching(&self) -> Option<&str> {
+        self.listed_value.as_deref().or(self.redacted_value.as_deref())
+    }
 }
 
 impl Identified for ApiKey {
@@ -201,6 +288,7 @@ impl Identified for ApiKey {
     fn clean(&mut self) {
         clean(&mut self.id);
         clean_opt(&mut self.name);
+        self.listed_value = self.redacted_value.clone();
         clean_opt(&mut self.redacted_value);
         let owner = &mut self.owner;
         for text in [&mut owner.kind, &mut owner.id, &mut owner.name, &mut owner.email] {
@@ -305,8 +393,7 @@ pub fn find_matches<'a>(candidates: &'a [Candidate], secret: &Secret) -> Vec<&'a
         .iter()
         .filter(|c| {
             c.key
-                .redacted_value
-                .as_deref()
+                .value_for_matching()
                 .is_some_and(|value| redacted_matches(value, secret.expose()))
         })
         .collect()
@@ -320,16 +407,25 @@ pub struct Listed<T> {
 }
 
 /// Lists every project, archived ones included, and each project's keys (every owner,
-/// `owner_project_access=any`), one request at a time.
-pub fn list_project_keys(client: &Client, admin: &Secret) -> Result<Listed<Candidate>, ListError> {
-    let projects: Listed<Project> = list_all(client, admin, "/v1/organization/projects", "&include_archived=true")?;
+/// `owner_project_access=any`), one request at a time, within `budget`.
+pub fn list_project_keys(
+    client: &Client,
+    admin: &Secret,
+    budget: &mut ListBudget,
+) -> Result<Listed<Candidate>, ListError> {
+    const PROJECTS: &str = "/v1/organization/projects";
+    let projects: Listed<Project> = list_all(client, admin, PROJECTS, "&include_archived=true", budget)?;
     let mut listed = Listed {
         items: Vec::new(),
         organization: projects.organization,
     };
     for project in projects.items {
-        let path = format!("/v1/organization/projects/{}/api_keys", encode(&project.id));
-        let keys: Listed<ApiKey> = list_all(client, admin, &path, "&owner_project_access=any")?;
+        let id = segment(&project.id).map_err(|source| ListError::BadId {
+            path: PROJECTS.to_string(),
+            source,
+        })?;
+        let path = format!("{PROJECTS}/{id}/api_keys");
+        let keys: Listed<ApiKey> = list_all(client, admin, &path, "&owner_project_access=any", budget)?;
         listed.organization = listed.organization.or(keys.organization);
         listed.items.extend(keys.items.into_iter().map(|key| Candidate {
             key,
@@ -339,9 +435,13 @@ pub fn list_project_keys(client: &Client, admin: &Secret) -> Result<Listed<Candi
     Ok(listed)
 }
 
-/// Lists the organisation's admin keys.
-pub fn list_admin_keys(client: &Client, admin: &Secret) -> Result<Listed<Candidate>, ListError> {
-    let keys: Listed<ApiKey> = list_all(client, admin, "/v1/organization/admin_api_keys", "")?;
+/// Lists the organisation's admin keys, within `budget`.
+pub fn list_admin_keys(
+    client: &Client,
+    admin: &Secret,
+    budget: &mut ListBudget,
+) -> Result<Listed<Candidate>, ListError> {
+    let keys: Listed<ApiKey> = list_all(client, admin, "/v1/organization/admin_api_keys", "", budget)?;
     Ok(Listed {
         items: keys
             .items
@@ -353,8 +453,14 @@ pub fn list_admin_keys(client: &Client, admin: &Secret) -> Result<Listed<Candida
 }
 
 /// Every item of a list endpoint: `path?limit=100` plus `filter` (`&name=value`), then with `&after=<last id>`
-/// while `has_more`.
-fn list_all<T>(client: &Client, admin: &Secret, path: &str, filter: &str) -> Result<Listed<T>, ListError>
+/// while `has_more`. Bounded: at most [`MAX_PAGES`] pages, no cursor twice, and what is left of `budget`.
+fn list_all<T>(
+    client: &Client,
+    admin: &Secret,
+    path: &str,
+    filter: &str,
+    budget: &mut ListBudget,
+) -> Result<Listed<T>, ListError>
 where
     T: Identified + serde::de::DeserializeOwned,
 {
@@ -363,12 +469,15 @@ where
         organization: None,
     };
     let mut after: Option<String> = None;
+    let mut seen: HashSet<String> = HashSet::new();
     for _ in 0..MAX_PAGES {
         let mut url = format!("{path}?limit={PAGE_LIMIT}{filter}");
         if let Some(cursor) = &after {
-            url.push_str(&format!("&after={}", encode(cursor)));
+            url.push_str(&format!("&after={}", query_value(cursor)));
         }
+        budget.before(&url)?;
         let reply = client.get(&url, admin, RetryPolicy::STANDARD)?;
+        budget.spend(&url, reply.body.len())?;
         if !reply.is_success() {
             return Err(listing_error(&reply));
         }
@@ -385,16 +494,22 @@ where
         if !page.has_more || empty {
             return Ok(listed);
         }
-        match next {
-            Some(cursor) if after.as_deref() != Some(cursor.as_str()) => after = Some(cursor),
-            _ => {
-                return Err(ListError::Decode(format!(
-                    "GET {url}: has_more is true but the page gives no new cursor"
-                )));
-            }
+        let Some(cursor) = next else {
+            return Err(ListError::Decode(format!(
+                "GET {url}: has_more is true but the page gives no cursor"
+            )));
+        };
+        if !seen.insert(cursor.clone()) {
+            return Err(ListError::CursorRepeated {
+                path: url,
+                cursor: crate::text::for_message(&cursor),
+            });
         }
+        after = Some(cursor);
     }
-    Err(ListError::Decode(format!("{path}: more than {MAX_PAGES} pages")))
+    Err(ListError::TooManyPages {
+        path: format!("{path}?limit={PAGE_LIMIT}{filter}"),
+    })
 }
 
 fn listing_error(reply: &Reply) -> ListError {
@@ -430,6 +545,7 @@ mod tests {
                 id: id.into(),
                 name: None,
                 redacted_value: Some(redacted.into()),
+                listed_value: None,
                 created_at: None,
                 last_used_at: None,
                 owner: Owner::default(),
@@ -487,6 +603,28 @@ mod tests {
         let ids: Vec<&str> = found.iter().map(|c| c.key.id.as_str()).collect();
         assert_eq!(ids, vec!["key_a", "key_b"]);
         assert!(find_matches(&candidates[2..], &Secret::new(KEY)).is_empty());
+    }
+
+    #[test]
+    fn the_listing_budget_runs_out_of_time_and_bytes() {
+        let mut budget = ListBudget::with(Duration::from_secs(60), 10);
+        assert!(budget.before("/v1/x").is_ok());
+        assert!(budget.spend("/v1/x", 10).is_ok());
+        let error = budget.spend("/v1/x", 1).map(|_| ()).expect_err("over");
+        assert!(
+            error
+                .to_string()
+                .contains("GET /v1/x: the listings' answers came to more than"),
+            "{error}"
+        );
+        let spent = ListBudget::with(Duration::ZERO, 10);
+        let error = spent.before("/v1/y").map(|_| ()).expect_err("late");
+        assert!(
+            error
+                .to_string()
+                .starts_with("GET /v1/y: the listings took more than 0 s"),
+            "{error}"
+        );
     }
 
     #[test]

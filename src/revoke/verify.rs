@@ -6,10 +6,12 @@
 //! - `live`: 200, or 429 `insufficient_quota` (the key was accepted; its organisation is out of quota);
 //! - `dead`: 401 with error code `invalid_api_key`;
 //! - `unknown`, with the reason: a 429 rate limit still there after the retries (a rate limit is not a verdict),
-//!   any other 401 (an IP allow-list, say), 403, other statuses, 5xx after retries, no answer in time.
+//!   any other 401 (an IP allow-list, say), 403, other statuses, 5xx after retries, no answer in time, or the
+//!   time budget of all the probes (`--verify-timeout`) ran out first.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::finding::{Liveness, Verification};
 
@@ -19,6 +21,9 @@ use super::keys::LeakedKey;
 
 /// How many probes run at once.
 pub const PROBE_THREADS: usize = 4;
+
+/// The default time budget for probing all the keys of a run (`--verify-timeout`).
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
 
 /// What a probe found.
 #[derive(Debug, Clone)]
@@ -51,8 +56,17 @@ pub fn probe_path(key: &LeakedKey) -> &'static str {
 
 /// Probes `key` once (5xx and timeouts retried under `policy`).
 pub fn probe(client: &Client, key: &LeakedKey, policy: RetryPolicy) -> Probe {
+    probe_until(client, key, policy, None)
+}
+
+/// Probes `key`, sending nothing and waiting for nothing past `deadline`, when there is one.
+fn probe_until(client: &Client, key: &LeakedKey, policy: RetryPolicy, deadline: Option<Instant>) -> Probe {
     let path = probe_path(key);
-    match client.get(path, &key.secret, policy) {
+    let answer = match deadline {
+        Some(deadline) => client.get_until(path, &key.secret, policy, deadline),
+        None => client.get(path, &key.secret, policy),
+    };
+    match answer {
         Ok(reply) => classify(&reply),
         Err(error) => Probe {
             liveness: Liveness::Unknown,
@@ -68,6 +82,11 @@ pub fn probe(client: &Client, key: &LeakedKey, policy: RetryPolicy) -> Probe {
 pub fn classify(reply: &Reply) -> Probe {
     let endpoint = format!("{} {}", reply.method, reply.path);
     let code = reply.error_code();
+    let no_verdict = if reply.out_of_time {
+        "no verdict: the time budget (--verify-timeout) ran out before another try"
+    } else {
+        "no verdict"
+    };
     let (liveness, reason) = match reply.status {
         200..=299 => (Liveness::Live, format!("accepted by {endpoint} ({})", reply.status)),
         429 if code.as_deref() == Some("insufficient_quota") => (
@@ -77,7 +96,7 @@ pub fn classify(reply: &Reply) -> Probe {
         429 => (
             Liveness::Unknown,
             format!(
-                "rate limited by {endpoint} (429) after {} tries: no verdict: {}",
+                "rate limited by {endpoint} (429) after {} tries: {no_verdict}: {}",
                 reply.tries,
                 reply.message()
             ),
@@ -89,7 +108,7 @@ pub fn classify(reply: &Reply) -> Probe {
         status if status >= 500 => (
             Liveness::Unknown,
             format!(
-                "{endpoint} answered {status} after {} tries: {}",
+                "{endpoint} answered {status} after {} tries: {no_verdict}: {}",
                 reply.tries,
                 reply.message()
             ),
@@ -111,19 +130,26 @@ pub fn classify(reply: &Reply) -> Probe {
     }
 }
 
-/// Probes every key once, [`PROBE_THREADS`] at a time, recording each probe in the audit log. The result is
-/// in the order of `keys`.
-pub fn probe_all(client: &Client, keys: &[LeakedKey], audit: &AuditLog) -> Result<Vec<Probe>, AuditError> {
+/// Probes every key once, [`PROBE_THREADS`] at a time, within `budget` in all, recording each probe in the
+/// audit log. A key not probed when the budget runs out is `unknown`, and says so. The result is in the order
+/// of `keys`.
+pub fn probe_all(
+    client: &Client,
+    keys: &[LeakedKey],
+    audit: &AuditLog,
+    budget: Duration,
+) -> Result<Vec<Probe>, AuditError> {
+    let deadline = Instant::now() + budget;
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Probe>>> = Mutex::new(vec![None; keys.len()]);
     let failure: Mutex<Option<AuditError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..PROBE_THREADS.min(keys.len()) {
             scope.spawn(|| {
-                loop {
+                while Instant::now() < deadline {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(key) = keys.get(i) else { break };
-                    let found = probe(client, key, RetryPolicy::PROBE);
+                    let found = probe_until(client, key, RetryPolicy::PROBE, Some(deadline));
                     let entry = Entry::about(key, "probe", found.liveness.to_string())
                         .http(found.status, found.request_id.as_deref())
                         .organizations(found.organization.as_deref(), None)
@@ -140,20 +166,34 @@ pub fn probe_all(client: &Client, keys: &[LeakedKey], audit: &AuditLog) -> Resul
     if let Some(err) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(err);
     }
-    Ok(results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .map(|probe| {
-            probe.unwrap_or_else(|| Probe {
-                liveness: Liveness::Unknown,
-                reason: "not probed".into(),
-                status: None,
-                request_id: None,
-                organization: None,
-            })
-        })
-        .collect())
+    let mut probes = Vec::with_capacity(keys.len());
+    for (key, probed) in keys.iter().zip(results.into_inner().unwrap_or_else(|p| p.into_inner())) {
+        let probed = match probed {
+            Some(probed) => probed,
+            None => {
+                let skipped = not_probed(budget);
+                audit
+                    .record(Entry::about(key, "probe", skipped.liveness.to_string()).message(skipped.reason.clone()))?;
+                skipped
+            }
+        };
+        probes.push(probed);
+    }
+    Ok(probes)
+}
+
+/// The probe of a key the time budget left no time for.
+fn not_probed(budget: Duration) -> Probe {
+    Probe {
+        liveness: Liveness::Unknown,
+        reason: format!(
+            "not probed: the time budget for verification ({} s, --verify-timeout) ran out first",
+            budget.as_secs()
+        ),
+        status: None,
+        request_id: None,
+        organization: None,
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +210,7 @@ mod tests {
             organization: None,
             body: body.into(),
             tries: 1,
+            out_of_time: false,
         }
     }
 

@@ -7,6 +7,7 @@ mod git;
 mod hidden;
 mod hook;
 mod hostile;
+mod hostile_servers;
 mod incomplete;
 mod ownership;
 mod report;
