@@ -268,7 +268,7 @@ pub struct ContentArgs {
     /// [default: 3, or `decode_depth` in keyhound.toml].
     #[arg(long, value_name = "N")]
     pub decode_depth: Option<u32>,
-    /// How many archives deep to open zip (jar, whl, apk, nupkg), gzip, tar and tgz files (0: none)
+    /// How many archives deep to open zip (jar, whl, apk, nupkg), gzip, bzip2, xz and tar files (0: none)
     /// [default: 3, or `archive_depth` in keyhound.toml].
     #[arg(long, value_name = "N")]
     pub archive_depth: Option<u32>,

@@ -1,5 +1,6 @@
-//! Archives opened in memory: zip (and jar, whl, apk, nupkg, which are zip files), gzip, tar (and tgz, a gzip of
-//! a tar). Each member is handed back by name with its bytes; limits guard against decompression bombs.
+//! Archives opened in memory: zip (and jar, whl, apk, nupkg, which are zip files), gzip, bzip2 and xz (one
+//! compressed file each), tar (and tgz, tbz2, txz: a tar compressed). Each member is handed back by name with
+//! its bytes; limits guard against decompression bombs.
 
 use std::io::{Cursor, Read};
 
@@ -15,6 +16,8 @@ const RATIO_FLOOR: u64 = 1 << 20;
 pub enum Kind {
     Zip,
     Gzip,
+    Bzip2,
+    Xz,
     Tar,
 }
 
@@ -24,6 +27,8 @@ impl Kind {
         match self {
             Kind::Zip => "a zip",
             Kind::Gzip => "a gzip",
+            Kind::Bzip2 => "a bzip2",
+            Kind::Xz => "an xz",
             Kind::Tar => "a tar",
         }
     }
@@ -35,11 +40,25 @@ pub fn kind(bytes: &[u8]) -> Option<Kind> {
         Some(Kind::Zip)
     } else if bytes.starts_with(&[0x1f, 0x8b]) {
         Some(Kind::Gzip)
+    } else if is_bzip2(bytes) {
+        Some(Kind::Bzip2)
+    } else if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some(Kind::Xz)
     } else if bytes.get(257..262) == Some(b"ustar") {
         Some(Kind::Tar)
     } else {
         None
     }
+}
+
+/// `BZh`, a block size digit, then a block's magic number (or that of the end of an empty stream): a text
+/// that starts with `BZh9` is not taken for a bzip2 file.
+fn is_bzip2(bytes: &[u8]) -> bool {
+    const BLOCK: &[u8] = &[0x31, 0x41, 0x59, 0x26, 0x53, 0x59];
+    const END: &[u8] = &[0x17, 0x72, 0x45, 0x38, 0x50, 0x90];
+    bytes.starts_with(b"BZh")
+        && bytes.get(3).is_some_and(|d| (b'1'..=b'9').contains(d))
+        && bytes.get(4..10).is_some_and(|magic| magic == BLOCK || magic == END)
 }
 
 /// What opening an archive found: its members, and what could not be read (member name, reason).
@@ -81,6 +100,16 @@ pub fn open(bytes: &[u8], kind: Kind, name: &str, budget: &mut u64) -> Opened {
     match kind {
         Kind::Zip => open_zip(bytes, budget, &mut opened),
         Kind::Gzip => open_gzip(bytes, name, budget, &mut opened),
+        Kind::Bzip2 => {
+            let inner = decompressed_name(name, &[(".bz2", ""), (".tbz2", ".tar"), (".tbz", ".tar")], ".unbz2");
+            let decoder = bzip2::read::MultiBzDecoder::new(bytes);
+            open_compressed(decoder, bytes.len(), inner, budget, &mut opened);
+        }
+        Kind::Xz => {
+            let inner = decompressed_name(name, &[(".xz", ""), (".txz", ".tar")], ".unxz");
+            let decoder = liblzma::read::XzDecoder::new_multi_decoder(bytes);
+            open_compressed(decoder, bytes.len(), inner, budget, &mut opened);
+        }
         Kind::Tar => open_tar(bytes, budget, &mut opened),
     }
     opened
@@ -159,7 +188,7 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
 /// data appended to the file). What a corrupt or cut-short member inflated before the damage is still scanned,
 /// and the damage is a scan error.
 fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
-    let limit = (*budget).min((bytes.len() as u64).saturating_mul(MAX_RATIO).max(RATIO_FLOOR));
+    let limit = inflate_limit(bytes.len(), *budget);
     let mut content = Vec::new();
     let mut inner: Option<String> = None;
     let mut rest: &[u8] = bytes;
@@ -177,14 +206,7 @@ fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
                 .filter(|f| !f.is_empty());
         }
         if content.len() as u64 > limit {
-            let inner = inner.unwrap_or_else(|| gunzipped_name(name));
-            if limit < *budget {
-                let reason = format!("inflates to over {MAX_RATIO} times its size: a decompression bomb, not read");
-                opened.errors.push((inner, reason));
-            } else {
-                *budget = 0;
-                opened.errors.push((inner, OVER_BUDGET.into()));
-            }
+            over_limit(inner.unwrap_or_else(|| gunzipped_name(name)), limit, budget, opened);
             return;
         }
         if let Err(e) = read {
@@ -205,16 +227,56 @@ fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
     opened.members.push((inner, content));
 }
 
+/// How much one compressed file may inflate to: what is left of the budget, and no more than [`MAX_RATIO`] times
+/// its compressed size (past [`RATIO_FLOOR`]).
+fn inflate_limit(compressed: usize, budget: u64) -> u64 {
+    budget.min((compressed as u64).saturating_mul(MAX_RATIO).max(RATIO_FLOOR))
+}
+
+/// Records a compressed file that inflated past `limit`: a bomb when the ratio stopped it, else the budget is
+/// spent.
+fn over_limit(inner: String, limit: u64, budget: &mut u64, opened: &mut Opened) {
+    if limit < *budget {
+        let reason = format!("inflates to over {MAX_RATIO} times its size: a decompression bomb, not read");
+        opened.errors.push((inner, reason));
+    } else {
+        *budget = 0;
+        opened.errors.push((inner, OVER_BUDGET.into()));
+    }
+}
+
+/// A bzip2 or xz file (its streams one after another, as their tools read them), inflated under the same
+/// limits as gzip. What a corrupt or cut-short stream inflated before the damage is still scanned, and the
+/// damage is a scan error.
+fn open_compressed(decoder: impl Read, compressed: usize, inner: String, budget: &mut u64, opened: &mut Opened) {
+    let limit = inflate_limit(compressed, *budget);
+    let mut content = Vec::new();
+    let read = decoder.take(limit.saturating_add(1)).read_to_end(&mut content);
+    if content.len() as u64 > limit {
+        return over_limit(inner, limit, budget, opened);
+    }
+    *budget -= content.len() as u64;
+    if let Err(e) = read {
+        let reason = format!("corrupt or cut short after {} bytes of it: {e}", content.len());
+        opened.errors.push((inner.clone(), reason));
+    }
+    opened.members.push((inner, content));
+}
+
+/// The name of what a compressed file holds: its name less the first of `suffixes` it ends with (`app.log.bz2`
+/// holds `app.log`, `site.txz` holds `site.tar`), else its name with `fallback` added.
+fn decompressed_name(name: &str, suffixes: &[(&str, &str)], fallback: &str) -> String {
+    let last = name.rsplit(['/', '!']).next().unwrap_or(name);
+    suffixes
+        .iter()
+        .find_map(|(suffix, replacement)| last.strip_suffix(suffix).map(|stem| format!("{stem}{replacement}")))
+        .filter(|inner| !inner.is_empty())
+        .unwrap_or_else(|| format!("{last}{fallback}"))
+}
+
 /// `app.js.gz` holds `app.js`, `site.tgz` holds `site.tar`.
 fn gunzipped_name(name: &str) -> String {
-    let last = name.rsplit(['/', '!']).next().unwrap_or(name);
-    if let Some(stem) = last.strip_suffix(".tgz") {
-        format!("{stem}.tar")
-    } else if let Some(stem) = last.strip_suffix(".gz") {
-        stem.to_string()
-    } else {
-        format!("{last}.ungz")
-    }
+    decompressed_name(name, &[(".tgz", ".tar"), (".gz", "")], ".ungz")
 }
 
 fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
@@ -283,6 +345,57 @@ mod tests {
         let names: Vec<&str> = opened.members.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["config/.env", "a.txt"]);
         assert!(opened.errors.is_empty());
+    }
+
+    #[test]
+    fn bzip2_and_xz_files_are_opened_under_the_gzip_limits() {
+        use std::io::Write;
+        let text = b"KEY=sk-proj-abc\n".repeat(10);
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+        bz.write_all(&text).expect("bzip2");
+        let bz = bz.finish().expect("bzip2");
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+        xz.write_all(&text).expect("xz");
+        let xz = xz.finish().expect("xz");
+        for (bytes, kind, name, inner) in [
+            (&bz, Kind::Bzip2, "logs/app.log.bz2", "app.log"),
+            (&xz, Kind::Xz, "site.txz", "site.tar"),
+            (&xz, Kind::Xz, "blob", "blob.unxz"),
+        ] {
+            assert_eq!(super::kind(bytes), Some(kind), "{name}");
+            let mut budget = 1 << 20;
+            let opened = open(bytes, kind, name, &mut budget);
+            assert!(opened.errors.is_empty(), "{name}: {:?}", opened.errors);
+            assert_eq!(opened.members, vec![(inner.to_string(), text.clone())], "{name}");
+            // Cut short: what came before the damage is kept, and the damage is an error.
+            let mut budget = 1 << 20;
+            let cut = open(&bytes[..bytes.len() - 8], kind, name, &mut budget);
+            assert_eq!(cut.errors.len(), 1, "{name}: {:?}", cut.errors);
+            // A bomb: a small file that inflates past the ratio is not read.
+            let zeros = vec![0u8; 4 << 20];
+            let bomb = match kind {
+                Kind::Bzip2 => {
+                    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+                    e.write_all(&zeros).expect("bzip2");
+                    e.finish().expect("bzip2")
+                }
+                _ => {
+                    let mut e = liblzma::write::XzEncoder::new(Vec::new(), 9);
+                    e.write_all(&zeros).expect("xz");
+                    e.finish().expect("xz")
+                }
+            };
+            let mut budget = 64 << 20;
+            let opened = open(&bomb, kind, name, &mut budget);
+            assert!(opened.members.is_empty(), "{name}");
+            assert!(
+                opened.errors[0].1.contains("decompression bomb"),
+                "{name}: {:?}",
+                opened.errors
+            );
+        }
+        assert_eq!(super::kind(b"BZh91AY&SY but text"), Some(Kind::Bzip2));
+        assert_eq!(super::kind(b"BZh9 is how it starts"), None);
     }
 
     #[test]

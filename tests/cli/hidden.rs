@@ -1,4 +1,4 @@
-//! Keys where they hide: encoded (base64, percent-encoding, escapes) and in archives (zip, gzip, tar, tgz),
+//! Keys where they hide: encoded (base64, percent-encoding, escapes) and in archives (zip, gzip, bzip2, xz, tar),
 //! nested, in files and in git blobs, with limits against decompression bombs.
 
 use std::fs;
@@ -126,6 +126,64 @@ fn archives_are_opened_nested_and_members_named() {
             .iter()
             .all(|f| !f["path"].as_str().unwrap_or_default().contains('!'))
     );
+}
+
+fn bzip2_of(content: &[u8]) -> Vec<u8> {
+    let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+    bz.write_all(content).expect("bzip2");
+    bz.finish().expect("bzip2")
+}
+
+fn xz_of(content: &[u8]) -> Vec<u8> {
+    let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 6);
+    xz.write_all(content).expect("xz");
+    xz.finish().expect("xz")
+}
+
+#[test]
+fn bzip2_and_xz_files_and_tarballs_are_opened_in_trees_and_history() {
+    let env = format!("OPENAI_API_KEY={PROJECT_KEY}\n");
+    let tar = tar_of(&[("site/.env", env.as_bytes())]);
+    let log = format!("key={LEGACY_KEY}\n");
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("backup.tar.xz", xz_of(&tar)),
+        ("backup.tbz2", bzip2_of(&tar)),
+        ("logs/app.log.bz2", bzip2_of(log.as_bytes())),
+        ("logs/app.log.xz", xz_of(log.as_bytes())),
+    ];
+    let expected = [
+        "backup.tar.xz!backup.tar!site/.env",
+        "backup.tbz2!backup.tar!site/.env",
+        "logs/app.log.bz2!app.log",
+        "logs/app.log.xz!app.log",
+    ];
+    let as_tree: Vec<(&str, &[u8])> = files.iter().map(|(name, bytes)| (*name, bytes.as_slice())).collect();
+    let dir = tree(&as_tree);
+    let (status, findings, err) = scan_json(dir.path(), &[]);
+    assert_eq!(status, 1, "{err}");
+    let mut paths: Vec<&str> = findings
+        .iter()
+        .map(|f| f["path"].as_str().unwrap_or_default())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, expected);
+    let repo = Repo::new();
+    for (name, bytes) in &files {
+        let path = repo.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, bytes).expect("write");
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "backups"]);
+    let output = run(keyhound_in(repo.path()).args(["git", "-f", "json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let findings = json_findings(&stdout(&output));
+    let mut paths: Vec<&str> = findings
+        .iter()
+        .map(|f| f["path"].as_str().unwrap_or_default())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, expected);
 }
 
 #[test]
