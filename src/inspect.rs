@@ -102,7 +102,31 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::con
             .findings
             .extend(more.findings.into_iter().filter(|f| !known.contains(&f.fingerprint)));
     }
+    if !raw_is_binary && let Some(stripped) = crate::invisible::strip(bytes) {
+        // Keys broken up by characters that do not show; those found in the clear already are not repeated.
+        let more = inspect_text(scanner, &stripped.text, &text, false, None, 0);
+        let known: std::collections::HashSet<Fingerprint> =
+            inspection.findings.iter().map(|f| f.fingerprint.clone()).collect();
+        let hidden = more.findings.into_iter().filter(|f| !known.contains(&f.fingerprint));
+        inspection.findings.extend(
+            hidden
+                .map(|f| at_original_place(f, bytes, &stripped))
+                .collect::<Vec<_>>(),
+        );
+    }
     inspection
+}
+
+/// A finding of the stripped text moved to its place in the original `content`, marked `invisible`.
+fn at_original_place(mut finding: Finding, content: &[u8], stripped: &crate::invisible::Stripped) -> Finding {
+    let start = stripped.start_in_original(finding.location.offset);
+    let end = stripped.end_in_original(finding.location.offset + finding.secret.expose().len());
+    let line_start = memchr::memrchr(b'\n', &content[..start]).map_or(0, |newline| newline + 1);
+    finding.location.offset = start;
+    finding.location.column = start - line_start + 1;
+    finding.location.end_column = end - line_start + 1;
+    finding.decoded = Some(crate::invisible::DECODED.to_string());
+    finding
 }
 
 /// What is the same for every text of one piece of content.

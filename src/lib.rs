@@ -18,6 +18,7 @@ pub mod filter;
 pub mod finding;
 pub mod input;
 pub mod inspect;
+pub mod invisible;
 pub mod output_file;
 pub mod progress;
 pub mod report;

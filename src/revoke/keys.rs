@@ -215,7 +215,7 @@ fn recover_one(finding: &JsonFinding, rule: &Rule) -> Result<String, String> {
     }
     let chain = Chain::parse(finding.decoded.as_deref())?;
     let len = finding.end_column - finding.column;
-    let longest = if chain.decoders.is_empty() {
+    let longest = if chain.decoders.is_empty() && !chain.invisible {
         rule.max_match_len.unwrap_or(MAX_ENCODED_SPAN)
     } else {
         MAX_ENCODED_SPAN
@@ -226,7 +226,10 @@ fn recover_one(finding: &JsonFinding, rule: &Rule) -> Result<String, String> {
             rule.id
         ));
     }
-    let span = read_span(finding, len, chain.utf16)?;
+    let mut span = read_span(finding, len, chain.utf16)?;
+    if chain.invisible {
+        span = crate::invisible::without_invisible(&span);
+    }
     // Encoded text is decoded the way the scan did; any key it holds counts only if it is the reported one.
     let candidates: Vec<Vec<u8>> = if chain.decoders.is_empty() {
         vec![span]
@@ -258,6 +261,8 @@ const MAX_ENCODED_SPAN: usize = 8 << 10;
 /// in the decoded text), then the decoders of the encoded text at the span.
 struct Chain {
     utf16: Option<crate::inspect::Encoding>,
+    /// The key was found with invisible characters removed from its span.
+    invisible: bool,
     decoders: Vec<crate::content::decode::Decoder>,
 }
 
@@ -265,6 +270,7 @@ impl Chain {
     fn parse(text: Option<&str>) -> Result<Chain, String> {
         let mut chain = Chain {
             utf16: None,
+            invisible: false,
             decoders: Vec::new(),
         };
         let Some(text) = text else {
@@ -275,6 +281,8 @@ impl Chain {
                 && let Some(encoding) = crate::inspect::Encoding::from_name(name)
             {
                 chain.utf16 = Some(encoding);
+            } else if i == 0 && name == crate::invisible::DECODED {
+                chain.invisible = true;
             } else if let Some(decoder) = crate::content::decode::Decoder::from_name(name) {
                 chain.decoders.push(decoder);
             } else {

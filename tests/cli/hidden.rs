@@ -187,6 +187,38 @@ fn bzip2_and_xz_files_and_tarballs_are_opened_in_trees_and_history() {
 }
 
 #[test]
+fn keys_broken_up_by_invisible_characters_are_found_where_they_are() {
+    let invisible = ["\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}", "\u{AD}"];
+    for (n, mark) in invisible.iter().enumerate() {
+        let hidden = format!(
+            "{}{mark}{}{mark}{}",
+            &PROJECT_KEY[..9],
+            &PROJECT_KEY[9..30],
+            &PROJECT_KEY[30..]
+        );
+        let text = format!("# pasted from chat\nOPENAI_API_KEY={hidden}  # prod\n");
+        let dir = tree(&[(".env", text.as_bytes())]);
+        let (status, findings, err) = scan_json(dir.path(), &[]);
+        assert_eq!(status, 1, "{n}: {err}");
+        assert_eq!(findings.len(), 1, "{n}: {findings:?}");
+        let f = &findings[0];
+        assert_eq!(f["secret"], PROJECT_KEY, "{n}");
+        assert_eq!(f["decoded"], "invisible", "{n}");
+        assert_eq!((f["line"].as_u64(), f["column"].as_u64()), (Some(2), Some(16)), "{n}");
+        // The span covers the key with its invisible characters, in the original text.
+        let end = f["end_column"].as_u64().unwrap_or_default() as usize;
+        assert_eq!(end - 16, hidden.len(), "{n}");
+    }
+    // No new findings: invisible characters in text without keys, or beside a key in the clear.
+    let text = format!("caf\u{e9}\u{200B} \u{AD}x\nKEY={PROJECT_KEY}\u{200B}\n\u{FEFF}sk-\u{200B}not-a-key\n");
+    let dir = tree(&[("notes.md", text.as_bytes())]);
+    let (status, findings, err) = scan_json(dir.path(), &[]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].get("decoded").is_none(), "{findings:?}");
+}
+
+#[test]
 fn decompression_bombs_are_stopped_and_reported() {
     let zeros = vec![0u8; 32 << 20];
     let bomb = zip_of(&[("zeros.bin", &zeros), (".env", format!("K={LEGACY_KEY}\n").as_bytes())]);
@@ -262,9 +294,11 @@ fn archives_and_encodings_in_git_history() {
 fn revoke_reads_decoded_and_archived_keys_back() {
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("OPENAI_API_KEY={PROJECT_KEY}\n"));
     let zip = zip_of(&[("conf/.env", format!("KEY={LEGACY_KEY}\n").as_bytes())]);
+    let split = format!("{}\u{200B}{}", &LEGACY_KEY_2[..20], &LEGACY_KEY_2[20..]);
     let dir = tree(&[
         ("secret.yaml", format!("data:\n  env: {b64}\n").as_bytes()),
         ("bundle.zip", &zip),
+        ("chat.md", format!("here: {split}\n").as_bytes()),
     ]);
     let output = run(keyhound_in(dir.path()).args(["scan", ".", "-f", "json", "-o", "report.json"]));
     assert_eq!(code(&output), 1);
@@ -298,7 +332,8 @@ fn revoke_reads_decoded_and_archived_keys_back() {
     let probed = seen.lock().expect("lock").clone();
     assert!(probed.contains(&format!("Bearer {PROJECT_KEY}")), "{probed:?}");
     assert!(probed.contains(&format!("Bearer {LEGACY_KEY}")), "{probed:?}");
-    assert!(!out.contains(PROJECT_KEY) && !out.contains(LEGACY_KEY));
+    assert!(probed.contains(&format!("Bearer {LEGACY_KEY_2}")), "{probed:?}");
+    assert!(!out.contains(PROJECT_KEY) && !out.contains(LEGACY_KEY) && !out.contains(LEGACY_KEY_2));
 }
 
 #[test]
