@@ -61,6 +61,9 @@ pub fn scan(
     diag: &Diagnostics,
     label: Option<&str>,
 ) -> Vec<Finding> {
+    // An archive holds a slot of the process's archive memory while its members are read and scanned.
+    let _slot = (options.archive_depth > 0 && archive::kind(bytes).is_some())
+        .then(|| ArchiveSlot::take(options.max_archive_size));
     let mut budget = options.max_archive_size;
     let mut findings = Vec::new();
     let mut walk = Nested {
@@ -74,6 +77,43 @@ pub fn scan(
     };
     walk.scan(bytes, path, options.archive_depth, false);
     findings
+}
+
+/// How much inflated archive content all threads together may hold at once. Each file's archives may inflate to
+/// `--max-archive-size`; threads opening archives at once would hold that many times over (200 small zip bombs
+/// on 8 threads held 2.4 GB), so an archive is opened only while it holds one of `ARCHIVE_MEMORY /
+/// --max-archive-size` slots (at least one). Other files are scanned meanwhile; nested archives use their outer
+/// archive's slot, and a slot is never held while waiting for another, so no two threads wait on each other.
+const ARCHIVE_MEMORY: u64 = 512 << 20;
+
+/// The slots taken, and a signal when one is given back.
+static ARCHIVE_SLOTS: (std::sync::Mutex<u64>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// One slot of archive memory, given back when dropped.
+struct ArchiveSlot;
+
+impl ArchiveSlot {
+    /// Waits for a slot of archive memory (see [`ARCHIVE_MEMORY`]).
+    fn take(max_archive_size: u64) -> ArchiveSlot {
+        let slots = (ARCHIVE_MEMORY / max_archive_size.max(1)).max(1);
+        let (taken, freed) = &ARCHIVE_SLOTS;
+        let mut taken = taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *taken >= slots {
+            taken = freed.wait(taken).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *taken += 1;
+        ArchiveSlot
+    }
+}
+
+impl Drop for ArchiveSlot {
+    fn drop(&mut self) {
+        let (taken, freed) = &ARCHIVE_SLOTS;
+        let mut taken = taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *taken = taken.saturating_sub(1);
+        freed.notify_one();
+    }
 }
 
 /// One file's walk through its archives.
@@ -141,5 +181,39 @@ impl Nested<'_> {
             self.counts.inspected(bytes.len(), &inspection);
         }
         self.findings.extend(inspection.findings);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ArchiveSlot;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// Threads that open archives at once never hold more slots than the archive memory allows.
+    #[test]
+    fn archive_slots_bound_the_archives_open_at_once() {
+        let max_archive_size = super::ARCHIVE_MEMORY / 2;
+        let most = AtomicU64::new(0);
+        let now = AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..20 {
+                        let _slot = ArchiveSlot::take(max_archive_size);
+                        let held = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(held, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        now.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert!(
+            most.load(Ordering::SeqCst) <= 2,
+            "{} at once",
+            most.load(Ordering::SeqCst)
+        );
+        // A limit larger than the archive memory still lets one archive through at a time.
+        drop(ArchiveSlot::take(u64::MAX));
     }
 }
