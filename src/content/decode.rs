@@ -157,7 +157,11 @@ fn windows(content: &[u8], hints: Vec<(Decoder, usize)>, radius: usize) -> Vec<(
             Decoder::Percent => is_url_char,
             Decoder::Escape => is_escaped_char,
         };
-        let (start, end) = run_around(content, hint, is_char, radius);
+        let (start, end) = if decoder == Decoder::Base64 {
+            wrapped_run_around(content, hint, radius)
+        } else {
+            run_around(content, hint, is_char, radius)
+        };
         // A sign in a short word is not a key; nor is a run without the long stretch of letters and digits that
         // every key's random part is. Either way the hints in the rest of this run need no second look.
         if end - start < MIN_RUN || (decoder != Decoder::Base64 && !has_alphanumeric_stretch(&content[start..end])) {
@@ -209,6 +213,80 @@ fn run_around(content: &[u8], at: usize, is_char: fn(u8) -> bool, radius: usize)
     (start, end)
 }
 
+/// The shortest line that a line break may continue: base64 wrapped by `base64` (76), MIME (76), PEM (64) or a
+/// YAML folded block has long lines; a line of prose that ends in a word does not join the next.
+const MIN_WRAPPED_LINE: usize = 40;
+
+/// The run of base64 around `at`, at most `radius` bytes to either side, continued across line breaks where the
+/// text is wrapped: a line of at least [`MIN_WRAPPED_LINE`] base64 characters, a line break, and the next line's
+/// indentation (a YAML block's) before more base64. The run keeps the breaks; [`decode_base64`] drops them.
+fn wrapped_run_around(content: &[u8], at: usize, radius: usize) -> (usize, usize) {
+    let at = at.min(content.len());
+    let floor = at.saturating_sub(radius);
+    let ceiling = at.saturating_add(radius).min(content.len());
+    let (mut start, mut end) = run_around(content, at, is_base64_char, radius);
+    // Forward: the line ending at `end` is long enough, and the next line goes on after its indentation.
+    while end < ceiling && end - line_run_start(content, end) >= MIN_WRAPPED_LINE {
+        let Some(next) = after_line_break(content, end).filter(|&next| next < ceiling) else {
+            break;
+        };
+        if !is_base64_char(content[next]) {
+            break;
+        }
+        end = run_around(content, next, is_base64_char, ceiling - next).1;
+    }
+    // Backward: the line before `start` is long enough and ends in base64 right at its break.
+    while start > floor {
+        let Some(previous_end) = before_line_break(content, start).filter(|&e| e > floor) else {
+            break;
+        };
+        let previous_start = run_around(content, previous_end - 1, is_base64_char, previous_end - 1 - floor).0;
+        if previous_end - previous_start < MIN_WRAPPED_LINE {
+            break;
+        }
+        start = previous_start;
+    }
+    (start, end)
+}
+
+/// Where the base64 run that ends at `end` starts on its line.
+fn line_run_start(content: &[u8], end: usize) -> usize {
+    content[..end]
+        .iter()
+        .rposition(|&b| !is_base64_char(b))
+        .map_or(0, |i| i + 1)
+}
+
+/// The first byte after the line break at `at` (`\n` or `\r\n`) and the next line's indentation.
+fn after_line_break(content: &[u8], at: usize) -> Option<usize> {
+    let rest = &content[at..];
+    let after_break = if rest.starts_with(b"\r\n") {
+        2
+    } else if rest.starts_with(b"\n") {
+        1
+    } else {
+        return None;
+    };
+    let indent = rest[after_break..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    Some(at + after_break + indent).filter(|&next| next < content.len())
+}
+
+/// The end of the previous line's base64, when `start` begins a line after its indentation and a line break.
+fn before_line_break(content: &[u8], start: usize) -> Option<usize> {
+    let indent = content[..start]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let at = start - indent;
+    let before = content[..at].strip_suffix(b"\n")?;
+    let before = before.strip_suffix(b"\r").unwrap_or(before);
+    (!before.is_empty() && is_base64_char(before[before.len() - 1])).then_some(before.len())
+}
+
 fn is_base64_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
 }
@@ -225,7 +303,7 @@ fn is_escaped_char(b: u8) -> bool {
 fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     let mut normalised: Vec<u8> = text
         .iter()
-        .filter(|&&b| b != b'=')
+        .filter(|&&b| !matches!(b, b'=' | b'\n' | b'\r' | b' ' | b'\t'))
         .map(|&b| match b {
             b'-' => b'+',
             b'_' => b'/',
@@ -370,6 +448,36 @@ mod tests {
         );
         let underscored = "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh".replace('_', "%5F");
         assert_eq!(found(&format!("?token={underscored}"), 1).len(), 1);
+    }
+
+    #[test]
+    fn hex_escaped_separators_are_decoded() {
+        let escaped = KEY.replace('-', "\\x2d");
+        assert_eq!(
+            found(&format!("const k = \"{escaped}\";"), 1),
+            vec![(KEY.to_string(), "escape".to_string())]
+        );
+    }
+
+    #[test]
+    fn wrapped_base64_is_decoded_across_its_line_breaks() {
+        let settings = format!("# settings\nservice=billing\nregion=eu-west-1\nOPENAI_API_KEY={KEY}\nretries=3\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&settings);
+        let lines = |width: usize| -> Vec<String> {
+            encoded
+                .as_bytes()
+                .chunks(width)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect()
+        };
+        let wrapped = [
+            lines(76).join("\n"),
+            lines(64).join("\r\n"),
+            format!("data:\n  env: >-\n    {}\n", lines(60).join("\n    ")),
+        ];
+        for text in wrapped {
+            assert_eq!(found(&text, 1), vec![(KEY.to_string(), "base64".to_string())], "{text}");
+        }
     }
 
     #[test]

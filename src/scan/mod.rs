@@ -100,6 +100,10 @@ const ESCAPE_HINTS: &[(&str, Decoder)] = &[
     ("\\u005f", Decoder::Escape),
 ];
 
+/// JavaScript's and Python's hex escapes of the same separators (`sk\x2dproj\x2d…`): rarer than the canonical
+/// spellings, they take the room that the base64 hints leave.
+const HEX_ESCAPE_HINTS: &[(&str, Decoder)] = &[("\\x2d", Decoder::Escape), ("\\x5f", Decoder::Escape)];
+
 /// What a pattern of the prefilter stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pattern {
@@ -152,6 +156,7 @@ fn hint_patterns(rules: &RuleSet, keywords: &[String], room: usize) -> Vec<(Stri
             hints.extend(new.into_iter().map(|p| (p, Decoder::Base64)));
         }
     }
+    hints.extend(HEX_ESCAPE_HINTS.iter().map(|(p, d)| (p.to_string(), *d)));
     hints.truncate(room);
     hints
 }
