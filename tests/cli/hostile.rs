@@ -1254,3 +1254,82 @@ fn a_special_index_is_refused_in_a_staged_scan() {
         stderr(&output)
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 17. All rules together are bounded: a repository's config cannot make keyhound compile gigabytes of automata.
+
+/// A rule file of `count` rules whose regexes are `regex` (with `{i}` replaced by the rule's number).
+fn rule_file(count: usize, regex: &str) -> String {
+    let mut text = String::from("provider = \"hostile\"\n");
+    for i in 0..count {
+        let regex = regex.replace("{i}", &i.to_string());
+        text.push_str(&format!(
+            "[[rules]]\nid = \"hostile-{i}\"\nname = \"Hostile {i}\"\ndescription = \"x\"\nkind = \"k\"\n\
+             severity = \"low\"\nregex = '{regex}'\nkeywords = [\"tok{i}_\"]\nremediation = \"x\"\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn many_heavy_rules_are_refused_for_their_size_together() {
+    // Each regex is under the regex crate's limit for one regex (about 12 MiB of automata for `\w{200}`);
+    // 200 of them took 2.9 GB before they were bounded together.
+    let dir = tree(&[
+        ("keyhound.toml", b"rules = [\"rules/heavy.toml\"]\n"),
+        ("rules/heavy.toml", rule_file(200, r"tok{i}_\w{200}").as_bytes()),
+        ("app.env", b"nothing here\n"),
+    ]);
+    let output = hostile(keyhound_in(dir.path()).args(["scan", "."]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for part in [
+        "keyhound.toml",
+        "rules/heavy.toml",
+        "rule `hostile-",
+        "budget of 64 MiB",
+    ] {
+        assert!(err.contains(part), "no `{part}` in:\n{err}");
+    }
+    // The same rules given with `--rules` are refused the same way, naming the file.
+    let elsewhere = tree(&[("app.env", b"nothing here\n")]);
+    let output = hostile(
+        keyhound_in(elsewhere.path())
+            .args(["scan", ".", "--rules"])
+            .arg(dir.path().join("rules/heavy.toml")),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for part in ["rules/heavy.toml", "rule `hostile-", "budget of 64 MiB"] {
+        assert!(err.contains(part), "no `{part}` in:\n{err}");
+    }
+}
+
+#[test]
+fn more_rules_than_the_cap_are_refused_and_a_few_heavy_ones_load() {
+    let dir = tree(&[
+        ("keyhound.toml", b"rules = [\"rules/many.toml\"]\n"),
+        ("rules/many.toml", rule_file(1000, "tok{i}_[a-z]{8}").as_bytes()),
+        ("app.env", b"tok7_abcdefgh\n"),
+    ]);
+    let output = hostile(keyhound_in(dir.path()).args(["scan", "."]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for part in ["keyhound.toml", "rules/many.toml", "more than 1000 rules"] {
+        assert!(err.contains(part), "no `{part}` in:\n{err}");
+    }
+    // Within the bounds, heavy rules load and find what they look for.
+    fs::write(dir.path().join("rules/many.toml"), rule_file(2, r"tok{i}_\w{200}")).expect("write rules");
+    // 200 word characters that look random (a run of one letter is a placeholder).
+    let mut state = 7u32;
+    let random: String = (0..200)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(state >> 16) as usize % 62])
+        })
+        .collect();
+    fs::write(dir.path().join("app.env"), format!("tok1_{random}\n")).expect("write file");
+    let output = hostile(keyhound_in(dir.path()).args(["scan", ".", "--format", "json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(json_findings(&stdout(&output)).len(), 1, "{}", stdout(&output));
+}
