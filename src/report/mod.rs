@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod read_back;
 pub mod sarif;
 
 use std::io::Write;

@@ -1333,3 +1333,32 @@ fn more_rules_than_the_cap_are_refused_and_a_few_heavy_ones_load() {
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     assert_eq!(json_findings(&stdout(&output)).len(), 1, "{}", stdout(&output));
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 18. Reports read back are streamed and bounded: a huge forged report is refused after reading a little.
+
+#[test]
+fn a_sparse_report_of_gigabytes_is_refused_at_once() {
+    let dir = tree(&[]);
+    // 3 GB of NUL bytes that take no disk; read whole, they took 3 GB of memory.
+    let sparse = fs::File::create(dir.path().join("sparse.json")).expect("create");
+    sparse.set_len(3 << 30).expect("set_len");
+    // The same behind an opening brace, as if a report were about to start.
+    let mut opened = fs::File::create(dir.path().join("opened.json")).expect("create");
+    std::io::Write::write_all(&mut opened, b"{\"format_version\": 1, ").expect("write");
+    opened.set_len(3 << 30).expect("set_len");
+    for (name, why) in [
+        (
+            "sparse.json",
+            "sparse.json is not a keyhound JSON or JSON Lines report: it starts with a NUL byte",
+        ),
+        ("opened.json", "opened.json is not a keyhound JSON or JSON Lines report"),
+    ] {
+        for command in [vec!["merge", name], vec!["revoke", "--from", name]] {
+            let output = hostile(keyhound_in(dir.path()).args(&command));
+            assert_eq!(code(&output), 2, "{command:?}: {}", stderr(&output));
+            assert!(stderr(&output).contains(why), "{command:?}: {}", stderr(&output));
+            assert_output_clean(&output, name);
+        }
+    }
+}
