@@ -28,6 +28,35 @@ pub struct JsonReport {
     /// How many more scan errors there were than `scan_errors` lists.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scan_errors_omitted: u64,
+    /// Object directories of other repositories that a scanned repository read as its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_repositories: Vec<JsonOtherObjects>,
+}
+
+/// An object directory of another repository (an alternate, or the git directory a `.git` file names) whose
+/// objects were scanned, and their findings reported, under the name of `repository`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonOtherObjects {
+    pub repository: String,
+    pub object_directory: String,
+    /// The file that names it: `objects/info/alternates`, or the repository's `.git` file.
+    pub named_by: String,
+}
+
+/// The other repositories' object directories of `context`, their text through the choke point.
+fn other_repositories(context: &ReportContext<'_>) -> Vec<JsonOtherObjects> {
+    let shown = |text: &str| crate::text::for_report(text, context.show_secrets);
+    context
+        .repositories
+        .iter()
+        .flat_map(|repo| {
+            repo.other_objects.iter().map(|other| JsonOtherObjects {
+                repository: shown(&repo.label),
+                object_directory: shown(&other.object_directory),
+                named_by: shown(&other.named_by),
+            })
+        })
+        .collect()
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -132,6 +161,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             .collect(),
         scan_errors: context.shown_errors(),
         scan_errors_omitted: context.scan_errors_omitted,
+        other_repositories: other_repositories(context),
     };
     write_json(&report, true, out)
 }
@@ -151,6 +181,9 @@ pub struct JsonlSummary {
     pub scan_errors: Vec<ScanError>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scan_errors_omitted: u64,
+    /// As in a JSON report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_repositories: Vec<JsonOtherObjects>,
 }
 
 /// The `record` value of a JSON Lines summary line.
@@ -169,6 +202,7 @@ pub fn write_lines(findings: &[Finding], context: &ReportContext<'_>, out: &mut 
         findings: findings.len(),
         scan_errors: context.shown_errors(),
         scan_errors_omitted: context.scan_errors_omitted,
+        other_repositories: other_repositories(context),
     };
     write_json(&summary, false, out)
 }

@@ -1362,3 +1362,82 @@ fn a_sparse_report_of_gigabytes_is_refused_at_once() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 19. A repository of another owner is scanned (keyhound runs nothing it configures); objects of other
+//     repositories read as its own are said, on stderr and in the report.
+
+#[test]
+fn a_repository_owned_by_another_user_is_scanned() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(repo.path())
+        .output()
+        .expect("chown runs");
+    if !chown.status.success() {
+        println!(
+            "skipped: cannot give the repository to another user: {}",
+            String::from_utf8_lossy(&chown.stderr)
+        );
+        return;
+    }
+    let output = hostile(keyhound_in(repo.path()).args(["git", ".", "--format", "json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(json_findings(&stdout(&output)).len(), 1, "{}", stdout(&output));
+    assert!(!stderr(&output).contains("not owned"), "{}", stderr(&output));
+    assert_output_clean(&output, "another owner's repository");
+}
+
+#[test]
+fn objects_of_other_repositories_are_said_on_stderr_and_in_the_report() {
+    let other = Repo::new();
+    other.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let objects = fs::canonicalize(other.path().join(".git/objects")).expect("canonical");
+    let objects = objects.display().to_string();
+    // An alternate: `git clone --shared` leaves every object in the other repository.
+    let shared = TempDir::new().expect("temp dir");
+    git_ok(
+        shared.path(),
+        &["clone", "-q", "--shared", &other.path().display().to_string(), "clone"],
+    );
+    // A `.git` file naming the other repository's git directory.
+    let linked = tree(&[(".git", format!("gitdir: {}/.git\n", other.path().display()).as_bytes())]);
+    for (dir, named_by) in [
+        (shared.path().join("clone"), "objects/info/alternates"),
+        (linked.path().to_path_buf(), ".git"),
+    ] {
+        let output = hostile(keyhound_in(&dir).args(["git", ".", "--format", "json"]));
+        assert_eq!(code(&output), 1, "{named_by}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!("also reads the objects of {objects}")) && err.contains(named_by),
+            "{named_by}: {err}"
+        );
+        let report: Value = serde_json::from_str(&stdout(&output)).expect("json");
+        let listed = &report["other_repositories"][0];
+        assert_eq!(listed["object_directory"], objects.as_str(), "{report}");
+        assert!(
+            listed["named_by"].as_str().is_some_and(|n| n.ends_with(named_by)),
+            "{report}"
+        );
+        assert_eq!(report["findings"].as_array().map(Vec::len), Some(1), "{report}");
+        // SARIF: a note among the invocation's notifications; the run is still successful.
+        let output = hostile(keyhound_in(&dir).args(["git", ".", "--format", "sarif"]));
+        let sarif: Value = serde_json::from_str(&stdout(&output)).expect("sarif");
+        let invocation = &sarif["runs"][0]["invocations"][0];
+        assert_eq!(invocation["executionSuccessful"], true, "{invocation}");
+        let note = &invocation["toolExecutionNotifications"][0];
+        assert_eq!(note["level"], "note", "{invocation}");
+        assert_eq!(
+            note["properties"]["otherObjectDirectories"][0]["objectDirectory"],
+            objects.as_str(),
+            "{invocation}"
+        );
+    }
+    // A repository of its own says nothing.
+    let output = hostile(keyhound_in(other.path()).args(["git", ".", "--format", "json"]));
+    assert!(!stderr(&output).contains("also reads"), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("other_repositories"), "{}", stdout(&output));
+}
