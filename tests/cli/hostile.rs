@@ -1425,6 +1425,7 @@ fn objects_of_other_repositories_are_said_on_stderr_and_in_the_report() {
         assert_eq!(report["findings"].as_array().map(Vec::len), Some(1), "{report}");
         // SARIF: a note among the invocation's notifications; the run is still successful.
         let output = hostile(keyhound_in(&dir).args(["git", ".", "--format", "sarif"]));
+        crate::common::assert_valid_sarif(&stdout(&output));
         let sarif: Value = serde_json::from_str(&stdout(&output)).expect("sarif");
         let invocation = &sarif["runs"][0]["invocations"][0];
         assert_eq!(invocation["executionSuccessful"], true, "{invocation}");
