@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::input::{MAX_CONFIG_FILE, read_regular, toml_error};
 use crate::report::Format;
-use crate::rules::{Rule, RuleError, RuleOrigin, parse_rule_file};
+use crate::rules::{Rule, RuleBudget, RuleError, RuleOrigin, parse_rule_file};
 
 /// The file name looked for at the scanned root.
 pub const CONFIG_FILE_NAME: &str = "keyhound.toml";
@@ -233,6 +233,9 @@ impl LoadedConfig {
         loaded.placeholder_regexes()?;
         loaded.max_file_size()?;
         loaded.max_archive_size()?;
+        // The rules named here share one budget with the built-in ones (see `rules::budget`): a config in a
+        // pull request cannot make keyhound compile gigabytes of automata.
+        let mut budget = RuleBudget::after_builtin();
         for listed in &loaded.config.rules {
             let rel = relative_inside(listed).map_err(|message| {
                 invalid(format!(
@@ -240,8 +243,9 @@ impl LoadedConfig {
                     crate::text::excerpt(&listed.to_string_lossy())
                 ))
             })?;
-            let rules = load_rule_files(files, &rel).map_err(|e| match e {
+            let rules = load_rule_files(files, &rel, &mut budget).map_err(|e| match e {
                 ConfigError::Read(message) => invalid(format!("rules: {message}")),
+                ConfigError::Rule(over @ RuleError::OverBudget { .. }) => invalid(format!("rules: {over}")),
                 other => other,
             })?;
             loaded.rules.extend(rules);
@@ -320,8 +324,8 @@ impl LoadedConfig {
 }
 
 /// The rules of the file at `rel` in `files`, or of every `*.toml` file in the directory there.
-fn load_rule_files(files: &dyn ConfigFiles, rel: &Path) -> Result<Vec<Rule>, ConfigError> {
-    let read = |rel: &Path| -> Result<Vec<Rule>, ConfigError> {
+fn load_rule_files(files: &dyn ConfigFiles, rel: &Path, budget: &mut RuleBudget) -> Result<Vec<Rule>, ConfigError> {
+    let mut read = |rel: &Path| -> Result<Vec<Rule>, ConfigError> {
         let name = files.name(rel);
         let bytes = files
             .read(rel)
@@ -331,7 +335,7 @@ fn load_rule_files(files: &dyn ConfigFiles, rel: &Path) -> Result<Vec<Rule>, Con
             path: name.clone(),
             message: format!("not UTF-8 text ({})", e.utf8_error()),
         })?;
-        Ok(parse_rule_file(&text, RuleOrigin::File(PathBuf::from(name)))?)
+        Ok(parse_rule_file(&text, RuleOrigin::File(PathBuf::from(name)), budget)?)
     };
     match files.toml_files_in(rel).map_err(ConfigError::Read)? {
         Some(list) if list.is_empty() => Err(ConfigError::Rule(RuleError::EmptyDir {

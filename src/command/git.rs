@@ -27,22 +27,22 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let selection = selection(&args)?;
     // Each repository is opened once; keyhound.toml is read from the first one. With no repository named, a
     // staged scan opens the one git describes to its hooks (`git commit -a` stages into a temporary index).
-    let opened: Vec<(String, Result<Repository, GitError>)> = if args.repos.is_empty() {
+    let opened: Vec<(String, PathBuf, Result<Repository, GitError>)> = if args.repos.is_empty() {
         let here = Path::new(".");
         let repo = if args.staged {
             git::open_from_env(here)
         } else {
             git::open(here)
         };
-        vec![(display_path(here), repo)]
+        vec![(display_path(here), here.to_path_buf(), repo)]
     } else {
         args.repos
             .iter()
-            .map(|path| (display_path(path), git::open(path)))
+            .map(|path| (display_path(path), path.clone(), git::open(path)))
             .collect()
     };
     let first = match opened.first() {
-        Some((_, Ok(repo))) => Some(repo),
+        Some((_, _, Ok(repo))) => Some(repo),
         _ => None,
     };
     let diag = Diagnostics::new(args.output.quiet, None);
@@ -80,7 +80,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let mut repositories = Vec::new();
     let mut source_root = None;
     let single = opened.len() == 1;
-    for (label, repo) in opened {
+    for (label, path, repo) in opened {
         let repo = match repo {
             Ok(repo) => repo,
             Err(err) if single => return Err(err.into()),
@@ -89,6 +89,14 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
                 continue;
             }
         };
+        let others = git::other_object_dirs(&repo, &path);
+        for other in &others {
+            diag.note(format!(
+                "{label}: also reads the objects of {} (named by {}), and reports what it finds there under this \
+                 repository's name",
+                other.object_directory, other.named_by
+            ));
+        }
         let result = if args.staged {
             git::scan_staged(&scanner, &repo, &label, &options, &diag)
         } else {
@@ -99,6 +107,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
                 findings.extend(found);
                 counts.add(scanned);
                 let mut info = git::repository_info(&repo);
+                info.label = label.clone();
+                info.other_objects = others;
                 if single && let Some(workdir) = repo.workdir() {
                     info.workdir_is_root = true;
                     source_root = SourceRoot::for_dir(workdir).map(|root| SourceRoot {

@@ -18,6 +18,8 @@ use crate::exit::ExitStatus;
 /// Parses the command line, runs the command and maps any error to exit code 2.
 pub fn main() -> ExitStatus {
     let cli = Cli::parse();
+    // Before any thread starts: libgit2's options are globals without a lock.
+    crate::source::git::open_repositories_of_other_owners();
     match run(cli) {
         Ok(status) => status,
         Err(err) if is_broken_pipe(&err) => ExitStatus::Clean,

@@ -38,8 +38,9 @@ pub fn run(command: RulesCommand) -> anyhow::Result<ExitStatus> {
                 RuleSet::builtin()?
             } else {
                 let mut rules = Vec::new();
+                let mut budget = crate::rules::RuleBudget::full();
                 for path in &paths {
-                    rules.extend(load_rule_path(path)?);
+                    rules.extend(load_rule_path(path, &mut budget)?);
                 }
                 RuleSet::from_rules(rules)?
             };

@@ -24,7 +24,8 @@ pub fn rule_set(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<RuleSe
     let mut rules = RuleSet::builtin().context("the built-in rules are broken")?;
     rules.extend(config.rules.clone())?;
     for path in &args.rule_paths {
-        rules.extend(load_rule_path(path)?)?;
+        let mut budget = rules.budget_left();
+        rules.extend(load_rule_path(path, &mut budget)?)?;
     }
     let mut disabled = args.disable_rules.clone();
     disabled.extend(config.config.disable_rules.iter().cloned());

@@ -3,7 +3,7 @@
 //! The shapes here are a public interface: fields are only ever added, and `format_version` changes when a
 //! field changes meaning or disappears.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,35 @@ pub struct JsonReport {
     /// How many more scan errors there were than `scan_errors` lists.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scan_errors_omitted: u64,
+    /// Object directories of other repositories that a scanned repository read as its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_repositories: Vec<JsonOtherObjects>,
+}
+
+/// An object directory of another repository (an alternate, or the git directory a `.git` file names) whose
+/// objects were scanned, and their findings reported, under the name of `repository`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonOtherObjects {
+    pub repository: String,
+    pub object_directory: String,
+    /// The file that names it: `objects/info/alternates`, or the repository's `.git` file.
+    pub named_by: String,
+}
+
+/// The other repositories' object directories of `context`, their text through the choke point.
+fn other_repositories(context: &ReportContext<'_>) -> Vec<JsonOtherObjects> {
+    let shown = |text: &str| crate::text::for_report(text, context.show_secrets);
+    context
+        .repositories
+        .iter()
+        .flat_map(|repo| {
+            repo.other_objects.iter().map(|other| JsonOtherObjects {
+                repository: shown(&repo.label),
+                object_directory: shown(&other.object_directory),
+                named_by: shown(&other.named_by),
+            })
+        })
+        .collect()
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -132,6 +161,7 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             .collect(),
         scan_errors: context.shown_errors(),
         scan_errors_omitted: context.scan_errors_omitted,
+        other_repositories: other_repositories(context),
     };
     write_json(&report, true, out)
 }
@@ -151,6 +181,9 @@ pub struct JsonlSummary {
     pub scan_errors: Vec<ScanError>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub scan_errors_omitted: u64,
+    /// As in a JSON report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_repositories: Vec<JsonOtherObjects>,
 }
 
 /// The `record` value of a JSON Lines summary line.
@@ -169,6 +202,7 @@ pub fn write_lines(findings: &[Finding], context: &ReportContext<'_>, out: &mut 
         findings: findings.len(),
         scan_errors: context.shown_errors(),
         scan_errors_omitted: context.scan_errors_omitted,
+        other_repositories: other_repositories(context),
     };
     write_json(&summary, false, out)
 }
@@ -248,6 +282,8 @@ pub enum ReadReportError {
     Format { path: String, message: String },
     #[error("{path} is incomplete ({message}): a report cut short is never read as a clean result")]
     Incomplete { path: String, message: String },
+    #[error("cannot read report {path}: {message}")]
+    Io { path: String, message: String },
     #[error("{path} has format_version {found}; this keyhound reads version {FORMAT_VERSION}")]
     Version { path: String, found: u32 },
 }
@@ -260,137 +296,22 @@ pub struct ReadReport {
     pub scan_errors_omitted: u64,
 }
 
-/// Reads a `--format json` or `--format jsonl` report back. An empty, truncated or cut-short report is an error.
+/// Reads a `--format json` or `--format jsonl` report back, streaming: see [`super::read_back`] for the
+/// bounds. An empty, truncated or cut-short report is an error.
 pub fn read_report(path: &Path) -> Result<ReadReport, ReadReportError> {
-    let bytes = crate::input::read_regular(path, crate::input::MAX_REPORT_FILE)?;
-    let name = path.display().to_string();
-    let text = String::from_utf8(bytes).map_err(|e| ReadReportError::Format {
-        path: name.clone(),
-        message: format!("not UTF-8 text ({})", e.utf8_error()),
+    crate::input::check_regular(path, Some(crate::input::MAX_REPORT_FILE))?;
+    let file = std::fs::File::open(path).map_err(|error| crate::input::InputError::Io {
+        path: path.to_path_buf(),
+        error,
     })?;
-    parse_report(&text, &name)
-}
-
-/// A parse error of report text, bounded: serde's message can quote the input.
-fn json_error(error: &serde_json::Error) -> String {
-    crate::text::bounded(&error.to_string(), 200)
+    // At most the bound, even if the file grows while it is read: a report cut there is incomplete.
+    let reader = std::io::BufReader::with_capacity(64 << 10, file.take(crate::input::MAX_REPORT_FILE));
+    super::read_back::read_from(reader, &path.display().to_string())
 }
 
 /// Parses report text; `name` labels errors.
 pub fn parse_report(text: &str, name: &str) -> Result<ReadReport, ReadReportError> {
-    let format_error = |message: String| ReadReportError::Format {
-        path: name.to_string(),
-        message,
-    };
-    let incomplete = |message: String| ReadReportError::Incomplete {
-        path: name.to_string(),
-        message,
-    };
-    if text.trim().is_empty() {
-        return Err(incomplete("it is empty".into()));
-    }
-    match serde_json::from_str::<serde_json::Value>(text) {
-        // A whole JSON document: a report has a `findings` array.
-        Ok(value) if value.get("findings").is_some_and(serde_json::Value::is_array) => {
-            if let Some(found) = value.get("format_version").and_then(serde_json::Value::as_u64)
-                && found != u64::from(FORMAT_VERSION)
-            {
-                return Err(ReadReportError::Version {
-                    path: name.to_string(),
-                    found: found.min(u64::from(u32::MAX)) as u32,
-                });
-            }
-            let report: JsonReport = serde_json::from_value(value).map_err(|e| format_error(json_error(&e)))?;
-            Ok(ReadReport {
-                findings: report.findings,
-                scan_errors: report.scan_errors,
-                scan_errors_omitted: report.scan_errors_omitted,
-            })
-        }
-        // One JSON value that is a line of a JSON Lines report: a finding, or the summary of an empty report.
-        Ok(value) if value.get("rule_id").is_some() || value.get("record").is_some() => parse_lines(text, name),
-        Ok(_) => Err(format_error("a JSON value without `findings`".into())),
-        Err(whole) => {
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or_default();
-            let first_is_a_line = serde_json::from_str::<serde_json::Value>(first)
-                .is_ok_and(|v| v.get("rule_id").is_some() || v.get("record").is_some());
-            if first_is_a_line {
-                parse_lines(text, name)
-            } else if whole.is_eof() {
-                Err(incomplete(format!(
-                    "the JSON document ends early: {}",
-                    json_error(&whole)
-                )))
-            } else {
-                Err(format_error(json_error(&whole)))
-            }
-        }
-    }
-}
-
-/// Parses a JSON Lines report: finding lines, then the summary line that says how many there were.
-fn parse_lines(text: &str, name: &str) -> Result<ReadReport, ReadReportError> {
-    let format_error = |message: String| ReadReportError::Format {
-        path: name.to_string(),
-        message,
-    };
-    let mut findings = Vec::new();
-    let mut summary: Option<JsonlSummary> = None;
-    for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let number = index + 1;
-        if summary.is_some() {
-            return Err(format_error(format!("line {number}: a line after the summary line")));
-        }
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            if e.is_eof() {
-                ReadReportError::Incomplete {
-                    path: name.to_string(),
-                    message: format!("line {number} is cut short"),
-                }
-            } else {
-                format_error(format!("line {number}: {}", json_error(&e)))
-            }
-        })?;
-        if let Some(found) = value.get("format_version").and_then(serde_json::Value::as_u64)
-            && found != u64::from(FORMAT_VERSION)
-        {
-            return Err(ReadReportError::Version {
-                path: name.to_string(),
-                found: found.min(u64::from(u32::MAX)) as u32,
-            });
-        }
-        if value.get("record").is_some() {
-            let line: JsonlSummary = serde_json::from_value(value)
-                .map_err(|e| format_error(format!("line {number}: {}", json_error(&e))))?;
-            if line.record != SUMMARY_RECORD {
-                return Err(format_error(format!("line {number}: unknown record")));
-            }
-            summary = Some(line);
-        } else {
-            let finding: JsonFinding = serde_json::from_value(value)
-                .map_err(|e| format_error(format!("line {number}: {}", json_error(&e))))?;
-            findings.push(finding);
-        }
-    }
-    match summary {
-        None => Err(ReadReportError::Incomplete {
-            path: name.to_string(),
-            message: "its summary line is missing".into(),
-        }),
-        Some(summary) if summary.findings != findings.len() => Err(ReadReportError::Incomplete {
-            path: name.to_string(),
-            message: format!(
-                "its summary line says {} finding(s), {} were read",
-                summary.findings,
-                findings.len()
-            ),
-        }),
-        Some(summary) => Ok(ReadReport {
-            findings,
-            scan_errors: summary.scan_errors,
-            scan_errors_omitted: summary.scan_errors_omitted,
-        }),
-    }
+    super::read_back::read_from(text.as_bytes(), name)
 }
 
 #[cfg(test)]

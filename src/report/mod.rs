@@ -2,6 +2,7 @@
 
 pub mod human;
 pub mod json;
+pub mod read_back;
 pub mod sarif;
 
 use std::io::Write;
@@ -109,6 +110,18 @@ pub struct RepositoryInfo {
     pub branch: Option<String>,
     /// The repository's working tree is the report's `%SRCROOT%`.
     pub workdir_is_root: bool,
+    /// How findings name the repository (`repository` of a finding).
+    pub label: String,
+    /// Object directories of other repositories read as this one's (alternates, a `.git` file).
+    pub other_objects: Vec<OtherObjects>,
+}
+
+/// An object directory of another repository that a scanned repository reads as its own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OtherObjects {
+    pub object_directory: String,
+    /// The file that names it: the repository's `objects/info/alternates` (or an alternate's), or its `.git` file.
+    pub named_by: String,
 }
 
 /// Writes `findings` in `format`. Every reporter gets the findings with their outside text already through

@@ -273,13 +273,60 @@ fn invocation(context: &ReportContext<'_>) -> Invocation {
                 .build(),
         );
     }
-    let mut invocation = Invocation::builder()
-        .execution_successful(notifications.is_empty())
-        .build();
+    let successful = notifications.is_empty();
+    notifications.extend(other_objects_notes(context));
+    let mut invocation = Invocation::builder().execution_successful(successful).build();
     if !notifications.is_empty() {
         invocation.tool_execution_notifications = Some(notifications);
     }
     invocation
+}
+
+/// The object directories of other repositories that `repo` read as its own, as SARIF properties.
+fn other_objects_json(repo: &super::RepositoryInfo, context: &ReportContext<'_>) -> serde_json::Value {
+    let shown = |text: &str| crate::text::for_report(text, context.show_secrets);
+    json!(
+        repo.other_objects
+            .iter()
+            .map(|other| json!({
+                "objectDirectory": shown(&other.object_directory),
+                "namedBy": shown(&other.named_by),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// A `note` notification for each repository that read the objects of others: their findings are reported under
+/// its name. (Its `versionControlProvenance` entry, when it has one, lists them too.)
+fn other_objects_notes(context: &ReportContext<'_>) -> Vec<Notification> {
+    let shown = |text: &str| crate::text::for_report(text, context.show_secrets);
+    context
+        .repositories
+        .iter()
+        .filter(|repo| !repo.other_objects.is_empty())
+        .map(|repo| {
+            let dirs: Vec<String> = repo.other_objects.iter().map(|o| shown(&o.object_directory)).collect();
+            let mut notification = Notification::builder()
+                .message(
+                    Message::builder()
+                        .text(format!(
+                            "{}: also read the objects of other repositories, and reported what it found there under \
+                             its own name: {}",
+                            shown(&repo.label),
+                            dirs.join(", ")
+                        ))
+                        .build(),
+                )
+                .level(json!("note"))
+                .build();
+            let mut properties = BTreeMap::new();
+            properties.insert("kind".to_string(), json!("other-repositories"));
+            properties.insert("repository".to_string(), json!(shown(&repo.label)));
+            properties.insert("otherObjectDirectories".to_string(), other_objects_json(repo, context));
+            notification.properties = Some(PropertyBag::builder().additional_properties(properties).build());
+            notification
+        })
+        .collect()
 }
 
 pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Write) -> std::io::Result<()> {
@@ -326,6 +373,11 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
             details.branch = repo.branch.clone();
             if repo.workdir_is_root {
                 details.mapped_to = Some(ArtifactLocation::builder().uri_base_id(SRCROOT).build());
+            }
+            if !repo.other_objects.is_empty() {
+                let mut properties = BTreeMap::new();
+                properties.insert("otherObjectDirectories".to_string(), other_objects_json(repo, context));
+                details.properties = Some(PropertyBag::builder().additional_properties(properties).build());
             }
             Some(details)
         })

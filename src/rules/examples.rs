@@ -264,7 +264,12 @@ value = "{allowed}"
 source = "test"
 "#
         );
-        let rules = parse_rule_file(&text, super::super::RuleOrigin::Builtin("test.toml")).expect("rule file loads");
+        let rules = parse_rule_file(
+            &text,
+            super::super::RuleOrigin::Builtin("test.toml"),
+            &mut crate::rules::RuleBudget::full(),
+        )
+        .expect("rule file loads");
         RuleSet::from_rules(rules).expect("rule set")
     }
 

@@ -3,6 +3,7 @@
 //! A rule file holds one provider's rules. Each rule keeps its positive and negative examples next to its
 //! regex, so the file documents itself and `keyhound rules test` (and the test suite) can check it.
 
+mod budget;
 mod builtin;
 pub mod examples;
 
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use regex::bytes::Regex;
 use serde::{Deserialize, Serialize};
 
+pub use budget::{DFA_CACHE_BYTES, MAX_COMPILED_BYTES, MAX_RULES, RuleBudget};
 pub use builtin::BUILTIN_RULE_FILES;
 
 /// How bad a leak of this kind of key is. Drives SARIF `security-severity` and the human report.
@@ -100,6 +102,13 @@ pub enum RuleError {
     },
     #[error("rule file {origin}, rule `{id}`: {message}")]
     Invalid {
+        origin: RuleOrigin,
+        id: String,
+        message: String,
+    },
+    /// The rules in force together are over their shared budget (count or compiled size).
+    #[error("rule file {origin}, rule `{id}`: {message}")]
+    OverBudget {
         origin: RuleOrigin,
         id: String,
         message: String,
@@ -248,15 +257,28 @@ pub struct Rule {
     pub secret_group: Option<usize>,
     /// The longest text the regex can match, when bounded: how far around a keyword hit the regex must look.
     pub max_match_len: Option<usize>,
+    /// The memory its compiled regexes hold (its regex and known shapes), charged to the [`RuleBudget`].
+    pub compiled_bytes: usize,
 }
 
 impl Rule {
-    fn compile(spec: RuleSpec, file_provider: &str, origin: &RuleOrigin) -> Result<Rule, RuleError> {
+    fn compile(
+        spec: RuleSpec,
+        file_provider: &str,
+        origin: &RuleOrigin,
+        budget: &mut RuleBudget,
+    ) -> Result<Rule, RuleError> {
         let invalid = |message: String| RuleError::Invalid {
             origin: origin.clone(),
             id: spec.id.clone(),
             message,
         };
+        let over_budget = |message: String| RuleError::OverBudget {
+            origin: origin.clone(),
+            id: crate::text::bounded(&spec.id, 64),
+            message,
+        };
+        budget.take_rule().map_err(over_budget)?;
         if spec.id.is_empty()
             || !spec
                 .id
@@ -277,14 +299,14 @@ impl Rule {
         {
             return Err(invalid(format!("min_entropy {e} is outside 0.0..=8.0 bits per byte")));
         }
-        let regex = regex::bytes::RegexBuilder::new(&spec.regex)
-            .size_limit(10 << 20)
-            .build()
-            .map_err(|e| RuleError::Regex {
+        let (regex, mut compiled_bytes) = budget.compile(&spec.regex).map_err(|e| match e {
+            budget::BudgetError::Regex(message) => RuleError::Regex {
                 origin: origin.clone(),
                 id: spec.id.clone(),
-                message: regex_error(&e),
-            })?;
+                message,
+            },
+            budget::BudgetError::OverBudget(message) => over_budget(message),
+        })?;
         let max_match_len = regex_syntax::ParserBuilder::new()
             .utf8(false)
             .build()
@@ -335,16 +357,15 @@ impl Rule {
                 }
             }
         }
-        let known_shapes = spec
-            .known_shapes
-            .iter()
-            .map(|shape| {
-                regex::bytes::RegexBuilder::new(&format!("^(?:{shape})$"))
-                    .size_limit(10 << 20)
-                    .build()
-                    .map_err(|e| invalid(format!("known_shapes: {}", regex_error(&e))))
-            })
-            .collect::<Result<Vec<Regex>, RuleError>>()?;
+        let mut known_shapes = Vec::with_capacity(spec.known_shapes.len());
+        for shape in &spec.known_shapes {
+            let (shape, bytes) = budget.compile(&format!("^(?:{shape})$")).map_err(|e| match e {
+                budget::BudgetError::Regex(message) => invalid(format!("known_shapes: {message}")),
+                budget::BudgetError::OverBudget(message) => over_budget(format!("known_shapes: {message}")),
+            })?;
+            compiled_bytes += bytes;
+            known_shapes.push(shape);
+        }
         Ok(Rule {
             provider: spec.provider.unwrap_or_else(|| file_provider.to_string()),
             id: spec.id,
@@ -373,6 +394,7 @@ impl Rule {
             origin: origin.clone(),
             secret_group,
             max_match_len,
+            compiled_bytes,
         })
     }
 }
@@ -413,8 +435,8 @@ pub fn regex_error(error: &regex::Error) -> String {
     crate::text::bounded(reason, 200)
 }
 
-/// Parses one rule file's text.
-pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, RuleError> {
+/// Parses one rule file's text; its rules are charged to `budget`.
+pub fn parse_rule_file(text: &str, origin: RuleOrigin, budget: &mut RuleBudget) -> Result<Vec<Rule>, RuleError> {
     let file: RuleFile = toml::from_str(text).map_err(|e| RuleError::Parse {
         origin: origin.clone(),
         message: crate::input::toml_error(text, &e),
@@ -439,13 +461,14 @@ pub fn parse_rule_file(text: &str, origin: RuleOrigin) -> Result<Vec<Rule>, Rule
                 id: crate::text::bounded(&id, 64),
                 message: crate::text::bounded(e.message(), 200),
             })?;
-            Rule::compile(spec, &file.provider, &origin)
+            Rule::compile(spec, &file.provider, &origin, budget)
         })
         .collect()
 }
 
-/// Loads a rule file, or every `*.toml` file in a directory (sorted by name). Only regular files are read.
-pub fn load_rule_path(path: &Path) -> Result<Vec<Rule>, RuleError> {
+/// Loads a rule file, or every `*.toml` file in a directory (sorted by name), charging its rules to `budget`.
+/// Only regular files are read.
+pub fn load_rule_path(path: &Path, budget: &mut RuleBudget) -> Result<Vec<Rule>, RuleError> {
     if path.is_dir() {
         let entries = std::fs::read_dir(path).map_err(|error| crate::input::InputError::Io {
             path: path.to_path_buf(),
@@ -463,12 +486,12 @@ pub fn load_rule_path(path: &Path) -> Result<Vec<Rule>, RuleError> {
         files.sort();
         let mut rules = Vec::new();
         for file in files {
-            rules.extend(load_rule_path(&file)?);
+            rules.extend(load_rule_path(&file, budget)?);
         }
         return Ok(rules);
     }
     let text = crate::input::read_text(path, crate::input::MAX_CONFIG_FILE)?;
-    parse_rule_file(&text, RuleOrigin::File(path.to_path_buf()))
+    parse_rule_file(&text, RuleOrigin::File(path.to_path_buf()), budget)
 }
 
 /// The rules in force, in priority order: when two rules match the same text, the earlier one wins.
@@ -481,8 +504,9 @@ impl RuleSet {
     /// The rules compiled into the binary.
     pub fn builtin() -> Result<RuleSet, RuleError> {
         let mut set = RuleSet::default();
+        let mut budget = RuleBudget::full();
         for (name, text) in BUILTIN_RULE_FILES {
-            set.extend(parse_rule_file(text, RuleOrigin::Builtin(name))?)?;
+            set.extend(parse_rule_file(text, RuleOrigin::Builtin(name), &mut budget)?)?;
         }
         Ok(set)
     }
@@ -494,9 +518,25 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// Adds rules; an id that is already in the set is an error naming both files.
+    /// Adds rules; an id that is already in the set is an error naming both files, and so is a rule that takes
+    /// the set over the shared budget (however the rule was compiled).
     pub fn extend(&mut self, rules: Vec<Rule>) -> Result<(), RuleError> {
         for rule in rules {
+            let bytes = self.compiled_bytes().saturating_add(rule.compiled_bytes);
+            let over = if self.rules.len() >= MAX_RULES {
+                Some(budget::count_message())
+            } else if bytes > MAX_COMPILED_BYTES {
+                Some(budget::size_message(None))
+            } else {
+                None
+            };
+            if let Some(message) = over {
+                return Err(RuleError::OverBudget {
+                    origin: rule.origin,
+                    id: rule.id,
+                    message,
+                });
+            }
             if let Some(existing) = self.rules.iter().find(|r| r.id == rule.id) {
                 return Err(RuleError::Duplicate {
                     id: rule.id,
@@ -521,6 +561,16 @@ impl RuleSet {
         }
         self.rules.retain(|r| !disable.contains(&r.id));
         Ok(())
+    }
+
+    /// The memory the compiled regexes of the set hold together.
+    pub fn compiled_bytes(&self) -> usize {
+        self.rules.iter().map(|r| r.compiled_bytes).sum()
+    }
+
+    /// What the set leaves of the shared budget, for more rules.
+    pub fn budget_left(&self) -> RuleBudget {
+        RuleBudget::left_after(self.rules.len(), self.compiled_bytes()).unwrap_or(RuleBudget::EMPTY)
     }
 
     pub fn rules(&self) -> &[Rule] {

@@ -1254,3 +1254,191 @@ fn a_special_index_is_refused_in_a_staged_scan() {
         stderr(&output)
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// 17. All rules together are bounded: a repository's config cannot make keyhound compile gigabytes of automata.
+
+/// A rule file of `count` rules whose regexes are `regex` (with `{i}` replaced by the rule's number).
+fn rule_file(count: usize, regex: &str) -> String {
+    let mut text = String::from("provider = \"hostile\"\n");
+    for i in 0..count {
+        let regex = regex.replace("{i}", &i.to_string());
+        text.push_str(&format!(
+            "[[rules]]\nid = \"hostile-{i}\"\nname = \"Hostile {i}\"\ndescription = \"x\"\nkind = \"k\"\n\
+             severity = \"low\"\nregex = '{regex}'\nkeywords = [\"tok{i}_\"]\nremediation = \"x\"\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn many_heavy_rules_are_refused_for_their_size_together() {
+    // Each regex is under the regex crate's limit for one regex (about 12 MiB of automata for `\w{200}`);
+    // 200 of them took 2.9 GB before they were bounded together.
+    let dir = tree(&[
+        ("keyhound.toml", b"rules = [\"rules/heavy.toml\"]\n"),
+        ("rules/heavy.toml", rule_file(200, r"tok{i}_\w{200}").as_bytes()),
+        ("app.env", b"nothing here\n"),
+    ]);
+    let output = hostile(keyhound_in(dir.path()).args(["scan", "."]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for part in [
+        "keyhound.toml",
+        "rules/heavy.toml",
+        "rule `hostile-",
+        "budget of 64 MiB",
+    ] {
+        assert!(err.contains(part), "no `{part}` in:\n{err}");
+    }
+    // The same rules given with `--rules` are refused the same way, naming the file.
+    let elsewhere = tree(&[("app.env", b"nothing here\n")]);
+    let output = hostile(
+        keyhound_in(elsewhere.path())
+            .args(["scan", ".", "--rules"])
+            .arg(dir.path().join("rules/heavy.toml")),
+    );
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for part in ["rules/heavy.toml", "rule `hostile-", "budget of 64 MiB"] {
+        assert!(err.contains(part), "no `{part}` in:\n{err}");
+    }
+}
+
+#[test]
+fn more_rules_than_the_cap_are_refused_and_a_few_heavy_ones_load() {
+    let dir = tree(&[
+        ("keyhound.toml", b"rules = [\"rules/many.toml\"]\n"),
+        ("rules/many.toml", rule_file(1000, "tok{i}_[a-z]{8}").as_bytes()),
+        ("app.env", b"tok7_abcdefgh\n"),
+    ]);
+    let output = hostile(keyhound_in(dir.path()).args(["scan", "."]));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    let err = stderr(&output);
+    for part in ["keyhound.toml", "rules/many.toml", "more than 1000 rules"] {
+        assert!(err.contains(part), "no `{part}` in:\n{err}");
+    }
+    // Within the bounds, heavy rules load and find what they look for.
+    fs::write(dir.path().join("rules/many.toml"), rule_file(2, r"tok{i}_\w{200}")).expect("write rules");
+    // 200 word characters that look random (a run of one letter is a placeholder).
+    let mut state = 7u32;
+    let random: String = (0..200)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            char::from(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(state >> 16) as usize % 62])
+        })
+        .collect();
+    fs::write(dir.path().join("app.env"), format!("tok1_{random}\n")).expect("write file");
+    let output = hostile(keyhound_in(dir.path()).args(["scan", ".", "--format", "json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(json_findings(&stdout(&output)).len(), 1, "{}", stdout(&output));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 18. Reports read back are streamed and bounded: a huge forged report is refused after reading a little.
+
+#[test]
+fn a_sparse_report_of_gigabytes_is_refused_at_once() {
+    let dir = tree(&[]);
+    // 3 GB of NUL bytes that take no disk; read whole, they took 3 GB of memory.
+    let sparse = fs::File::create(dir.path().join("sparse.json")).expect("create");
+    sparse.set_len(3 << 30).expect("set_len");
+    // The same behind an opening brace, as if a report were about to start.
+    let mut opened = fs::File::create(dir.path().join("opened.json")).expect("create");
+    std::io::Write::write_all(&mut opened, b"{\"format_version\": 1, ").expect("write");
+    opened.set_len(3 << 30).expect("set_len");
+    for (name, why) in [
+        (
+            "sparse.json",
+            "sparse.json is not a keyhound JSON or JSON Lines report: it starts with a NUL byte",
+        ),
+        ("opened.json", "opened.json is not a keyhound JSON or JSON Lines report"),
+    ] {
+        for command in [vec!["merge", name], vec!["revoke", "--from", name]] {
+            let output = hostile(keyhound_in(dir.path()).args(&command));
+            assert_eq!(code(&output), 2, "{command:?}: {}", stderr(&output));
+            assert!(stderr(&output).contains(why), "{command:?}: {}", stderr(&output));
+            assert_output_clean(&output, name);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 19. A repository of another owner is scanned (keyhound runs nothing it configures); objects of other
+//     repositories read as its own are said, on stderr and in the report.
+
+#[test]
+fn a_repository_owned_by_another_user_is_scanned() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(repo.path())
+        .output()
+        .expect("chown runs");
+    if !chown.status.success() {
+        println!(
+            "skipped: cannot give the repository to another user: {}",
+            String::from_utf8_lossy(&chown.stderr)
+        );
+        return;
+    }
+    let output = hostile(keyhound_in(repo.path()).args(["git", ".", "--format", "json"]));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_eq!(json_findings(&stdout(&output)).len(), 1, "{}", stdout(&output));
+    assert!(!stderr(&output).contains("not owned"), "{}", stderr(&output));
+    assert_output_clean(&output, "another owner's repository");
+}
+
+#[test]
+fn objects_of_other_repositories_are_said_on_stderr_and_in_the_report() {
+    let other = Repo::new();
+    other.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+    let objects = fs::canonicalize(other.path().join(".git/objects")).expect("canonical");
+    let objects = objects.display().to_string();
+    // An alternate: `git clone --shared` leaves every object in the other repository.
+    let shared = TempDir::new().expect("temp dir");
+    git_ok(
+        shared.path(),
+        &["clone", "-q", "--shared", &other.path().display().to_string(), "clone"],
+    );
+    // A `.git` file naming the other repository's git directory.
+    let linked = tree(&[(".git", format!("gitdir: {}/.git\n", other.path().display()).as_bytes())]);
+    for (dir, named_by) in [
+        (shared.path().join("clone"), "objects/info/alternates"),
+        (linked.path().to_path_buf(), ".git"),
+    ] {
+        let output = hostile(keyhound_in(&dir).args(["git", ".", "--format", "json"]));
+        assert_eq!(code(&output), 1, "{named_by}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(
+            err.contains(&format!("also reads the objects of {objects}")) && err.contains(named_by),
+            "{named_by}: {err}"
+        );
+        let report: Value = serde_json::from_str(&stdout(&output)).expect("json");
+        let listed = &report["other_repositories"][0];
+        assert_eq!(listed["object_directory"], objects.as_str(), "{report}");
+        assert!(
+            listed["named_by"].as_str().is_some_and(|n| n.ends_with(named_by)),
+            "{report}"
+        );
+        assert_eq!(report["findings"].as_array().map(Vec::len), Some(1), "{report}");
+        // SARIF: a note among the invocation's notifications; the run is still successful.
+        let output = hostile(keyhound_in(&dir).args(["git", ".", "--format", "sarif"]));
+        crate::common::assert_valid_sarif(&stdout(&output));
+        let sarif: Value = serde_json::from_str(&stdout(&output)).expect("sarif");
+        let invocation = &sarif["runs"][0]["invocations"][0];
+        assert_eq!(invocation["executionSuccessful"], true, "{invocation}");
+        let note = &invocation["toolExecutionNotifications"][0];
+        assert_eq!(note["level"], "note", "{invocation}");
+        assert_eq!(
+            note["properties"]["otherObjectDirectories"][0]["objectDirectory"],
+            objects.as_str(),
+            "{invocation}"
+        );
+    }
+    // A repository of its own says nothing.
+    let output = hostile(keyhound_in(other.path()).args(["git", ".", "--format", "json"]));
+    assert!(!stderr(&output).contains("also reads"), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("other_repositories"), "{}", stdout(&output));
+}

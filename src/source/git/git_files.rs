@@ -15,7 +15,7 @@ use crate::input::{InputError, MAX_GIT_LIST_FILE, MAX_METADATA_FILE, check_if_pr
 /// The most entries checked under `refs/` and `logs/` together; more is refused rather than walked for ever.
 const MAX_REF_ENTRIES: usize = 1_000_000;
 /// How deep alternates of alternates go (libgit2's `GIT_ALTERNATES_MAX_DEPTH`).
-const MAX_ALTERNATE_DEPTH: usize = 5;
+pub(super) const MAX_ALTERNATE_DEPTH: usize = 5;
 
 /// What the environment changes of a repository's layout (`GIT_COMMON_DIR`, `GIT_OBJECT_DIRECTORY`,
 /// `GIT_INDEX_FILE`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`), for a repository opened as git describes it to a hook.

@@ -13,6 +13,7 @@ mod git_files;
 pub mod messages;
 pub mod objects;
 mod occurrences;
+mod other_repos;
 mod paths;
 mod range_allows;
 mod staged;
@@ -37,6 +38,7 @@ use crate::scan::Scanner;
 
 pub use enumerate::{BlobIntro, Enumeration, NO_COMMIT, Selection, UNREACHABLE_BLOB_PATH};
 use objects::{LooseObjects, Objects};
+pub use other_repos::other_object_dirs;
 pub use staged::scan_staged;
 
 /// The first line of a git LFS pointer file.
@@ -126,6 +128,20 @@ pub fn open_from_env(here: &Path) -> Result<Repository, GitError> {
     })
 }
 
+/// Lets libgit2 open repositories owned by other users (it refuses them by default, as git's `safe.directory`
+/// does). That check exists because git runs programs a repository's config names (hooks, `core.fsmonitor`,
+/// filter drivers, `core.sshCommand`): a repository of another user could run code as you. keyhound, through
+/// libgit2, only reads objects, refs and the index: libgit2 runs no hook, filter or fsmonitor, and this build has
+/// no network transports. The one program keyhound may run, `git ls-files` for an index libgit2 cannot read,
+/// keeps git's own check (see `staged_index`).
+///
+/// libgit2 keeps this option in a global without a lock: call it before any thread that uses libgit2 starts.
+pub fn open_repositories_of_other_owners() {
+    // SAFETY: called once, from `command::main`, before the command starts any thread, so nothing else reads or
+    // writes libgit2's options meanwhile.
+    let _ = unsafe { git2::opts::set_verify_owner_validation(false) };
+}
+
 /// Process-wide libgit2 options for a reader.
 fn set_read_only_options() {
     // keyhound never writes objects, so verification buys nothing.
@@ -170,6 +186,8 @@ pub fn repository_info(repo: &Repository) -> RepositoryInfo {
             .filter(|h| h.is_branch())
             .and_then(|h| h.shorthand().ok().map(str::to_string)),
         workdir_is_root: false,
+        label: String::new(),
+        other_objects: Vec::new(),
     }
 }
 

@@ -82,6 +82,16 @@ fn list_with_git(repo: &Repository, index: &Path) -> Result<Index, String> {
     let output = child.wait_with_output().map_err(|e| format!("git: {e}"))?;
     if !output.status.success() {
         let message = String::from_utf8_lossy(&output.stderr);
+        if message.contains("dubious ownership") {
+            // git refuses a repository of another user because of what its config could make git run. keyhound
+            // does not switch that check off for git: it runs git only here, and git's behaviour depends on its
+            // version and on configuration keyhound cannot fully list.
+            return Err(format!(
+                "git refuses {}: it is owned by another user (git's safe.directory check, which keyhound leaves \
+                 on when it runs git); run keyhound as its owner, or add the repository to safe.directory",
+                repo.path().display()
+            ));
+        }
         return Err(format!("git ls-files: {}", crate::text::bounded(message.trim(), 500)));
     }
     parse_listing(&listing)
