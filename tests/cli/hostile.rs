@@ -1437,8 +1437,16 @@ fn objects_of_other_repositories_are_said_on_stderr_and_in_the_report() {
             "{invocation}"
         );
     }
-    // A repository of its own says nothing.
-    let output = hostile(keyhound_in(other.path()).args(["git", ".", "--format", "json"]));
-    assert!(!stderr(&output).contains("also reads"), "{}", stderr(&output));
-    assert!(!stdout(&output).contains("other_repositories"), "{}", stdout(&output));
+    // A repository of its own says nothing, and neither does one of its linked worktrees (the same objects).
+    let worktrees = TempDir::new().expect("temp dir");
+    let worktree = worktrees.path().join("wt");
+    git_ok(
+        other.path(),
+        &["worktree", "add", "-q", "-b", "side", &worktree.display().to_string()],
+    );
+    for dir in [other.path(), worktree.as_path()] {
+        let output = hostile(keyhound_in(dir).args(["git", ".", "--format", "json"]));
+        assert!(!stderr(&output).contains("also reads"), "{}", stderr(&output));
+        assert!(!stdout(&output).contains("other_repositories"), "{}", stdout(&output));
+    }
 }

@@ -19,6 +19,7 @@ pub fn other_object_dirs(repo: &Repository, scanned: &Path) -> Vec<OtherObjects>
     let common = repo.commondir();
     if let Some(link) = git_file_of(scanned)
         && link.parent().is_some_and(|top| !inside(common, top))
+        && !is_linked_worktree_of(repo, &link)
     {
         found.push(OtherObjects {
             object_directory: shown(&common.join("objects")),
@@ -28,6 +29,18 @@ pub fn other_object_dirs(repo: &Repository, scanned: &Path) -> Vec<OtherObjects>
     let mut seen = vec![canonical(&common.join("objects"))];
     alternates_of(&common.join("objects"), 0, &mut seen, &mut found);
     found
+}
+
+/// Is `link` the `.git` file of one of the repository's own linked worktrees (`git worktree add`)? git keeps the
+/// way back in the worktree's git directory (`worktrees/<name>/gitdir`), which another repository's files
+/// cannot write: such a worktree reads its own repository's objects, nothing else.
+fn is_linked_worktree_of(repo: &Repository, link: &Path) -> bool {
+    if !repo.is_worktree() {
+        return false;
+    }
+    let back = repo.path().join("gitdir");
+    crate::input::read_text(&back, crate::input::MAX_METADATA_FILE)
+        .is_ok_and(|text| canonical(Path::new(text.trim())) == canonical(link))
 }
 
 /// Adds the directories the alternates file of `objects` names, and theirs, `depth` levels down.
