@@ -218,43 +218,56 @@ fn run_around(content: &[u8], at: usize, is_char: fn(u8) -> bool, radius: usize)
 const MIN_WRAPPED_LINE: usize = 40;
 
 /// The run of base64 around `at`, at most `radius` bytes to either side, continued across line breaks where the
-/// text is wrapped: a line of at least [`MIN_WRAPPED_LINE`] base64 characters, a line break, and the next line's
-/// indentation (a YAML block's) before more base64. The run keeps the breaks; [`decode_base64`] drops them.
+/// text is wrapped: line after line that holds nothing but base64 after its indentation, each but the last at
+/// least [`MIN_WRAPPED_LINE`] characters and without `=` padding (which ends an encoding). A value on a line of
+/// its own (`key: value`) is not continued. The run keeps the breaks; [`decode_base64`] drops them.
 fn wrapped_run_around(content: &[u8], at: usize, radius: usize) -> (usize, usize) {
     let at = at.min(content.len());
     let floor = at.saturating_sub(radius);
     let ceiling = at.saturating_add(radius).min(content.len());
-    let (mut start, mut end) = run_around(content, at, is_base64_char, radius);
-    // Forward: the line ending at `end` is long enough, and the next line goes on after its indentation.
-    while end < ceiling && end - line_run_start(content, end) >= MIN_WRAPPED_LINE {
-        let Some(next) = after_line_break(content, end).filter(|&next| next < ceiling) else {
+    let (start, end) = run_around(content, at, is_base64_char, radius);
+    if !is_whole_line(content, start, end) {
+        return (start, end);
+    }
+    let continues =
+        |line_start: usize, line_end: usize| line_end - line_start >= MIN_WRAPPED_LINE && content[line_end - 1] != b'=';
+    // Forward, while the line goes on to a next line of base64.
+    let (mut line_start, mut last_end) = (start, end);
+    while last_end < ceiling && continues(line_start, last_end) {
+        let Some(next) = after_line_break(content, last_end).filter(|&next| next < ceiling) else {
             break;
         };
-        if !is_base64_char(content[next]) {
+        let next_end = run_around(content, next, is_base64_char, ceiling - next).1;
+        if next_end == next || !is_whole_line(content, next, next_end) {
             break;
         }
-        end = run_around(content, next, is_base64_char, ceiling - next).1;
+        (line_start, last_end) = (next, next_end);
     }
-    // Backward: the line before `start` is long enough and ends in base64 right at its break.
-    while start > floor {
-        let Some(previous_end) = before_line_break(content, start).filter(|&e| e > floor) else {
+    // Backward, while the line before is a full line of base64.
+    let mut first = start;
+    while first > floor {
+        let Some(previous_end) = before_line_break(content, first).filter(|&e| e > floor) else {
             break;
         };
         let previous_start = run_around(content, previous_end - 1, is_base64_char, previous_end - 1 - floor).0;
-        if previous_end - previous_start < MIN_WRAPPED_LINE {
+        if !is_whole_line(content, previous_start, previous_end) || !continues(previous_start, previous_end) {
             break;
         }
-        start = previous_start;
+        first = previous_start;
     }
-    (start, end)
+    (first, last_end)
 }
 
-/// Where the base64 run that ends at `end` starts on its line.
-fn line_run_start(content: &[u8], end: usize) -> usize {
-    content[..end]
+/// Is `start..end` all of its line but the indentation?
+fn is_whole_line(content: &[u8], start: usize, end: usize) -> bool {
+    let indent = content[..start]
         .iter()
-        .rposition(|&b| !is_base64_char(b))
-        .map_or(0, |i| i + 1)
+        .rev()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let starts_line = start == indent || content[start - indent - 1] == b'\n';
+    let ends_line = matches!(content.get(end..), Some([] | [b'\n', ..] | [b'\r', b'\n', ..]));
+    starts_line && ends_line
 }
 
 /// The first byte after the line break at `at` (`\n` or `\r\n`) and the next line's indentation.
@@ -313,9 +326,15 @@ fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
     if normalised.len() % 4 == 1 {
         normalised.pop();
     }
-    base64::engine::general_purpose::STANDARD_NO_PAD
-        .decode(&normalised)
-        .ok()
+    // Lenient about the last character's spare bits: a run can end in a character or two of what follows the
+    // encoding (`---` after a YAML value), which then decode to a stray byte at the end, not to no text at all.
+    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+    );
+    LENIENT.decode(&normalised).ok()
 }
 
 /// JSON and JavaScript escapes: `\uXXXX` (with surrogate pairs), `\xXX`, and `\` before any other character.
@@ -487,5 +506,70 @@ mod tests {
             found(KEY, 3).is_empty(),
             "a raw key is the raw scan's, not a decoded one"
         );
+    }
+}
+
+#[cfg(test)]
+mod every_provider {
+    use base64::Engine as _;
+
+    use super::decoded_keys;
+    use crate::rules::RuleSet;
+    use crate::scan::{PlaceholderFilter, Scanner};
+
+    /// Every built-in key rule's examples, base64-encoded alone (a Kubernetes Secret's value) and after a
+    /// variable name of each length modulo 3 (so at each alignment of the encoding), are found decoded. Keys of
+    /// three-byte prefixes (`hf_`, `r8_`) decide whole base64 characters at one alignment only.
+    #[test]
+    fn base64_encoded_keys_of_every_provider_are_found() {
+        let rules = RuleSet::builtin().expect("rules");
+        let scanner = Scanner::new(rules.clone(), PlaceholderFilter::default()).expect("scanner");
+        let mut missed = Vec::new();
+        for rule in rules.rules().iter().filter(|r| r.context.is_none()) {
+            let short = rule.keywords.iter().all(|k| k.len() < 4);
+            for example in &rule.examples {
+                let prefixes: &[&str] = if short { &[""] } else { &["", "K=", "KEY="] };
+                for prefix in prefixes {
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}{example}\n"));
+                    let text = format!("data:\n  token: {encoded}\n");
+                    let (_, hints) = scanner.find_with_hints(text.as_bytes());
+                    let found = decoded_keys(&scanner, text.as_bytes(), hints, 1, &[]);
+                    if !found.iter().any(|d| d.secret == example.as_bytes()) {
+                        missed.push(format!("{} {prefix:?}", rule.id));
+                    }
+                }
+            }
+        }
+        assert!(missed.is_empty(), "not found base64-encoded: {missed:?}");
+    }
+
+    /// A Kubernetes `dockerconfigjson` Secret: the registry config in base64, whose `auth` is `user:key` in
+    /// base64 again.
+    #[test]
+    fn a_key_encoded_twice_in_a_docker_registry_config_is_found() {
+        let key = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
+        let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        let auth = b64(&format!("ci-bot:{key}"));
+        for config in [
+            format!(r#"{{"auths":{{"ghcr.io":{{"auth":"{auth}"}}}}}}"#),
+            format!(
+                "{{\n\t\"auths\": {{\n\t\t\"registry.example.com:5000\": {{\n\t\t\t\"auth\": \"{auth}\"\n\t\t}}\n\t}}\n}}"
+            ),
+        ] {
+            let text = format!(
+                "kind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n",
+                b64(&config)
+            );
+            let scanner =
+                Scanner::new(RuleSet::builtin().expect("rules"), PlaceholderFilter::default()).expect("scanner");
+            let (_, hints) = scanner.find_with_hints(text.as_bytes());
+            let found = decoded_keys(&scanner, text.as_bytes(), hints, 3, &[]);
+            assert!(
+                found
+                    .iter()
+                    .any(|d| d.secret == key.as_bytes() && d.chain == "base64>base64"),
+                "{config}: {found:?}"
+            );
+        }
     }
 }

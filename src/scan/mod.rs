@@ -45,18 +45,17 @@ pub struct Scanner {
     /// For each keyword, the rules that list it.
     keyword_rules: Vec<Vec<usize>>,
     placeholders: PlaceholderFilter,
-    /// The hints' own pass, when they do not fit in the keyword pass.
-    hint_pass: Option<(AhoCorasick, Vec<Decoder>)>,
     /// Some rule may be anchored by a file's path.
     path_anchored: bool,
-    /// The context words' own pass, and the keyword each of its patterns is.
-    context_pass: Option<(AhoCorasick, Vec<usize>)>,
+    /// The second pass: the context words, and the hints that the keyword pass has no room for.
+    second_pass: Option<(AhoCorasick, Vec<Pattern>)>,
 }
 
 /// Six base64 characters that a keyword alone decides, at each of the three alignments it can have in an
-/// encoded stream (standard and URL-safe alphabets). Keywords that decide fewer than six characters at an
-/// alignment (shorter than five bytes) have no part there: shorter parts occur by chance too often to be a
-/// signal.
+/// encoded stream (standard and URL-safe alphabets); a short keyword (`hf_`, `gsk_`, `AIza`) decides fewer, and
+/// its part is all of them, down to four (one chance in 16 million at a position of random base64). A keyword
+/// that decides fewer than four characters at an alignment has no part there: shorter parts occur by chance too
+/// often to be a signal.
 fn base64_keyword_parts(keyword: &[u8]) -> Vec<String> {
     use base64::Engine as _;
     let mut parts = Vec::new();
@@ -79,12 +78,13 @@ fn base64_keyword_parts(keyword: &[u8]) -> Vec<String> {
                 .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                 .count()
         };
-        let best = stable.windows(6).max_by_key(|w| rarity(w));
-        let stable: String = best.map(|w| w.iter().collect()).unwrap_or_default();
-        if stable.len() >= 6 {
-            parts.push(stable.replace('+', "-").replace('/', "_"));
-            parts.push(stable);
+        if stable.len() < 4 {
+            continue;
         }
+        let best = stable.windows(stable.len().min(6)).max_by_key(|w| rarity(w));
+        let stable: String = best.map(|w| w.iter().collect()).unwrap_or_default();
+        parts.push(stable.replace('+', "-").replace('/', "_"));
+        parts.push(stable);
     }
     parts.sort();
     parts.dedup();
@@ -117,11 +117,22 @@ enum Pattern {
 /// pattern past the keywords costs a little on every byte scanned, so hints take only the room that is left.
 const FAST_PATTERNS: usize = 32;
 
-/// The hints of encoded text, in order of worth, at most `room` of them: the escaped separators, then the base64
-/// parts of the keywords of the most severe rules, and among those of the keywords that the most rule examples
-/// hold (the OpenAI marker `T3BlbkFJ` first: every OpenAI key has it), longer keywords before shorter.
-fn hint_patterns(rules: &RuleSet, keywords: &[String], room: usize) -> Vec<(String, Decoder)> {
-    let mut hints: Vec<(String, Decoder)> = ESCAPE_HINTS.iter().map(|(p, d)| (p.to_string(), *d)).collect();
+/// The most patterns of the second pass (the context words and the hints that the keyword pass has no room
+/// for): what Aho-Corasick's SIMD searcher (Fat Teddy) still takes.
+const SECOND_PASS_PATTERNS: usize = 64;
+
+/// The words that a Docker registry config (`config.json`, a Kubernetes `dockerconfigjson` Secret) starts with:
+/// its base64 form is the outer layer of a key encoded twice (`"auth": base64("user:key")`, all in base64).
+const CONTAINER_WORDS: &[&str] = &["\"auths\""];
+
+/// The hints of encoded text in order of worth, as groups that are taken or left whole: each escaped separator,
+/// then the base64 parts of each keyword of the most severe rules, and among those of the keywords that the
+/// most rule examples hold (the OpenAI marker `T3BlbkFJ` first: every OpenAI key has it), longer keywords
+/// before shorter; then the hex escapes, and the base64 parts of the container words.
+fn hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
+    let single =
+        |hints: &[(&str, Decoder)]| -> Vec<Hints> { hints.iter().map(|(p, d)| vec![(p.to_string(), *d)]).collect() };
+    let mut groups = single(ESCAPE_HINTS);
     let examples: Vec<&String> = rules.rules().iter().flat_map(|r| &r.examples).collect();
     let severity = |k: &str| {
         rules
@@ -138,27 +149,51 @@ fn hint_patterns(rules: &RuleSet, keywords: &[String], room: usize) -> Vec<(Stri
             .iter()
             .any(|r| r.context.is_none() && r.keywords.iter().any(|kw| kw == k))
     };
-    let mut ranked: Vec<&String> = keywords.iter().filter(|k| in_keys(k)).collect();
+    let mut ranked: Vec<&str> = keywords.iter().map(String::as_str).filter(|k| in_keys(k)).collect();
     ranked.sort_by_key(|k| {
-        let holders = examples.iter().filter(|e| e.contains(k.as_str())).count();
+        let holders = examples.iter().filter(|e| e.contains(k)).count();
         (
             std::cmp::Reverse(severity(k)),
             std::cmp::Reverse(holders),
             std::cmp::Reverse(k.len()),
         )
     });
-    for keyword in ranked {
-        let new: Vec<String> = base64_keyword_parts(keyword.as_bytes())
+    let mut seen: Vec<String> = groups.iter().flatten().map(|(p, _)| p.clone()).collect();
+    let base64_group = |word: &str, seen: &mut Vec<String>| -> Option<Hints> {
+        let parts: Hints = base64_keyword_parts(word.as_bytes())
             .into_iter()
-            .filter(|p| !keywords.contains(p) && !hints.iter().any(|(h, _)| h == p))
+            .filter(|p| !keywords.contains(p) && !seen.contains(p))
+            .map(|p| (p, Decoder::Base64))
             .collect();
-        if hints.len() + new.len() <= room {
-            hints.extend(new.into_iter().map(|p| (p, Decoder::Base64)));
+        seen.extend(parts.iter().map(|(p, _)| p.clone()));
+        (!parts.is_empty()).then_some(parts)
+    };
+    for keyword in ranked {
+        groups.extend(base64_group(keyword, &mut seen));
+    }
+    groups.extend(single(HEX_ESCAPE_HINTS));
+    for word in CONTAINER_WORDS {
+        groups.extend(base64_group(word, &mut seen));
+    }
+    groups
+}
+
+/// Hint patterns and the decoder each is a sign for.
+type Hints = Vec<(String, Decoder)>;
+
+/// Splits the hint groups between the keyword pass, which has `room` patterns left, and the second pass, which
+/// has `second_room`: the keyword pass takes the groups that fit in order of worth (a group too large is passed
+/// over for smaller ones after it), the second pass what is left, as far as it fits.
+fn split_hints(groups: Vec<Hints>, room: usize, second_room: usize) -> (Hints, Hints) {
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for group in groups {
+        if first.len() + group.len() <= room {
+            first.extend(group);
+        } else if second.len() + group.len() <= second_room {
+            second.extend(group);
         }
     }
-    hints.extend(HEX_ESCAPE_HINTS.iter().map(|(p, d)| (p.to_string(), *d)));
-    hints.truncate(room);
-    hints
+    (first, second)
 }
 
 /// A byte that can be part of a key: a key must not continue into one of these on either side.
@@ -209,34 +244,39 @@ impl Scanner {
         let (context_words, key_words): (Vec<usize>, Vec<usize>) =
             (0..keywords.len()).partition(|&i| is_context_word(&keywords[i]));
         // Hints of encoded text ride in the keyword pass (one pass over the bytes), in the room it has left on
-        // its fastest path; keywords too many for that leave the hints a pass of their own.
+        // its fastest path; the rest ride in the context words' pass, which runs anyway. Without context words,
+        // a pass of their own is made only for hints that found no room at all in the keyword pass.
         let room = FAST_PATTERNS.saturating_sub(key_words.len());
         let together = room >= ESCAPE_HINTS.len();
-        let hints = hint_patterns(&rules, &keywords, if together { room } else { FAST_PATTERNS });
+        let second_room = if context_words.is_empty() && together {
+            0
+        } else {
+            SECOND_PASS_PATTERNS.saturating_sub(context_words.len())
+        };
+        let (first_hints, second_hints) = split_hints(
+            hint_groups(&rules, &keywords),
+            if together { room } else { 0 },
+            second_room,
+        );
         let mut patterns: Vec<String> = key_words.iter().map(|&i| keywords[i].clone()).collect();
         let mut kinds: Vec<Pattern> = key_words.iter().map(|&i| Pattern::Keyword(i)).collect();
-        if together {
-            patterns.extend(hints.iter().map(|(p, _)| p.clone()));
-            kinds.extend(hints.iter().map(|(_, d)| Pattern::Hint(*d)));
-        }
+        patterns.extend(first_hints.iter().map(|(p, _)| p.clone()));
+        kinds.extend(first_hints.iter().map(|(_, d)| Pattern::Hint(*d)));
         let prefilter = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)?;
-        let hint_pass = if together || hints.is_empty() {
-            None
-        } else {
-            let ac = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(hints.iter().map(|(p, _)| p))?;
-            Some((ac, hints.iter().map(|(_, d)| *d).collect()))
-        };
-        let context_pass = if context_words.is_empty() {
+        let mut second: Vec<(String, Pattern)> = context_words
+            .iter()
+            .map(|&i| (keywords[i].clone(), Pattern::Keyword(i)))
+            .collect();
+        second.extend(second_hints.into_iter().map(|(p, d)| (p, Pattern::Hint(d))));
+        let second_pass = if second.is_empty() {
             None
         } else {
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(context_words.iter().map(|&i| &keywords[i]))?;
-            Some((ac, context_words))
+                .build(second.iter().map(|(p, _)| p))?;
+            Some((ac, second.into_iter().map(|(_, kind)| kind).collect()))
         };
         let path_anchored = rules
             .rules()
@@ -244,14 +284,13 @@ impl Scanner {
             .any(|r| r.context.as_ref().is_some_and(|c| !c.path_words.is_empty()));
         Ok(Scanner {
             path_anchored,
-            context_pass,
+            second_pass,
             rules,
             prefilter,
             patterns: kinds,
             keywords,
             keyword_rules,
             placeholders,
-            hint_pass,
         })
     }
 
@@ -264,11 +303,7 @@ impl Scanner {
     /// As [`Scanner::find_with_hints`], with the context rules in `anchored` (from [`Scanner::path_anchors`])
     /// anchored everywhere in `hay`.
     pub fn find_with_hints_anchored(&self, hay: &[u8], anchored: &[usize]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
-        let (matches, mut hints) = self.scan(hay, Checks::All, anchored);
-        if let Some((ac, decoders)) = &self.hint_pass {
-            hints.extend(ac.find_iter(hay).map(|m| (decoders[m.pattern().as_usize()], m.start())));
-        }
-        (matches, hints)
+        self.scan(hay, Checks::All, anchored)
     }
 
     /// The context rules that a file's path anchors: those with `context_in_path` whose context word the path
@@ -341,34 +376,9 @@ impl Scanner {
                 push_window(&mut windows[rule_index], 0, hay.len());
             }
         }
-        // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
-        // overlapping search cannot use it) and still sees every position where a keyword starts.
-        let mut from = 0;
-        while let Some(hit) = self.prefilter.find(aho_corasick::Input::new(hay).range(from..)) {
-            from = hit.start() + 1;
-            let keyword = match self.patterns[hit.pattern().as_usize()] {
-                Pattern::Keyword(keyword) => keyword,
-                Pattern::Hint(decoder) => {
-                    hints.push((decoder, hit.start()));
-                    // A hint won the position: a keyword starting there too must not be lost.
-                    match self
-                        .keywords
-                        .iter()
-                        .position(|k| hay[hit.start()..].starts_with(k.as_bytes()))
-                    {
-                        Some(keyword) => keyword,
-                        None => continue,
-                    }
-                }
-            };
-            self.keyword_windows(&mut windows, keyword, hit.start(), hay.len());
-        }
-        if let Some((ac, words)) = &self.context_pass {
-            let mut from = 0;
-            while let Some(hit) = ac.find(aho_corasick::Input::new(hay).range(from..)) {
-                from = hit.start() + 1;
-                self.keyword_windows(&mut windows, words[hit.pattern().as_usize()], hit.start(), hay.len());
-            }
+        self.pass(&self.prefilter, &self.patterns, hay, &mut windows, &mut hints);
+        if let Some((ac, kinds)) = &self.second_pass {
+            self.pass(ac, kinds, hay, &mut windows, &mut hints);
         }
         if windows.is_empty() {
             return (Vec::new(), hints);
@@ -380,6 +390,40 @@ impl Scanner {
             }
         }
         (resolve_overlaps(found), hints)
+    }
+
+    /// One pass of `ac` (whose patterns stand for `kinds`) over `hay`: the windows its keywords open, and the
+    /// hints it meets.
+    fn pass(
+        &self,
+        ac: &AhoCorasick,
+        kinds: &[Pattern],
+        hay: &[u8],
+        windows: &mut Vec<Vec<(usize, usize)>>,
+        hints: &mut Vec<(Decoder, usize)>,
+    ) {
+        // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
+        // overlapping search cannot use it) and still sees every position where a keyword starts.
+        let mut from = 0;
+        while let Some(hit) = ac.find(aho_corasick::Input::new(hay).range(from..)) {
+            from = hit.start() + 1;
+            let keyword = match kinds[hit.pattern().as_usize()] {
+                Pattern::Keyword(keyword) => keyword,
+                Pattern::Hint(decoder) => {
+                    hints.push((decoder, hit.start()));
+                    // A hint won the position: a keyword of this pass starting there too must not be lost.
+                    let keyword_here = kinds.iter().find_map(|kind| match *kind {
+                        Pattern::Keyword(k) if hay[hit.start()..].starts_with(self.keywords[k].as_bytes()) => Some(k),
+                        _ => None,
+                    });
+                    match keyword_here {
+                        Some(keyword) => keyword,
+                        None => continue,
+                    }
+                }
+            };
+            self.keyword_windows(windows, keyword, hit.start(), hay.len());
+        }
     }
 
     /// Adds the windows that a hit of `keyword` at `at` opens for its rules.
@@ -596,11 +640,19 @@ mod tests {
     }
 
     #[test]
-    fn the_builtin_hints_ride_in_the_keyword_pass() {
+    fn every_builtin_hint_rides_in_one_of_the_two_passes() {
+        let s = scanner();
+        let first = s.patterns.iter().filter(|k| matches!(k, Pattern::Hint(_))).count();
+        assert!(first >= ESCAPE_HINTS.len(), "the keyword pass keeps room for hints");
         assert!(
-            scanner().hint_pass.is_none(),
-            "the built-in rules' hints fit the SIMD searcher"
+            s.patterns.len() <= FAST_PATTERNS,
+            "the keyword pass stays on the fastest searcher"
         );
+        let (_, second) = s.second_pass.as_ref().expect("the context words' pass");
+        assert!(second.len() <= SECOND_PASS_PATTERNS);
+        let all: usize = hint_groups(&s.rules, &s.keywords).iter().map(Vec::len).sum();
+        let second_hints = second.iter().filter(|k| matches!(k, Pattern::Hint(_))).count();
+        assert_eq!(first + second_hints, all, "no hint of the built-in rules is left out");
     }
 
     #[test]

@@ -187,6 +187,34 @@ fn bzip2_and_xz_files_and_tarballs_are_opened_in_trees_and_history() {
 }
 
 #[test]
+fn kubernetes_secrets_with_keys_of_other_providers_and_registry_configs_are_read() {
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let hf = "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh";
+    let auth = b64(&format!("ci-bot:{PROJECT_KEY}"));
+    let config = format!("{{\n\t\"auths\": {{\n\t\t\"ghcr.io\": {{\n\t\t\t\"auth\": \"{auth}\"\n\t\t}}\n\t}}\n}}");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Secret\ntype: kubernetes.io/dockerconfigjson\ndata:\n  .dockerconfigjson: {}\n---\n\
+         apiVersion: v1\nkind: Secret\ndata:\n  HF_TOKEN: {}\n",
+        b64(&config),
+        b64(hf)
+    );
+    let dir = tree(&[("deploy/secrets.yaml", manifest.as_bytes())]);
+    let (status, findings, err) = scan_json(dir.path(), &[]);
+    assert_eq!(status, 1, "{err}");
+    let found: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["secret"].as_str().unwrap_or_default(),
+                f["decoded"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(found.contains(&(PROJECT_KEY, "base64>base64")), "{found:?}");
+    assert!(found.contains(&(hf, "base64")), "{found:?}");
+}
+
+#[test]
 fn keys_broken_up_by_invisible_characters_are_found_where_they_are() {
     let invisible = ["\u{200B}", "\u{200C}", "\u{200D}", "\u{2060}", "\u{FEFF}", "\u{AD}"];
     for (n, mark) in invisible.iter().enumerate() {
