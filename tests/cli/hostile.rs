@@ -1098,6 +1098,36 @@ fn special_files_in_the_git_directory_are_refused_naming_them() {
 }
 
 #[test]
+fn files_a_git_config_includes_are_checked_too() {
+    // Included from the repository's config, directly, through a second config, conditionally, and from `~/`.
+    let home = TempDir::new().expect("home");
+    let cases = [
+        ("[include]\n\tpath = evil\n", "evil"),
+        ("[include]\n\tpath = second.inc\n", "deeper"),
+        ("[includeIf \"gitdir:/nowhere/\"]\n\tpath = \"evil\"\n", "evil"),
+        ("[include]\n\tpath = ~/evil\n", "home"),
+    ];
+    for (include, case) in cases {
+        let repo = Repo::new();
+        repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");
+        let git_dir = repo.path().join(".git");
+        let config = fs::read_to_string(git_dir.join("config")).expect("config");
+        fs::write(git_dir.join("config"), format!("{config}{include}")).expect("config");
+        fs::write(git_dir.join("second.inc"), "[include]\n\tpath = evil\n").expect("second");
+        let evil = if case == "home" {
+            home.path().join("evil")
+        } else {
+            git_dir.join("evil")
+        };
+        make_special(&evil, true);
+        let output = hostile(keyhound_in(repo.path()).env("HOME", home.path()).args(["git", "."]));
+        let err = stderr(&output);
+        assert_eq!(code(&output), 2, "{case}: {err}");
+        assert!(err.contains("evil: not a regular file (a named pipe)"), "{case}: {err}");
+    }
+}
+
+#[test]
 fn an_alternate_naming_a_device_is_refused() {
     let repo = Repo::new();
     repo.commit(&[("a.env", &format!("KEY={LEGACY_KEY}\n"))], "one");

@@ -95,16 +95,73 @@ pub fn check_global_configs() -> Result<(), InputError> {
         git2::Config::find_system(),
     ];
     for path in found.into_iter().flatten() {
-        check_if_present(&path, Some(MAX_METADATA_FILE))?;
+        check_config(&path)?;
     }
     Ok(())
+}
+
+/// How deep config files may include one another (libgit2's own limit).
+const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// A git config file, and every file it includes (`[include] path`, `[includeIf "…"] path`, whether or not the
+/// condition holds), and theirs: libgit2 reads each on opening the repository.
+fn check_config(config: &Path) -> Result<(), InputError> {
+    let mut pending = vec![(config.to_path_buf(), 0)];
+    while let Some((file, depth)) = pending.pop() {
+        check_if_present(&file, Some(MAX_METADATA_FILE))?;
+        if depth >= MAX_INCLUDE_DEPTH {
+            continue;
+        }
+        let Ok(text) = read_text(&file, MAX_METADATA_FILE) else {
+            continue;
+        };
+        let dir = file.parent().unwrap_or(Path::new("."));
+        pending.extend(included_paths(&text).map(|path| (resolve_include(dir, &path), depth + 1)));
+    }
+    Ok(())
+}
+
+/// The `path` values of the `include` and `includeIf` sections of config text (read loosely: a file git
+/// itself would reject is checked all the same).
+fn included_paths(text: &str) -> impl Iterator<Item = String> + '_ {
+    let mut in_include = false;
+    text.lines().filter_map(move |line| {
+        let line = line.trim();
+        if let Some(section) = line.strip_prefix('[') {
+            let name: String = section
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                .collect();
+            in_include = name.eq_ignore_ascii_case("include") || name.eq_ignore_ascii_case("includeif");
+            return None;
+        }
+        let (key, value) = line.split_once('=')?;
+        if !in_include || !key.trim().eq_ignore_ascii_case("path") {
+            return None;
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.split('"').next())
+            .unwrap_or_else(|| value.split(['#', ';']).next().unwrap_or(value).trim());
+        (!value.is_empty()).then(|| value.to_string())
+    })
+}
+
+/// An include path as git resolves it: `~/` from the home directory, a relative path from the including file's
+/// directory.
+fn resolve_include(dir: &Path, path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map_or_else(|| dir.join(path), |home| PathBuf::from(home).join(rest)),
+        None => dir.join(path),
+    }
 }
 
 /// Checks the files of the git directory `git_dir` (see the module's documentation).
 pub fn check_repository(git_dir: &Path, overrides: &Overrides) -> Result<(), InputError> {
     let small = |path: PathBuf| check_if_present(&path, Some(MAX_METADATA_FILE));
     let list = |path: PathBuf| check_if_present(&path, Some(MAX_GIT_LIST_FILE));
-    for name in ["HEAD", "commondir", "gitdir", "config.worktree"] {
+    for name in ["HEAD", "commondir", "gitdir"] {
         small(git_dir.join(name))?;
     }
     list(git_dir.join("shallow"))?;
@@ -112,7 +169,9 @@ pub fn check_repository(git_dir: &Path, overrides: &Overrides) -> Result<(), Inp
         Some(dir) => dir.clone(),
         None => common_dir(git_dir)?,
     };
-    for name in ["config", "info/exclude", "info/attributes"] {
+    check_config(&common.join("config"))?;
+    check_config(&git_dir.join("config.worktree"))?;
+    for name in ["info/exclude", "info/attributes"] {
         small(common.join(name))?;
     }
     for name in ["packed-refs", "shallow", "info/grafts"] {
@@ -271,5 +330,18 @@ mod tests {
             error.to_string().starts_with("/dev/zero: not a directory (a device)"),
             "{error}"
         );
+    }
+}
+
+#[cfg(test)]
+mod include_tests {
+    use super::included_paths;
+
+    #[test]
+    fn include_paths_are_read_from_include_sections_only() {
+        let text = "[core]\n\tpath = not-this\n[include]\n\tpath = one\n[includeIf \"gitdir:~/w/\"]\n  \
+                    PATH = \"two words\" # note\n[user]\n\tname = x\n[include]\npath=three ; c\n";
+        let paths: Vec<String> = included_paths(text).collect();
+        assert_eq!(paths, ["one", "two words", "three"]);
     }
 }
