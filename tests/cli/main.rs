@@ -2,6 +2,7 @@
 
 mod common;
 mod context;
+mod docs;
 mod fake_openai;
 mod git;
 mod hidden;
