@@ -438,11 +438,13 @@ impl Revoker<'_> {
         }
         self.audit.record(matched_entry("matched"))?;
         let dashboard = dashboard_for(key);
-        let path = match project {
+        // Paths carry the ids as listed; `id` and `project` are their forms cleaned for display.
+        let listed_id = matched.key.request_id();
+        let path = match matched.request_project_id() {
             Some(project) => {
-                segments(&[project, id]).map(|s| format!("/v1/organization/projects/{}/api_keys/{}", s[0], s[1]))
+                segments(&[project, listed_id]).map(|s| format!("/v1/organization/projects/{}/api_keys/{}", s[0], s[1]))
             }
-            None => segments(&[id]).map(|s| format!("/v1/organization/admin_api_keys/{}", s[0])),
+            None => segments(&[listed_id]).map(|s| format!("/v1/organization/admin_api_keys/{}", s[0])),
         };
         let path = match path {
             Ok(path) => path,
@@ -471,7 +473,7 @@ impl Revoker<'_> {
                     )?;
                     return Ok(KeyResult::of(Outcome::NotRevoked(Reason::ServiceAccount)));
                 }
-                self.delete_service_account(key, probed, id, project, &sa, siblings)
+                self.delete_service_account(key, probed, matched, &sa, siblings)
             }
             Ok(reply) if reply.status == 404 => {
                 writeln!(
@@ -503,16 +505,21 @@ impl Revoker<'_> {
         }
     }
 
+    /// Deletes the service account `sa` (as shown) that owns the matched key, with its `siblings` keys.
     fn delete_service_account(
         &mut self,
         key: &LeakedKey,
         probed: &Probe,
-        id: &str,
-        project: Option<&str>,
+        matched: &Candidate,
         sa: &str,
         siblings: usize,
     ) -> Result<KeyResult, FlowError> {
-        let Some(project_id) = project else {
+        let (id, project) = (matched.key.id.as_str(), matched.project_id());
+        let (Some(project_id), Some(listed_project), Some(listed_sa)) = (
+            project,
+            matched.request_project_id(),
+            matched.key.request_service_account_id(),
+        ) else {
             return Ok(KeyResult::of(Outcome::NotRevoked(Reason::Failed)));
         };
         writeln!(
@@ -520,7 +527,7 @@ impl Revoker<'_> {
             "    service account: deleting {sa} and its {siblings} key(s) in project {project_id} \
              (--delete-service-accounts)"
         )?;
-        let path = match segments(&[project_id, sa]) {
+        let path = match segments(&[listed_project, listed_sa]) {
             Ok(s) => format!("/v1/organization/projects/{}/service_accounts/{}", s[0], s[1]),
             Err(error) => return self.unsendable(key, id, project, &error, DASHBOARD_URL),
         };

@@ -149,7 +149,11 @@ fn clean_opt(text: &mut Option<String>) {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Project {
+    /// As shown: through the choke point for outside text.
     pub id: String,
+    /// `id` exactly as listed, for requests only: never shown.
+    #[serde(skip)]
+    listed_id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     /// `active` or `archived`.
@@ -160,6 +164,11 @@ pub struct Project {
 }
 
 impl Project {
+    /// The id to send back in a request path: as listed (an id cleaned for display is another string).
+    pub fn request_id(&self) -> &str {
+        self.listed_id.as_deref().unwrap_or(&self.id)
+    }
+
     pub fn is_archived(&self) -> bool {
         self.archived_at.is_some() || self.status.as_deref() == Some("archived")
     }
@@ -167,10 +176,11 @@ impl Project {
 
 impl Identified for Project {
     fn id(&self) -> &str {
-        &self.id
+        self.request_id()
     }
 
     fn clean(&mut self) {
+        self.listed_id = Some(self.id.clone());
         clean(&mut self.id);
         clean_opt(&mut self.name);
         clean_opt(&mut self.status);
@@ -255,7 +265,14 @@ impl Owner {
 /// A key as the Administration API lists it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ApiKey {
+    /// As shown: through the choke point for outside text.
     pub id: String,
+    /// `id` exactly as listed, for requests only: never shown.
+    #[serde(skip)]
+    listed_id: Option<String>,
+    /// The owning service account's id exactly as listed, for requests only: never shown.
+    #[serde(skip)]
+    listed_service_account_id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     /// As shown: through the choke point for outside text, which may redact part of it.
@@ -274,6 +291,18 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
+    /// The id to send back in a request path: as listed.
+    pub fn request_id(&self) -> &str {
+        self.listed_id.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The owning service account's id to send back in a request path: as listed.
+    pub fn request_service_account_id(&self) -> Option<&str> {
+        self.listed_service_account_id
+            .as_deref()
+            .or_else(|| self.owner.service_account_id())
+    }
+
     /// The redacted value to match leaked keys against: as listed.
     pub fn value_for_matching(&self) -> Option<&str> {
         self.listed_value.as_deref().or(self.redacted_value.as_deref())
@@ -282,10 +311,12 @@ impl ApiKey {
 
 impl Identified for ApiKey {
     fn id(&self) -> &str {
-        &self.id
+        self.request_id()
     }
 
     fn clean(&mut self) {
+        self.listed_id = Some(self.id.clone());
+        self.listed_service_account_id = self.owner.service_account_id().map(str::to_string);
         clean(&mut self.id);
         clean_opt(&mut self.name);
         self.listed_value = self.redacted_value.clone();
@@ -347,6 +378,11 @@ impl Candidate {
 
     pub fn project_id(&self) -> Option<&str> {
         self.project.as_ref().map(|p| p.id.as_str())
+    }
+
+    /// The project's id as listed, for request paths.
+    pub fn request_project_id(&self) -> Option<&str> {
+        self.project.as_ref().map(Project::request_id)
     }
 }
 
@@ -420,7 +456,7 @@ pub fn list_project_keys(
         organization: projects.organization,
     };
     for project in projects.items {
-        let id = segment(&project.id).map_err(|source| ListError::BadId {
+        let id = segment(project.request_id()).map_err(|source| ListError::BadId {
             path: PROJECTS.to_string(),
             source,
         })?;
@@ -543,6 +579,8 @@ mod tests {
         Candidate {
             key: ApiKey {
                 id: id.into(),
+                listed_id: None,
+                listed_service_account_id: None,
                 name: None,
                 redacted_value: Some(redacted.into()),
                 listed_value: None,
@@ -552,6 +590,7 @@ mod tests {
             },
             project: Some(Project {
                 id: "proj_1".into(),
+                listed_id: None,
                 name: None,
                 status: None,
                 archived_at: None,

@@ -590,10 +590,12 @@ fn org_with_ids(projects: &'static [&'static str], key_id: &'static str) -> Scri
 
 /// How these tests expect an id to be encoded in a path (what the server must receive).
 fn encoded(id: &str) -> String {
-    id.replace('%', "%25")
-        .replace('/', "%2F")
-        .replace('?', "%3F")
-        .replace('#', "%23")
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 #[test]
@@ -651,6 +653,30 @@ fn server_ids_stay_one_encoded_path_segment() {
         stdout(&output)
     );
     assert!(server.seen().iter().all(|s| s.method == "GET"), "nothing deleted");
+    everything(&dir, &output);
+}
+
+#[test]
+fn ids_are_sent_back_as_listed_not_as_shown() {
+    // A project id and a key id with a terminal escape: shown escaped, but the requests name them as listed (one
+    // encoded segment each), so the deletion reaches the listed key and no other.
+    let server = org_with_ids(&["proj_\u{1b}[2J"], "key_\u{1b}]0;x\u{7}");
+    let dir = leaked();
+    let output = revoke(&dir, &server, &["--yes"]);
+    assert_eq!(code(&output), 0, "{}\n{}", stdout(&output), stderr(&output));
+    let deletes: Vec<String> = server
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "DELETE")
+        .map(|s| s.url)
+        .collect();
+    assert_eq!(
+        deletes,
+        ["/v1/organization/projects/proj_%1B%5B2J/api_keys/key_%1B%5D0%3Bx%07"],
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains('\u{1b}'), "the ids are shown escaped");
     everything(&dir, &output);
 }
 
