@@ -210,11 +210,21 @@ fn recover_one(finding: &JsonFinding, rule: &Rule) -> Result<String, String> {
             )
         };
     }
-    if finding.end_line != finding.line || finding.end_column <= finding.column {
-        return Err("the report's location is not a span on one line".into());
-    }
     let chain = Chain::parse(finding.decoded.as_deref())?;
-    let len = finding.end_column - finding.column;
+    // Encoded text wrapped over lines (base64 -w76, a YAML folded block) spans lines; a key in the clear never.
+    let lines_down = finding.end_line.checked_sub(finding.line);
+    let spans_lines = lines_down.is_some_and(|n| n > 0);
+    if lines_down.is_none()
+        || (spans_lines && chain.decoders.is_empty())
+        || (!spans_lines && finding.end_column <= finding.column)
+    {
+        return Err("the report's location is not a span of one line, or of wrapped encoded text".into());
+    }
+    let len = if spans_lines {
+        MAX_ENCODED_SPAN
+    } else {
+        finding.end_column - finding.column
+    };
     let longest = if chain.decoders.is_empty() && !chain.invisible {
         rule.max_match_len.unwrap_or(MAX_ENCODED_SPAN)
     } else {
@@ -226,7 +236,11 @@ fn recover_one(finding: &JsonFinding, rule: &Rule) -> Result<String, String> {
             rule.id
         ));
     }
-    let mut span = read_span(finding, len, chain.utf16)?;
+    let mut span = read_span(finding, len, !spans_lines, chain.utf16)?;
+    if let Some(lines_down) = lines_down.filter(|&n| n > 0) {
+        span = wrapped_span(span, lines_down, finding.end_column)
+            .ok_or("the text at the reported place no longer spans the reported lines")?;
+    }
     if chain.invisible {
         span = crate::invisible::without_invisible(&span);
     }
@@ -327,7 +341,24 @@ const MAX_WHOLE_READ: u64 = 100 << 20;
 
 /// The `len` bytes at a finding's offset in the file, blob, archive member or message it was reported in (in
 /// the text decoded from `utf16`, when given).
-fn read_span(finding: &JsonFinding, len: usize, utf16: Option<crate::inspect::Encoding>) -> Result<Vec<u8>, String> {
+/// The part of `text` (read from a span's start) that ends `lines_down` line breaks further, at `end_column`
+/// (exclusive, 1-based) of that line.
+fn wrapped_span(mut text: Vec<u8>, lines_down: usize, end_column: usize) -> Option<Vec<u8>> {
+    let last_line_start = memchr::memchr_iter(b'\n', &text).nth(lines_down - 1)? + 1;
+    let end = last_line_start + end_column.checked_sub(1)?;
+    (end <= text.len()).then(|| {
+        text.truncate(end);
+        text
+    })
+}
+
+/// The `len` bytes at a finding's offset (at most `len` unless `exact`: the rest of the content when shorter).
+fn read_span(
+    finding: &JsonFinding,
+    len: usize,
+    exact: bool,
+    utf16: Option<crate::inspect::Encoding>,
+) -> Result<Vec<u8>, String> {
     let slice = |content: &[u8]| -> Result<Vec<u8>, String> {
         let content = match utf16 {
             Some(encoding) => {
@@ -338,6 +369,7 @@ fn read_span(finding: &JsonFinding, len: usize, utf16: Option<crate::inspect::En
         finding
             .offset
             .checked_add(len)
+            .map(|end| if exact { end } else { end.min(content.len()) })
             .and_then(|end| content.get(finding.offset..end))
             .map(<[u8]>::to_vec)
             .ok_or_else(|| "the reported offset is past the end of the content".to_string())
@@ -377,7 +409,7 @@ fn read_span(finding: &JsonFinding, len: usize, utf16: Option<crate::inspect::En
     }
     let (outer, members) = split_members(&finding.path);
     if members.is_empty() && utf16.is_none() {
-        return read_regular_at(Path::new(outer), finding.offset as u64, len);
+        return read_regular_at(Path::new(outer), finding.offset as u64, len, exact);
     }
     let content = crate::input::read_regular(Path::new(outer), MAX_WHOLE_READ).map_err(|e| e.to_string())?;
     slice(&open_members(content, outer, &members)?)
@@ -437,7 +469,7 @@ fn strip_bom(bytes: &[u8]) -> &[u8] {
 }
 
 /// `len` bytes at `offset` of the regular file `path` (a FIFO or a device is refused before it is opened).
-fn read_regular_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+fn read_regular_at(path: &Path, offset: u64, len: usize, exact: bool) -> Result<Vec<u8>, String> {
     use std::io::{Read, Seek, SeekFrom};
     let describe = |e: std::io::Error| crate::input::describe_io(&e);
     let meta = std::fs::metadata(path).map_err(describe)?;
@@ -451,7 +483,7 @@ fn read_regular_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, Stri
     file.seek(SeekFrom::Start(offset)).map_err(describe)?;
     let mut bytes = Vec::with_capacity(len);
     file.take(len as u64).read_to_end(&mut bytes).map_err(describe)?;
-    if bytes.len() != len {
+    if bytes.len() != len && (exact || bytes.is_empty()) {
         return Err("the reported offset is past the end of the file".into());
     }
     Ok(bytes)

@@ -8,7 +8,8 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::common::{
-    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, Repo, code, json_findings, keyhound_in, run, stderr, stdout, tree,
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2, Repo, code, json_findings, keyhound_in, run, stderr, stdout,
+    tree,
 };
 
 pub fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -323,10 +324,18 @@ fn revoke_reads_decoded_and_archived_keys_back() {
     let b64 = base64::engine::general_purpose::STANDARD.encode(format!("OPENAI_API_KEY={PROJECT_KEY}\n"));
     let zip = zip_of(&[("conf/.env", format!("KEY={LEGACY_KEY}\n").as_bytes())]);
     let split = format!("{}\u{200B}{}", &LEGACY_KEY_2[..20], &LEGACY_KEY_2[20..]);
+    // Base64 wrapped over lines: the finding spans lines, and is read back across them.
+    let wrapped: Vec<String> = base64::engine::general_purpose::STANDARD
+        .encode(format!("# settings\nregion=eu\nOPENAI_API_KEY={PROJECT_KEY_2}\n"))
+        .as_bytes()
+        .chunks(48)
+        .map(|c| format!("    {}", String::from_utf8_lossy(c)))
+        .collect();
     let dir = tree(&[
         ("secret.yaml", format!("data:\n  env: {b64}\n").as_bytes()),
         ("bundle.zip", &zip),
         ("chat.md", format!("here: {split}\n").as_bytes()),
+        ("folded.yaml", format!("env: >-\n{}\n", wrapped.join("\n")).as_bytes()),
     ]);
     let output = run(keyhound_in(dir.path()).args(["scan", ".", "-f", "json", "-o", "report.json"]));
     assert_eq!(code(&output), 1);
@@ -361,6 +370,7 @@ fn revoke_reads_decoded_and_archived_keys_back() {
     assert!(probed.contains(&format!("Bearer {PROJECT_KEY}")), "{probed:?}");
     assert!(probed.contains(&format!("Bearer {LEGACY_KEY}")), "{probed:?}");
     assert!(probed.contains(&format!("Bearer {LEGACY_KEY_2}")), "{probed:?}");
+    assert!(probed.contains(&format!("Bearer {PROJECT_KEY_2}")), "{probed:?}");
     assert!(!out.contains(PROJECT_KEY) && !out.contains(LEGACY_KEY) && !out.contains(LEGACY_KEY_2));
 }
 
