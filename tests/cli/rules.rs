@@ -259,3 +259,29 @@ fn rules_list_survives_a_closed_pipe() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(output.status.code(), Some(101), "{err}");
 }
+
+/// A committed virtualenv: the public default keys that SpeechRecognition and pytube ship are not the project's
+/// leaks, in the tree or its history; a key in a `.env` inside the same vendored directory still is.
+#[test]
+fn public_default_keys_of_vendored_libraries_are_not_reported_but_vendored_paths_are_scanned() {
+    let site = "venv/lib/python3.11/site-packages";
+    let speech = "        key = \"AIzaSyBOti4mM-6x9WDnZIjIeyEU21OpBXqWBgw\"\n";
+    let pytube = "_api_keys = [\n    'AIzaSyAO_FJ2SlqU8Q4STEHLGCilw_Y9_11qcW8',\n    'AIzaSyA8eiZmM1FaDVjRy-df2KTyQ_vz_yYM39w',\n]\n";
+    let leak = "GEMINI_API_KEY=AIza2wm1BPH1276jNosb0Uoom0uuyu1wF2FZZHF\n";
+    let repo = crate::common::Repo::new();
+    repo.commit(
+        &[
+            (&format!("{site}/speech_recognition/recognizers/google.py"), speech),
+            (&format!("{site}/pytube/innertube.py"), pytube),
+            (&format!("{site}/somepkg/.env"), leak),
+        ],
+        "vendor the virtualenv",
+    );
+    for args in [&["scan", "."][..], &["git", "."][..]] {
+        let output = run(keyhound_in(repo.path()).args(args).args(["-f", "json"]));
+        assert_eq!(code(&output), 1, "{args:?}: {}", stderr(&output));
+        let found = crate::common::json_findings(&stdout(&output));
+        let paths: Vec<&str> = found.iter().filter_map(|f| f["path"].as_str()).collect();
+        assert_eq!(paths, [format!("{site}/somepkg/.env")], "{args:?}");
+    }
+}
