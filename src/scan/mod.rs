@@ -100,9 +100,9 @@ const ESCAPE_HINTS: &[(&str, Decoder)] = &[
     ("\\u005f", Decoder::Escape),
 ];
 
-/// JavaScript's and Python's hex escapes of the same separators (`sk\x2dproj\x2d…`): rarer than the canonical
-/// spellings, they take the room that the base64 hints leave.
-const HEX_ESCAPE_HINTS: &[(&str, Decoder)] = &[("\\x2d", Decoder::Escape), ("\\x5f", Decoder::Escape)];
+/// JavaScript's and Python's hex escape of a key's dash (`sk\x2dproj\x2d…`): rarer than the canonical spellings,
+/// it takes the room that the base64 hints leave.
+const HEX_ESCAPE_HINTS: &[(&str, Decoder)] = &[("\\x2d", Decoder::Escape)];
 
 /// What a pattern of the prefilter stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

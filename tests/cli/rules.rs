@@ -285,3 +285,49 @@ fn public_default_keys_of_vendored_libraries_are_not_reported_but_vendored_paths
         assert_eq!(paths, [format!("{site}/somepkg/.env")], "{args:?}");
     }
 }
+
+/// Azure OpenAI keys have no prefix: found next to an Azure OpenAI variable or endpoint, in a tree and in history,
+/// and not as a bare hex string elsewhere.
+#[test]
+fn azure_openai_keys_are_found_by_their_variable_or_endpoint() {
+    let key = "751c3dc9560e29871e0dbd9b8e71a1b6";
+    let repo = Repo::new();
+    repo.commit(
+        &[
+            (
+                ".env",
+                &format!("AZURE_OPENAI_ENDPOINT=https://contoso.openai.azure.com/\nAZURE_OPENAI_API_KEY={key}\n"),
+            ),
+            (
+                "client.py",
+                &format!(
+                    "client = AzureOpenAI(\n    azure_endpoint=\"https://contoso.openai.azure.com/\",\n    \
+                     api_key=\"{}\",\n)\n",
+                    key.replace('7', "8")
+                ),
+            ),
+            ("build/checksums.txt", &format!("app.tar.gz {key}\n")),
+        ],
+        "azure",
+    );
+    for args in [&["scan", "."][..], &["git", "."][..]] {
+        let output = run(keyhound_in(repo.path()).args(args).args(["-f", "json"]));
+        assert_eq!(code(&output), 1, "{args:?}: {}", stderr(&output));
+        let found = json_findings(&stdout(&output));
+        let mut paths: Vec<(&str, &str)> = found
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap_or_default(),
+                    f["rule_id"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [(".env", "azure-openai-api-key"), ("client.py", "azure-openai-api-key")],
+            "{args:?}"
+        );
+    }
+}
