@@ -2,7 +2,8 @@
 //! (only when asked) revoke them.
 //!
 //! The flow runs one way: [`cli`] arguments become a [`scan::Scanner`] (built from [`rules`]); [`source`]s feed
-//! content to [`inspect`], which yields [`finding::Finding`]s; [`filter`]s drop accepted ones; [`report`]ers print.
+//! content to the [`content`] stage, which yields [`finding::Finding`]s; [`filter`]s drop accepted ones;
+//! [`report`]ers print.
 
 // zlib-rs, exporting the C zlib API, so that libgit2 inflates through it (see Cargo.toml).
 use libz_rs_sys as _;
@@ -12,18 +13,22 @@ pub mod command;
 pub mod config;
 pub mod content;
 pub mod counts;
+pub mod decoder;
 pub mod diag;
 pub mod exit;
 pub mod filter;
 pub mod finding;
+pub mod format;
 pub mod input;
-pub mod inspect;
+pub mod inspection;
 pub mod invisible;
 pub mod output_file;
+pub mod paths;
 pub mod progress;
 pub mod report;
 pub mod revoke;
 pub mod rules;
 pub mod scan;
+pub mod severity;
 pub mod source;
 pub mod text;

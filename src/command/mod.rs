@@ -13,6 +13,7 @@ use std::io::ErrorKind;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+pub use crate::diag::error_chain;
 use crate::exit::ExitStatus;
 
 /// Parses the command line, runs the command and maps any error to exit code 2.
@@ -45,23 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Clean)
         }
     }
-}
-
-/// An error and its causes, as one line: "cannot read X: permission denied". A cause whose words the line already
-/// holds (an error that quotes its own source) is not repeated.
-pub fn error_chain(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(text.as_str()) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 /// A closed pipe (`keyhound scan | head`) is not an error.

@@ -10,7 +10,7 @@ mod placeholder;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::content::decode::Decoder;
+use crate::decoder::Decoder;
 use crate::rules::{Rule, RuleSet};
 pub use entropy::shannon_entropy;
 pub use placeholder::PlaceholderFilter;
@@ -666,7 +666,7 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::inspect::inspect;
+        use crate::content::inspect::inspect;
         use proptest::prelude::*;
 
         /// A legacy key or a 164-character project key, random in the parts that are random.
