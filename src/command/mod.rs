@@ -18,6 +18,8 @@ use crate::exit::ExitStatus;
 
 /// Parses the command line, runs the command and maps any error to exit code 2.
 pub fn main() -> ExitStatus {
+    // Outside text is redacted by the built-in rules until (or unless) a command loads the run's own.
+    crate::text::use_builtin_key_finder(crate::scan::builtin_key_finder);
     let cli = Cli::parse();
     // Before any thread starts: libgit2's options are globals without a lock.
     crate::source::git::open_repositories_of_other_owners();

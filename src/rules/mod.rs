@@ -5,7 +5,6 @@
 
 mod budget;
 mod builtin;
-pub mod examples;
 
 use std::collections::HashSet;
 use std::fmt;

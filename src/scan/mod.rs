@@ -5,6 +5,8 @@
 //! through boundary, entropy and placeholder checks done in code, since the regex crate has no look-around.
 
 mod entropy;
+pub mod examples;
+mod key_finder;
 pub mod location;
 mod placeholder;
 
@@ -13,6 +15,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use crate::decoder::Decoder;
 use crate::rules::{Rule, RuleSet};
 pub use entropy::shannon_entropy;
+pub use key_finder::builtin_key_finder;
 pub use placeholder::PlaceholderFilter;
 
 /// A rule match in a buffer: the byte span of the secret.

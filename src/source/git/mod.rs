@@ -236,7 +236,11 @@ pub fn scan_history(
         &objects,
         label,
         &options.selection,
-        options.all_objects,
+        options
+            .all_objects
+            .then_some(&|walker, references, walked, diag, counts| {
+                unreachable::add(walker, references, walked, diag, counts).to_string()
+            }),
         diag,
         &mut counts,
         &|commit, counts| messages::scan_message_of(scanner, commit, options, counts),
