@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::inspect::BinaryPolicy;
+use crate::inspection::BinaryPolicy;
 use crate::report::Format;
 
 const SCAN_EXAMPLES: &str = "\
@@ -114,6 +114,10 @@ pub struct VerifyArgs {
     pub revoke_options: RevokeOptions,
 }
 
+/// The default time budget for probing all the keys of a run, in seconds (`--verify-timeout`; the revocation
+/// layer's `DEFAULT_BUDGET`).
+pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 60;
+
 /// How revocation runs; shared by `revoke` and `scan/git --revoke`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct RevokeOptions {
@@ -138,7 +142,7 @@ pub struct RevokeOptions {
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub request_timeout: u64,
     /// Time for the liveness probes of all keys together, in seconds; keys not probed in time are `unknown`.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::revoke::verify::DEFAULT_BUDGET.as_secs())]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_VERIFY_TIMEOUT_SECS)]
     pub verify_timeout: u64,
 }
 

@@ -10,8 +10,8 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::bytes::Regex;
 use serde::Deserialize;
 
+use crate::format::Format;
 use crate::input::{MAX_CONFIG_FILE, read_regular, toml_error};
-use crate::report::Format;
 use crate::rules::{Rule, RuleBudget, RuleError, RuleOrigin, parse_rule_file};
 
 /// The file name looked for at the scanned root.
@@ -100,7 +100,7 @@ impl DirFiles {
         match &self.canonical {
             Some(root) if resolved.starts_with(root) => Ok(Some(resolved)),
             _ => {
-                let root = crate::source::fs::display_path(&self.root);
+                let root = crate::paths::display_path(&self.root);
                 Err(format!(
                     "{}: resolves outside {} (a symbolic link?), not read",
                     self.name(rel),
@@ -117,7 +117,7 @@ impl DirFiles {
 
 impl ConfigFiles for DirFiles {
     fn name(&self, rel: &Path) -> String {
-        crate::source::fs::display_path(&self.root.join(rel))
+        crate::paths::display_path(&self.root.join(rel))
     }
 
     fn read(&self, rel: &Path) -> Result<Option<Vec<u8>>, String> {
@@ -193,7 +193,7 @@ impl LoadedConfig {
     pub fn load(explicit: Option<&Path>, root: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
         match (explicit, root) {
             (Some(path), _) => {
-                let name = crate::source::fs::display_path(path);
+                let name = crate::paths::display_path(path);
                 let bytes = read_regular(path, MAX_CONFIG_FILE).map_err(|e| ConfigError::Read(e.to_string()))?;
                 let base = path
                     .parent()

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostics;
-use crate::inspect::Inspection;
+use crate::inspection::Inspection;
 
 /// How many scan errors a report lists; past that they are counted only.
 pub const MAX_LISTED_ERRORS: usize = 1000;

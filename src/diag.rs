@@ -75,3 +75,20 @@ impl Diagnostics {
         }
     }
 }
+
+/// An error and its causes, as one line: "cannot read X: permission denied". A cause whose words the line already
+/// holds (an error that quotes its own source) is not repeated.
+pub fn error_chain(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(text.as_str()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::rules::{Confidence, Severity};
+use crate::severity::{Confidence, Severity};
 
 /// A secret's raw text. `Debug` and `Display` never show it; use [`Secret::expose`] deliberately.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -1,6 +1,6 @@
 //! Characters that do not show but can sit inside a key and break its match: a zero-width space pasted from a
 //! chat, a soft hyphen from a word processor, a byte-order mark in the middle of a file. Content holding any is
-//! scanned once more with them removed ([`crate::inspect`]); a key found only then is marked
+//! scanned once more with them removed ([`crate::content::inspect`]); a key found only then is marked
 //! `decoded: invisible` and reported at its place in the original content.
 
 /// The `decoded` value of a key found with invisible characters removed.

@@ -24,12 +24,35 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::finding::{Secret, redact};
-use crate::rules::RuleSet;
-use crate::scan::{PlaceholderFilter, Scanner};
 
-/// The scanner whose rules say what is key-shaped: the run's rules once [`use_scanner`] is called, else the
-/// built-in rules.
-static SCANNER: OnceLock<Arc<Scanner>> = OnceLock::new();
+/// What says which text is key-shaped. `text` sits below the rules and the matcher, so it holds no scanner of its
+/// own: a higher layer hands one in ([`use_key_finder`], [`use_builtin_key_finder`]); `crate::scan` implements
+/// it for its `Scanner`.
+pub trait KeyFinder: Send + Sync {
+    /// Every key-shaped byte span of `text`, sorted by position, each with the index of the rule that found it:
+    /// rule matches without the boundary, entropy and placeholder checks a finding must pass.
+    fn key_shaped(&self, text: &[u8]) -> Vec<KeySpan>;
+    /// How many leading characters of `key`, found by rule `rule`, are its provider's known prefix (shown whole
+    /// in the redacted form).
+    fn known_prefix_len(&self, rule: usize, key: &str) -> usize;
+}
+
+/// A key-shaped span found by a [`KeyFinder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpan {
+    pub range: Range<usize>,
+    /// The finder's index of the rule that matched.
+    pub rule: usize,
+}
+
+/// Builds the finder of the built-in rules, used until (or unless) the run's own is installed.
+pub type BuiltinKeyFinder = fn() -> Option<Arc<dyn KeyFinder>>;
+
+/// The finder whose rules say what is key-shaped: the run's rules once [`use_key_finder`] is called, else the
+/// built-in rules (built on first use by the builder given to [`use_builtin_key_finder`]).
+static FINDER: OnceLock<Arc<dyn KeyFinder>> = OnceLock::new();
+/// How to build the finder of the built-in rules; installed by the command layer at start.
+static BUILTIN_FINDER: OnceLock<BuiltinKeyFinder> = OnceLock::new();
 /// Secrets redacted whole and in fragments: see [`protect`] and [`protect_sent`].
 static PROTECTED: RwLock<Protected> = RwLock::new(Protected {
     secrets: Vec::new(),
@@ -122,27 +145,43 @@ const MAX_EXCERPT_RUN: usize = 12;
 
 /// Makes the run's rules (built-in and user rules) the ones that decide what is key-shaped. The first call wins;
 /// later ones are ignored (one process runs one command).
-pub fn use_scanner(scanner: Arc<Scanner>) {
-    let _ = SCANNER.set(scanner);
+pub fn use_key_finder(finder: Arc<dyn KeyFinder>) {
+    let _ = FINDER.set(finder);
 }
 
-fn scanner() -> Option<&'static Scanner> {
+/// Says how to build the finder of the built-in rules, the one used when no run's finder is installed (before
+/// the rules are loaded, and in commands that load none). The first call wins.
+pub fn use_builtin_key_finder(build: BuiltinKeyFinder) {
+    let _ = BUILTIN_FINDER.set(build);
+}
+
+fn finder() -> Option<&'static dyn KeyFinder> {
     thread_local! {
-        /// Set while this thread builds the built-in scanner, so that text shown meanwhile does not recurse.
+        /// Set while this thread builds the built-in finder, so that text shown meanwhile does not recurse.
         static BUILDING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
-    if let Some(scanner) = SCANNER.get() {
-        return Some(scanner);
+    if let Some(finder) = FINDER.get() {
+        return Some(finder.as_ref());
     }
+    let build = BUILTIN_FINDER.get().copied().or(test_support::BUILTIN)?;
     if BUILDING.with(|b| b.replace(true)) {
         return None;
     }
-    let builtin = RuleSet::builtin()
-        .ok()
-        .and_then(|rules| Scanner::new(rules, PlaceholderFilter::default()).ok());
+    let builtin = build();
     BUILDING.with(|b| b.set(false));
     let builtin = builtin?;
-    Some(SCANNER.get_or_init(|| Arc::new(builtin)))
+    Some(FINDER.get_or_init(|| builtin).as_ref())
+}
+
+/// Unit tests run without the command layer that installs the built-in finder: they get it from here.
+#[cfg(test)]
+mod test_support {
+    pub const BUILTIN: Option<super::BuiltinKeyFinder> = Some(crate::scan::builtin_key_finder);
+}
+
+#[cfg(not(test))]
+mod test_support {
+    pub const BUILTIN: Option<super::BuiltinKeyFinder> = None;
 }
 
 /// Makes `secret` (the admin key) redacted in every output, even with `--show-secrets` and whatever its shape:
@@ -167,22 +206,22 @@ pub fn protect_sent(secret: &Secret) {
 /// protected secret with its own.
 pub fn redact_keys(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
-    if let Some(scanner) = scanner() {
-        let matches = scanner.find_key_shaped(text.as_bytes());
+    if let Some(finder) = finder() {
+        let matches = finder.key_shaped(text.as_bytes());
         if !matches.is_empty() {
             let mut redacted = String::with_capacity(text.len());
             let mut pos = 0;
             for m in matches {
                 // Matches are byte spans of UTF-8 text; a span that does not fall on character boundaries
                 // (a rule matching part of a multi-byte character) is widened to the characters it touches.
-                let start = floor_char_boundary(text, m.start).max(pos);
-                let end = ceil_char_boundary(text, m.end);
+                let start = floor_char_boundary(text, m.range.start).max(pos);
+                let end = ceil_char_boundary(text, m.range.end);
                 if start >= end {
                     continue;
                 }
                 redacted.push_str(&text[pos..start]);
                 let key = &text[start..end];
-                redacted.push_str(&redact(key, scanner.rule(m.rule).known_prefix_len(key)));
+                redacted.push_str(&redact(key, finder.known_prefix_len(m.rule, key)));
                 pos = end;
             }
             redacted.push_str(&text[pos..]);

@@ -13,10 +13,13 @@ use std::io::ErrorKind;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
+pub use crate::diag::error_chain;
 use crate::exit::ExitStatus;
 
 /// Parses the command line, runs the command and maps any error to exit code 2.
 pub fn main() -> ExitStatus {
+    // Outside text is redacted by the built-in rules until (or unless) a command loads the run's own.
+    crate::text::use_builtin_key_finder(crate::scan::builtin_key_finder);
     let cli = Cli::parse();
     // Before any thread starts: libgit2's options are globals without a lock.
     crate::source::git::open_repositories_of_other_owners();
@@ -45,23 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Clean)
         }
     }
-}
-
-/// An error and its causes, as one line: "cannot read X: permission denied". A cause whose words the line already
-/// holds (an error that quotes its own source) is not repeated.
-pub fn error_chain(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(text.as_str()) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 /// A closed pipe (`keyhound scan | head`) is not an error.

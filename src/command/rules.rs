@@ -5,7 +5,8 @@ use std::io::Write;
 use crate::cli::RulesCommand;
 use crate::config::LoadedConfig;
 use crate::exit::ExitStatus;
-use crate::rules::{RuleSet, examples, load_rule_path};
+use crate::rules::{RuleSet, load_rule_path};
+use crate::scan::examples;
 use crate::text::{escape_controls, for_terminal};
 
 use super::setup::rule_set;

@@ -43,7 +43,7 @@ pub fn scanner(args: &RuleArgs, config: &LoadedConfig) -> anyhow::Result<Arc<Sca
     let placeholders =
         PlaceholderFilter::with_extra(config.config.placeholder_words.clone(), config.placeholder_regexes()?);
     let scanner = Arc::new(Scanner::new(rules, placeholders).context("cannot build the keyword prefilter")?);
-    crate::text::use_scanner(Arc::clone(&scanner));
+    crate::text::use_key_finder(Arc::clone(&scanner) as Arc<dyn crate::text::KeyFinder>);
     Ok(scanner)
 }
 

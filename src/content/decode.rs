@@ -8,8 +8,7 @@
 //! again, to a bounded depth. A key found this way is reported at the place of the encoded text, with how it
 //! was found (`base64`, `percent`, `escape`, chained with `>`).
 
-use base64::Engine as _;
-
+pub use crate::decoder::Decoder;
 use crate::scan::Scanner;
 
 /// A key found in decoded text.
@@ -27,44 +26,6 @@ pub struct Decoded {
 /// How much decoded text one piece of content may produce in all, on top of its own size: a bound on the work
 /// that a file full of hints can cause.
 const BUDGET_BASE: usize = 1 << 20;
-
-/// The encodings recognised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Decoder {
-    // The order gives each decoder its slot in `windows`.
-    Base64,
-    Percent,
-    Escape,
-}
-
-impl Decoder {
-    pub fn name(self) -> &'static str {
-        match self {
-            Decoder::Base64 => "base64",
-            Decoder::Percent => "percent",
-            Decoder::Escape => "escape",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Decoder> {
-        match name {
-            "base64" => Some(Decoder::Base64),
-            "percent" => Some(Decoder::Percent),
-            "escape" => Some(Decoder::Escape),
-            _ => None,
-        }
-    }
-
-    /// Decodes `text`; `None` when it does not decode to something different.
-    pub fn decode(self, text: &[u8]) -> Option<Vec<u8>> {
-        let decoded = match self {
-            Decoder::Base64 => decode_base64(text)?,
-            Decoder::Percent => percent_encoding::percent_decode(text).collect(),
-            Decoder::Escape => unescape(text),
-        };
-        (decoded != text && !decoded.is_empty()).then_some(decoded)
-    }
-}
 
 /// Every key in encoded text in `content`, `depth` decodings deep (0: none). `hints` are the signs of encoded
 /// text that the scanner's pass over `content` met ([`Scanner::find_with_hints`]).
@@ -312,93 +273,6 @@ fn is_escaped_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'\\' | b'-' | b'_' | b'/' | b'.')
 }
 
-/// Base64 in either alphabet, padded or not; a trailing partial group is dropped.
-fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    let mut normalised: Vec<u8> = text
-        .iter()
-        .filter(|&&b| !matches!(b, b'=' | b'\n' | b'\r' | b' ' | b'\t'))
-        .map(|&b| match b {
-            b'-' => b'+',
-            b'_' => b'/',
-            other => other,
-        })
-        .collect();
-    if normalised.len() % 4 == 1 {
-        normalised.pop();
-    }
-    // Lenient about the last character's spare bits: a run can end in a character or two of what follows the
-    // encoding (`---` after a YAML value), which then decode to a stray byte at the end, not to no text at all.
-    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_allow_trailing_bits(true)
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
-    );
-    LENIENT.decode(&normalised).ok()
-}
-
-/// JSON and JavaScript escapes: `\uXXXX` (with surrogate pairs), `\xXX`, and `\` before any other character.
-fn unescape(text: &[u8]) -> Vec<u8> {
-    let hex = |bytes: &[u8]| -> Option<u32> {
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|s| u32::from_str_radix(s, 16).ok())
-    };
-    let mut out = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        if text[i] != b'\\' || i + 1 >= text.len() {
-            out.push(text[i]);
-            i += 1;
-            continue;
-        }
-        match text[i + 1] {
-            b'u' => match text.get(i + 2..i + 6).and_then(hex) {
-                Some(high @ 0xD800..=0xDBFF) => {
-                    let low = (text.get(i + 6..i + 8) == Some(b"\\u"))
-                        .then(|| text.get(i + 8..i + 12).and_then(hex))
-                        .flatten()
-                        .filter(|low| (0xDC00..=0xDFFF).contains(low));
-                    match low.and_then(|low| char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))) {
-                        Some(c) => {
-                            out.extend_from_slice(c.to_string().as_bytes());
-                            i += 12;
-                        }
-                        None => {
-                            out.push(b'?');
-                            i += 6;
-                        }
-                    }
-                }
-                Some(code) => {
-                    let c = char::from_u32(code).unwrap_or('?');
-                    out.extend_from_slice(c.to_string().as_bytes());
-                    i += 6;
-                }
-                None => {
-                    out.push(b'u');
-                    i += 2;
-                }
-            },
-            b'x' => match text.get(i + 2..i + 4).and_then(hex) {
-                Some(byte) => {
-                    out.push(byte as u8);
-                    i += 4;
-                }
-                None => {
-                    out.push(b'x');
-                    i += 2;
-                }
-            },
-            other => {
-                out.push(other);
-                i += 2;
-            }
-        }
-    }
-    out
-}
-
 /// Is decoded text worth scanning: nearly all printable ASCII or whitespace (random bytes from a window that
 /// was not really base64 are not)?
 fn looks_like_text(bytes: &[u8]) -> bool {
@@ -411,6 +285,8 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
     use crate::rules::RuleSet;
     use crate::scan::PlaceholderFilter;

@@ -5,12 +5,14 @@
 
 pub mod archive;
 pub mod decode;
+pub mod inspect;
 
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::Finding;
-use crate::inspect::{BinaryPolicy, inspect};
+use crate::inspection::BinaryPolicy;
 use crate::scan::Scanner;
+use inspect::inspect;
 
 /// How deep the content layer looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,21 +8,9 @@ pub mod sarif;
 use std::io::Write;
 
 use crate::finding::Finding;
+pub use crate::format::Format;
 use crate::rules::RuleSet;
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Readable report: location, rule, redacted key and the masked line.
-    Human,
-    /// One JSON document: `{"format_version": 1, "tool": …, "findings": […]}`.
-    Json,
-    /// One JSON object per finding per line.
-    Jsonl,
-    /// SARIF 2.1.0, for GitHub code scanning and other SARIF consumers.
-    Sarif,
-}
+pub use crate::source::git::{OtherObjects, RepositoryInfo};
 
 /// What a reporter needs besides the findings.
 #[derive(Debug)]
@@ -74,7 +62,7 @@ impl SourceRoot {
             uri.push_str(&sarif::path_to_uri(component));
         }
         uri.push('/');
-        let prefix = crate::source::fs::display_path(dir);
+        let prefix = crate::paths::display_path(dir);
         let prefix = if prefix == "." { String::new() } else { prefix };
         Some(SourceRoot { prefix, uri })
     }
@@ -100,28 +88,6 @@ impl ReportContext<'_> {
         }
         (sarif::path_to_uri(path), false)
     }
-}
-
-/// A scanned repository, as SARIF's `versionControlProvenance` wants it.
-#[derive(Debug, Clone, Default)]
-pub struct RepositoryInfo {
-    pub uri: Option<String>,
-    pub revision: Option<String>,
-    pub branch: Option<String>,
-    /// The repository's working tree is the report's `%SRCROOT%`.
-    pub workdir_is_root: bool,
-    /// How findings name the repository (`repository` of a finding).
-    pub label: String,
-    /// Object directories of other repositories read as this one's (alternates, a `.git` file).
-    pub other_objects: Vec<OtherObjects>,
-}
-
-/// An object directory of another repository that a scanned repository reads as its own.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct OtherObjects {
-    pub object_directory: String,
-    /// The file that names it: the repository's `objects/info/alternates` (or an alternate's), or its `.git` file.
-    pub named_by: String,
 }
 
 /// Writes `findings` in `format`. Every reporter gets the findings with their outside text already through

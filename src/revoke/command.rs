@@ -109,7 +109,7 @@ pub fn after_scan(
     if let Err(err) = verify_and_revoke(&mut findings, args, output, baseline) {
         eprintln!(
             "keyhound: error: {}",
-            crate::text::for_message(&crate::command::error_chain(&err))
+            crate::text::for_message(&crate::diag::error_chain(&err))
         );
     }
     findings

@@ -274,7 +274,7 @@ const MAX_ENCODED_SPAN: usize = 8 << 10;
 /// How a finding's secret was found, from its `decoded` field: the content's UTF-16 encoding (the span is taken
 /// in the decoded text), then the decoders of the encoded text at the span.
 struct Chain {
-    utf16: Option<crate::inspect::Encoding>,
+    utf16: Option<crate::inspection::Encoding>,
     /// The key was found with invisible characters removed from its span.
     invisible: bool,
     decoders: Vec<crate::content::decode::Decoder>,
@@ -292,7 +292,7 @@ impl Chain {
         };
         for (i, name) in text.split('>').enumerate() {
             if i == 0
-                && let Some(encoding) = crate::inspect::Encoding::from_name(name)
+                && let Some(encoding) = crate::inspection::Encoding::from_name(name)
             {
                 chain.utf16 = Some(encoding);
             } else if i == 0 && name == crate::invisible::DECODED {
@@ -357,12 +357,12 @@ fn read_span(
     finding: &JsonFinding,
     len: usize,
     exact: bool,
-    utf16: Option<crate::inspect::Encoding>,
+    utf16: Option<crate::inspection::Encoding>,
 ) -> Result<Vec<u8>, String> {
     let slice = |content: &[u8]| -> Result<Vec<u8>, String> {
         let content = match utf16 {
             Some(encoding) => {
-                std::borrow::Cow::Owned(crate::inspect::decode_as(strip_bom(content), encoding).into_bytes())
+                std::borrow::Cow::Owned(crate::content::inspect::decode_as(strip_bom(content), encoding).into_bytes())
             }
             None => std::borrow::Cow::Borrowed(content),
         };

@@ -23,7 +23,7 @@ use super::keys::LeakedKey;
 pub const PROBE_THREADS: usize = 4;
 
 /// The default time budget for probing all the keys of a run (`--verify-timeout`).
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(crate::cli::DEFAULT_VERIFY_TIMEOUT_SECS);
 
 /// What a probe found.
 #[derive(Debug, Clone)]

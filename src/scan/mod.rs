@@ -5,14 +5,17 @@
 //! through boundary, entropy and placeholder checks done in code, since the regex crate has no look-around.
 
 mod entropy;
+pub mod examples;
+mod key_finder;
 pub mod location;
 mod placeholder;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::content::decode::Decoder;
+use crate::decoder::Decoder;
 use crate::rules::{Rule, RuleSet};
 pub use entropy::shannon_entropy;
+pub use key_finder::builtin_key_finder;
 pub use placeholder::PlaceholderFilter;
 
 /// A rule match in a buffer: the byte span of the secret.
@@ -666,7 +669,7 @@ mod tests {
 
     mod properties {
         use super::*;
-        use crate::inspect::inspect;
+        use crate::content::inspect::inspect;
         use proptest::prelude::*;
 
         /// A legacy key or a 164-character project key, random in the parts that are random.

@@ -12,6 +12,7 @@ use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::Finding;
 use crate::input::{InputError, describe_io};
+pub use crate::paths::display_path;
 use crate::scan::Scanner;
 use crate::source::ignore_files;
 
@@ -362,14 +363,6 @@ impl Visitor<'_, '_> {
         );
         self.found.extend(found);
     }
-}
-
-/// The path as the user would write it: `src/main.rs` rather than `./src/main.rs`.
-pub fn display_path(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    text.strip_prefix("./")
-        .map(str::to_string)
-        .unwrap_or_else(|| text.into_owned())
 }
 
 /// The last `depth` components of `path`: the path relative to the root it was found under.

@@ -1,5 +1,5 @@
 //! Where content comes from: a working tree, stdin, git history. Each source feeds bytes to
-//! [`crate::inspect::inspect`] and labels the findings with their provenance.
+//! [`crate::content::inspect::inspect`] and labels the findings with their provenance.
 
 pub mod fs;
 pub mod git;

@@ -201,8 +201,15 @@ impl Tips {
     }
 }
 
+/// The walk of what only reflogs reach and what nothing reaches (`--all-objects`): it adds to the walker's
+/// enumeration, given the ref names and the commits already walked (which it extends), and returns the summary
+/// for the note. The caller hands it in ([`super::unreachable::add`]), so that this module, whose walker it
+/// drives, does not depend on it.
+pub(super) type UnreachableWalk =
+    dyn Fn(&mut Walker<'_, '_>, &[String], &mut HashSet<Oid>, &Diagnostics, &mut Counts) -> String;
+
 /// Walks the selected commits parents-first and collects every blob not seen before. With `all_objects` (only
-/// for [`Selection::All`]), then what only reflogs reach and what nothing reaches (see [`super::unreachable`]).
+/// for [`Selection::All`]), then what only reflogs reach and what nothing reaches, by that walk.
 ///
 /// `on_commit` is handed each commit the refs reach (the first ones of [`Enumeration::commits`]) when the walk
 /// reads it to order the commits, on the thread that read it, so that its message is scanned without reading it
@@ -211,7 +218,7 @@ pub fn enumerate(
     objects: &Objects<'_>,
     label: &str,
     selection: &Selection,
-    all_objects: bool,
+    all_objects: Option<&UnreachableWalk>,
     diag: &Diagnostics,
     counts: &mut Counts,
     on_commit: &OnCommit<'_>,
@@ -306,10 +313,12 @@ pub fn enumerate(
     }
     walker.out.reachable_commits = walker.out.commits.len();
     walker.out.tags = tips.tags;
-    if all_objects && *selection == Selection::All {
+    if let Some(unreachable) = all_objects
+        && *selection == Selection::All
+    {
         let mut walked: HashSet<Oid> = walker.out.commits.iter().copied().collect();
         walked.extend(&graph.outside);
-        let found = super::unreachable::add(&mut walker, &reference_names, &mut walked, diag, counts);
+        let found = unreachable(&mut walker, &reference_names, &mut walked, diag, counts);
         diag.note(format!("{label}: --all-objects: {found}"));
     }
     walker.out.trees.shrink_to_fit();

@@ -7,10 +7,10 @@ use git2::Oid;
 use super::enumerate::Enumeration;
 use super::objects::Objects;
 use super::{HistoryOptions, format_git_time};
+use crate::content::inspect::inspect;
 use crate::counts::Counts;
 use crate::diag::Diagnostics;
 use crate::finding::{Finding, GitProvenance};
-use crate::inspect::inspect;
 use crate::scan::Scanner;
 
 /// The path findings in a commit message are reported under.

@@ -33,12 +33,11 @@ use git2::{Oid, Repository};
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::{Finding, GitProvenance, Occurrence};
-use crate::report::RepositoryInfo;
 use crate::scan::Scanner;
 
 pub use enumerate::{BlobIntro, Enumeration, NO_COMMIT, Selection, UNREACHABLE_BLOB_PATH};
 use objects::{LooseObjects, Objects};
-pub use other_repos::other_object_dirs;
+pub use other_repos::{OtherObjects, other_object_dirs};
 pub use staged::scan_staged;
 
 /// The first line of a git LFS pointer file.
@@ -171,6 +170,21 @@ pub(crate) fn open_with_own_packs(git_dir: &Path) -> Result<Repository, git2::Er
     Ok(repo)
 }
 
+/// A scanned repository, as SARIF's `versionControlProvenance` wants it (re-exported by [`crate::report`], which
+/// reads it).
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryInfo {
+    pub uri: Option<String>,
+    pub revision: Option<String>,
+    pub branch: Option<String>,
+    /// The repository's working tree is the report's `%SRCROOT%`.
+    pub workdir_is_root: bool,
+    /// How findings name the repository (`repository` of a finding).
+    pub label: String,
+    /// Object directories of other repositories read as this one's (alternates, a `.git` file).
+    pub other_objects: Vec<OtherObjects>,
+}
+
 /// Facts about a repository for SARIF's version-control provenance.
 pub fn repository_info(repo: &Repository) -> RepositoryInfo {
     let uri = repo
@@ -222,7 +236,11 @@ pub fn scan_history(
         &objects,
         label,
         &options.selection,
-        options.all_objects,
+        options
+            .all_objects
+            .then_some(&|walker, references, walked, diag, counts| {
+                unreachable::add(walker, references, walked, diag, counts).to_string()
+            }),
         diag,
         &mut counts,
         &|commit, counts| messages::scan_message_of(scanner, commit, options, counts),

@@ -9,7 +9,13 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::report::OtherObjects;
+/// An object directory of another repository that a scanned repository reads as its own.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OtherObjects {
+    pub object_directory: String,
+    /// The file that names it: the repository's `objects/info/alternates` (or an alternate's), or its `.git` file.
+    pub named_by: String,
+}
 
 /// The object directories of other repositories that `repo` (found from `scanned`) reads: its git directory
 /// when the `.git` file discovery went through names one outside that file's directory, and what its alternates

@@ -1,6 +1,7 @@
-//! Checks every rule against its own examples: `keyhound rules test` and the test suite both use this.
+//! Checks every rule against its own examples with the matcher: `keyhound rules test` and the test suite both use
+//! this. It lives with the matcher, not the rules, because it runs a [`Scanner`].
 
-use super::{Confidence, Rule, RuleSet};
+use crate::rules::{Confidence, Rule, RuleSet};
 use crate::scan::{PlaceholderFilter, Scanner};
 
 /// One example that does not behave as its rule file says.
@@ -110,7 +111,7 @@ fn check_positive(
 fn check_context(
     scanner: &Scanner,
     rule: &Rule,
-    context: &super::Context,
+    context: &crate::rules::Context,
     example: &str,
     failures: &mut Vec<ExampleFailure>,
 ) {
@@ -266,7 +267,7 @@ source = "test"
         );
         let rules = parse_rule_file(
             &text,
-            super::super::RuleOrigin::Builtin("test.toml"),
+            crate::rules::RuleOrigin::Builtin("test.toml"),
             &mut crate::rules::RuleBudget::full(),
         )
         .expect("rule file loads");

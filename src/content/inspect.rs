@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::finding::{Finding, Fingerprint, Location, Secret, redact};
+pub use crate::inspection::{BinaryPolicy, Encoding, Inspection};
 use crate::scan::Scanner;
 use crate::scan::location::{LineColumn, LineCounter, line_end};
 
@@ -15,51 +16,6 @@ pub const ALLOW_MARKERS: &[&str] = &["keyhound:allow", "gitleaks:allow", "pragma
 const BINARY_SNIFF_LEN: usize = 8 * 1024;
 /// How much of the line to show on either side of a secret in the context.
 const CONTEXT_RADIUS: usize = 60;
-
-/// What to do with binary content (content with a NUL byte in its first 8 KiB).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum BinaryPolicy {
-    /// Scan it like text (keys end up in build artefacts); findings show no context line.
-    #[default]
-    Scan,
-    /// Skip it.
-    Skip,
-}
-
-/// The outcome of inspecting one piece of content.
-#[derive(Debug, Default)]
-pub struct Inspection {
-    pub findings: Vec<Finding>,
-    /// The content was binary and skipped by policy.
-    pub skipped_binary: bool,
-    /// Findings dropped because their line holds an allow marker.
-    pub allowed: usize,
-}
-
-/// A text encoding that content was decoded from before a scan of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Utf16Le,
-    Utf16Be,
-}
-
-impl Encoding {
-    /// The name findings carry in their `decoded` field.
-    pub fn name(self) -> &'static str {
-        match self {
-            Encoding::Utf16Le => "utf-16le",
-            Encoding::Utf16Be => "utf-16be",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Encoding> {
-        match name {
-            "utf-16le" => Some(Encoding::Utf16Le),
-            "utf-16be" => Some(Encoding::Utf16Be),
-            _ => None,
-        }
-    }
-}
 
 /// Scans `bytes`, labelling findings with `path`.
 ///
