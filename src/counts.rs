@@ -136,15 +136,29 @@ pub struct Counts {
     pub errors_omitted: u64,
 }
 
+/// How content was found to be over `--max-file-size`.
+#[derive(Debug, Clone, Copy)]
+pub enum Oversize {
+    /// Its size was known before it was read.
+    Of(u64),
+    /// It grew past the limit while it was read (a file being written).
+    Grew,
+    /// A stream with no size beforehand (standard input) ran past the limit.
+    Stream,
+}
+
 /// Why content over `--max-file-size` was not scanned: a scan error, since a key in it would go unseen.
-pub fn over_max_file_size(size: Option<u64>, max: u64) -> String {
+pub fn over_max_file_size(oversize: Oversize, max: u64) -> String {
     let max = bytesize::ByteSize(max).display().iec();
-    match size {
-        Some(size) => format!(
+    match oversize {
+        Oversize::Of(size) => format!(
             "not scanned: {} is over --max-file-size {max} (raise the limit to scan it)",
             bytesize::ByteSize(size).display().iec()
         ),
-        None => format!("not scanned: it grew past --max-file-size {max} while it was read"),
+        Oversize::Grew => format!("not scanned: it grew past --max-file-size {max} while it was read"),
+        Oversize::Stream => {
+            format!("not scanned: it is larger than --max-file-size {max} (raise the limit to scan it)")
+        }
     }
 }
 

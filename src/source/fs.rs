@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use globset::GlobSet;
 use ignore::{WalkBuilder, WalkState};
 
-use crate::counts::{Counts, ErrorKind, ScanError};
+use crate::counts::{Counts, ErrorKind, Oversize, ScanError};
 use crate::diag::Diagnostics;
 use crate::finding::Finding;
 use crate::input::{InputError, describe_io};
@@ -304,13 +304,13 @@ impl Visitor<'_, '_> {
             Ok(meta) => meta.len(),
             Err(err) => return unreadable(&mut self.counts, err),
         };
-        let too_large = |counts: &mut Counts, size: Option<u64>| {
+        let too_large = |counts: &mut Counts, oversize: Oversize| {
             counts.too_large += 1;
-            let reason = crate::counts::over_max_file_size(size, walk.options.max_file_size);
+            let reason = crate::counts::over_max_file_size(oversize, walk.options.max_file_size);
             counts.fail(walk.diag, ScanError::new(ErrorKind::File, label, reason));
         };
         if size > walk.options.max_file_size {
-            return too_large(&mut self.counts, Some(size));
+            return too_large(&mut self.counts, Oversize::Of(size));
         }
         let mut buffer = std::mem::take(&mut self.buffer);
         match read_whole(&mut file, size, walk.options.max_file_size, &mut buffer) {
@@ -320,7 +320,7 @@ impl Visitor<'_, '_> {
                     bar.inc(len as u64);
                 }
             }
-            Ok(None) => too_large(&mut self.counts, None),
+            Ok(None) => too_large(&mut self.counts, Oversize::Grew),
             Err(err) => unreadable(&mut self.counts, err),
         }
         self.buffer = buffer;
@@ -338,7 +338,7 @@ impl Visitor<'_, '_> {
         {
             Ok(_) if buffer.len() as u64 > max => {
                 self.counts.too_large += 1;
-                let reason = crate::counts::over_max_file_size(None, max).replace("grew past", "is larger than");
+                let reason = crate::counts::over_max_file_size(Oversize::Stream, max);
                 self.counts
                     .fail(self.walk.diag, ScanError::new(ErrorKind::Input, STDIN_LABEL, reason));
             }

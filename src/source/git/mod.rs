@@ -525,7 +525,8 @@ impl Job<'_> {
             // Only at an excluded path (as far as the walk knows): not a part of the scan that was missed.
             Ok(BlobOutcome::TooLarge(_)) if excluded_here => worker.counts.excluded += 1,
             Ok(BlobOutcome::TooLarge(size)) => {
-                let reason = crate::counts::over_max_file_size(Some(size), self.options.max_file_size);
+                let reason =
+                    crate::counts::over_max_file_size(crate::counts::Oversize::Of(size), self.options.max_file_size);
                 let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path})"), reason);
                 worker.counts.fail(self.diag, error.in_repository(self.label));
             }

@@ -237,7 +237,8 @@ impl BlobReader<'_, '_> {
             }
             Ok(Err(size)) => {
                 counts.too_large += 1;
-                let reason = crate::counts::over_max_file_size(Some(size), self.options.max_file_size);
+                let reason =
+                    crate::counts::over_max_file_size(crate::counts::Oversize::Of(size), self.options.max_file_size);
                 let error = ScanError::new(ErrorKind::Blob, format!("{oid} ({path}, staged)"), reason);
                 counts.fail(self.diag, error.in_repository(label));
                 None
