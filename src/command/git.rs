@@ -124,7 +124,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     }
     crate::source::fs::sort_findings(&mut findings);
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
-    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
+    let findings = super::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
     let scanned = Scanned {
         findings,
         repositories,

@@ -4,6 +4,7 @@ mod git;
 mod hook;
 mod merge;
 mod output;
+mod revoke;
 mod rules;
 mod scan;
 mod setup;
@@ -40,7 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Git(args) => git::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Rules(command) => rules::run(command),
-        Command::Revoke(args) => crate::revoke::command::run(args),
+        Command::Revoke(args) => revoke::run(args),
         Command::InstallHook(args) => hook::run(args),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

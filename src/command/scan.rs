@@ -35,7 +35,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         _ => SourceRoot::for_dir(Path::new(".")),
     };
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
-    let findings = crate::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
+    let findings = super::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
     let scanned = Scanned {
         findings,
         repositories: Vec::new(),

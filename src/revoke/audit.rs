@@ -7,19 +7,23 @@
 //! - `action`: `probe`, `match`, `delete-attempt`, `delete`, `service-account-delete-attempt`,
 //!   `service-account-delete`, `confirm`.
 //! - `dry_run`: `true` unless `--yes`.
+//! - `provider`: the key's provider, as in reports (`openai`, `anthropic`).
 //! - `fingerprint`: the leaked key's fingerprint, as in reports.
 //! - `key`: the leaked key, redacted (`sk-proj-AbCd…wXyZ`).
-//! - `kind`: the key's kind: `project`, `service-account`, `admin`, `none`, `legacy`.
-//! - `key_id`, `project_id`: the matched key and its project; `service_account_id` for service-account
-//!   deletions.
+//! - `kind`: the key's kind, as its rule says: `project`, `service-account`, `admin`, `none`, `legacy` for
+//!   OpenAI; `api`, `admin-api`, ... for others.
+//! - `key_id`, `project_id`: the matched key and its project (OpenAI) or workspace (Anthropic);
+//!   `service_account_id` for service-account deletions.
 //! - `http_status`, `request_id`: the response's status and `x-request-id` header.
-//! - `key_organization`, `admin_organization`: the organisations OpenAI named (`openai-organization`) for the
-//!   leaked key's probe and for the admin key's requests: the evidence of whose key it is.
+//! - `key_organization`, `admin_organization`: the organisations the provider named (`openai-organization`,
+//!   `anthropic-organization-id`) for the leaked key's probe and for the admin key's requests: the evidence of
+//!   whose key it is.
 //! - `proof`: on `match` lines, `same-organization`, `redacted-value` or `not-proven`.
 //! - `outcome`: `live`/`dead`/`unknown` (probe); `matched`/`planned`/`ambiguous`/`no-match`/
-//!   `other-organization`/`not-proven` (match); `sent` (attempts); `deleted`/`gone`/`failed`/`no-answer`
-//!   (deletions); `revoked`/`still-live`/`unconfirmed` (confirm).
-//! - `message`: details for people (OpenAI's error message, the candidates of an ambiguous match).
+//!   `other-organization`/`not-proven`/`by-hand` (match); `sent` (attempts); `deleted`/`disabled`/`gone`/
+//!   `failed`/`no-answer` (deletions, and `disable` for providers that disable rather than delete);
+//!   `revoked`/`still-live`/`unconfirmed` (confirm).
+//! - `message`: details for people (the provider's error message, the candidates of an ambiguous match).
 //!
 //! The key itself and the admin key are never written.
 
@@ -59,6 +63,7 @@ pub struct Entry {
     pub time: String,
     pub action: &'static str,
     pub dry_run: bool,
+    pub provider: Option<String>,
     pub fingerprint: Option<String>,
     pub key: Option<String>,
     pub kind: Option<String>,
@@ -83,6 +88,7 @@ impl Entry {
     pub fn about(key: &LeakedKey, action: &'static str, outcome: impl Into<String>) -> Entry {
         Entry {
             action,
+            provider: Some(key.provider.clone()),
             fingerprint: Some(key.fingerprint.0.clone()),
             key: Some(key.redacted.clone()),
             kind: Some(key.kind.clone()),
@@ -261,6 +267,7 @@ mod tests {
         let raw = "sk-proj-e7njtS5pFbUcguGv1dHS84ExMaIWYiHaFUX1m1s97mCfvhcH";
         let key = LeakedKey {
             secret: Secret::new(raw),
+            provider: "openai".into(),
             rule_id: "openai-project-key".into(),
             kind: "project".into(),
             redacted: "sk-proj-e7nj…vhcH".into(),

@@ -1,5 +1,6 @@
-//! The HTTP client for OpenAI's API: one base URL, a timeout on every request, no redirects, bounded retries
-//! with exponential backoff and jitter, and at most [`MAX_BODY_BYTES`] read of any answer.
+//! The HTTP client for a provider's API: one base URL, one way of sending the credential ([`AuthStyle`]), a
+//! timeout on every request, no redirects, bounded retries with exponential backoff and jitter, and at most
+//! [`MAX_BODY_BYTES`] read of any answer.
 //!
 //! The client returns every HTTP answer as a [`Reply`], whatever its status, once retries are over: what a 401
 //! or a 400 means depends on the call, and callers decide. Only the absence of a (usable) answer is an error.
@@ -12,12 +13,25 @@ use std::time::{Duration, Instant};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use serde::Deserialize;
 
 use crate::finding::Secret;
 
-/// Where requests go unless `--api-base` or `KEYHOUND_OPENAI_API_BASE` say otherwise.
+/// Where OpenAI requests go unless `--api-base` or `KEYHOUND_OPENAI_API_BASE` say otherwise.
 pub const DEFAULT_API_BASE: &str = "https://api.openai.com";
+
+/// How a request carries its credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthStyle {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// The key alone in the named header (`x-api-key`, `x-goog-api-key`, `api-key`).
+    Header(&'static str),
+}
+
+/// The most response headers an answer keeps, and the longest value kept: a server cannot grow memory through
+/// them.
+const MAX_HEADERS: usize = 64;
+const MAX_HEADER_VALUE: usize = 512;
 
 /// How many times one request is sent at most (the first try included).
 pub const MAX_TRIES: u32 = 4;
@@ -107,13 +121,13 @@ pub struct Reply {
     /// The path and query the request went to (never holding a key).
     pub path: String,
     pub status: u16,
-    /// The `x-request-id` header, which OpenAI support asks for.
+    /// The `x-request-id` (or `request-id`) header, which providers' support asks for. Shown: cleaned.
     pub request_id: Option<String>,
     /// `Location`, for a (never followed) redirect.
     pub location: Option<String>,
-    /// `openai-organization`: "the organization associated with the request", as OpenAI documents it (API
-    /// reference, "Debugging requests"). It tells whose key a leaked key is.
-    pub organization: Option<String>,
+    /// The answer's headers as sent (names lower-case), at most [`MAX_HEADERS`], each value at most
+    /// [`MAX_HEADER_VALUE`] bytes; raw, so read them with [`Reply::header`], which cleans them.
+    pub headers: Vec<(String, String)>,
     pub body: String,
     /// How many times the request was sent.
     pub tries: u32,
@@ -121,25 +135,33 @@ pub struct Reply {
     pub out_of_time: bool,
 }
 
-/// The error object OpenAI sends: `{"error": {"message", "type", "param", "code"}}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The error object most providers send: `{"error": {"message", "type", "param", "code"}}` (OpenAI, Anthropic,
+/// Groq, ...), or Google's `{"error": {"code": 400, "message", "status", "details": [{"reason"}]}}`. Fields of
+/// another type than expected (a numeric `code`) are read as text; a missing one is `None`.
+#[derive(Debug, Clone, Default)]
 pub struct ApiErrorBody {
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default, rename = "type")]
     pub kind: Option<String>,
-    #[serde(default)]
     pub param: Option<String>,
-    #[serde(default)]
     pub code: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ApiErrorBody,
+    /// Google's `status` (`INVALID_ARGUMENT`).
+    pub status: Option<String>,
+    /// Google's `details[].reason` (`API_KEY_INVALID`).
+    pub reasons: Vec<String>,
 }
 
 impl Reply {
+    /// The header `name` (lower-case), trimmed and through the choke point for outside text; `None` when absent or
+    /// empty. Provider modules read the headers that say whose key it is (`openai-organization`,
+    /// `anthropic-organization-id`) with it.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| crate::text::for_message(v.trim()))
+            .filter(|v| !v.is_empty())
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -186,9 +208,41 @@ impl Reply {
     }
 }
 
-/// Parses OpenAI's error envelope.
+/// Parses a provider's error envelope: an object with an `error` object (or, as some providers send, an
+/// `error` string beside a `message`).
 pub fn parse_error(body: &str) -> Option<ApiErrorBody> {
-    serde_json::from_str::<ErrorEnvelope>(body).ok().map(|e| e.error)
+    use serde_json::Value;
+    let value: Value = serde_json::from_str(body).ok()?;
+    let text = |v: Option<&Value>| -> Option<String> {
+        match v? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    match value.get("error")? {
+        Value::Object(error) => Some(ApiErrorBody {
+            message: text(error.get("message")),
+            kind: text(error.get("type")),
+            param: text(error.get("param")),
+            code: text(error.get("code")),
+            status: text(error.get("status")),
+            reasons: error
+                .get("details")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|d| text(d.get("reason")))
+                .collect(),
+        }),
+        Value::String(error) => Some(ApiErrorBody {
+            message: text(value.get("message")).or_else(|| Some(error.clone())),
+            code: Some(error.clone()),
+            ..ApiErrorBody::default()
+        }),
+        _ => None,
+    }
 }
 
 /// What one try produced, as far as retrying is concerned.
@@ -301,11 +355,17 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
 }
 
-/// Normalises an API base: no trailing `/` or `/v1` (paths carry `/v1/...` themselves). Only HTTPS, except
-/// plain HTTP to the loopback interface (a local test server or proxy).
+/// Normalises an OpenAI API base: no trailing `/` or `/v1` (paths carry `/v1/...` themselves). Only HTTPS,
+/// except plain HTTP to the loopback interface (a local test server or proxy).
 pub fn normalize_base(base: &str) -> Result<String, ConfigError> {
+    normalize_base_with(base, Some("/v1"))
+}
+
+/// Normalises an API base: no trailing `/`, nor `strip` (OpenAI's `/v1`, which its paths carry themselves);
+/// only HTTPS, except plain HTTP to the loopback interface.
+pub fn normalize_base_with(base: &str, strip: Option<&str>) -> Result<String, ConfigError> {
     let mut text = base.trim().trim_end_matches('/').to_string();
-    if let Some(stripped) = text.strip_suffix("/v1") {
+    if let Some(stripped) = strip.and_then(|suffix| text.strip_suffix(suffix)) {
         text = stripped.trim_end_matches('/').to_string();
     }
     let url = reqwest::Url::parse(&text).map_err(|_| ConfigError::BadUrl(base.to_string()))?;
@@ -340,12 +400,35 @@ pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
     timeout: Duration,
+    auth: AuthStyle,
+    /// Headers every request carries (`anthropic-version`).
+    fixed: Vec<(&'static str, &'static str)>,
 }
 
 impl Client {
-    /// A client for `base` (normalised with [`normalize_base`]) with `timeout` on every request.
+    /// A client for OpenAI at `base` (normalised with [`normalize_base`]) with `timeout` on every request.
     pub fn new(base: &str, timeout: Duration) -> Result<Client, ConfigError> {
-        let base = normalize_base(base)?;
+        Client::build(normalize_base(base)?, timeout, AuthStyle::Bearer, &[])
+    }
+
+    /// A client for a provider at `base` (normalised with [`normalize_base_with`] and `strip`), sending the
+    /// credential as `auth` and the `fixed` headers on every request.
+    pub fn for_api(
+        base: &str,
+        strip: Option<&str>,
+        timeout: Duration,
+        auth: AuthStyle,
+        fixed: &[(&'static str, &'static str)],
+    ) -> Result<Client, ConfigError> {
+        Client::build(normalize_base_with(base, strip)?, timeout, auth, fixed)
+    }
+
+    fn build(
+        base: String,
+        timeout: Duration,
+        auth: AuthStyle,
+        fixed: &[(&'static str, &'static str)],
+    ) -> Result<Client, ConfigError> {
         let http = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .retry(reqwest::retry::never())
@@ -354,7 +437,13 @@ impl Client {
             .user_agent(concat!("keyhound/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::Build(e.to_string()))?;
-        Ok(Client { http, base, timeout })
+        Ok(Client {
+            http,
+            base,
+            timeout,
+            auth,
+            fixed: fixed.to_vec(),
+        })
     }
 
     /// The normalised base URL.
@@ -363,7 +452,7 @@ impl Client {
     }
 
     pub fn get(&self, path: &str, bearer: &Secret, policy: RetryPolicy) -> Result<Reply, TransportError> {
-        self.send(reqwest::Method::GET, path, bearer, policy, None)
+        self.send(reqwest::Method::GET, path, bearer, policy, None, None)
     }
 
     /// Like [`Client::get`], but nothing runs past `deadline`: each try's timeout is cut to the time left, and
@@ -375,15 +464,37 @@ impl Client {
         policy: RetryPolicy,
         deadline: Instant,
     ) -> Result<Reply, TransportError> {
-        self.send(reqwest::Method::GET, path, bearer, policy, Some(deadline))
+        self.send(reqwest::Method::GET, path, bearer, policy, Some(deadline), None)
     }
 
     pub fn delete(&self, path: &str, bearer: &Secret, policy: RetryPolicy) -> Result<Reply, TransportError> {
-        self.send(reqwest::Method::DELETE, path, bearer, policy, None)
+        self.send(reqwest::Method::DELETE, path, bearer, policy, None, None)
     }
 
-    /// Sends `method path` with `Authorization: Bearer <bearer>` until an answer is final under `policy` (or
-    /// `deadline` leaves no time for another try).
+    /// `POST path` with a JSON body.
+    pub fn post(
+        &self,
+        path: &str,
+        bearer: &Secret,
+        body: &serde_json::Value,
+        policy: RetryPolicy,
+    ) -> Result<Reply, TransportError> {
+        self.send(reqwest::Method::POST, path, bearer, policy, None, Some(body))
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub fn patch(
+        &self,
+        path: &str,
+        bearer: &Secret,
+        body: &serde_json::Value,
+        policy: RetryPolicy,
+    ) -> Result<Reply, TransportError> {
+        self.send(reqwest::Method::PATCH, path, bearer, policy, None, Some(body))
+    }
+
+    /// Sends `method path` with the credential (as the client's [`AuthStyle`] says) until an answer is final
+    /// under `policy` (or `deadline` leaves no time for another try).
     fn send(
         &self,
         method: reqwest::Method,
@@ -391,11 +502,13 @@ impl Client {
         bearer: &Secret,
         policy: RetryPolicy,
         deadline: Option<Instant>,
+        body: Option<&serde_json::Value>,
     ) -> Result<Reply, TransportError> {
-        let method_name: &'static str = if method == reqwest::Method::DELETE {
-            "DELETE"
-        } else {
-            "GET"
+        let method_name: &'static str = match method {
+            reqwest::Method::DELETE => "DELETE",
+            reqwest::Method::POST => "POST",
+            reqwest::Method::PATCH => "PATCH",
+            _ => "GET",
         };
         let failed = |failure: Failure, message: &str, tries: u32| TransportError {
             method: method_name,
@@ -407,7 +520,11 @@ impl Client {
         // Whatever a server echoes of the credential, whole or in pieces, is redacted from here on.
         crate::text::protect_sent(bearer);
         let url = format!("{}{path}", self.base);
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", bearer.expose())).map_err(|_| {
+        let credential = match self.auth {
+            AuthStyle::Bearer => format!("Bearer {}", bearer.expose()),
+            AuthStyle::Header(_) => bearer.expose().to_string(),
+        };
+        let mut auth = HeaderValue::from_str(&credential).map_err(|_| {
             failed(
                 Failure::Other,
                 "the key holds characters that cannot be sent in a header",
@@ -429,7 +546,7 @@ impl Client {
                 ));
             }
             tries += 1;
-            let outcome = self.try_once(&method, method_name, &url, path, &auth, tries, timeout);
+            let outcome = self.try_once(&method, method_name, &url, path, &auth, body, tries, timeout);
             let decision = match &outcome {
                 Ok((reply, wait)) => {
                     let code = reply.error_code();
@@ -462,6 +579,7 @@ impl Client {
         url: &str,
         path: &str,
         auth: &HeaderValue,
+        body: Option<&serde_json::Value>,
         tries: u32,
         timeout: Duration,
     ) -> Result<(Reply, Option<Duration>), (TransportError, Attempt<'static>)> {
@@ -485,12 +603,18 @@ impl Client {
                 failed(Failure::Timeout, message, Attempt::Timeout)
             }
         };
-        let sent = self
-            .http
-            .request(method.clone(), url)
-            .header(AUTHORIZATION, auth.clone())
-            .timeout(timeout)
-            .send();
+        let mut request = self.http.request(method.clone(), url).timeout(timeout);
+        request = match self.auth {
+            AuthStyle::Bearer => request.header(AUTHORIZATION, auth.clone()),
+            AuthStyle::Header(name) => request.header(name, auth.clone()),
+        };
+        for (name, value) in &self.fixed {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let sent = request.send();
         let mut response = match sent {
             Ok(response) => response,
             Err(err) if err.is_timeout() => return Err(timed_out()),
@@ -531,11 +655,11 @@ impl Client {
             method: method_name,
             path: path.to_string(),
             status,
-            request_id: header("x-request-id").map(|id| crate::text::for_message(&id)),
-            organization: header("openai-organization")
-                .map(|org| crate::text::for_message(org.trim()))
-                .filter(|org| !org.is_empty()),
+            request_id: header("x-request-id")
+                .or_else(|| header("request-id"))
+                .map(|id| crate::text::for_message(&id)),
             location: header("location"),
+            headers: kept_headers(&headers),
             body: String::from_utf8_lossy(&body).into_owned(),
             tries,
             out_of_time: false,
@@ -561,6 +685,22 @@ fn out_of_time(
             Err(error)
         }
     }
+}
+
+/// The headers an answer keeps: at most [`MAX_HEADERS`], values cut at [`MAX_HEADER_VALUE`] bytes, values that
+/// are not text dropped.
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = value.to_str().ok()?;
+            Some((
+                name.as_str().to_string(),
+                crate::text::truncate_chars(value, MAX_HEADER_VALUE),
+            ))
+        })
+        .take(MAX_HEADERS)
+        .collect()
 }
 
 /// Why a body was not read.

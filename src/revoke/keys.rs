@@ -1,4 +1,4 @@
-//! Getting the raw OpenAI keys back: from findings in memory, or from a report by re-reading the place each
+//! Getting the raw keys back: from findings in memory, or from a report by re-reading the place each
 //! finding was reported at.
 //!
 //! Reports are redacted, so `revoke --from` re-reads each finding's file (its path is relative to the current
@@ -16,14 +16,15 @@ use crate::source::fs::STDIN_LABEL;
 use crate::source::git::messages;
 use crate::source::git::objects::{LooseObjects, Objects};
 
-use super::PROVIDER;
-
-/// One unique leaked OpenAI key and where it was found.
+/// One unique leaked key and where it was found.
 #[derive(Debug, Clone)]
 pub struct LeakedKey {
     pub secret: Secret,
+    /// The rule's provider (`openai`, `anthropic`): which provider module handles the key.
+    pub provider: String,
     pub rule_id: String,
-    /// The rule's kind: `project`, `service-account`, `admin`, `none`, `legacy`.
+    /// The rule's kind: `project`, `service-account`, `admin`, `none`, `legacy` for OpenAI; `api`, `admin-api`,
+    /// `oauth-access` and so on for others.
     pub kind: String,
     /// The key as reports show it.
     pub redacted: String,
@@ -33,26 +34,6 @@ pub struct LeakedKey {
 }
 
 impl LeakedKey {
-    pub fn is_admin(&self) -> bool {
-        self.kind == "admin"
-    }
-
-    pub fn is_legacy(&self) -> bool {
-        self.kind == "legacy"
-    }
-
-    /// The kind for people: "project key", "admin key".
-    pub fn kind_label(&self) -> String {
-        match self.kind.as_str() {
-            "admin" => "admin key".into(),
-            "project" => "project key".into(),
-            "service-account" => "service account key".into(),
-            "none" => "user key (sk-None)".into(),
-            "legacy" => "legacy user key".into(),
-            other => format!("{other} key"),
-        }
-    }
-
     /// The first place and how many more.
     pub fn place_summary(&self) -> String {
         match self.places.as_slice() {
@@ -63,9 +44,10 @@ impl LeakedKey {
     }
 }
 
-/// An OpenAI finding whose key could not be recovered from a report.
+/// A finding whose key could not be recovered from a report.
 #[derive(Debug, Clone)]
 pub struct Unrecovered {
+    pub provider: String,
     pub redacted: String,
     pub kind: String,
     pub fingerprint: Fingerprint,
@@ -73,26 +55,22 @@ pub struct Unrecovered {
     pub reasons: Vec<String>,
 }
 
-/// The OpenAI keys of a set of findings.
+/// The keys of a set of findings.
 #[derive(Debug, Default)]
 pub struct Collected {
     pub keys: Vec<LeakedKey>,
     pub unrecovered: Vec<Unrecovered>,
-    /// Findings of other providers, left alone.
+    /// Findings left alone: of a provider keyhound has no module for, or (in a report) of a rule that is not
+    /// built in.
     pub other_providers: usize,
 }
 
-/// Is this an OpenAI finding (the only ones verified and revoked)?
-pub fn is_openai(provider: &str) -> bool {
-    provider == PROVIDER
-}
-
-/// The unique OpenAI keys among findings held in memory, in order of first appearance.
-pub fn from_findings(findings: &[Finding]) -> Collected {
+/// The unique keys among findings held in memory whose provider `known` accepts, in order of first appearance.
+pub fn from_findings(findings: &[Finding], known: &dyn Fn(&str) -> bool) -> Collected {
     let mut collected = Collected::default();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for finding in findings {
-        if !is_openai(&finding.provider) {
+        if !known(&finding.provider) {
             collected.other_providers += 1;
             continue;
         }
@@ -108,6 +86,7 @@ pub fn from_findings(findings: &[Finding]) -> Collected {
                 index.insert(finding.secret.expose(), collected.keys.len());
                 collected.keys.push(LeakedKey {
                     secret: finding.secret.clone(),
+                    provider: finding.provider.clone(),
                     rule_id: finding.rule_id.clone(),
                     kind: finding.kind.clone(),
                     redacted: finding.redacted.clone(),
@@ -120,18 +99,19 @@ pub fn from_findings(findings: &[Finding]) -> Collected {
     collected
 }
 
-/// The OpenAI keys of a JSON or JSON Lines report, recovered from the places the findings were reported at.
-pub fn from_report(path: &Path) -> Result<Collected, ReadReportError> {
-    Ok(recover(read_report(path)?.findings))
+/// The keys of a JSON or JSON Lines report whose provider `known` accepts, recovered from the places the findings
+/// were reported at.
+pub fn from_report(path: &Path, known: &dyn Fn(&str) -> bool) -> Result<Collected, ReadReportError> {
+    Ok(recover(read_report(path)?.findings, known))
 }
 
 /// Recovers the keys of report findings: findings are grouped by fingerprint, and each key is taken from the
 /// first of its places whose text still has that fingerprint.
 ///
-/// Nothing in a report is trusted: a finding counts as an OpenAI key only if its `rule_id` is a built-in OpenAI
-/// rule (whose kind, not the report's, decides how the key is probed), and a key is used only if it is a whole
-/// match of that rule with the reported fingerprint.
-pub fn recover(findings: Vec<JsonFinding>) -> Collected {
+/// Nothing in a report is trusted: a finding counts only if its `rule_id` is a built-in rule of a provider `known`
+/// accepts (whose provider and kind, not the report's, decide where and how the key is probed), and a key is used
+/// only if it is a whole match of that rule with the reported fingerprint.
+pub fn recover(findings: Vec<JsonFinding>, known: &dyn Fn(&str) -> bool) -> Collected {
     let mut collected = Collected::default();
     let Ok(rules) = RuleSet::builtin() else {
         return collected;
@@ -139,7 +119,7 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
     let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
     let mut groups: Vec<(Fingerprint, &Rule, Vec<JsonFinding>)> = Vec::new();
     for finding in findings {
-        let Some(rule) = rules.find(&finding.rule_id).filter(|rule| is_openai(&rule.provider)) else {
+        let Some(rule) = rules.find(&finding.rule_id).filter(|rule| known(&rule.provider)) else {
             collected.other_providers += 1;
             continue;
         };
@@ -171,6 +151,7 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
             Some(secret) => collected.keys.push(LeakedKey {
                 redacted: redact(&secret, rule.known_prefix_len(&secret)),
                 secret: Secret::new(secret),
+                provider: rule.provider.clone(),
                 rule_id: rule.id.clone(),
                 kind: rule.kind.clone(),
                 fingerprint,
@@ -185,6 +166,7 @@ pub fn recover(findings: Vec<JsonFinding>) -> Collected {
                     redact(&first.secret, rule.known_prefix_len(&first.secret))
                 };
                 collected.unrecovered.push(Unrecovered {
+                    provider: rule.provider.clone(),
                     redacted: shown,
                     kind: rule.kind.clone(),
                     fingerprint,
@@ -538,13 +520,13 @@ mod tests {
         let path = dir.path().join("a.env");
         std::fs::write(&path, format!("# x\nKEY={KEY}\n")).expect("write");
         let name = path.display().to_string();
-        let collected = recover(vec![json_finding(&name, 2, 5, 8)]);
+        let collected = recover(vec![json_finding(&name, 2, 5, 8)], &any);
         assert_eq!(collected.keys.len(), 1);
         assert_eq!(collected.keys[0].secret.expose(), KEY);
         assert_eq!(collected.keys[0].redacted, "sk-proj-e7nj…vhcH");
 
         // Only the reported offset is read: a stale or forged one recovers nothing.
-        let collected = recover(vec![json_finding(&name, 2, 5, 3)]);
+        let collected = recover(vec![json_finding(&name, 2, 5, 3)], &any);
         assert!(collected.keys.is_empty());
         assert!(
             collected.unrecovered[0].reasons[0].contains("not a key of rule"),
@@ -554,7 +536,7 @@ mod tests {
 
         // The file changed: nothing is recovered, and the reason says so.
         std::fs::write(&path, format!("# x\nKEY={}\n", KEY.replace('e', "E"))).expect("write");
-        let collected = recover(vec![json_finding(&name, 2, 5, 8)]);
+        let collected = recover(vec![json_finding(&name, 2, 5, 8)], &any);
         assert!(collected.keys.is_empty());
         assert_eq!(collected.unrecovered.len(), 1);
         assert!(collected.unrecovered[0].reasons[0].contains("no longer has the reported fingerprint"));
@@ -565,19 +547,28 @@ mod tests {
         let mut finding = json_finding("nowhere.env", 1, 1, 0);
         finding.secret = KEY.into();
         finding.redacted = false;
-        let collected = recover(vec![finding.clone()]);
+        let collected = recover(vec![finding.clone()], &any);
         assert_eq!(collected.keys.len(), 1);
         finding.secret = KEY.replace('e', "E");
-        let collected = recover(vec![finding]);
+        let collected = recover(vec![finding], &any);
         assert!(collected.keys.is_empty());
         assert!(!collected.unrecovered[0].redacted.contains("FbUcguGv1dHS84"));
     }
 
+    fn any(_: &str) -> bool {
+        true
+    }
+
     #[test]
-    fn other_providers_are_counted_and_left_alone() {
+    fn unknown_providers_and_rules_are_counted_and_left_alone() {
         let mut other = json_finding("x", 1, 1, 0);
         other.rule_id = "anthropic-api-key".into();
-        let collected = recover(vec![other]);
+        let collected = recover(vec![other.clone()], &|p| p == "openai");
+        assert_eq!(collected.other_providers, 1);
+        assert!(collected.keys.is_empty() && collected.unrecovered.is_empty());
+        // A rule that is not built in is never trusted, whatever provider the report claims.
+        other.rule_id = "my-own-rule".into();
+        let collected = recover(vec![other], &any);
         assert_eq!(collected.other_providers, 1);
         assert!(collected.keys.is_empty() && collected.unrecovered.is_empty());
     }

@@ -134,8 +134,19 @@ pub fn root() -> &'static Path {
 pub fn keyhound() -> Command {
     let mut cmd = Command::cargo_bin("keyhound").expect("the keyhound binary is built");
     cmd.current_dir(root()).env("NO_COLOR", "1").env("CI", "1");
+    // Tests never reach the internet: every provider's API is a closed port on loopback unless a test points
+    // it at its own fake, and no admin credential comes from the environment running the tests.
+    for provider in keyhound::revoke::provider::all() {
+        cmd.env(keyhound::revoke::provider::base_variable(*provider), CLOSED_PORT);
+        if let Some(revoker) = provider.revoker() {
+            cmd.env_remove(revoker.admin_variable());
+        }
+    }
     cmd
 }
+
+/// A loopback port nothing listens on: requests to it are refused at once.
+pub const CLOSED_PORT: &str = "http://127.0.0.1:9";
 
 /// `keyhound` run from `dir`.
 pub fn keyhound_in(dir: &Path) -> Command {

@@ -190,6 +190,11 @@ pub(crate) fn assert_no_raw_keys(text: &str, what: &str) {
 /// liveness probe (`/v1/models`, or the admin-key listing with `limit=1` for admin keys), nothing else.
 pub(crate) fn assert_key_routing(requests: &[Recorded]) {
     for request in requests {
+        assert!(
+            !format!("{request:?}").contains(ANTHROPIC),
+            "another provider's key reached OpenAI: {}",
+            request.url
+        );
         let bearer = request.bearer().unwrap_or_default();
         if bearer == ADMIN {
             assert!(
@@ -304,7 +309,13 @@ fn a_dry_run_plans_and_deletes_nothing() {
     );
 
     assert!(out.contains("dry run"), "{out}");
-    assert!(out.contains("1 finding(s) of other providers left alone"), "{out}");
+    // The Anthropic key is Anthropic's: probed there (here a closed port: no verdict), never sent to OpenAI.
+    let anthropic = block(&out, "sk-ant-api0…tBAA");
+    assert!(
+        anthropic.contains("Anthropic API key (anthropic-api-key)"),
+        "{anthropic}"
+    );
+    assert!(anthropic.contains("status:  unknown"), "{anthropic}");
     let unique = block(&out, "sk-proj-e7nj…vhcH");
     assert!(unique.contains("status:  live"), "{unique}");
     assert!(unique.contains("key_unique"), "{unique}");
@@ -821,9 +832,10 @@ fn scan_verify_fills_the_status_of_openai_findings_only() {
         status(2)
     );
     assert_eq!(status(3)["status"], "live");
-    assert!(status(4).is_null(), "other providers are not verified");
+    // The Anthropic key is verified at Anthropic's API (here a closed port), never at OpenAI's.
+    assert_eq!(status(4)["status"], "unknown", "{}", status(4));
     let err = stderr(&output);
-    assert!(err.contains("1 finding(s) of other providers are left alone"), "{err}");
+    assert!(err.contains("Anthropic API requests go to http://127.0.0.1:9"), "{err}");
     assert_no_raw_keys(&format!("{}{err}", stdout(&output)), "output");
 
     let requests = fake.requests();
