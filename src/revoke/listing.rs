@@ -230,7 +230,9 @@ where
     })
 }
 
-fn listing_error(reply: &Reply, credential: &Credential) -> ListError {
+/// The error for a listing request that was answered with a failure: a rejected admin credential (401, 403), or
+/// another status.
+pub fn listing_error(reply: &Reply, credential: &Credential) -> ListError {
     if reply.status == 401 || reply.status == 403 {
         return ListError::AdminKeyRejected {
             variable: credential.variable,

@@ -363,11 +363,11 @@ fn a_dry_run_plans_and_deletes_nothing() {
     let admin = block(&out, &LEAKED_ADMIN[..13]);
     assert!(admin.contains("plan:    delete admin key key_admin_leaked"), "{admin}");
 
-    let summary = out.lines().last().unwrap_or_default();
-    assert!(
-        summary.starts_with("keyhound: revoke summary: 7 OpenAI key(s)"),
-        "{summary}"
-    );
+    // One summary per provider: OpenAI's, then Anthropic's.
+    let summary = out
+        .lines()
+        .find(|l| l.starts_with("keyhound: revoke summary: 7 OpenAI key(s)"))
+        .unwrap_or_else(|| panic!("no OpenAI summary:\n{out}"));
     assert!(
         summary.contains("3 planned") && summary.contains("1 already dead"),
         "{summary}"
@@ -376,7 +376,13 @@ fn a_dry_run_plans_and_deletes_nothing() {
 
     let lines = audit_lines(&log);
     assert!(lines.iter().all(|l| l["dry_run"] == true));
-    assert_eq!(lines.iter().filter(|l| l["action"] == "probe").count(), 7);
+    let probes = |provider: &str| {
+        lines
+            .iter()
+            .filter(|l| l["action"] == "probe" && l["provider"] == provider)
+            .count()
+    };
+    assert_eq!((probes("openai"), probes("anthropic")), (7, 1));
     assert!(
         lines
             .iter()
@@ -756,15 +762,38 @@ fn a_show_secrets_report_is_used_directly_and_checked() {
 }
 
 #[test]
-fn only_openai_findings_are_considered() {
-    let dir = tree_with(&[ANTHROPIC]);
+fn keys_of_other_providers_never_reach_openai() {
+    let dir = tree_with(&[UNIQUE, ANTHROPIC]);
     write_report(dir.path());
     let fake = FakeOpenAi::start(org());
-    let output = revoke(dir.path(), &fake, None, &[]);
-    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    // With OpenAI's admin key only: the Anthropic key is probed at Anthropic's API (a closed port here) and left
+    // to a person; OpenAI hears nothing of it.
+    let output = revoke(dir.path(), &fake, Some(ADMIN), &[]);
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
     let out = stdout(&output);
-    assert_eq!(out.matches("other providers").count(), 1, "{out}");
-    assert!(fake.requests().is_empty());
+    assert!(
+        out.contains("keyhound: 2 key(s) (1 OpenAI, 1 Anthropic) in report.json"),
+        "{out}"
+    );
+    assert!(out.contains("plan:    delete project API key key_unique"), "{out}");
+    assert_key_routing(&fake.requests());
+    assert!(
+        out.contains("ANTHROPIC_ADMIN_KEY is not set, so keyhound cannot revoke it; revoke it by hand at https://console.anthropic.com/settings/keys"),
+        "{out}"
+    );
+    assert!(out.contains("keyhound: revoke summary: 1 Anthropic key(s)"), "{out}");
+    // With only Anthropic keys and no Anthropic admin key: a setup error naming the variable, and nothing sent.
+    let dir = tree_with(&[ANTHROPIC]);
+    write_report(dir.path());
+    let before = fake.requests().len();
+    let output = revoke(dir.path(), &fake, Some(ADMIN), &[]);
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("ANTHROPIC_ADMIN_KEY is not set"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(fake.requests().len(), before, "{:?}", fake.requests());
 }
 
 #[test]
