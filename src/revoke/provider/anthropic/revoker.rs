@@ -65,9 +65,11 @@ struct Actor {
 /// An API key as the Admin API lists it. Every field but `id` is optional, and enums are open.
 #[derive(Debug, Clone, Deserialize)]
 struct ApiKey {
+    /// As listed: for request paths only, never shown.
     id: String,
+    /// `id` through the choke point for outside text: for people.
     #[serde(skip)]
-    listed_id: String,
+    shown_id: String,
     #[serde(default)]
     name: Option<String>,
     /// `active`, `inactive`, `archived`, `expired`.
@@ -99,7 +101,7 @@ impl ApiKey {
 
     fn candidate(&self) -> Candidate {
         let shown_workspace = self.listed_workspace().map(crate::text::for_message);
-        let mut description = self.id.clone();
+        let mut description = self.shown_id.clone();
         if let Some(name) = self.name.as_deref().filter(|n| !n.is_empty()) {
             description.push_str(&format!(" \"{name}\""));
         }
@@ -122,8 +124,8 @@ impl ApiKey {
             description.push_str(&format!(" at {created}"));
         }
         Candidate {
-            id: self.id.clone(),
-            listed_id: self.listed_id.clone(),
+            id: self.shown_id.clone(),
+            listed_id: self.id.clone(),
             hint: self.listed_hint.clone(),
             pool: "api",
             scope: shown_workspace,
@@ -138,13 +140,12 @@ impl ApiKey {
 
 impl Identified for ApiKey {
     fn id(&self) -> &str {
-        &self.listed_id
+        &self.id
     }
 
     fn clean(&mut self) {
-        self.listed_id = self.id.clone();
+        self.shown_id = crate::text::for_message(&self.id);
         self.listed_hint = self.partial_key_hint.clone();
-        self.id = crate::text::for_message(&self.id);
         for text in [
             &mut self.name,
             &mut self.status,
@@ -372,7 +373,7 @@ mod tests {
     #[test]
     fn hints_show_few_random_characters() {
         assert_eq!(random_chars_shown("sk-ant-api03-R2D...igAA"), 5);
-        assert_eq!(random_chars_shown("sk-ant-api03-R2DxxxxxxxxxxxxxxxY...igAA"), 18);
+        assert_eq!(random_chars_shown("sk-ant-api03-R2DxxxxxxxxxxxxxxxY...igAA"), 21);
         assert_eq!(random_chars_shown("no hint"), 0);
     }
 
