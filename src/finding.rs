@@ -197,6 +197,10 @@ pub struct Finding {
     pub repository: Option<String>,
     pub git: Option<GitProvenance>,
     pub verification: Option<Verification>,
+    /// What would hide this finding (`inline marker \`keyhound:allow\``, `the baseline`), on a finding that
+    /// `--verify` kept to probe it: such a finding is reported only when its key is live, so that a stale
+    /// suppression cannot hide a working key.
+    pub allowed: Option<String>,
 }
 
 #[cfg(test)]

@@ -71,6 +71,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         content: crate::content::Options {
             // A range's own allow markers are judged against its base (see `source::git::range_allows`).
             keep_allowed: matches!(selection, Selection::Range { .. }) && !args.trust_added_allow_markers,
+            // --verify probes what an allow marker hides too, and reports it when it is live.
+            keep_honoured: args.verify.verify || args.verify.revoke,
             ..content_options(&args.content, &config)?
         },
         exclude: config.exclude_set()?,
@@ -124,7 +126,9 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     }
     crate::source::fs::sort_findings(&mut findings);
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
-    let findings = super::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
+    let (findings, allowed_inline) =
+        super::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
+    counts.allowed += allowed_inline;
     let scanned = Scanned {
         findings,
         repositories,

@@ -1,13 +1,14 @@
 //! `keyhound revoke --from REPORT`, and `--verify` / `--revoke` after `scan` and `git`: arguments to the
 //! revocation library's own options.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::cli::{OutputArgs, RevokeArgs, RevokeOptions, VerifyArgs};
 use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
-use crate::finding::Finding;
+use crate::finding::{Finding, Liveness, Verification};
 use crate::revoke::Options;
 
 /// The library's options from the command line's.
@@ -43,32 +44,84 @@ pub fn run(args: RevokeArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// Runs `--verify` and `--revoke` on the findings of a scan, before they are reported; returns them with their
-/// `verification` filled in (with either flag). The revocation plan goes to stderr so that stdout stays the
-/// report. Problems are printed and do not change the scan's exit code. Findings in the `--baseline` are left
-/// alone.
+/// `verification` filled in (with either flag), and how many findings an inline allow marker hid after all. The
+/// revocation plan goes to stderr so that stdout stays the report. Problems are printed and do not change the
+/// scan's exit code.
+///
+/// An allow never hides a live key: findings an inline marker covers (kept by the scan, marked `allowed`) and
+/// those in the `--baseline` are probed too, never revoked; a live one is reported anyway, still marked, and the
+/// others are hidden as they would have been.
 pub fn after_scan(
     mut findings: Vec<Finding>,
     args: &VerifyArgs,
     output: &OutputArgs,
     baseline: Option<&Baseline>,
     diag: &Diagnostics,
-) -> Vec<Finding> {
+) -> (Vec<Finding>, u64) {
     if !args.verify && !args.revoke {
-        return findings;
+        return (findings, 0);
     }
     if let Some(bar) = diag.progress() {
         bar.finish_and_clear();
     }
-    let considered: Vec<Finding> = findings
-        .iter()
-        .filter(|f| !baseline.is_some_and(|b| b.contains(&f.fingerprint)))
-        .cloned()
-        .collect();
+    const BASELINE: &str = "the baseline";
+    if let Some(baseline) = baseline {
+        for finding in findings.iter_mut().filter(|f| f.allowed.is_none()) {
+            if baseline.contains(&finding.fingerprint) {
+                finding.allowed = Some(BASELINE.to_string());
+            }
+        }
+    }
+    let (open, allowed): (Vec<Finding>, Vec<Finding>) = findings.iter().cloned().partition(|f| f.allowed.is_none());
     let options = options(&args.revoke_options, output.quiet);
-    let mut outcome = crate::revoke::run::after_scan(&considered, &options, args.revoke);
-    // With --verify too, a missing admin credential still lets the keys be verified: say so, then verify.
-    if args.verify
-        && args.revoke
+    let mut status = verify_or_revoke(&open, &options, args.verify, args.revoke);
+    // Keys that only allowed findings hold: probed, never revoked.
+    let unprobed: Vec<Finding> = allowed
+        .into_iter()
+        .filter(|f| !status.contains_key(f.secret.expose()))
+        .collect();
+    if !unprobed.is_empty() {
+        status.extend(verify_or_revoke(&unprobed, &options, true, false));
+    }
+    for finding in findings.iter_mut() {
+        if let Some(verification) = status.get(finding.secret.expose()) {
+            finding.verification = Some(verification.clone());
+        }
+    }
+    let mut hidden_inline = 0;
+    findings.retain_mut(|finding| {
+        let live = finding
+            .verification
+            .as_ref()
+            .is_some_and(|v| v.status == Liveness::Live);
+        match finding.allowed.as_deref() {
+            None => true,
+            Some(_) if live => true,
+            // Not live: the baseline hides it when the report is written, and counts it.
+            Some(BASELINE) => {
+                finding.allowed = None;
+                true
+            }
+            Some(_) => {
+                hidden_inline += 1;
+                false
+            }
+        }
+    });
+    (findings, hidden_inline)
+}
+
+/// The status of each key of `findings`, by key: probed, and with `revoke` revoked. A missing admin credential
+/// with `verify` too still lets the keys be verified; other errors are printed.
+fn verify_or_revoke(
+    findings: &[Finding],
+    options: &Options,
+    verify: bool,
+    revoke: bool,
+) -> HashMap<String, Verification> {
+    let mut outcome = crate::revoke::run::after_scan(findings, options, revoke);
+    if verify
+        && revoke
         && let Err(err) = &outcome
         && err.is::<crate::revoke::run::SetupError>()
     {
@@ -76,20 +129,13 @@ pub fn after_scan(
             "keyhound: error: {}",
             crate::text::for_message(&crate::diag::error_chain(err))
         );
-        outcome = crate::revoke::run::after_scan(&considered, &options, false);
+        outcome = crate::revoke::run::after_scan(findings, options, false);
     }
-    match outcome {
-        Ok(status) => {
-            for finding in findings.iter_mut() {
-                if let Some(verification) = status.get(finding.secret.expose()) {
-                    finding.verification = Some(verification.clone());
-                }
-            }
-        }
-        Err(err) => eprintln!(
+    outcome.unwrap_or_else(|err| {
+        eprintln!(
             "keyhound: error: {}",
             crate::text::for_message(&crate::diag::error_chain(&err))
-        ),
-    }
-    findings
+        );
+        HashMap::new()
+    })
 }

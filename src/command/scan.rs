@@ -24,18 +24,24 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
         follow_links: args.follow,
         threads: args.content.threads.unwrap_or(0),
         max_file_size: max_file_size(&args.content, &config)?,
-        content: content_options(&args.content, &config)?,
+        content: crate::content::Options {
+            // --verify probes what an allow marker hides too, and reports it when it is live.
+            keep_honoured: args.verify.verify || args.verify.revoke,
+            ..content_options(&args.content, &config)?
+        },
         exclude: config.exclude_set()?,
     };
     let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));
-    let (findings, counts) = scan_paths(&scanner, &args.paths, &options, &diag);
+    let (findings, mut counts) = scan_paths(&scanner, &args.paths, &options, &diag);
     // SARIF paths are relative to the scanned directory when there is one, else to the current directory.
     let source_root = match root {
         Some(dir) if args.paths.len() == 1 => SourceRoot::for_dir(dir),
         _ => SourceRoot::for_dir(Path::new(".")),
     };
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
-    let findings = super::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
+    let (findings, allowed_inline) =
+        super::revoke::after_scan(findings, &args.verify, &args.output, baseline.as_ref(), &diag);
+    counts.allowed += allowed_inline;
     let scanned = Scanned {
         findings,
         repositories: Vec::new(),

@@ -78,6 +78,7 @@ pub fn content_options(args: &ContentArgs, config: &LoadedConfig) -> anyhow::Res
             .or(config.max_archive_size()?)
             .unwrap_or(Options::DEFAULT_MAX_ARCHIVE_SIZE),
         keep_allowed: false,
+        keep_honoured: false,
     })
 }
 

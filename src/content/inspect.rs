@@ -39,6 +39,7 @@ pub fn inspect(scanner: &Scanner, bytes: &[u8], path: &str, options: &crate::con
     let text = Text {
         path,
         keep_allowed: options.keep_allowed,
+        keep_honoured: options.keep_honoured,
         anchored: &anchored,
     };
     let mut inspection = inspect_text(scanner, bytes, &text, raw_is_binary, None, decode_depth);
@@ -90,6 +91,8 @@ struct Text<'a> {
     path: &'a str,
     /// Keep the findings an allow marker covers, marked with it ([`crate::content::Options::keep_allowed`]).
     keep_allowed: bool,
+    /// Keep the findings an honoured marker covers, marked `allowed` ([`crate::content::Options::keep_honoured`]).
+    keep_honoured: bool,
     /// The context rules the path anchors ([`Scanner::path_anchors`]).
     anchored: &'a [usize],
 }
@@ -178,7 +181,7 @@ fn inspect_text(
             line_stops = (start.line_start, line_end(content, start.line_start));
         }
         let line_stop = line_stops.1;
-        if markers[at].is_some() && !text.keep_allowed {
+        if markers[at].is_some() && !text.keep_allowed && !text.keep_honoured {
             inspection.allowed += 1;
             continue;
         }
@@ -218,10 +221,13 @@ fn inspect_text(
             redacted: redacted.clone(),
             context,
             decoded: chain,
-            allow_marker: markers[at].map(str::to_string),
+            allow_marker: markers[at].filter(|_| text.keep_allowed).map(str::to_string),
             repository: None,
             git: None,
             verification: None,
+            allowed: markers[at]
+                .filter(|_| !text.keep_allowed)
+                .map(|marker| format!("inline marker `{marker}`")),
         });
     }
     inspection

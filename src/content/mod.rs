@@ -27,6 +27,9 @@ pub struct Options {
     /// Report the findings that an inline allow marker covers, marked with the marker, instead of dropping
     /// them: a range scan then honours only the markers its base revision already had.
     pub keep_allowed: bool,
+    /// Keep the findings that an honoured allow marker covers, with [`crate::finding::Finding::allowed`] saying
+    /// so, instead of dropping them: `--verify` probes them, and reports those whose key is live.
+    pub keep_honoured: bool,
 }
 
 impl Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             archive_depth: Options::DEFAULT_ARCHIVE_DEPTH,
             max_archive_size: Options::DEFAULT_MAX_ARCHIVE_SIZE,
             keep_allowed: false,
+            keep_honoured: false,
         }
     }
 }

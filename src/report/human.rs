@@ -107,6 +107,14 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 esc(marker)
             )?;
         }
+        if let Some(allowed) = &finding.allowed {
+            writeln!(
+                out,
+                "    {} hidden by {}, but the key is LIVE: reported anyway (the suppression is stale)",
+                paint(DIM, "allow"),
+                esc(allowed)
+            )?;
+        }
         if let Some(verification) = &finding.verification {
             writeln!(
                 out,

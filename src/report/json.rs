@@ -119,6 +119,10 @@ pub struct JsonFinding {
     pub git: Option<GitProvenance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// What would have hidden this finding (`inline marker \`keyhound:allow\``, `the baseline`): with `--verify`,
+    /// a suppressed finding whose key is live is reported anyway, marked with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_but_live: Option<String>,
 }
 
 impl JsonFinding {
@@ -147,6 +151,7 @@ impl JsonFinding {
             repository: finding.repository.clone(),
             git: finding.git.clone(),
             verification: finding.verification.clone(),
+            allowed_but_live: finding.allowed.clone(),
         }
     }
 }
@@ -259,6 +264,7 @@ impl JsonFinding {
             repository: self.repository,
             git: self.git,
             verification: self.verification,
+            allowed: self.allowed_but_live.map(|why| crate::text::bounded(&why, 100)),
         }
     }
 }

@@ -164,6 +164,9 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
             ". The `{marker}` next to it was added by the scanned commits and is not honoured"
         ));
     }
+    if let Some(allowed) = &finding.allowed {
+        message.push_str(&format!(". Hidden by {allowed}, but the key is live: reported anyway"));
+    }
     let (uri, base) = context.artifact_uri(&finding.path);
     let mut artifact = ArtifactLocation::builder().uri(uri).build();
     if base {
@@ -216,6 +219,9 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     }
     if let Some(marker) = &finding.allow_marker {
         properties.insert("allow_marker_not_honoured".to_string(), json!(marker));
+    }
+    if let Some(allowed) = &finding.allowed {
+        properties.insert("allowed_but_live".to_string(), json!(allowed));
     }
     let mut builder_result = SarifResult::builder()
         .rule_id(finding.rule_id.clone())

@@ -511,6 +511,7 @@ mod tests {
             repository: None,
             git: None,
             verification: None,
+            allowed_but_live: None,
         }
     }
 

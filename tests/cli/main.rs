@@ -1,5 +1,6 @@
 //! Integration tests: the real `keyhound` binary, run the way a user runs it.
 
+mod allowed_live;
 mod common;
 mod context;
 mod docs;

@@ -35,8 +35,8 @@ impl Base<'_, '_> {
     }
 }
 
-/// Drops the findings whose allow marker the base tree already had (counting them as allowed) and keeps the
-/// rest, marked. Findings no marker covers pass through. A base that cannot be read honours no marker.
+/// Drops the findings whose allow marker the base tree already had (counting them as allowed; with
+/// `keep_honoured`, keeps them marked [`Finding::allowed`] instead) and keeps the rest, marked. Findings no marker covers pass through. A base that cannot be read honours no marker.
 pub fn honour_base_markers(
     scanner: &Scanner,
     base: &Base<'_, '_>,
@@ -61,7 +61,7 @@ pub fn honour_base_markers(
     };
     let mut allowed_in_base: HashMap<String, HashSet<Fingerprint>> = HashMap::new();
     let mut kept = Vec::with_capacity(findings.len());
-    for finding in findings {
+    for mut finding in findings {
         if finding.allow_marker.is_none() || messages::is_message_path(&finding.path) {
             kept.push(finding);
             continue;
@@ -70,10 +70,17 @@ pub fn honour_base_markers(
         let allowed = allowed_in_base
             .entry(file.to_string())
             .or_insert_with(|| allowed_at(scanner, base.objects, tree, file, options, diag, label));
-        if allowed.contains(&finding.fingerprint) {
-            counts.allowed += 1;
-        } else {
+        if !allowed.contains(&finding.fingerprint) {
             kept.push(finding);
+        } else if options.content.keep_honoured {
+            // Honoured, and kept for --verify to probe: reported only if its key is live.
+            let marker = finding.allow_marker.take().unwrap_or_default();
+            kept.push(Finding {
+                allowed: Some(format!("inline marker `{marker}`")),
+                ..finding
+            });
+        } else {
+            counts.allowed += 1;
         }
     }
     kept
