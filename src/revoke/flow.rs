@@ -163,7 +163,10 @@ impl From<std::io::Error> for FlowError {
 pub struct Flow<'a> {
     pub provider: &'a dyn Provider,
     pub revoker: &'a dyn Revoker,
+    /// The provider's API: probes.
     pub client: &'a Client,
+    /// The admin API: listings and the requests that disable keys (often the same as `client`).
+    pub admin_client: &'a Client,
     pub admin: &'a Secret,
     pub audit: &'a AuditLog,
     pub settings: &'a Settings,
@@ -176,6 +179,8 @@ enum Proof {
     SameOrganization(String),
     /// No organisation was named on one side, but the listed hint shows this many random characters.
     RedactedValue(usize),
+    /// The listing itself identifies the whole key (said for people).
+    Listed(String),
 }
 
 impl Proof {
@@ -183,6 +188,7 @@ impl Proof {
         match self {
             Proof::SameOrganization(_) => "same-organization",
             Proof::RedactedValue(_) => "redacted-value",
+            Proof::Listed(_) => "listed-digest",
         }
     }
 
@@ -195,6 +201,7 @@ impl Proof {
                 "{provider} did not name the key's organisation, but its listed redacted value shows {n} random \
                  characters (at least {MIN_RANDOM_SHOWN}): a key of another organisation cannot match it by chance"
             ),
+            Proof::Listed(evidence) => evidence.clone(),
         }
     }
 }
@@ -202,18 +209,17 @@ impl Proof {
 impl Flow<'_> {
     /// Handles `keys` (probed as `probes`, in the same order); returns one result per key, in that order.
     pub fn run(&mut self, keys: &[LeakedKey], probes: &[Probe]) -> Result<Vec<KeyResult>, FlowError> {
-        let actionable: Vec<&LeakedKey> = keys
+        let actionable: Vec<(&LeakedKey, &Probe)> = keys
             .iter()
             .zip(probes)
             .filter(|(key, probe)| probe.liveness != Liveness::Dead && self.revoker.by_hand(key).is_none())
-            .map(|(key, _)| key)
             .collect();
         let inventory = if actionable.is_empty() {
             Inventory::default()
         } else {
             let mut budget = ListBudget::new();
             self.revoker
-                .inventory(self.client, self.admin, &actionable, &mut budget)?
+                .inventory(self.admin_client, self.admin, &actionable, &mut budget)?
         };
         // In the provider's order (admin keys last), and the admin credential in use (if it leaked) last of all.
         let mut order: Vec<usize> = (0..keys.len()).collect();
@@ -336,6 +342,9 @@ impl Flow<'_> {
         if let (Some(key_org), Some(_)) = (key_org, admin_org) {
             return Ok(Some(Proof::SameOrganization(key_org.to_string())));
         }
+        if let Some(evidence) = self.revoker.proves(matched, key) {
+            return Ok(Some(Proof::Listed(evidence)));
+        }
         let shown = self.revoker.random_shown(matched);
         if shown >= MIN_RANDOM_SHOWN {
             return Ok(Some(Proof::RedactedValue(shown)));
@@ -359,9 +368,9 @@ impl Flow<'_> {
         writeln!(self.out, "    match:   {}", matched.description)?;
         writeln!(
             self.out,
-            "    proof:   none: {label} named no organisation {missing} (no {} header), and the redacted value shows \
-             only {shown} random characters: a key of another organisation could match it by chance",
-            self.revoker.organization_header()
+            "    proof:   none: {label} named no organisation {missing} (no {}), and the redacted value shows only \
+             {shown} random characters: a key of another organisation could match it by chance",
+            self.revoker.organization_evidence()
         )?;
         writeln!(
             self.out,
@@ -409,7 +418,7 @@ impl Flow<'_> {
         }
         self.audit.record(matched_entry("matched"))?;
         let mut acting = Acting {
-            client: self.client,
+            client: self.admin_client,
             admin: self.admin,
             audit: self.audit,
             settings: self.settings,

@@ -88,7 +88,7 @@ impl ListBudget {
     }
 
     /// Checks, before requesting `path`, that there is time left.
-    fn before(&self, path: &str) -> Result<(), ListError> {
+    pub fn before(&self, path: &str) -> Result<(), ListError> {
         if Instant::now() >= self.deadline {
             return Err(ListError::OutOfTime {
                 path: path.to_string(),
@@ -99,7 +99,7 @@ impl ListBudget {
     }
 
     /// Spends `bytes` of answer from `path`.
-    fn spend(&mut self, path: &str, bytes: usize) -> Result<(), ListError> {
+    pub fn spend(&mut self, path: &str, bytes: usize) -> Result<(), ListError> {
         self.bytes_left = self
             .bytes_left
             .checked_sub(bytes)

@@ -116,6 +116,37 @@ fn clients(providers: &[&'static dyn Provider], options: &Options) -> anyhow::Re
     Ok(clients)
 }
 
+/// The client of a revoker's own admin API (`Revoker::admin_api`), for the providers that have one: its variable,
+/// else the documented host; any other endpoint is named on stderr.
+fn admin_clients(
+    providers: &[&'static dyn Provider],
+    options: &Options,
+) -> anyhow::Result<HashMap<&'static str, Client>> {
+    let mut clients = HashMap::new();
+    for provider in providers {
+        let Some((api, variable)) = provider.revoker().and_then(|r| r.admin_api()) else {
+            continue;
+        };
+        let base = std::env::var(variable)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| api.default_base.to_string());
+        let client = Client::for_api(&base, api.strip, options.request_timeout, api.auth, api.headers)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(|e| e.context(format!("{} admin API base ({variable})", provider.label())))?;
+        if client.base() != api.default_base {
+            eprintln!(
+                "keyhound: note: {} admin API requests go to {}, not {}",
+                provider.label(),
+                crate::text::for_message(client.base()),
+                api.default_base
+            );
+        }
+        clients.insert(provider.name(), client);
+    }
+    Ok(clients)
+}
+
 /// The admin credential of `revoker` from the environment. From here on it is redacted in every output,
 /// whatever a server echoes.
 fn admin_key(revoker: &dyn provider::Revoker) -> Option<Secret> {
@@ -193,6 +224,11 @@ fn probe_and_revoke(
         })
         .collect();
     let probes = probe_all(&targets, &collected.keys, &audit, options.verify_timeout)?;
+    let admin_clients = if revoke {
+        admin_clients(&providers, options)?
+    } else {
+        HashMap::new()
+    };
     if !revoke {
         return Ok(Done {
             keys: collected.keys.clone(),
@@ -228,6 +264,7 @@ fn probe_and_revoke(
                 provider: *provider,
                 revoker,
                 client,
+                admin_client: admin_clients.get(provider.name()).unwrap_or(client),
                 admin,
                 audit: &audit,
                 settings: &settings,

@@ -32,6 +32,8 @@ pub struct Probe {
     pub organization: Option<String>,
     /// The workspace (project) the provider said the key belongs to, when it said.
     pub workspace: Option<String>,
+    /// The provider's own id for the key, when the answer said (xAI's `api_key_id`).
+    pub key_id: Option<String>,
 }
 
 impl Probe {
@@ -51,6 +53,7 @@ impl Probe {
             request_id: None,
             organization: None,
             workspace: None,
+            key_id: None,
         }
     }
 }

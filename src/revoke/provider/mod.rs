@@ -24,6 +24,7 @@ use super::verify::Probe;
 pub mod anthropic;
 pub mod openai;
 pub mod simple;
+pub mod xai;
 
 /// Where a provider's API is, and how it takes a credential.
 #[derive(Debug, Clone, Copy)]
@@ -79,7 +80,7 @@ pub trait Provider: Sync {
 pub fn all() -> &'static [&'static dyn Provider] {
     static ALL: std::sync::OnceLock<Vec<&'static dyn Provider>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| {
-        let mut all: Vec<&'static dyn Provider> = vec![&openai::OPENAI, &anthropic::ANTHROPIC];
+        let mut all: Vec<&'static dyn Provider> = vec![&openai::OPENAI, &anthropic::ANTHROPIC, &xai::XAI];
         all.extend(simple::ALL.iter().map(|p| p as &dyn Provider));
         all
     })
@@ -142,7 +143,8 @@ pub enum Disabled {
     NotDone(super::flow::Reason),
 }
 
-/// What a revoker's request may use: the client, the admin credential, the audit log, the output, the settings.
+/// What a revoker's request may use: the admin API's client, the admin credential, the audit log, the output,
+/// the settings.
 pub struct Acting<'a> {
     pub client: &'a Client,
     pub admin: &'a Secret,
@@ -241,12 +243,13 @@ pub trait Revoker: Sync {
     fn admin_description(&self) -> &'static str;
     /// Where such a credential is made.
     fn admin_keys_url(&self) -> &'static str;
-    /// The API the admin credential goes to, when it is not the provider's own.
+    /// The API the admin credential goes to, when it is not the provider's own (xAI's Management API), with
+    /// the name of the variable that replaces its base (`KEYHOUND_XAI_MANAGEMENT_API_BASE`).
     fn admin_api(&self) -> Option<(Api, &'static str)> {
         None
     }
-    /// The response header that names a request's organisation, for messages: `openai-organization`.
-    fn organization_header(&self) -> &'static str;
+    /// Where the provider names a key's organisation, for messages: `openai-organization header`.
+    fn organization_evidence(&self) -> &'static str;
     /// `Some(why)` when the API cannot act on this key and a person must (an admin key the Admin API cannot
     /// disable).
     fn by_hand(&self, _key: &LeakedKey) -> Option<String> {
@@ -258,7 +261,7 @@ pub trait Revoker: Sync {
         &self,
         client: &Client,
         admin: &Secret,
-        keys: &[&LeakedKey],
+        keys: &[(&LeakedKey, &Probe)],
         budget: &mut ListBudget,
     ) -> Result<Inventory, ListError>;
     /// The pool of listed keys a leaked key is matched in (`project`, `admin`).
@@ -268,6 +271,11 @@ pub trait Revoker: Sync {
     /// How many random characters of the key the candidate's hint shows: a single match proves the key only if a
     /// key of another organisation could not share them by chance (see [`super::flow`]).
     fn random_shown(&self, candidate: &Candidate) -> usize;
+    /// Evidence from the listing itself that `candidate` is `key` (a listed digest of the whole key), said for
+    /// people; `None` when the listing holds none.
+    fn proves(&self, _candidate: &Candidate, _key: &LeakedKey) -> Option<String> {
+        None
+    }
     /// How the searched pool is described when nothing matches: `12 listed project keys (...)`.
     fn searched(&self, key: &LeakedKey, pool: &[&Candidate]) -> String;
     /// What is disabled, for people: `project API key`, `API key`.
@@ -352,6 +360,7 @@ pub fn classify_with(reply: &Reply, answers: &Answers) -> Probe {
         request_id: reply.request_id.clone(),
         organization: None,
         workspace: None,
+        key_id: None,
     }
 }
 

@@ -130,35 +130,6 @@ fn google_accepted(reply: &Reply) -> Option<&'static str> {
     (reply.status == 402).then_some("the billing account's prepaid credits are used up (402)")
 }
 
-/// xAI: 401, or 400 whose error says "Incorrect API key" (the API reference documents 400 for "an invalid API
-/// key").
-fn xai_dead(reply: &Reply) -> Option<&'static str> {
-    if reply.status == 401 {
-        return Some("401");
-    }
-    let said = reply
-        .error()
-        .and_then(|e| e.message)
-        .is_some_and(|m| m.contains("Incorrect API key"));
-    (reply.status == 400 && said).then_some("400 Incorrect API key")
-}
-
-/// xAI's `GET /v1/api-key` answers for a key that exists; `api_key_disabled`, `api_key_blocked` and
-/// `team_blocked` say whether it can still be used.
-fn xai_flags(reply: &Reply) -> Option<(Liveness, &'static str)> {
-    let body = body(reply);
-    let set = |name: &str| body.get(name).and_then(serde_json::Value::as_bool) == Some(true);
-    if set("api_key_disabled") {
-        Some((Liveness::Dead, "xAI says the key is disabled (api_key_disabled)"))
-    } else if set("api_key_blocked") {
-        Some((Liveness::Dead, "xAI says the key is blocked (api_key_blocked)"))
-    } else if set("team_blocked") {
-        Some((Liveness::Dead, "xAI says the key's team is blocked (team_blocked)"))
-    } else {
-        None
-    }
-}
-
 /// DeepSeek's balance: `is_available: false` means the balance cannot pay for calls.
 fn deepseek_balance(reply: &Reply) -> Option<(Liveness, &'static str)> {
     (body(reply).get("is_available").and_then(serde_json::Value::as_bool) == Some(false))
@@ -205,7 +176,7 @@ const fn bearer(default_base: &'static str) -> Api {
 }
 
 /// The check-only providers, by the rules' `provider` names.
-pub static ALL: [Simple; 15] = [
+pub static ALL: [Simple; 14] = [
     Simple {
         name: "google",
         label: "Google",
@@ -270,25 +241,6 @@ pub static ALL: [Simple; 15] = [
         other_region: None,
         dashboard: "https://openrouter.ai/settings/keys",
         reference: "https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key (GET /api/v1/key)",
-    },
-    Simple {
-        name: "xai",
-        label: "xAI",
-        api: bearer("https://api.x.ai"),
-        path: "/v1/api-key",
-        unchecked: &[(
-            "admin-api",
-            "xAI documents no read-only request that takes a management key alone (every documented one needs \
-             the team's id)",
-        )],
-        answers: Answers {
-            dead: xai_dead,
-            accepted: never,
-        },
-        on_success: xai_flags,
-        other_region: None,
-        dashboard: "https://console.x.ai",
-        reference: "https://docs.x.ai/developers/rest-api-reference (GET /v1/api-key); https://docs.x.ai/developers/debugging",
     },
     Simple {
         name: "mistral",

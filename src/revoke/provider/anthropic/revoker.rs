@@ -46,6 +46,9 @@ const CREDENTIAL: Credential = Credential {
 
 pub struct AnthropicRevoker;
 
+/// Where Anthropic names a key's organisation.
+const EVIDENCE: &str = "anthropic-organization-id header";
+
 /// `scope`: the key's workspace (`{"type": "workspace", "workspace_id": ...}`), or the organisation.
 #[derive(Debug, Clone, Default, Deserialize)]
 struct Scope {
@@ -195,8 +198,8 @@ impl Revoker for AnthropicRevoker {
         ADMIN_KEYS_URL
     }
 
-    fn organization_header(&self) -> &'static str {
-        ORGANIZATION_HEADER
+    fn organization_evidence(&self) -> &'static str {
+        EVIDENCE
     }
 
     fn by_hand(&self, key: &LeakedKey) -> Option<String> {
@@ -216,7 +219,7 @@ impl Revoker for AnthropicRevoker {
         &self,
         client: &Client,
         admin: &Secret,
-        _keys: &[&LeakedKey],
+        _keys: &[(&LeakedKey, &Probe)],
         budget: &mut ListBudget,
     ) -> Result<Inventory, ListError> {
         const ME: &str = "/v1/organizations/me";

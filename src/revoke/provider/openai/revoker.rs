@@ -17,6 +17,9 @@ use super::{ADMIN_KEY_VAR, ADMIN_KEYS_URL, DASHBOARD_URL, OPENAI, ORGANIZATION_H
 
 pub struct OpenAiRevoker;
 
+/// Where OpenAI names a key's organisation.
+const EVIDENCE: &str = "openai-organization header";
+
 const CREDENTIAL: Credential = Credential {
     variable: ADMIN_KEY_VAR,
     description: "an admin key (sk-admin-...)",
@@ -38,24 +41,24 @@ impl Revoker for OpenAiRevoker {
         ADMIN_KEYS_URL
     }
 
-    fn organization_header(&self) -> &'static str {
-        ORGANIZATION_HEADER
+    fn organization_evidence(&self) -> &'static str {
+        EVIDENCE
     }
 
     fn inventory(
         &self,
         client: &Client,
         admin: &Secret,
-        keys: &[&LeakedKey],
+        keys: &[(&LeakedKey, &Probe)],
         budget: &mut ListBudget,
     ) -> Result<Inventory, ListError> {
         let mut inventory = Inventory::default();
-        if keys.iter().any(|k| !is_admin(k)) {
+        if keys.iter().any(|(k, _)| !is_admin(k)) {
             let listed = list_project_keys(client, admin, &CREDENTIAL, budget)?;
             inventory.candidates.extend(listed.items.iter().map(|k| k.candidate()));
             inventory.organization = listed.organization;
         }
-        if keys.iter().any(|k| is_admin(k)) {
+        if keys.iter().any(|(k, _)| is_admin(k)) {
             let listed = list_admin_keys(client, admin, &CREDENTIAL, budget)?;
             inventory.candidates.extend(listed.items.iter().map(|k| k.candidate()));
             inventory.organization = inventory.organization.or(listed.organization);
