@@ -99,7 +99,7 @@ fn openai_style(message: &str, kind: &str, code: Value) -> Value {
 }
 
 /// Google's error envelope (`google.rpc.Status`), with one `ErrorInfo` reason when given.
-fn google_error(code: u16, status: &str, message: &str, reason: Option<&str>) -> Value {
+pub fn google_error(code: u16, status: &str, message: &str, reason: Option<&str>) -> Value {
     let mut details = Vec::new();
     if let Some(reason) = reason {
         details.push(json!({
@@ -591,6 +591,14 @@ pub fn openrouter_key(limit_remaining: f64) -> Value {
            "is_provisioning_key": false, "include_byok_in_limit": false, "creator_user_id": "user_2dHFtVWx2n56w6HkM0000000000",
            "expires_at": null, "rate_limit": {"interval": "1h", "note": "This field is deprecated and safe to ignore.",
            "requests": 1000}}})
+}
+
+/// OpenRouter's current key without a credit limit of its own (`limit` and `limit_remaining` null).
+pub fn openrouter_unlimited() -> Value {
+    let mut key = openrouter_key(0.0);
+    key["data"]["limit"] = Value::Null;
+    key["data"]["limit_remaining"] = Value::Null;
+    key
 }
 
 /// Moonshot's balance, with `available_balance` as given.

@@ -11,12 +11,12 @@ use std::fs;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::common::{assert_valid_sarif, code, json_findings, keyhound_in, root, run, stderr, stdout, tree};
 use crate::fake_providers::{
-    Answer, Auth, FOREVER, FakeProvider, Fault, Plan, Profile, deepseek_balance, google_leaked,
-    google_service_disabled, openrouter_key, profile, profiles, xai_key,
+    Answer, Auth, Canned, FOREVER, FakeProvider, Fault, Plan, Profile, deepseek_balance, google_error, google_leaked,
+    google_service_disabled, moonshot_balance, openrouter_key, openrouter_unlimited, profile, profiles, xai_key,
 };
 
 const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -195,7 +195,8 @@ fn line(case: &Case, key: &str) -> String {
 }
 
 /// `keyhound scan . --verify` in `dir` with each fake's provider pointed at it (the others stay at the closed
-/// port), with `format` and generous timeouts: nothing in these fakes is slow, so no verdict depends on them.
+/// port), with `--format format` (none for `default`) and generous timeouts: nothing in these fakes is slow, so no
+/// verdict depends on them.
 fn scan_verify(dir: &std::path::Path, fakes: &[&FakeProvider], format: &str) -> Output {
     let mut cmd = keyhound_in(dir);
     for fake in fakes {
@@ -205,13 +206,14 @@ fn scan_verify(dir: &std::path::Path, fakes: &[&FakeProvider], format: &str) -> 
         "scan",
         ".",
         "--verify",
-        "--format",
-        format,
         "--request-timeout",
         "5",
         "--verify-timeout",
         "40",
     ]);
+    if format != "default" {
+        cmd.args(["--format", format]);
+    }
     run(&mut cmd)
 }
 
@@ -438,7 +440,8 @@ fn providers_each_answer_gets_its_documented_verdict() {
     }
 }
 
-/// Verdicts read from the body: what the references say a 200 or a 403 means beyond its status.
+/// Verdicts read from the body, and the other answers the references document: what a 200, a 400, a 403 or a
+/// provider's own status means beyond "accepted" or "rejected".
 #[test]
 fn providers_body_based_verdicts() {
     let google = case("google");
@@ -446,6 +449,8 @@ fn providers_body_based_verdicts() {
     let deepseek = case("deepseek");
     let openrouter = case("openrouter");
     let moonshot = case("moonshot");
+    let cohere = case("cohere");
+    let tavily = case("tavily");
     let planted = [
         (
             google,
@@ -483,6 +488,101 @@ fn providers_body_based_verdicts() {
             "limit_remaining",
         ),
         (moonshot, "rejected", Plan::dead(), "unknown", "api.moonshot.cn"),
+        (
+            moonshot,
+            "no-balance",
+            Plan::answer(Answer::LiveBody(moonshot_balance(0.0))),
+            "live",
+            "available_balance <= 0",
+        ),
+        (
+            openrouter,
+            "no-limit",
+            Plan::answer(Answer::LiveBody(openrouter_unlimited())),
+            "live",
+            "accepted by GET /api/v1/key (200)",
+        ),
+        // Other answers the references document.
+        (
+            google,
+            "expired",
+            Plan::answer(Answer::Canned(Canned::json(
+                400,
+                google_error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "API key expired. Please renew the API key.",
+                    Some("API_KEY_EXPIRED"),
+                ),
+            ))),
+            "dead",
+            "(400 API_KEY_EXPIRED)",
+        ),
+        (
+            google,
+            "region",
+            Plan::answer(Answer::Canned(Canned::json(
+                400,
+                google_error(
+                    400,
+                    "FAILED_PRECONDITION",
+                    "User location is not supported for the API use.",
+                    None,
+                ),
+            ))),
+            "unknown",
+            "answered 400: User location is not supported",
+        ),
+        (
+            google,
+            "prepaid",
+            Plan::answer(Answer::Canned(Canned::json(
+                402,
+                google_error(402, "RESOURCE_EXHAUSTED", "Your prepayment credits are depleted.", None),
+            ))),
+            "live",
+            "prepaid credits are used up (402)",
+        ),
+        (
+            xai,
+            "unauthorized",
+            Plan::answer(Answer::Canned(Canned::json(
+                401,
+                json!({"code": "Unauthenticated", "error": "No authorization header or an invalid authorization token is provided."}),
+            ))),
+            "dead",
+            "as invalid (401)",
+        ),
+        (
+            xai,
+            "bad-request",
+            Plan::answer(Answer::Canned(Canned::json(
+                400,
+                json!({"code": "Client specified an invalid argument", "error": "Unsupported header value"}),
+            ))),
+            "unknown",
+            "answered 400",
+        ),
+        (
+            cohere,
+            "invalid-token",
+            Plan::answer(Answer::Canned(Canned::json(
+                498,
+                json!({"id": "3f9a0c1e-0000-4000-8000-000000000005", "message": "invalid token"}),
+            ))),
+            "dead",
+            "(498 invalid token)",
+        ),
+        (
+            tavily,
+            "plan-limit",
+            Plan::answer(Answer::Canned(Canned::json(
+                432,
+                json!({"detail": {"error": "This request exceeds your plan's set usage limit."}}),
+            ))),
+            "live",
+            "its plan's limit is reached (432/433)",
+        ),
     ];
     let mut tables: HashMap<&str, Vec<(String, Plan)>> = HashMap::new();
     let mut files = Vec::new();
@@ -750,7 +850,7 @@ fn providers_sarif_carries_the_verdicts() {
     }
 }
 
-/// The human report shows each finding's verdict and its reason.
+/// The human report (the default format) shows each finding's verdict and its reason.
 #[test]
 fn providers_the_human_report_shows_the_verdicts() {
     let tavily = case("tavily");
@@ -764,7 +864,7 @@ fn providers_the_human_report_shows_the_verdicts() {
         ("live.env", line(&tavily, &live).as_bytes()),
         ("dead.env", line(&tavily, &dead).as_bytes()),
     ]);
-    let output = scan_verify(dir.path(), &[&fake], "human");
+    let output = scan_verify(dir.path(), &[&fake], "default");
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     let text = stdout(&output);
     assert_no_raw_keys(&format!("{text}{}", stderr(&output)), &[live, dead], "the human report");
