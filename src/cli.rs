@@ -103,7 +103,8 @@ Examples:
 /// Liveness checks and revocation after a scan (`scan` and `git`).
 #[derive(Debug, Clone, Args, Default)]
 pub struct VerifyArgs {
-    /// Check whether each OpenAI key found is live (one read-only request per unique key).
+    /// Check whether each key found is live, at its own provider (one read-only request per unique key; keys of
+    /// kinds their provider documents no read-only check for are `unknown`, and nothing is sent).
     #[arg(long)]
     pub verify: bool,
     /// After the scan, plan the revocation of the OpenAI keys found, printed on stderr (a dry run unless --yes;
