@@ -334,7 +334,6 @@ fn providers_every_check_only_provider_is_covered_by_the_table_and_the_fake() {
         .map(|p| p.name)
         .filter(|name| *name != "azure")
         .collect();
-    // xAI has a module of its own (it revokes too); its check is the same kind.
     simple.push(keyhound::revoke::provider::Provider::name(
         &keyhound::revoke::provider::xai::XAI,
     ));

@@ -23,6 +23,7 @@ use super::verify::Probe;
 
 pub mod anthropic;
 pub mod openai;
+pub mod openrouter;
 pub mod simple;
 pub mod xai;
 
@@ -80,7 +81,12 @@ pub trait Provider: Sync {
 pub fn all() -> &'static [&'static dyn Provider] {
     static ALL: std::sync::OnceLock<Vec<&'static dyn Provider>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| {
-        let mut all: Vec<&'static dyn Provider> = vec![&openai::OPENAI, &anthropic::ANTHROPIC, &xai::XAI];
+        let mut all: Vec<&'static dyn Provider> = vec![
+            &openai::OPENAI,
+            &anthropic::ANTHROPIC,
+            &xai::XAI,
+            &openrouter::OPENROUTER,
+        ];
         all.extend(simple::ALL.iter().map(|p| p as &dyn Provider));
         all
     })

@@ -136,14 +136,6 @@ fn deepseek_balance(reply: &Reply) -> Option<(Liveness, &'static str)> {
         .then_some((Liveness::Live, "its balance cannot pay for calls (is_available: false)"))
 }
 
-/// OpenRouter's current key: `limit_remaining` at or below 0 means its own credit limit is spent.
-fn openrouter_limit(reply: &Reply) -> Option<(Liveness, &'static str)> {
-    field(&body(reply), &["data", "limit_remaining"])
-        .and_then(serde_json::Value::as_f64)
-        .is_some_and(|left| left <= 0.0)
-        .then_some((Liveness::Live, "its credit limit is spent (limit_remaining <= 0)"))
-}
-
 /// Moonshot's balance: `available_balance` at or below 0 means inference cannot be called.
 fn moonshot_balance(reply: &Reply) -> Option<(Liveness, &'static str)> {
     field(&body(reply), &["data", "available_balance"])
@@ -176,7 +168,7 @@ const fn bearer(default_base: &'static str) -> Api {
 }
 
 /// The check-only providers, by the rules' `provider` names.
-pub static ALL: [Simple; 14] = [
+pub static ALL: [Simple; 13] = [
     Simple {
         name: "google",
         label: "Google",
@@ -226,21 +218,6 @@ pub static ALL: [Simple; 14] = [
         other_region: None,
         dashboard: "https://console.groq.com/keys",
         reference: "https://console.groq.com/docs/api-reference#models-list; https://console.groq.com/docs/errors",
-    },
-    Simple {
-        name: "openrouter",
-        label: "OpenRouter",
-        api: bearer("https://openrouter.ai"),
-        path: "/api/v1/key",
-        unchecked: &[],
-        answers: Answers {
-            dead: unauthorized,
-            accepted: never,
-        },
-        on_success: openrouter_limit,
-        other_region: None,
-        dashboard: "https://openrouter.ai/settings/keys",
-        reference: "https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key (GET /api/v1/key)",
     },
     Simple {
         name: "mistral",
