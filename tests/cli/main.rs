@@ -1,8 +1,10 @@
 //! Integration tests: the real `keyhound` binary, run the way a user runs it.
 
+mod anthropic;
 mod common;
 mod context;
 mod docs;
+mod fake_anthropic;
 mod fake_openai;
 mod git;
 mod hidden;
