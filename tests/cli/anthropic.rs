@@ -471,22 +471,48 @@ fn anthropic_a_key_deleted_by_someone_else_first_is_already_gone() {
 
 #[test]
 fn anthropic_the_probed_workspace_picks_one_of_two_keys_with_the_same_hint() {
-    let dir = reported(&[WORKSPACED]);
-    let fake = FakeAnthropic::start(org());
-    let output = revoke(dir.path(), &fake, Some(ADMIN), &["--yes"]);
-    let out = stdout(&output);
-    assert_eq!(code(&output), 0, "{out}\n{}", stderr(&output));
-    assert_output_clean(&output);
-    let posts = fake.posts();
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert_eq!(posts[0].url, "/v1/organizations/api_keys/apikey_01WsB");
-    assert_eq!(
-        (fake.status("apikey_01WsA"), fake.status("apikey_01WsB")),
-        ("active".into(), "inactive".into())
-    );
-    let shown_block = block(&out, &shown(WORKSPACED));
-    assert!(shown_block.contains("in workspace wrkspc_01B"), "{shown_block}");
-    assert!(!shown_block.contains("apikey_01WsA"), "{shown_block}");
+    // A key in a workspace, and one in the default workspace: each has a look-alike in another workspace. Keys
+    // listed in both documented shapes: with `scope` (the default workspace's real id), and the older one
+    // (`workspace_id` alone, null for the default workspace).
+    for legacy in [false, true] {
+        let dir = reported(&[WORKSPACED, UNIQUE]);
+        let mut org = org();
+        org.legacy_shape = legacy;
+        let fake = FakeAnthropic::start(org);
+        let output = revoke(dir.path(), &fake, Some(ADMIN), &["--yes"]);
+        let out = stdout(&output);
+        assert_eq!(code(&output), 0, "legacy {legacy}: {out}\n{}", stderr(&output));
+        assert_output_clean(&output);
+        let mut posted: Vec<String> = fake.posts().into_iter().map(|r| r.url).collect();
+        posted.sort();
+        assert_eq!(
+            posted,
+            [
+                "/v1/organizations/api_keys/apikey_01Unique",
+                "/v1/organizations/api_keys/apikey_01WsB"
+            ],
+            "legacy {legacy}"
+        );
+        for (id, status) in [
+            ("apikey_01WsA", "active"),
+            ("apikey_01WsB", "inactive"),
+            ("apikey_01Archived", "archived"),
+            ("apikey_01Unique", "inactive"),
+        ] {
+            assert_eq!(fake.status(id), status, "legacy {legacy}: {id}");
+        }
+        let workspaced = block(&out, &shown(WORKSPACED));
+        assert!(workspaced.contains("in workspace wrkspc_01B"), "{workspaced}");
+        assert!(!workspaced.contains("apikey_01WsA"), "{workspaced}");
+        let unique = block(&out, &shown(UNIQUE));
+        let place = if legacy {
+            "in the default workspace".to_string()
+        } else {
+            format!("in workspace {DEFAULT_WORKSPACE}")
+        };
+        assert!(unique.contains(&place), "{unique}");
+        assert!(!unique.contains("apikey_01Archived"), "{unique}");
+    }
 }
 
 #[test]
@@ -672,6 +698,35 @@ fn anthropic_and_openai_keys_each_go_to_their_own_provider() {
         assert!(!ALL.iter().any(|k| format!("{request:?}").contains(k)), "{request:?}");
     }
     assert_routing(&fake.requests());
+
+    // With both admin keys set: each goes only to its own provider's API.
+    use crate::revoke::ADMIN as OPENAI_ADMIN;
+    let openai = FakeOpenAi::start(openai_org());
+    let fake = FakeAnthropic::start(org());
+    let output = run(keyhound_in(dir.path())
+        .env("KEYHOUND_ANTHROPIC_API_BASE", &fake.base)
+        .env("KEYHOUND_OPENAI_API_BASE", &openai.base)
+        .env("ANTHROPIC_ADMIN_KEY", ADMIN)
+        .env("OPENAI_ADMIN_KEY", OPENAI_ADMIN)
+        .args(["revoke", "--from", "report.json"]));
+    let out = stdout(&output);
+    assert_eq!(code(&output), 0, "{out}\n{}", stderr(&output));
+    assert_output_clean(&output);
+    assert!(out.contains("plan:    delete project API key key_unique"), "{out}");
+    assert!(out.contains("plan:    disable API key apikey_01Unique"), "{out}");
+    let openai_requests = openai.requests();
+    assert_key_routing(&openai_requests);
+    assert!(openai_requests.iter().any(|r| r.bearer() == Some(OPENAI_ADMIN)));
+    for request in &openai_requests {
+        assert!(!ALL.iter().any(|k| format!("{request:?}").contains(k)), "{request:?}");
+    }
+    let requests = fake.requests();
+    assert_routing(&requests);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.key() != OPENAI_ADMIN && r.key() != OPENAI_KEY)
+    );
 }
 
 #[test]
@@ -702,6 +757,46 @@ fn anthropic_keys_echoed_by_the_server_are_never_shown() {
         "no organisation named: {echoed}"
     );
     assert_eq!(fake.posts().len(), 1, "only the unique key: {:?}", fake.posts());
+}
+
+#[test]
+fn anthropic_an_update_that_keeps_failing_is_left_to_a_person() {
+    let dir = reported(&[UNIQUE]);
+    let mut org = org();
+    org.echo_key = true;
+    org.faults = vec![Fault::new(
+        "POST",
+        "/v1/organizations/api_keys/apikey_01Unique",
+        FaultKind::ServerError,
+        100,
+    )];
+    let fake = FakeAnthropic::start(org);
+    let output = revoke(dir.path(), &fake, Some(ADMIN), &["--yes", "--audit-log", "audit.jsonl"]);
+    let out = stdout(&output);
+    assert_eq!(code(&output), 1, "{out}\n{}", stderr(&output));
+    assert_output_clean(&output);
+    assert_eq!(fake.posts().len(), 4, "5xx retried, a bounded number of times");
+    assert_eq!(fake.status("apikey_01Unique"), "active");
+    let unique = block(&out, &shown(UNIQUE));
+    assert!(
+        unique.contains(&format!(
+            "disabled: no: HTTP 500: Internal server error (x-api-key: {})",
+            shown(ADMIN)
+        )),
+        "the echoed admin key, redacted: {unique}"
+    );
+    assert!(
+        unique.contains(&format!("action:  disable it by hand at {KEYS_URL}")),
+        "{unique}"
+    );
+    assert!(out.contains(&row("failed", 1)), "{out}");
+    let lines = audit(&dir.path().join("audit.jsonl"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["action"] == "disable" && l["outcome"] == "failed" && l["http_status"] == 500),
+        "{lines:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -911,6 +1006,12 @@ fn anthropic_the_fake_answers_as_the_vendored_description_says() {
         ),
     );
     expect("ErrorResponse", 401, call(&fake, "GET", ME, UNIQUE, None, true));
+    let mut legacy = org();
+    legacy.legacy_shape = true;
+    let old = FakeAnthropic::start(legacy);
+    let listed = expect("ListResponse_APIKey", 200, call(&old, "GET", LIST, ADMIN, None, true));
+    assert_eq!(listed.body["data"][0]["workspace_id"], Value::Null);
+    assert_eq!(listed.body["data"][0].get("scope"), None);
     assert_bodies_match_the_description(&bodies);
 
     // Probes: the organisation and workspace of the key; another organisation for a foreign key; a disabled or

@@ -140,6 +140,9 @@ pub struct AntOrg {
     pub echo_key: bool,
     /// The listing ignores `after_id`: every page is the first, with the same `last_id` and `has_more: true`.
     pub repeat_cursor: bool,
+    /// List keys in the older documented shape: `workspace_id` (null for the default workspace), no `scope`, no
+    /// `expires_at`.
+    pub legacy_shape: bool,
     pub faults: Vec<Fault>,
 }
 
@@ -153,6 +156,7 @@ impl AntOrg {
             send_organization: true,
             echo_key: false,
             repeat_cursor: false,
+            legacy_shape: false,
             faults: Vec::new(),
         }
     }
@@ -458,7 +462,7 @@ fn route(method: &str, url: &str, key: &str, body: &str, state: &Mutex<State>) -
                 .iter()
                 .find(|k| k.id == *id && !state.deleted.contains(&k.id))
             {
-                Some(k) => ours(200, key_json(k)),
+                Some(k) => ours(200, key_json(k, state.org.legacy_shape)),
                 None => not_found(id),
             }
         }
@@ -502,7 +506,7 @@ fn update(state: &mut State, id: &str, body: &str) -> Reply {
     {
         state.deleted.insert(k.id.clone());
     }
-    let deleted = &state.deleted;
+    let (deleted, legacy) = (&state.deleted, state.org.legacy_shape);
     let Some(k) = state
         .org
         .keys
@@ -517,7 +521,7 @@ fn update(state: &mut State, id: &str, body: &str) -> Reply {
     if let Some(name) = name {
         k.name = name;
     }
-    ours(200, key_json(k))
+    ours(200, key_json(k, legacy))
 }
 
 /// A page of `/v1/models`.
@@ -532,20 +536,24 @@ fn models() -> Value {
 }
 
 /// A listed key, with both generations' fields: `workspace_id` (null for the default workspace) and `scope`
-/// (the workspace's real id, the default one's included).
-fn key_json(k: &AntKey) -> Value {
-    json!({
+/// (the workspace's real id, the default one's included); with `legacy`, only the older generation's.
+fn key_json(k: &AntKey, legacy: bool) -> Value {
+    let mut key = json!({
         "id": k.id,
         "type": "api_key",
         "name": k.name,
         "status": k.status,
         "workspace_id": k.workspace,
-        "scope": {"type": "workspace", "workspace_id": k.workspace.as_deref().unwrap_or(DEFAULT_WORKSPACE)},
         "partial_key_hint": k.hint,
         "created_at": "2024-10-30T23:58:27.427722Z",
         "created_by": {"id": k.created_by.0, "type": k.created_by.1},
-        "expires_at": null,
-    })
+    });
+    if !legacy {
+        key["scope"] =
+            json!({"type": "workspace", "workspace_id": k.workspace.as_deref().unwrap_or(DEFAULT_WORKSPACE)});
+        key["expires_at"] = Value::Null;
+    }
+    key
 }
 
 /// `GET /v1/organizations/api_keys`: `limit` (1 to 1000, default 20) keys after `after_id`, filtered by `status`
@@ -588,7 +596,7 @@ fn list(state: &State, query: &str) -> Reply {
     ours(
         200,
         json!({
-            "data": slice.iter().map(|k| key_json(k)).collect::<Vec<_>>(),
+            "data": slice.iter().map(|k| key_json(k, state.org.legacy_shape)).collect::<Vec<_>>(),
             "has_more": end < items.len(),
             "first_id": slice.first().map(|k| k.id.clone()),
             "last_id": slice.last().map(|k| k.id.clone()),
