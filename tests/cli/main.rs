@@ -1,9 +1,11 @@
 //! Integration tests: the real `keyhound` binary, run the way a user runs it.
 
 mod allowed_live;
+mod anthropic;
 mod common;
 mod context;
 mod docs;
+mod fake_anthropic;
 mod fake_openai;
 mod fake_providers;
 mod git;
