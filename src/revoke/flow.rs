@@ -264,7 +264,10 @@ impl Flow<'_> {
             self.audit.record(
                 Entry::about(key, "match", "other-organization")
                     .organizations(Some(key_org), Some(admin_org))
-                    .message("the key belongs to another organisation: nothing was matched or deleted"),
+                    .message(format!(
+                        "the key belongs to another organisation: nothing was matched or {}d",
+                        self.revoker.verb()
+                    )),
             )?;
             writeln!(
                 self.out,
@@ -272,8 +275,9 @@ impl Flow<'_> {
             )?;
             writeln!(
                 self.out,
-                "    action:  none: keyhound deletes only the organisation's own keys; tell the key's owner (it is \
-                 live and leaked)"
+                "    action:  none: keyhound {}s only the organisation's own keys; tell the key's owner (it is live \
+                 and leaked)",
+                self.revoker.verb()
             )?;
             return Ok(KeyResult::of(Outcome::NotRevoked(Reason::OtherOrganization)));
         }
@@ -297,7 +301,11 @@ impl Flow<'_> {
                      this admin key cannot see)",
                     self.revoker.searched(key, &pool)
                 )?;
-                writeln!(self.out, "    action:  none: delete it by hand at {dashboard}")?;
+                writeln!(
+                    self.out,
+                    "    action:  none: {} it by hand at {dashboard}",
+                    self.revoker.verb()
+                )?;
                 Ok(KeyResult::of(Outcome::NotRevoked(Reason::NoMatch)))
             }
             [only] => {
@@ -315,9 +323,10 @@ impl Flow<'_> {
                 )?;
                 writeln!(
                     self.out,
-                    "    match:   {} keys in the organisation fit its redacted value; keyhound deletes only a \
-                     single match:",
-                    several.len()
+                    "    match:   {} keys in the organisation fit its redacted value; keyhound {}s only a single \
+                     match:",
+                    several.len(),
+                    self.revoker.verb()
                 )?;
                 for candidate in several {
                     writeln!(self.out, "               - {}", candidate.description)?;
@@ -374,7 +383,8 @@ impl Flow<'_> {
         )?;
         writeln!(
             self.out,
-            "    action:  none: matched, not proven; check it and delete it by hand at {}",
+            "    action:  none: matched, not proven; check it and {} it by hand at {}",
+            self.revoker.verb(),
             self.provider.dashboard(key)
         )?;
         Ok(None)
@@ -418,6 +428,7 @@ impl Flow<'_> {
         }
         self.audit.record(matched_entry("matched"))?;
         let mut acting = Acting {
+            verb,
             client: self.admin_client,
             admin: self.admin,
             audit: self.audit,

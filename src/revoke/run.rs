@@ -327,7 +327,7 @@ pub fn from_report(report: &std::path::Path, options: &Options, out: &mut dyn Wr
             count_keys(&collected),
             report.display(),
             others(collected.other_providers),
-            mode(options.yes)
+            mode(options.yes, &providers_of(&collected.keys, &collected.unrecovered))
         )?;
     }
     write_unrecovered(out, &collected.unrecovered)?;
@@ -377,7 +377,7 @@ pub fn after_scan(
             err,
             "keyhound: revoking {} found; {}",
             count_keys(&collected),
-            mode(options.yes)
+            mode(options.yes, &providers_of(&collected.keys, &collected.unrecovered))
         )?;
     }
     let done = probe_and_revoke(&collected, options, revoke, false, &mut err)?;
@@ -417,11 +417,20 @@ fn count_keys(collected: &Collected) -> String {
     }
 }
 
-fn mode(yes: bool) -> &'static str {
+/// What `--yes` does, in the verbs of `providers`' revokers (`deleted`, `disabled`).
+fn mode(yes: bool, providers: &[&'static dyn Provider]) -> String {
+    let mut verbs: Vec<&str> = providers.iter().filter_map(|p| p.revoker()).map(|r| r.verb()).collect();
+    verbs.sort_unstable();
+    verbs.dedup();
+    let (done, act) = match verbs.as_slice() {
+        [] | ["delete"] => ("deleted".to_string(), "delete"),
+        [only] => (format!("{only}d"), *only),
+        _ => ("deleted or disabled".to_string(), "act"),
+    };
     if yes {
-        "--yes: matched keys are deleted"
+        format!("--yes: matched keys are {done}")
     } else {
-        "dry run: nothing will be deleted (add --yes to delete)"
+        format!("dry run: nothing will be {done} (add --yes to {act})")
     }
 }
 
@@ -462,19 +471,22 @@ fn closing_table(
     let unrecovered: Vec<&Unrecovered> = unrecovered.iter().filter(|u| u.provider == provider.name()).collect();
     let count = |wanted: &dyn Fn(&Outcome) -> bool| results.iter().filter(|r| wanted(&r.outcome)).count();
     let not_revoked = |reason: Reason| count(&|o| *o == Outcome::NotRevoked(reason));
+    let done = provider.revoker().map_or("delete", |r| r.verb());
+    let (confirmed, unconfirmed, gone) = (
+        format!("{done}d, confirmed dead"),
+        format!("{done}d, not confirmed"),
+        format!("already gone ({done}d by someone else)"),
+    );
     let mut rows: Vec<(&str, usize)> = vec![
         (
-            "deleted, confirmed dead",
+            &confirmed,
             count(&|o| matches!(o, Outcome::Revoked { confirmed: true })),
         ),
         (
-            "deleted, not confirmed",
+            &unconfirmed,
             count(&|o| matches!(o, Outcome::Revoked { confirmed: false })),
         ),
-        (
-            "already gone (deleted by someone else)",
-            count(&|o| *o == Outcome::AlreadyGone),
-        ),
+        (&gone, count(&|o| *o == Outcome::AlreadyGone)),
         ("already dead", count(&|o| *o == Outcome::AlreadyDead)),
         (
             "belongs to another organisation",
@@ -555,7 +567,10 @@ fn summary(provider: &dyn Provider, results: &[KeyResult], unrecovered: &[Unreco
         line.push_str(&format!(" ({})", parts.join(", ")));
     }
     if !yes {
-        line.push_str("; dry run: nothing was deleted");
+        line.push_str(&format!(
+            "; dry run: nothing was {}d",
+            provider.revoker().map_or("delete", |r| r.verb())
+        ));
     }
     line
 }

@@ -152,6 +152,8 @@ pub enum Disabled {
 /// What a revoker's request may use: the admin API's client, the admin credential, the audit log, the output,
 /// the settings.
 pub struct Acting<'a> {
+    /// The revoker's verb (`delete`, `disable`), for messages.
+    pub verb: &'static str,
     pub client: &'a Client,
     pub admin: &'a Secret,
     pub audit: &'a AuditLog,
@@ -220,13 +222,13 @@ impl Acting<'_> {
         dashboard: &str,
     ) -> Result<Disabled, FlowError> {
         self.audit.record(
-            Entry::about(key, "delete", "failed")
+            Entry::about(key, self.verb, "failed")
                 .key_id(&candidate.id)
                 .project(candidate.scope.as_deref())
                 .message(format!("not sent: {error}")),
         )?;
-        writeln!(self.out, "    deleted: no: not sent: {error}")?;
-        writeln!(self.out, "    action:  delete it by hand at {dashboard}")?;
+        writeln!(self.out, "    {}d: no: not sent: {error}", self.verb)?;
+        writeln!(self.out, "    action:  {} it by hand at {dashboard}", self.verb)?;
         Ok(Disabled::NotDone(super::flow::Reason::Failed))
     }
 }
