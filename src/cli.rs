@@ -65,7 +65,8 @@ pub enum Command {
     /// List the rules in force, or run rule files' own examples.
     #[command(subcommand, after_help = RULES_EXAMPLES)]
     Rules(RulesCommand),
-    /// Check leaked OpenAI keys and delete them through OpenAI's Administration API (a dry run unless --yes).
+    /// Check leaked keys at their providers and revoke them through the providers' admin APIs (a dry run unless
+    /// --yes).
     #[command(after_help = REVOKE_EXAMPLES)]
     Revoke(RevokeArgs),
     /// Install a git pre-commit hook that blocks commits adding keys (`keyhound git --staged`).
@@ -81,12 +82,14 @@ pub enum Command {
 
 const REVOKE_EXAMPLES: &str = "\
 Examples:
-  keyhound revoke --from findings.json                   dry run: what would be deleted
+  keyhound revoke --from findings.json                   dry run: what would be revoked
   OPENAI_ADMIN_KEY=... keyhound revoke --from findings.json --yes --audit-log revocations.jsonl
-  keyhound scan . --verify                               add a live/dead status to OpenAI findings
+  keyhound scan . --verify                               add a live/dead status to every finding
   keyhound git --revoke                                  scan history, then the same dry run
 
-The admin key is read from OPENAI_ADMIN_KEY only, never from the command line.";
+Admin credentials are read from the environment only, never from the command line: OPENAI_ADMIN_KEY,
+ANTHROPIC_ADMIN_KEY, XAI_MANAGEMENT_KEY, OPENROUTER_PROVISIONING_KEY (each optional). Each provider's API base is
+KEYHOUND_<PROVIDER>_API_BASE (KEYHOUND_XAI_MANAGEMENT_API_BASE for xAI's Management API).";
 
 const HOOK_EXAMPLES: &str = "\
 Examples:
@@ -107,8 +110,8 @@ pub struct VerifyArgs {
     /// kinds their provider documents no read-only check for are `unknown`, and nothing is sent).
     #[arg(long)]
     pub verify: bool,
-    /// After the scan, plan the revocation of the OpenAI keys found, printed on stderr (a dry run unless --yes;
-    /// needs OPENAI_ADMIN_KEY). The report shows each key's status as with --verify.
+    /// After the scan, plan the revocation of the keys found, printed on stderr (a dry run unless --yes; needs the
+    /// providers' admin credentials in the environment). The report shows each key's status as with --verify.
     #[arg(long)]
     pub revoke: bool,
     #[command(flatten)]
@@ -122,7 +125,7 @@ pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 60;
 /// How revocation runs; shared by `revoke` and `scan/git --revoke`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct RevokeOptions {
-    /// Really delete the matched keys (without it, nothing is deleted).
+    /// Really revoke (disable or delete) the matched keys (without it, nothing is revoked).
     #[arg(long)]
     pub yes: bool,
     /// When a key belongs to a service account whose key cannot be deleted alone, delete the whole service
@@ -132,11 +135,12 @@ pub struct RevokeOptions {
     /// Append one JSON line per action (probe, match, delete, confirm) to this file.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
-    /// Where OpenAI API requests go [default: $KEYHOUND_OPENAI_API_BASE, else https://api.openai.com].
+    /// Where OpenAI API requests go [default: $KEYHOUND_OPENAI_API_BASE, else https://api.openai.com]; other
+    /// providers: KEYHOUND_<PROVIDER>_API_BASE.
     /// OPENAI_BASE_URL is ignored: it often names a proxy that must not see leaked keys.
     #[arg(long, value_name = "URL")]
     pub api_base: Option<String>,
-    /// How long to keep probing a deleted key until it answers 401, in seconds.
+    /// How long to keep probing a revoked key until it is rejected, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     pub confirm_timeout: u64,
     /// Timeout of each HTTP request, in seconds.

@@ -460,7 +460,10 @@ fn anthropic_a_key_deleted_by_someone_else_first_is_already_gone() {
         unique.contains("result:  already gone: someone disabled it first, and the key is rejected"),
         "{unique}"
     );
-    assert!(out.contains(&row("already gone (disabled by someone else)", 1)), "{out}");
+    assert!(
+        out.contains(&row("already gone (disabled by someone else)", 1)),
+        "{out}"
+    );
     assert_eq!(fake.status("apikey_01Unique"), "deleted");
     let lines = audit(&dir.path().join("audit.jsonl"));
     assert!(
