@@ -82,36 +82,46 @@ fn providers_of(keys: &[LeakedKey], unrecovered: &[Unrecovered]) -> Vec<&'static
     seen
 }
 
-/// A client for each provider: `--api-base` (OpenAI only), else `KEYHOUND_<PROVIDER>_API_BASE`, else the
-/// documented host. Any endpoint but the documented one is named on stderr before the first request.
-fn clients(providers: &[&'static dyn Provider], options: &Options) -> anyhow::Result<HashMap<&'static str, Client>> {
+/// The clients of each provider: its API at `--api-base` (OpenAI only), else `KEYHOUND_<PROVIDER>_API_BASE`, else
+/// the documented host; then its other regions' (`KEYHOUND_<PROVIDER>_<REGION>_API_BASE`, else theirs). Any
+/// endpoint but the documented one is named on stderr before the first request.
+fn clients(
+    providers: &[&'static dyn Provider],
+    options: &Options,
+) -> anyhow::Result<HashMap<&'static str, Vec<Client>>> {
     if options.request_timeout.is_zero() {
         return Err(SetupError::RequestTimeout.into());
     }
     let mut clients = HashMap::new();
     for provider in providers {
         let api = provider.api();
-        let variable = provider::base_variable(*provider);
         let configured = if provider.name() == "openai" {
             options.openai_api_base.clone()
         } else {
             None
         };
-        let base = configured
-            .or_else(|| std::env::var(&variable).ok().filter(|v| !v.trim().is_empty()))
-            .unwrap_or_else(|| api.default_base.to_string());
-        let client = Client::for_api(&base, api.strip, options.request_timeout, api.auth, api.headers)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .map_err(|e| e.context(format!("{} API base ({variable})", provider.label())))?;
-        if client.base() != api.default_base {
-            eprintln!(
-                "keyhound: note: {} API requests go to {}, not {}",
-                provider.label(),
-                crate::text::for_message(client.base()),
-                api.default_base
-            );
+        let mut bases = vec![(provider::base_variable(*provider), configured, api.default_base)];
+        for region in provider.regions() {
+            bases.push((provider::region_variable(*provider, region), None, region.default_base));
         }
-        clients.insert(provider.name(), client);
+        let mut made = Vec::new();
+        for (variable, configured, default_base) in bases {
+            let base = configured
+                .or_else(|| std::env::var(&variable).ok().filter(|v| !v.trim().is_empty()))
+                .unwrap_or_else(|| default_base.to_string());
+            let client = Client::for_api(&base, api.strip, options.request_timeout, api.auth, api.headers)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| e.context(format!("{} API base ({variable})", provider.label())))?;
+            if client.base() != default_base {
+                eprintln!(
+                    "keyhound: note: {} API requests go to {}, not {default_base}",
+                    provider.label(),
+                    crate::text::for_message(client.base()),
+                );
+            }
+            made.push(client);
+        }
+        clients.insert(provider.name(), made);
     }
     Ok(clients)
 }
@@ -214,11 +224,17 @@ fn probe_and_revoke(
     let targets: HashMap<&str, Target<'_>> = providers
         .iter()
         .filter_map(|p| {
+            let (client, regions) = clients.get(p.name())?.split_first()?;
+            let regions = regions
+                .iter()
+                .map(|c| (crate::text::for_message(c.base()), c))
+                .collect();
             Some((
                 p.name(),
                 Target {
                     provider: *p,
-                    client: clients.get(p.name())?,
+                    client,
+                    regions,
                 },
             ))
         })
@@ -255,11 +271,8 @@ fn probe_and_revoke(
             .filter(|u| u.provider == provider.name())
             .cloned()
             .collect();
-        let provider_results = match (
-            provider.revoker(),
-            credentials.get(provider.name()),
-            clients.get(provider.name()),
-        ) {
+        let client = clients.get(provider.name()).and_then(|c| c.first());
+        let provider_results = match (provider.revoker(), credentials.get(provider.name()), client) {
             (Some(revoker), Some(admin), Some(client)) => Flow {
                 provider: *provider,
                 revoker,

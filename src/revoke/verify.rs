@@ -85,10 +85,37 @@ fn probe_until(
     }
 }
 
-/// Where one provider's keys are probed.
+/// Where one provider's keys are probed: its API, and its other regions' (by their hosts, for reasons).
 pub struct Target<'a> {
     pub provider: &'a dyn Provider,
     pub client: &'a Client,
+    pub regions: Vec<(String, &'a Client)>,
+}
+
+/// Probes `key` at `target`'s API and, while every answer so far rejects it, at each of its other regions: a key
+/// is `dead` only when every region rejects it; the first region that does not decides.
+fn probe_regions(target: &Target<'_>, key: &LeakedKey, policy: RetryPolicy, deadline: Option<Instant>) -> Probe {
+    let first = probe_until(target.provider, target.client, key, policy, deadline);
+    if first.liveness != Liveness::Dead || target.regions.is_empty() {
+        return first;
+    }
+    let mut rejected_by = vec![crate::text::for_message(target.client.base())];
+    for (host, client) in &target.regions {
+        let mut found = probe_until(target.provider, client, key, policy, deadline);
+        if found.liveness != Liveness::Dead {
+            found.reason = format!(
+                "{}, at {host} (another region: {} rejected it)",
+                found.reason,
+                rejected_by.join(", ")
+            );
+            return found;
+        }
+        rejected_by.push(host.clone());
+    }
+    Probe {
+        reason: format!("{} in every region ({})", first.reason, rejected_by.join(", ")),
+        ..first
+    }
 }
 
 /// Probes every key once, each at its own provider (`targets`, by provider name; a key of a provider not there is
@@ -127,8 +154,7 @@ pub fn probe_all(
                             break;
                         };
                         let key = &keys[i];
-                        let found =
-                            probe_until(target.provider, target.client, key, RetryPolicy::PROBE, Some(deadline));
+                        let found = probe_regions(target, key, RetryPolicy::PROBE, Some(deadline));
                         let entry = Entry::about(key, "probe", found.liveness.to_string())
                             .http(found.status, found.request_id.as_deref())
                             .organizations(found.organization.as_deref(), None)

@@ -136,8 +136,10 @@ pub fn keyhound() -> Command {
     cmd.current_dir(root()).env("NO_COLOR", "1").env("CI", "1");
     // Tests never reach the internet: every provider's API is a closed port on loopback unless a test points
     // it at its own fake, and no admin credential comes from the environment running the tests.
+    for variable in keyhound::revoke::provider::base_variables() {
+        cmd.env(variable, CLOSED_PORT);
+    }
     for provider in keyhound::revoke::provider::all() {
-        cmd.env(keyhound::revoke::provider::base_variable(*provider), CLOSED_PORT);
         if let Some(revoker) = provider.revoker() {
             cmd.env_remove(revoker.admin_variable());
         }

@@ -93,12 +93,12 @@ const CASES: &[Case] = &[
         line: "COHERE_API_KEY={}",
         dead: ("dead", "as invalid (401)"),
     },
-    // Keys are bound to a region (api.moonshot.ai or api.moonshot.cn); a 401 from one is no verdict.
+    // Keys are bound to a region (api.moonshot.ai or api.moonshot.cn): dead only when both reject it.
     Case {
         provider: "moonshot",
         shape: &[Part::Lit("sk-"), Part::Rand(ALNUM, 48)],
         line: "MOONSHOT_API_KEY={}",
-        dead: ("unknown", "api.moonshot.cn"),
+        dead: ("dead", "(401) in every region"),
     },
     Case {
         provider: "perplexity",
@@ -134,7 +134,7 @@ const CASES: &[Case] = &[
             Part::Rand(HEX, 10),
         ],
         line: "LANGSMITH_API_KEY={}",
-        dead: ("unknown", "eu.api.smith.langchain.com"),
+        dead: ("dead", "(401) in every region"),
     },
 ];
 
@@ -201,6 +201,10 @@ fn scan_verify(dir: &std::path::Path, fakes: &[&FakeProvider], format: &str) -> 
     let mut cmd = keyhound_in(dir);
     for fake in fakes {
         cmd.env(fake.variable(), &fake.base);
+        // A provider's other regions (Moonshot's China platform, LangSmith's EU instance) are the same fake here.
+        for region in region_variables(fake.profile.provider) {
+            cmd.env(region, &fake.base);
+        }
     }
     cmd.args([
         "scan",
@@ -215,6 +219,17 @@ fn scan_verify(dir: &std::path::Path, fakes: &[&FakeProvider], format: &str) -> 
         cmd.args(["--format", format]);
     }
     run(&mut cmd)
+}
+
+/// The variables of `provider`'s other regions.
+fn region_variables(provider: &str) -> Vec<String> {
+    use keyhound::revoke::provider::{find, region_variable};
+    let provider = find(provider).unwrap_or_else(|| panic!("no provider {provider}"));
+    provider
+        .regions()
+        .iter()
+        .map(|r| region_variable(provider, r))
+        .collect()
 }
 
 /// The verification of the one finding at `path`.
@@ -423,10 +438,17 @@ fn providers_each_answer_gets_its_documented_verdict() {
                 _ => {}
             }
             let key = fake_key(case, label);
+            // A rejected key of a provider with other regions is probed once more in each (the same fake here).
+            let regions = region_variables(case.provider).len();
+            let expected = if *label == "dead" {
+                requests * (1 + regions)
+            } else {
+                *requests
+            };
             assert_eq!(
                 fake.requests_with(&key).len(),
-                *requests,
-                "{} {label}: one probe per distinct key, plus the retries",
+                expected,
+                "{} {label}: one probe per distinct key and region, plus the retries",
                 case.provider
             );
         }
@@ -489,7 +511,7 @@ fn providers_body_based_verdicts() {
             "live",
             "limit_remaining",
         ),
-        (moonshot, "rejected", Plan::dead(), "unknown", "api.moonshot.cn"),
+        (moonshot, "rejected", Plan::dead(), "dead", "in every region"),
         (
             moonshot,
             "no-balance",
@@ -1078,5 +1100,52 @@ fn providers_the_fake_answers_invalid_keys_with_the_vendored_status() {
             _ => "authorization",
         };
         assert_eq!(profile.auth.header(), expected, "{}", profile.provider);
+    }
+}
+
+/// Keys bound to a region: a key the first region rejects is probed at the other region, and is `dead` only when
+/// every region rejects it. The other region's answer decides otherwise; an unreachable region is no verdict.
+#[test]
+fn providers_a_key_rejected_in_one_region_is_probed_in_the_other() {
+    for provider in ["moonshot", "langsmith"] {
+        let case = case(provider);
+        let (home, other_region) = (fake_key(&case, "home"), fake_key(&case, "abroad"));
+        let first = FakeProvider::start(
+            profile(provider),
+            vec![(home.clone(), Plan::live()), (other_region.clone(), Plan::dead())],
+        );
+        let second = FakeProvider::start(profile(provider), vec![(other_region.clone(), Plan::live())]);
+        let files = [
+            (format!("{provider}/home.env"), line(&case, &home)),
+            (format!("{provider}/abroad.env"), line(&case, &other_region)),
+        ];
+        let files: Vec<(&str, &[u8])> = files.iter().map(|(p, t)| (p.as_str(), t.as_bytes())).collect();
+        let dir = tree(&files);
+        let region = region_variables(provider).pop().expect("another region");
+        let verify = |region_base: &str| {
+            let output = run(keyhound_in(dir.path())
+                .env(first.variable(), &first.base)
+                .env(&region, region_base)
+                .args(["scan", ".", "--verify", "--format", "json", "--verify-timeout", "20"]));
+            assert_eq!(code(&output), 1, "{}", stderr(&output));
+            json_findings(&stdout(&output))
+        };
+        let findings = verify(&second.base);
+        assert_eq!(verification_at(&findings, &format!("{provider}/home.env")).0, "live");
+        let (status, reason) = verification_at(&findings, &format!("{provider}/abroad.env"));
+        assert_eq!(status, "live", "{provider}: {reason}");
+        assert!(
+            reason.contains(&format!(
+                "at {} (another region: {} rejected it)",
+                second.base, first.base
+            )),
+            "{provider}: {reason}"
+        );
+        // The home key never went abroad: only a rejected key is probed again.
+        assert!(second.requests_with(&home).is_empty(), "{:?}", second.requests());
+        // The other region unreachable: no verdict.
+        let findings = verify(crate::common::CLOSED_PORT);
+        let (status, reason) = verification_at(&findings, &format!("{provider}/abroad.env"));
+        assert_eq!(status, "unknown", "{provider}: {reason}");
     }
 }

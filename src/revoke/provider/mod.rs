@@ -40,6 +40,16 @@ pub struct Api {
     pub strip: Option<&'static str>,
 }
 
+/// Another region of a provider whose keys are bound to one region (Moonshot's China platform, LangSmith's EU
+/// instance): a key of that region is rejected elsewhere as any unknown key is, so a key is `dead` only when every
+/// region rejects it.
+#[derive(Debug, Clone, Copy)]
+pub struct Region {
+    /// Its name in the base variable: `KEYHOUND_<PROVIDER>_<NAME>_API_BASE`.
+    pub name: &'static str,
+    pub default_base: &'static str,
+}
+
 /// The read-only request that tells whether a key is live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
@@ -52,9 +62,8 @@ pub enum Check {
 /// One provider keyhound can verify keys of (and perhaps revoke them).
 pub trait Provider: Sync {
     /// The rules' `provider` field (`openai`, `anthropic`); the base URL variable is
-    /// `KEYHOUND_<NAME>_API_BASE`.
-    ///
-    /// Its value replaces the scheme and host of the documented endpoints; the documented paths are kept.
+    /// `KEYHOUND_<NAME>_API_BASE`, whose value replaces the scheme and host of the documented endpoints (the
+    /// documented paths are kept).
     fn name(&self) -> &'static str;
     /// For people: `OpenAI`, `Hugging Face`.
     fn label(&self) -> &'static str;
@@ -75,6 +84,10 @@ pub trait Provider: Sync {
     }
     /// The reference the check follows, for the documentation's table.
     fn reference(&self) -> &'static str;
+    /// The provider's other regions, where a key rejected by [`Api::default_base`] is probed again.
+    fn regions(&self) -> &'static [Region] {
+        &[]
+    }
 }
 
 /// Every provider keyhound has a module for.
@@ -95,6 +108,29 @@ pub fn all() -> &'static [&'static dyn Provider] {
 /// The provider module for a rule's `provider` field.
 pub fn find(name: &str) -> Option<&'static dyn Provider> {
     all().iter().copied().find(|p| p.name() == name)
+}
+
+/// `KEYHOUND_<NAME>_<REGION>_API_BASE`: the base of another region.
+pub fn region_variable(provider: &dyn Provider, region: &Region) -> String {
+    format!(
+        "KEYHOUND_{}_{}_API_BASE",
+        provider.name().to_ascii_uppercase(),
+        region.name.to_ascii_uppercase()
+    )
+}
+
+/// Every variable that names a base URL keyhound may send a request to: each provider's, its regions', and its
+/// revoker's admin API's.
+pub fn base_variables() -> Vec<String> {
+    let mut variables = Vec::new();
+    for provider in all() {
+        variables.push(base_variable(*provider));
+        variables.extend(provider.regions().iter().map(|r| region_variable(*provider, r)));
+        if let Some((_, variable)) = provider.revoker().and_then(|r| r.admin_api()) {
+            variables.push(variable.to_string());
+        }
+    }
+    variables
 }
 
 /// `KEYHOUND_<NAME>_API_BASE`.

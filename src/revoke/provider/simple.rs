@@ -12,7 +12,7 @@ use crate::revoke::client::{AuthStyle, Reply};
 use crate::revoke::keys::LeakedKey;
 use crate::revoke::verify::Probe;
 
-use super::{Answers, Api, Check, Provider, classify_with};
+use super::{Answers, Api, Check, Provider, Region, classify_with};
 
 /// A provider known by its check alone.
 pub struct Simple {
@@ -26,9 +26,9 @@ pub struct Simple {
     pub answers: Answers,
     /// What a 2xx body says beyond "accepted": a key that exists but is disabled, an account out of credit.
     pub on_success: fn(&Reply) -> Option<(Liveness, &'static str)>,
-    /// For providers whose keys are bound to one of several regions: the other region's host. A key of that
-    /// region is rejected here as any unknown key is, so a rejection is no verdict.
-    pub other_region: Option<&'static str>,
+    /// For providers whose keys are bound to one of several regions: the other regions, where a rejected key is
+    /// probed again ([`Provider::regions`]).
+    pub regions: &'static [Region],
     pub dashboard: &'static str,
     /// The reference the check follows.
     pub reference: &'static str,
@@ -63,15 +63,6 @@ impl Provider for Simple {
             probe.liveness = liveness;
             probe.reason = format!("{}, but {what}", probe.reason);
         }
-        if probe.liveness == Liveness::Dead
-            && let Some(other) = self.other_region
-        {
-            probe.liveness = Liveness::Unknown;
-            probe.reason = format!(
-                "{}; but a key of the other region ({other}) is rejected here too: no verdict",
-                probe.reason
-            );
-        }
         probe
     }
 
@@ -81,6 +72,10 @@ impl Provider for Simple {
 
     fn reference(&self) -> &'static str {
         self.reference
+    }
+
+    fn regions(&self) -> &'static [Region] {
+        self.regions
     }
 }
 
@@ -185,7 +180,7 @@ pub static ALL: [Simple; 13] = [
             accepted: google_accepted,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://console.cloud.google.com/apis/credentials",
         reference: "https://ai.google.dev/api/models#method:-models.list; errors: https://ai.google.dev/gemini-api/docs/troubleshooting",
     },
@@ -200,7 +195,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://huggingface.co/settings/tokens",
         reference: "https://huggingface.co/docs/hub/api (GET /api/whoami-v2)",
     },
@@ -215,7 +210,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://console.groq.com/keys",
         reference: "https://console.groq.com/docs/api-reference#models-list; https://console.groq.com/docs/errors",
     },
@@ -230,7 +225,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://console.mistral.ai/api-keys",
         reference: "https://docs.mistral.ai/api/#tag/models (GET /v1/models)",
     },
@@ -245,7 +240,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: deepseek_balance,
-        other_region: None,
+        regions: &[],
         dashboard: "https://platform.deepseek.com/api_keys",
         reference: "https://api-docs.deepseek.com/api/get-user-balance; https://api-docs.deepseek.com/quick_start/error_codes",
     },
@@ -260,7 +255,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://dashboard.cohere.com/api-keys",
         reference: "https://docs.cohere.com/reference/list-models; https://docs.cohere.com/reference/errors",
     },
@@ -275,7 +270,10 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: moonshot_balance,
-        other_region: Some("api.moonshot.cn"),
+        regions: &[Region {
+            name: "cn",
+            default_base: "https://api.moonshot.cn",
+        }],
         dashboard: "https://platform.moonshot.ai/console/api-keys",
         reference: "https://platform.moonshot.ai/docs/api/balance",
     },
@@ -290,7 +288,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://www.perplexity.ai/settings/api",
         reference: "perplexityai/perplexity-py src/perplexity/resources/async_/chat/completions.py (GET /async/chat/completions)",
     },
@@ -305,7 +303,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://replicate.com/account/api-tokens",
         reference: "https://replicate.com/docs/reference/http#account.get",
     },
@@ -320,7 +318,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://api.together.ai/settings/api-keys",
         reference: "togethercomputer/openapi openapi.yaml (GET /models, ErrorData); https://docs.together.ai/reference/models-1",
     },
@@ -335,7 +333,7 @@ pub static ALL: [Simple; 13] = [
             accepted: tavily_accepted,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://app.tavily.com/home",
         reference: "https://docs.tavily.com/documentation/api-reference/endpoint/usage",
     },
@@ -355,7 +353,10 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: Some("eu.api.smith.langchain.com"),
+        regions: &[Region {
+            name: "eu",
+            default_base: "https://eu.api.smith.langchain.com",
+        }],
         dashboard: "https://smith.langchain.com/settings",
         reference: "https://docs.langchain.com/langsmith/manage-organization-by-api (X-Api-Key; GET /api/v1/workspaces)",
     },
@@ -374,7 +375,7 @@ pub static ALL: [Simple; 13] = [
             accepted: never,
         },
         on_success: nothing_more,
-        other_region: None,
+        regions: &[],
         dashboard: "https://portal.azure.com/#view/Microsoft_Azure_ProjectOxford/CognitiveServicesHub/~/OpenAI",
         reference: "https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list (needs the resource's endpoint)",
     },
