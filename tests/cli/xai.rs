@@ -662,3 +662,39 @@ fn the_fake_answers_what_the_vendored_reference_describes() {
     }
     assert!(item["apiKeyId"] == TEAM_KEY_ID && item["redactedApiKey"] == "xai-...lqUk");
 }
+
+/// The other team's key with no key of the management key's team beside it: no listing names the management
+/// key's team, but the 403 on the key's team says it is another organisation's.
+#[test]
+fn another_teams_key_alone_is_another_organisations() {
+    let dir = scanned(&[OTHER_KEY]);
+    let fake = FakeXai::start(world());
+    let log = dir.path().join("audit.jsonl");
+    let output = revoke(
+        dir.path(),
+        &fake,
+        Some(MANAGEMENT),
+        &["--yes", "--audit-log", log.to_str().expect("utf-8")],
+    );
+    let out = stdout(&output);
+    assert_eq!(code(&output), 1, "{out}{}", stderr(&output));
+    assert_output_clean(&output);
+    let requests = fake.requests();
+    assert_routing(&fake);
+    assert!(deletes(&requests).is_empty());
+    assert_eq!(listings(&requests), [format!("/auth/teams/{OTHER_TEAM}/api-keys")]);
+    let other = block(&out, &OTHER_KEY[..8]);
+    assert!(
+        other.contains(&format!(
+            "owner:   another organisation: xAI names {OTHER_TEAM} for this key, and XAI_MANAGEMENT_KEY may not \
+             list its keys"
+        )),
+        "{other}"
+    );
+    assert!(!other.contains("match:"), "{other}");
+    assert!(out.contains("(another organisation: 1)"), "{out}");
+    let lines = audit(&log);
+    let line = lines.iter().find(|l| l["action"] == "match").expect("a match line");
+    assert_eq!(line["outcome"], "other-organization");
+    assert_eq!(line["key_organization"], OTHER_TEAM);
+}
