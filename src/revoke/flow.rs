@@ -258,21 +258,25 @@ impl Flow<'_> {
             )?;
         }
         let (key_org, admin_org) = (probed.organization.as_deref(), inventory.organization.as_deref());
-        if let (Some(key_org), Some(admin_org)) = (key_org, admin_org)
-            && key_org != admin_org
-        {
+        let owner = match (key_org, admin_org) {
+            (Some(key_org), Some(admin_org)) if key_org != admin_org => Some(format!(
+                "{label} names {key_org} for this key, {admin_org} for {variable}"
+            )),
+            (Some(key_org), _) if inventory.refused.iter().any(|r| r == key_org) => Some(format!(
+                "{label} names {key_org} for this key, and {variable} may not list its keys"
+            )),
+            _ => None,
+        };
+        if let Some(owner) = owner {
             self.audit.record(
                 Entry::about(key, "match", "other-organization")
-                    .organizations(Some(key_org), Some(admin_org))
+                    .organizations(key_org, admin_org)
                     .message(format!(
                         "the key belongs to another organisation: nothing was matched or {}d",
                         self.revoker.verb()
                     )),
             )?;
-            writeln!(
-                self.out,
-                "    owner:   another organisation: {label} names {key_org} for this key, {admin_org} for {variable}"
-            )?;
+            writeln!(self.out, "    owner:   another organisation: {owner}")?;
             writeln!(
                 self.out,
                 "    action:  none: keyhound {}s only the organisation's own keys; tell the key's owner (it is live \

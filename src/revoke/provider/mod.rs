@@ -170,6 +170,9 @@ pub struct Candidate {
 pub struct Inventory {
     pub candidates: Vec<Candidate>,
     pub organization: Option<String>,
+    /// Organisations the admin credential may not list (xAI's 403 on another team): a key whose probe names one
+    /// of them is another organisation's, even when no listing named the admin credential's own.
+    pub refused: Vec<String>,
 }
 
 /// What a revoker's request to disable a key came to.

@@ -304,7 +304,7 @@ impl Revoker for XaiRevoker {
                     inventory.candidates.extend(candidates);
                     inventory.organization.get_or_insert_with(|| team.to_string());
                 }
-                None => continue,
+                None => inventory.refused.push(team.to_string()),
             }
         }
         Ok(inventory)

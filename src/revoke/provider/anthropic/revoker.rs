@@ -245,6 +245,7 @@ impl Revoker for AnthropicRevoker {
                     .map(|id| crate::text::for_message(id.trim()))
                     .filter(|id| !id.is_empty())
             }),
+            refused: Vec::new(),
         })
     }
 
