@@ -201,6 +201,9 @@ pub struct Finding {
     /// `--verify` kept to probe it: such a finding is reported only when its key is live, so that a stale
     /// suppression cannot hide a working key.
     pub allowed: Option<String>,
+    /// The endpoint the key works at, found next to it (an Azure OpenAI resource's `https://NAME.openai.azure.com`),
+    /// for rules that look for one.
+    pub endpoint: Option<String>,
 }
 
 #[cfg(test)]

@@ -228,9 +228,34 @@ fn inspect_text(
             allowed: markers[at]
                 .filter(|_| !text.keep_allowed)
                 .map(|marker| format!("inline marker `{marker}`")),
+            endpoint: rule.endpoint.as_ref().and_then(|endpoint| {
+                let window = rule.context.as_ref().map_or(DEFAULT_ENDPOINT_WINDOW, |c| c.distance);
+                nearest_endpoint(content, c.start, c.end, window, endpoint)
+            }),
         });
     }
     inspection
+}
+
+/// How far from a key its endpoint is looked for when its rule has no context distance, in bytes.
+const DEFAULT_ENDPOINT_WINDOW: usize = 200;
+
+/// The match of `endpoint` nearest to the key at `start..end`, within `window` bytes before or after it.
+fn nearest_endpoint(
+    content: &[u8],
+    start: usize,
+    end: usize,
+    window: usize,
+    endpoint: &regex::bytes::Regex,
+) -> Option<String> {
+    let from = start.saturating_sub(window);
+    let to = end.saturating_add(window).min(content.len());
+    endpoint
+        .find_iter(&content[from..to])
+        .map(|m| (from + m.start(), from + m.end()))
+        .filter(|&(s, e)| e <= start || s >= end)
+        .min_by_key(|&(s, e)| if e <= start { start - e } else { s - end })
+        .map(|(s, e)| String::from_utf8_lossy(&content[s..e]).into_owned())
 }
 
 /// The allow marker that covers each candidate, if any. A marker covers the one key it stands next to on its

@@ -107,6 +107,9 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 esc(marker)
             )?;
         }
+        if let Some(endpoint) = &finding.endpoint {
+            writeln!(out, "    {} {}", paint(DIM, "endpoint"), esc(endpoint))?;
+        }
         if let Some(allowed) = &finding.allowed {
             writeln!(
                 out,

@@ -123,6 +123,9 @@ pub struct JsonFinding {
     /// a suppressed finding whose key is live is reported anyway, marked with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_but_live: Option<String>,
+    /// The endpoint the key works at, found next to it (an Azure OpenAI resource), for rules that look for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl JsonFinding {
@@ -152,6 +155,7 @@ impl JsonFinding {
             git: finding.git.clone(),
             verification: finding.verification.clone(),
             allowed_but_live: finding.allowed.clone(),
+            endpoint: finding.endpoint.clone(),
         }
     }
 }
@@ -265,6 +269,7 @@ impl JsonFinding {
             git: self.git,
             verification: self.verification,
             allowed: self.allowed_but_live.map(|why| crate::text::bounded(&why, 100)),
+            endpoint: self.endpoint.map(|endpoint| crate::text::bounded(&endpoint, 200)),
         }
     }
 }

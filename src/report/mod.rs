@@ -126,6 +126,7 @@ pub fn shown_finding(finding: &Finding, show_secrets: bool) -> Finding {
     shown.repository = finding.repository.as_deref().map(clean);
     shown.allow_marker = finding.allow_marker.as_deref().map(clean);
     shown.allowed = finding.allowed.as_deref().map(clean);
+    shown.endpoint = finding.endpoint.as_deref().map(clean);
     if let Some(git) = shown.git.as_mut() {
         git.author_name = clean(&git.author_name);
         git.author_email = clean(&git.author_email);

@@ -223,6 +223,9 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     if let Some(allowed) = &finding.allowed {
         properties.insert("allowed_but_live".to_string(), json!(allowed));
     }
+    if let Some(endpoint) = &finding.endpoint {
+        properties.insert("endpoint".to_string(), json!(endpoint));
+    }
     let mut builder_result = SarifResult::builder()
         .rule_id(finding.rule_id.clone())
         .level(result_level(finding))

@@ -128,6 +128,11 @@ struct RuleSpec {
     /// Public example values that are not leaks (a vendor's published sample keys), each with its source.
     #[serde(default)]
     allowed_values: Vec<AllowedValue>,
+    /// For keys that work only at one endpoint (an Azure OpenAI resource): the endpoint's regex, looked for within
+    /// the rule's context distance of the key (200 bytes without one); the nearest match is recorded with the
+    /// finding, and a provider's check may use it.
+    #[serde(default)]
+    endpoint: Option<String>,
 }
 
 /// The farthest a context word may be from the key it anchors, in bytes.
@@ -208,6 +213,8 @@ pub struct Rule {
     pub max_match_len: Option<usize>,
     /// The memory its compiled regexes hold (its regex and known shapes), charged to the [`RuleBudget`].
     pub compiled_bytes: usize,
+    /// The endpoint a key works at, looked for near it (`endpoint`).
+    pub endpoint: Option<Regex>,
 }
 
 impl Rule {
@@ -306,6 +313,17 @@ impl Rule {
                 }
             }
         }
+        let endpoint = match &spec.endpoint {
+            Some(pattern) => {
+                let (endpoint, bytes) = budget.compile(pattern).map_err(|e| match e {
+                    budget::BudgetError::Regex(message) => invalid(format!("endpoint: {message}")),
+                    budget::BudgetError::OverBudget(message) => over_budget(format!("endpoint: {message}")),
+                })?;
+                compiled_bytes += bytes;
+                Some(endpoint)
+            }
+            None => None,
+        };
         let mut known_shapes = Vec::with_capacity(spec.known_shapes.len());
         for shape in &spec.known_shapes {
             let (shape, bytes) = budget.compile(&format!("^(?:{shape})$")).map_err(|e| match e {
@@ -343,6 +361,7 @@ impl Rule {
             origin: origin.clone(),
             secret_group,
             max_match_len,
+            endpoint,
             compiled_bytes,
         })
     }
