@@ -705,6 +705,29 @@ fn openrouter_echoed_keys_never_reach_the_output_or_the_log() {
 }
 
 #[test]
+fn openrouter_a_key_proven_by_its_hash_is_disabled_though_another_shares_its_label() {
+    // Two listed keys show the unique key's label; only one of them is listed with its SHA-256.
+    let dir = reported(&[UNIQUE]);
+    let mut account = account();
+    account.keys.push(OrKey::new("twin", &look_alike(UNIQUE, 'e')));
+    let fake = FakeOpenRouter::start(account);
+    let output = revoke(dir.path(), &fake, Some(MANAGEMENT), &["--yes"]);
+    let out = stdout(&output);
+    assert_eq!(code(&output), 0, "{out}\n{}", stderr(&output));
+    assert_output_clean(&output);
+    let hash = sha256_hex(UNIQUE);
+    assert_eq!(
+        patches(&fake),
+        vec![(format!("/api/v1/keys/{hash}"), BODY.to_string())],
+        "the proven key, not its twin"
+    );
+    assert_eq!(fake.disabled(&look_alike(UNIQUE, 'e')), Some(false));
+    let unique = block(&out, &shown(UNIQUE));
+    assert!(unique.contains(&format!("match:   {hash} \"prod\"")), "{unique}");
+    assert!(unique.contains("result:  revoked"), "{unique}");
+}
+
+#[test]
 fn openrouter_a_leaked_management_key_is_left_to_a_person() {
     let dir = reported(&[MANAGEMENT, UNIQUE]);
     let fake = FakeOpenRouter::start(account());
