@@ -287,11 +287,22 @@ impl Flow<'_> {
         }
         let pool_name = self.revoker.pool(key);
         let pool: Vec<&Candidate> = inventory.candidates.iter().filter(|c| c.pool == pool_name).collect();
-        let matches: Vec<&Candidate> = pool
+        let mut matches: Vec<&Candidate> = pool
             .iter()
             .copied()
             .filter(|c| self.revoker.fits(c, key, probed))
             .collect();
+        // A listing that identifies the whole key (a digest of it) settles what its hint alone leaves ambiguous.
+        if matches.len() > 1 {
+            let proven: Vec<&Candidate> = matches
+                .iter()
+                .copied()
+                .filter(|c| self.revoker.proves(c, key).is_some())
+                .collect();
+            if proven.len() == 1 {
+                matches = proven;
+            }
+        }
         match matches.as_slice() {
             [] => {
                 self.audit.record(
