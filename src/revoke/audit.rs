@@ -273,6 +273,7 @@ mod tests {
             redacted: "sk-proj-e7nj…vhcH".into(),
             fingerprint: Fingerprint::of("openai-project-key", raw),
             places: vec![],
+            endpoint: None,
         };
         for _ in 0..2 {
             let log = AuditLog::open(&path, true).expect("open");

@@ -446,6 +446,14 @@ impl Client {
         })
     }
 
+    /// The same client (credential style, fixed headers, timeout) at another base.
+    pub fn at(&self, base: &str) -> Result<Client, ConfigError> {
+        Ok(Client {
+            base: normalize_base_with(base, None)?,
+            ..self.clone()
+        })
+    }
+
     /// The normalised base URL.
     pub fn base(&self) -> &str {
         &self.base

@@ -31,6 +31,9 @@ pub struct LeakedKey {
     pub fingerprint: Fingerprint,
     /// Where it was found (`path:line:column`, with the commit for history findings).
     pub places: Vec<String>,
+    /// The endpoint found next to it, for keys that work only there (as reported: a provider checks it before
+    /// sending anything there).
+    pub endpoint: Option<String>,
 }
 
 impl LeakedKey {
@@ -92,6 +95,7 @@ pub fn from_findings(findings: &[Finding], known: &dyn Fn(&str) -> bool) -> Coll
                     redacted: finding.redacted.clone(),
                     fingerprint: finding.fingerprint.clone(),
                     places: vec![place],
+                    endpoint: finding.endpoint.clone(),
                 });
             }
         }
@@ -156,6 +160,7 @@ pub fn recover(findings: Vec<JsonFinding>, known: &dyn Fn(&str) -> bool) -> Coll
                 kind: rule.kind.clone(),
                 fingerprint,
                 places,
+                endpoint: group.iter().find_map(|f| f.endpoint.clone()),
             }),
             None => {
                 let first = &group[0];
@@ -512,6 +517,7 @@ mod tests {
             git: None,
             verification: None,
             allowed_but_live: None,
+            endpoint: None,
         }
     }
 

@@ -71,8 +71,18 @@ fn probe_until(
     policy: RetryPolicy,
     deadline: Option<Instant>,
 ) -> Probe {
-    let path = match provider.check(key) {
-        Check::Get(path) => path,
+    let at_base;
+    let (client, path) = match provider.check(key) {
+        Check::Get(path) => (client, path),
+        // A key that works only at its own endpoint, unless the provider's base variable replaces every one.
+        Check::GetAt { base, path } if client.base() == provider.api().default_base => match client.at(&base) {
+            Ok(other) => {
+                at_base = other;
+                (&at_base, path)
+            }
+            Err(error) => return Probe::unknown(format!("not probed: {error}")),
+        },
+        Check::GetAt { path, .. } => (client, path),
         Check::None(why) => return Probe::unknown(format!("not probed: {why}")),
     };
     let answer = match deadline {

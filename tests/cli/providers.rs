@@ -726,7 +726,8 @@ fn providers_the_fake_serves_only_the_documented_probe() {
     assert_eq!(fake.requests_with(&key).len(), 5);
 }
 
-/// Kinds no provider documents a read-only check for: `unknown`, `not probed: ...`, and nothing sent.
+/// Kinds no provider documents a read-only check for (and an Azure key with no endpoint next to it): `unknown`,
+/// `not probed: ...`, and nothing sent.
 #[test]
 fn providers_kinds_without_a_check_are_not_probed() {
     // From the rules' examples.
@@ -740,11 +741,8 @@ fn providers_kinds_without_a_check_are_not_probed() {
             format!("CLAUDE_CODE_OAUTH_TOKEN={oauth}\n").as_bytes(),
         ),
         ("xai/admin.env", format!("XAI_MANAGEMENT_KEY={management}\n").as_bytes()),
-        (
-            "azure/.env",
-            format!("AZURE_OPENAI_ENDPOINT=https://example-resource.openai.azure.com\nAZURE_OPENAI_API_KEY={azure}\n")
-                .as_bytes(),
-        ),
+        // No endpoint next to the key: there is nowhere to check it.
+        ("azure/.env", format!("AZURE_OPENAI_API_KEY={azure}\n").as_bytes()),
     ]);
     let fakes: Vec<FakeProvider> = ["anthropic", "xai", "azure"]
         .into_iter()
@@ -1148,4 +1146,86 @@ fn providers_a_key_rejected_in_one_region_is_probed_in_the_other() {
         let (status, reason) = verification_at(&findings, &format!("{provider}/abroad.env"));
         assert_eq!(status, "unknown", "{provider}: {reason}");
     }
+}
+
+/// An Azure OpenAI key works only at its resource: the endpoint found next to it is recorded with the finding and
+/// the key is checked there (`api-key` header, the documented models listing); a report whose endpoint is not an
+/// Azure resource's sends the key nowhere.
+#[test]
+fn providers_an_azure_key_is_checked_at_its_own_endpoint() {
+    let (live, dead) = ("751c3dc9560e29871e0dbd9b8e71a1b6", "16f3193554c870d1f04386b6b4882aa5");
+    let fake = FakeProvider::start(
+        profile("azure"),
+        vec![(live.to_string(), Plan::live()), (dead.to_string(), Plan::dead())],
+    );
+    let dir = tree(&[
+        (
+            "live/.env",
+            format!("AZURE_OPENAI_ENDPOINT=https://contoso.openai.azure.com/\nAZURE_OPENAI_API_KEY={live}\n")
+                .as_bytes(),
+        ),
+        (
+            "dead/client.py",
+            format!(
+                "client = AzureOpenAI(\n    azure_endpoint=\"https://fabrikam-ai.cognitiveservices.azure.com\",\n    \
+                 api_key=\"{dead}\",\n)\n"
+            )
+            .as_bytes(),
+        ),
+    ]);
+    let output = scan_verify(dir.path(), &[&fake], "json");
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let findings = json_findings(&stdout(&output));
+    let endpoint = |path: &str| {
+        findings
+            .iter()
+            .find(|f| f["path"] == path)
+            .map(|f| f["endpoint"].clone())
+            .expect(path)
+    };
+    assert_eq!(endpoint("live/.env"), "https://contoso.openai.azure.com");
+    assert_eq!(
+        endpoint("dead/client.py"),
+        "https://fabrikam-ai.cognitiveservices.azure.com"
+    );
+    assert_eq!(verification_at(&findings, "live/.env").0, "live");
+    let (status, reason) = verification_at(&findings, "dead/client.py");
+    assert_eq!(
+        (status.as_str(), reason.contains("as invalid (401)")),
+        ("dead", true),
+        "{reason}"
+    );
+    for request in fake.requests() {
+        assert_eq!(request.url, "/openai/models?api-version=2024-10-21", "{request:?}");
+    }
+    assert_eq!(fake.requests_with(live).len(), 1);
+    assert_eq!(fake.requests_with(dead).len(), 1);
+
+    // A report is not trusted: an endpoint that is not an Azure resource's (here edited into the report) sends the
+    // key nowhere, whatever the base variable says.
+    let report = run(keyhound_in(dir.path()).args(["scan", ".", "--format", "json", "-o", "report.json"]));
+    assert_eq!(code(&report), 1, "{}", stderr(&report));
+    let path = dir.path().join("report.json");
+    let text = std::fs::read_to_string(&path).expect("report");
+    std::fs::write(
+        &path,
+        text.replace("https://contoso.openai.azure.com", "https://contoso.evil.example"),
+    )
+    .expect("edit the report");
+    let before = fake.requests().len();
+    let output = run(keyhound_in(dir.path())
+        .env(fake.variable(), &fake.base)
+        .env("OPENAI_ADMIN_KEY", "sk-admin-unused")
+        .args(["revoke", "--from", "report.json"]));
+    let out = stdout(&output);
+    assert!(
+        out.contains("not probed: the endpoint next to the key is not an Azure OpenAI resource's"),
+        "{out}"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        before + 1,
+        "only the key with an Azure endpoint was probed: {:?}",
+        fake.requests()
+    );
 }

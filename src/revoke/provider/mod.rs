@@ -22,6 +22,7 @@ use super::listing::{ListBudget, ListError};
 use super::verify::Probe;
 
 pub mod anthropic;
+pub mod azure;
 pub mod openai;
 pub mod openrouter;
 pub mod simple;
@@ -55,6 +56,9 @@ pub struct Region {
 pub enum Check {
     /// `GET` this path (and query) with the key.
     Get(String),
+    /// `GET` this path at this base: a key that works only at its own endpoint (an Azure resource's). A base
+    /// variable set for the provider still wins (a test's fake, a proxy).
+    GetAt { base: String, path: String },
     /// The provider documents no request that reads without spending or changing anything: why.
     None(&'static str),
 }
@@ -99,6 +103,7 @@ pub fn all() -> &'static [&'static dyn Provider] {
             &anthropic::ANTHROPIC,
             &xai::XAI,
             &openrouter::OPENROUTER,
+            &azure::AZURE,
         ];
         all.extend(simple::ALL.iter().map(|p| p as &dyn Provider));
         all

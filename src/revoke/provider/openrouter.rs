@@ -368,6 +368,7 @@ mod tests {
             redacted: "x".into(),
             fingerprint: crate::finding::Fingerprint::of("openrouter-api-key", key),
             places: vec![],
+            endpoint: None,
         };
         assert!(OpenRouterRevoker.proves(&candidate, &leaked).is_some());
         let other = ListedKey {

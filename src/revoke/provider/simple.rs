@@ -163,7 +163,7 @@ const fn bearer(default_base: &'static str) -> Api {
 }
 
 /// The check-only providers, by the rules' `provider` names.
-pub static ALL: [Simple; 13] = [
+pub static ALL: [Simple; 12] = [
     Simple {
         name: "google",
         label: "Google",
@@ -359,24 +359,5 @@ pub static ALL: [Simple; 13] = [
         }],
         dashboard: "https://smith.langchain.com/settings",
         reference: "https://docs.langchain.com/langsmith/manage-organization-by-api (X-Api-Key; GET /api/v1/workspaces)",
-    },
-    Simple {
-        name: "azure",
-        label: "Azure OpenAI",
-        api: bearer("https://management.azure.com"),
-        path: "",
-        unchecked: &[(
-            "api",
-            "an Azure OpenAI key works only at its resource's endpoint, which keyhound does not record with the \
-             finding yet; regenerate the key in the Azure portal (the resource's Keys and Endpoint page)",
-        )],
-        answers: Answers {
-            dead: never,
-            accepted: never,
-        },
-        on_success: nothing_more,
-        regions: &[],
-        dashboard: "https://portal.azure.com/#view/Microsoft_Azure_ProjectOxford/CognitiveServicesHub/~/OpenAI",
-        reference: "https://learn.microsoft.com/en-us/rest/api/azureopenai/models/list (needs the resource's endpoint)",
     },
 ];

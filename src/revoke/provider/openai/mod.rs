@@ -147,6 +147,7 @@ mod tests {
             redacted: "x".into(),
             fingerprint: Fingerprint::of("openai-project-key", "x"),
             places: vec![],
+            endpoint: None,
         }
     }
 
