@@ -17,7 +17,12 @@ fn options(args: &RevokeOptions, quiet: bool) -> Options {
         yes: args.yes,
         delete_service_accounts: args.delete_service_accounts,
         audit_log: args.audit_log.clone(),
-        openai_api_base: args.api_base.clone(),
+        // --api-base is OpenAI's (KEYHOUND_<PROVIDER>_API_BASE sets the others).
+        api_bases: args
+            .api_base
+            .iter()
+            .map(|base| ("openai".to_string(), base.clone()))
+            .collect(),
         confirm_timeout: Duration::from_secs(args.confirm_timeout),
         request_timeout: Duration::from_secs(args.request_timeout),
         verify_timeout: Duration::from_secs(args.verify_timeout),

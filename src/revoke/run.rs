@@ -26,8 +26,8 @@ pub struct Options {
     /// Delete a whole service account when its key cannot be deleted alone.
     pub delete_service_accounts: bool,
     pub audit_log: Option<PathBuf>,
-    /// OpenAI's base URL from the command line (`--api-base`), over `KEYHOUND_OPENAI_API_BASE`.
-    pub openai_api_base: Option<String>,
+    /// Base URLs given by the command (`--api-base` is OpenAI's), by provider name, over the base variables.
+    pub api_bases: Vec<(String, String)>,
     /// How long to keep probing a disabled key until it is rejected.
     pub confirm_timeout: Duration,
     /// Timeout of each HTTP request.
@@ -95,35 +95,62 @@ fn clients(
     let mut clients = HashMap::new();
     for provider in providers {
         let api = provider.api();
-        let configured = if provider.name() == "openai" {
-            options.openai_api_base.clone()
-        } else {
-            None
-        };
-        let mut bases = vec![(provider::base_variable(*provider), configured, api.default_base)];
+        let given = options
+            .api_bases
+            .iter()
+            .find(|(name, _)| name == provider.name())
+            .map(|(_, base)| base.clone());
+        let mut made = vec![client_for(
+            *provider,
+            "API",
+            &api,
+            api.default_base,
+            given,
+            &provider::base_variable(*provider),
+            options,
+        )?];
         for region in provider.regions() {
-            bases.push((provider::region_variable(*provider, region), None, region.default_base));
-        }
-        let mut made = Vec::new();
-        for (variable, configured, default_base) in bases {
-            let base = configured
-                .or_else(|| std::env::var(&variable).ok().filter(|v| !v.trim().is_empty()))
-                .unwrap_or_else(|| default_base.to_string());
-            let client = Client::for_api(&base, api.strip, options.request_timeout, api.auth, api.headers)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .map_err(|e| e.context(format!("{} API base ({variable})", provider.label())))?;
-            if client.base() != default_base {
-                eprintln!(
-                    "keyhound: note: {} API requests go to {}, not {default_base}",
-                    provider.label(),
-                    crate::text::for_message(client.base()),
-                );
-            }
-            made.push(client);
+            let variable = provider::region_variable(*provider, region);
+            made.push(client_for(
+                *provider,
+                "API",
+                &api,
+                region.default_base,
+                None,
+                &variable,
+                options,
+            )?);
         }
         clients.insert(provider.name(), made);
     }
     Ok(clients)
+}
+
+/// A client for `api` at the base the command gave, else at `variable`'s, else at `default_base`; any base but
+/// the default is named on stderr (`what`: `API`, `admin API`).
+fn client_for(
+    provider: &dyn Provider,
+    what: &str,
+    api: &provider::Api,
+    default_base: &str,
+    given: Option<String>,
+    variable: &str,
+    options: &Options,
+) -> anyhow::Result<Client> {
+    let base = given
+        .or_else(|| std::env::var(variable).ok().filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| default_base.to_string());
+    let client = Client::for_api(&base, api.strip, options.request_timeout, api.auth, api.headers)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .map_err(|e| e.context(format!("{} {what} base ({variable})", provider.label())))?;
+    if client.base() != default_base {
+        eprintln!(
+            "keyhound: note: {} {what} requests go to {}, not {default_base}",
+            provider.label(),
+            crate::text::for_message(client.base()),
+        );
+    }
+    Ok(client)
 }
 
 /// The client of a revoker's own admin API (`Revoker::admin_api`), for the providers that have one: its variable,
@@ -137,21 +164,7 @@ fn admin_clients(
         let Some((api, variable)) = provider.revoker().and_then(|r| r.admin_api()) else {
             continue;
         };
-        let base = std::env::var(variable)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| api.default_base.to_string());
-        let client = Client::for_api(&base, api.strip, options.request_timeout, api.auth, api.headers)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .map_err(|e| e.context(format!("{} admin API base ({variable})", provider.label())))?;
-        if client.base() != api.default_base {
-            eprintln!(
-                "keyhound: note: {} admin API requests go to {}, not {}",
-                provider.label(),
-                crate::text::for_message(client.base()),
-                api.default_base
-            );
-        }
+        let client = client_for(*provider, "admin API", &api, api.default_base, None, variable, options)?;
         clients.insert(provider.name(), client);
     }
     Ok(clients)

@@ -133,6 +133,10 @@ struct RuleSpec {
     /// finding, and a provider's check may use it.
     #[serde(default)]
     endpoint: Option<String>,
+    /// A match that is a random (version 4) UUID written without dashes is not a key: for keys of 32 hexadecimal
+    /// characters, whose shape such ids share.
+    #[serde(default)]
+    not_uuid: bool,
 }
 
 /// The farthest a context word may be from the key it anchors, in bytes.
@@ -215,6 +219,8 @@ pub struct Rule {
     pub compiled_bytes: usize,
     /// The endpoint a key works at, looked for near it (`endpoint`).
     pub endpoint: Option<Regex>,
+    /// A dashless version-4 UUID is not a key of this rule (`not_uuid`).
+    pub not_uuid: bool,
 }
 
 impl Rule {
@@ -362,6 +368,7 @@ impl Rule {
             secret_group,
             max_match_len,
             endpoint,
+            not_uuid: spec.not_uuid,
             compiled_bytes,
         })
     }

@@ -532,8 +532,20 @@ impl Scanner {
         {
             return false;
         }
+        if rule.not_uuid && is_dashless_uuid_v4(secret) {
+            return false;
+        }
         !self.placeholders.is_placeholder(secret)
     }
+}
+
+/// Is `text` a random (version 4, RFC 9562 variant) UUID written without dashes: 32 hexadecimal digits whose 13th
+/// is `4` and whose 17th is one of `8`, `9`, `a`, `b`? A random 32-digit key reads as one by chance once in 64.
+fn is_dashless_uuid_v4(text: &[u8]) -> bool {
+    text.len() == 32
+        && text.iter().all(u8::is_ascii_hexdigit)
+        && text[12] == b'4'
+        && matches!(text[16].to_ascii_lowercase(), b'8' | b'9' | b'a' | b'b')
 }
 
 /// Adds a window to a rule's list, merging it with the previous one when they touch.
