@@ -287,7 +287,7 @@ fn public_default_keys_of_vendored_libraries_are_not_reported_but_vendored_paths
 }
 
 /// Azure OpenAI keys have no prefix: found next to an Azure OpenAI variable or endpoint, in a tree and in history,
-/// and not as a bare hex string elsewhere.
+/// with the endpoint recorded, and not as a bare hex string elsewhere.
 #[test]
 fn azure_openai_keys_are_found_by_their_variable_or_endpoint() {
     let key = "751c3dc9560e29871e0dbd9b8e71a1b6";
@@ -329,5 +329,9 @@ fn azure_openai_keys_are_found_by_their_variable_or_endpoint() {
             [(".env", "azure-openai-api-key"), ("client.py", "azure-openai-api-key")],
             "{args:?}"
         );
+        // The resource endpoint next to each key is recorded with it, in the tree and in history.
+        for finding in &found {
+            assert_eq!(finding["endpoint"], "https://contoso.openai.azure.com", "{args:?}: {finding}");
+        }
     }
 }
