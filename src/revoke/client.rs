@@ -162,6 +162,14 @@ impl Reply {
             .filter(|v| !v.is_empty())
     }
 
+    /// ` (request req_abc)`, or nothing: the request id providers' support asks for, for messages.
+    pub fn request_note(&self) -> String {
+        self.request_id
+            .as_deref()
+            .map(|id| format!(" (request {id})"))
+            .unwrap_or_default()
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

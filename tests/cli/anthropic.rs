@@ -453,7 +453,7 @@ fn anthropic_a_key_deleted_by_someone_else_first_is_already_gone() {
     assert_output_clean(&output);
     let unique = block(&out, &shown(UNIQUE));
     assert!(
-        unique.contains("disabled: the key is gone (404: API key apikey_01Unique not found)"),
+        unique.contains("disabled: already gone (404: API key apikey_01Unique not found)"),
         "{unique}"
     );
     assert!(

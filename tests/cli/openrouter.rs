@@ -469,7 +469,7 @@ fn openrouter_a_key_deleted_first_is_already_gone() {
     assert_eq!(fake.disabled(VANISHED), None, "deleted by someone else");
     let vanished = block(&out, &shown(VANISHED));
     assert!(
-        vanished.contains("disabled: the key is gone (404: Resource not found)"),
+        vanished.contains("disabled: already gone (404: Resource not found)"),
         "{vanished}"
     );
     assert!(vanished.contains("result:  already gone"), "{vanished}");

@@ -331,7 +331,10 @@ fn azure_openai_keys_are_found_by_their_variable_or_endpoint() {
         );
         // The resource endpoint next to each key is recorded with it, in the tree and in history.
         for finding in &found {
-            assert_eq!(finding["endpoint"], "https://contoso.openai.azure.com", "{args:?}: {finding}");
+            assert_eq!(
+                finding["endpoint"], "https://contoso.openai.azure.com",
+                "{args:?}: {finding}"
+            );
         }
     }
 }

@@ -257,6 +257,51 @@ impl Acting<'_> {
         Ok(result)
     }
 
+    /// What the answer to a disabling request comes to, said the same way for every provider: done (`done(reply)`;
+    /// the line says `done_text`), already gone (404), refused (any other answer: a person does it at
+    /// `dashboard`), or no answer. The flow confirms the key dead after all but a refusal.
+    pub fn settle(
+        &mut self,
+        sent: Result<Reply, TransportError>,
+        done: &dyn Fn(&Reply) -> bool,
+        done_text: &str,
+        dashboard: &str,
+    ) -> Result<Disabled, FlowError> {
+        let verb = self.verb;
+        match sent {
+            Ok(reply) if reply.is_success() && done(&reply) => {
+                writeln!(self.out, "    {verb}d: {done_text}{}", reply.request_note())?;
+                Ok(Disabled::Done)
+            }
+            Ok(reply) if reply.status == 404 => {
+                writeln!(
+                    self.out,
+                    "    {verb}d: already gone (404: {}){}; checking that the key is dead",
+                    reply.message(),
+                    reply.request_note()
+                )?;
+                Ok(Disabled::Gone)
+            }
+            Ok(reply) => {
+                let said = if reply.is_success() {
+                    format!("the answer does not say the key is {verb}d")
+                } else {
+                    format!("HTTP {}: {}", reply.status, reply.message())
+                };
+                writeln!(self.out, "    {verb}d: no: {said}{}", reply.request_note())?;
+                writeln!(self.out, "    action:  {verb} it by hand at {dashboard}")?;
+                Ok(Disabled::NotDone(super::flow::Reason::Failed))
+            }
+            Err(error) => {
+                writeln!(
+                    self.out,
+                    "    {verb}d: unknown: {error}; checking whether the key still works"
+                )?;
+                Ok(Disabled::NoAnswer)
+            }
+        }
+    }
+
     /// A request that cannot be sent: an id from the listing is not a path segment. Nothing is sent.
     pub fn unsendable(
         &mut self,

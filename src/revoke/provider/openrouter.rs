@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::finding::{Liveness, Secret};
 use crate::revoke::client::{AuthStyle, Client, Reply, RetryPolicy, segment};
-use crate::revoke::flow::{FlowError, Reason};
+use crate::revoke::flow::FlowError;
 use crate::revoke::hint::redacted_matches;
 use crate::revoke::keys::LeakedKey;
 use crate::revoke::listing::{Credential, ListBudget, ListError, MAX_PAGES, listing_error};
@@ -299,37 +299,7 @@ impl Revoker for OpenRouterRevoker {
             &|client, admin| client.patch(&path, admin, &body, RetryPolicy::STANDARD),
             &disabled_flag,
         )?;
-        match sent {
-            Ok(reply) if reply.is_success() && disabled_flag(&reply) => {
-                writeln!(acting.out, "    disabled: API key {id}")?;
-                Ok(Disabled::Done)
-            }
-            Ok(reply) if reply.status == 404 => {
-                writeln!(
-                    acting.out,
-                    "    disabled: the key is gone (404: {}); checking that it is dead",
-                    reply.message()
-                )?;
-                Ok(Disabled::Gone)
-            }
-            Ok(reply) => {
-                let said = if reply.is_success() {
-                    "the answer does not say the key is disabled".to_string()
-                } else {
-                    format!("HTTP {}: {}", reply.status, reply.message())
-                };
-                writeln!(acting.out, "    disabled: no: {said}")?;
-                writeln!(acting.out, "    action:  disable it by hand at {DASHBOARD_URL}")?;
-                Ok(Disabled::NotDone(Reason::Failed))
-            }
-            Err(error) => {
-                writeln!(
-                    acting.out,
-                    "    disabled: unknown: {error}; checking whether the key still works"
-                )?;
-                Ok(Disabled::NoAnswer)
-            }
-        }
+        acting.settle(sent, &disabled_flag, &format!("API key {id}"), DASHBOARD_URL)
     }
 
     fn dead_answer(&self) -> &'static str {

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::finding::{Liveness, Secret};
 use crate::revoke::client::{AuthStyle, Client, Reply, RetryPolicy, query_value, segment};
-use crate::revoke::flow::{FlowError, Reason};
+use crate::revoke::flow::FlowError;
 use crate::revoke::keys::LeakedKey;
 use crate::revoke::listing::{Credential, ListBudget, ListError, MAX_PAGES, listing_error};
 use crate::revoke::verify::Probe;
@@ -353,39 +353,7 @@ impl Revoker for XaiRevoker {
             &|client, admin| client.delete(&path, admin, RetryPolicy::STANDARD),
             &|_| true,
         )?;
-        match sent {
-            Ok(reply) if reply.is_success() => {
-                writeln!(acting.out, "    deleted: API key {id}{}", request(&reply))?;
-                Ok(Disabled::Done)
-            }
-            Ok(reply) if reply.status == 404 => {
-                writeln!(
-                    acting.out,
-                    "    deleted: already gone (404: {}){}; checking that the key is dead",
-                    reply.message(),
-                    request(&reply)
-                )?;
-                Ok(Disabled::Gone)
-            }
-            Ok(reply) => {
-                writeln!(
-                    acting.out,
-                    "    deleted: no: HTTP {}: {}{}",
-                    reply.status,
-                    reply.message(),
-                    request(&reply)
-                )?;
-                writeln!(acting.out, "    action:  delete it by hand at {DASHBOARD_URL}")?;
-                Ok(Disabled::NotDone(Reason::Failed))
-            }
-            Err(error) => {
-                writeln!(
-                    acting.out,
-                    "    deleted: unknown: {error}; checking whether the key still works"
-                )?;
-                Ok(Disabled::NoAnswer)
-            }
-        }
+        acting.settle(sent, &|_| true, &format!("API key {id}"), DASHBOARD_URL)
     }
 
     fn dead_answer(&self) -> &'static str {
@@ -433,15 +401,6 @@ fn list_team(
         token = Some(next);
     }
     Err(ListError::TooManyPages { path: path.to_string() })
-}
-
-/// ` (request req_abc)`, or nothing.
-fn request(reply: &Reply) -> String {
-    reply
-        .request_id
-        .as_deref()
-        .map(|id| format!(" (request {id})"))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

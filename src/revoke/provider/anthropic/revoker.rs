@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::finding::Secret;
 use crate::revoke::client::{Client, Reply, RetryPolicy, segment};
-use crate::revoke::flow::{FlowError, Reason};
+use crate::revoke::flow::FlowError;
 use crate::revoke::hint::redacted_matches;
 use crate::revoke::keys::LeakedKey;
 use crate::revoke::listing::{
@@ -309,42 +309,12 @@ impl Revoker for AnthropicRevoker {
             &|client, admin| client.post(&path, admin, &body, RetryPolicy::STANDARD),
             &inactive,
         )?;
-        match sent {
-            Ok(reply) if reply.is_success() && inactive(&reply) => {
-                writeln!(
-                    acting.out,
-                    "    disabled: API key {id} (status inactive){}",
-                    request(&reply)
-                )?;
-                Ok(Disabled::Done)
-            }
-            Ok(reply) if reply.status == 404 => {
-                writeln!(
-                    acting.out,
-                    "    disabled: the key is gone (404: {}){}; checking that it is dead",
-                    reply.message(),
-                    request(&reply)
-                )?;
-                Ok(Disabled::Gone)
-            }
-            Ok(reply) => {
-                let said = if reply.is_success() {
-                    "the answer does not say the key is inactive".to_string()
-                } else {
-                    format!("HTTP {}: {}", reply.status, reply.message())
-                };
-                writeln!(acting.out, "    disabled: no: {said}{}", request(&reply))?;
-                writeln!(acting.out, "    action:  disable it by hand at {DASHBOARD_URL}")?;
-                Ok(Disabled::NotDone(Reason::Failed))
-            }
-            Err(error) => {
-                writeln!(
-                    acting.out,
-                    "    disabled: unknown: {error}; checking whether the key still works"
-                )?;
-                Ok(Disabled::NoAnswer)
-            }
-        }
+        acting.settle(
+            sent,
+            &inactive,
+            &format!("API key {id} (status inactive)"),
+            DASHBOARD_URL,
+        )
     }
 
     fn dead_answer(&self) -> &'static str {
@@ -359,15 +329,6 @@ fn inactive(reply: &Reply) -> bool {
         .and_then(|body| body.get("status").and_then(|s| s.as_str().map(str::to_string)))
         .as_deref()
         == Some("inactive")
-}
-
-/// ` (request req_abc)`, or nothing.
-fn request(reply: &Reply) -> String {
-    reply
-        .request_id
-        .as_deref()
-        .map(|id| format!(" (request {id})"))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

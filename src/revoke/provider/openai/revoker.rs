@@ -149,16 +149,12 @@ impl Revoker for OpenAiRevoker {
             &deleted_flag,
         )?;
         match sent {
-            Ok(reply) if reply.is_success() && deleted_flag(&reply) => {
-                writeln!(acting.out, "    deleted: {what} {id}{}", request(&reply))?;
-                Ok(Disabled::Done)
-            }
             Ok(reply) if reply.status == 400 && candidate.group.is_some() && is_service_account_refusal(&reply) => {
                 writeln!(
                     acting.out,
                     "    deleted: no: OpenAI refuses to delete a service account's key alone: {}{}",
                     reply.message(),
-                    request(&reply)
+                    reply.request_note()
                 )?;
                 let sa = candidate.group.as_deref().unwrap_or_default();
                 let siblings = siblings(candidate, pool);
@@ -172,33 +168,7 @@ impl Revoker for OpenAiRevoker {
                 }
                 delete_service_account(acting, key, candidate, siblings)
             }
-            Ok(reply) if reply.status == 404 => {
-                writeln!(
-                    acting.out,
-                    "    deleted: already gone (404: {}){}; checking that the key is dead",
-                    reply.message(),
-                    request(&reply)
-                )?;
-                Ok(Disabled::Gone)
-            }
-            Ok(reply) => {
-                writeln!(
-                    acting.out,
-                    "    deleted: no: HTTP {}: {}{}",
-                    reply.status,
-                    reply.message(),
-                    request(&reply)
-                )?;
-                writeln!(acting.out, "    action:  delete it by hand at {dashboard}")?;
-                Ok(Disabled::NotDone(Reason::Failed))
-            }
-            Err(error) => {
-                writeln!(
-                    acting.out,
-                    "    deleted: unknown: {error}; checking whether the key still works"
-                )?;
-                Ok(Disabled::NoAnswer)
-            }
+            sent => acting.settle(sent, &deleted_flag, &format!("{what} {id}"), dashboard),
         }
     }
 
@@ -248,29 +218,7 @@ fn delete_service_account(
         &|client, admin| client.delete(&path, admin, RetryPolicy::STANDARD),
         &deleted_flag,
     )?;
-    match sent {
-        Ok(reply) if reply.is_success() && deleted_flag(&reply) => {
-            writeln!(acting.out, "    deleted: service account {sa}{}", request(&reply))?;
-            Ok(Disabled::Done)
-        }
-        Ok(reply) => {
-            writeln!(
-                acting.out,
-                "    deleted: no: HTTP {}: {}{}",
-                reply.status,
-                reply.message(),
-                request(&reply)
-            )?;
-            Ok(Disabled::NotDone(Reason::Failed))
-        }
-        Err(error) => {
-            writeln!(
-                acting.out,
-                "    deleted: unknown: {error}; checking whether the key still works"
-            )?;
-            Ok(Disabled::NoAnswer)
-        }
-    }
+    acting.settle(sent, &deleted_flag, &format!("service account {sa}"), DASHBOARD_URL)
 }
 
 /// Each server-supplied id as one path segment, or the first that cannot be one.
@@ -298,13 +246,4 @@ fn deleted_flag(reply: &Reply) -> bool {
         .ok()
         .and_then(|body| body.get("deleted").and_then(serde_json::Value::as_bool))
         .unwrap_or(false)
-}
-
-/// ` (request req_abc)`, or nothing.
-pub fn request(reply: &Reply) -> String {
-    reply
-        .request_id
-        .as_deref()
-        .map(|id| format!(" (request {id})"))
-        .unwrap_or_default()
 }
