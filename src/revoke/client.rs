@@ -16,9 +16,6 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use crate::finding::Secret;
 
-/// Where OpenAI requests go unless `--api-base` or `KEYHOUND_OPENAI_API_BASE` say otherwise.
-pub const DEFAULT_API_BASE: &str = "https://api.openai.com";
-
 /// How a request carries its credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthStyle {
@@ -363,12 +360,6 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
 }
 
-/// Normalises an OpenAI API base: no trailing `/` or `/v1` (paths carry `/v1/...` themselves). Only HTTPS,
-/// except plain HTTP to the loopback interface (a local test server or proxy).
-pub fn normalize_base(base: &str) -> Result<String, ConfigError> {
-    normalize_base_with(base, Some("/v1"))
-}
-
 /// Normalises an API base: no trailing `/`, nor `strip` (OpenAI's `/v1`, which its paths carry themselves);
 /// only HTTPS, except plain HTTP to the loopback interface.
 pub fn normalize_base_with(base: &str, strip: Option<&str>) -> Result<String, ConfigError> {
@@ -414,11 +405,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for OpenAI at `base` (normalised with [`normalize_base`]) with `timeout` on every request.
-    pub fn new(base: &str, timeout: Duration) -> Result<Client, ConfigError> {
-        Client::build(normalize_base(base)?, timeout, AuthStyle::Bearer, &[])
-    }
-
     /// A client for a provider at `base` (normalised with [`normalize_base_with`] and `strip`), sending the
     /// credential as `auth` and the `fixed` headers on every request.
     pub fn for_api(
@@ -865,7 +851,7 @@ mod tests {
 
     #[test]
     fn the_base_url_is_normalised() {
-        let ok = |s: &str| normalize_base(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        let ok = |s: &str| normalize_base_with(s, Some("/v1")).unwrap_or_else(|e| panic!("{s}: {e}"));
         assert_eq!(ok("https://api.openai.com"), "https://api.openai.com");
         assert_eq!(ok("https://api.openai.com/"), "https://api.openai.com");
         assert_eq!(ok("https://api.openai.com/v1"), "https://api.openai.com");
@@ -874,15 +860,26 @@ mod tests {
         assert_eq!(ok("http://127.0.0.1:8080/v1"), "http://127.0.0.1:8080");
         assert_eq!(ok("http://localhost:1234"), "http://localhost:1234");
         assert!(matches!(
-            normalize_base("http://api.openai.com"),
+            normalize_base_with("http://api.openai.com", Some("/v1")),
             Err(ConfigError::NotHttps(_))
         ));
-        assert!(matches!(normalize_base("api.openai.com"), Err(ConfigError::BadUrl(_))));
         assert!(matches!(
-            normalize_base("https://user:pw@api.openai.com"),
+            normalize_base_with("api.openai.com", Some("/v1")),
+            Err(ConfigError::BadUrl(_))
+        ));
+        assert!(matches!(
+            normalize_base_with("https://user:pw@api.openai.com", Some("/v1")),
             Err(ConfigError::Extra(_))
         ));
-        assert!(matches!(normalize_base("ftp://x"), Err(ConfigError::BadUrl(_))));
+        assert!(matches!(
+            normalize_base_with("ftp://x", Some("/v1")),
+            Err(ConfigError::BadUrl(_))
+        ));
+        // Other providers' paths are kept whole: only OpenAI's module strips its `/v1`.
+        assert_eq!(
+            normalize_base_with("http://127.0.0.1:9000/v1/", None).as_deref().ok(),
+            Some("http://127.0.0.1:9000/v1")
+        );
     }
 
     #[test]
@@ -896,6 +893,34 @@ mod tests {
         assert_eq!(error.kind.as_deref(), Some("invalid_request_error"));
         assert!(error.message.unwrap_or_default().starts_with("Incorrect API key"));
         assert!(parse_error("<html>bad gateway</html>").is_none());
+    }
+
+    #[test]
+    fn other_providers_error_bodies_are_parsed() {
+        // Google: a numeric code, a status, and the reason in `details`.
+        let google = concat!(
+            r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","#,
+            r#""status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","#,
+            r#""reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#
+        );
+        let error = parse_error(google).expect("google's error");
+        assert_eq!(error.code.as_deref(), Some("400"));
+        assert_eq!(error.status.as_deref(), Some("INVALID_ARGUMENT"));
+        assert_eq!(error.reasons, ["API_KEY_INVALID"]);
+        // Anthropic: the type beside the message.
+        let anthropic = r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
+        assert_eq!(
+            parse_error(anthropic).and_then(|e| e.kind).as_deref(),
+            Some("authentication_error")
+        );
+        // xAI: the error is a string, beside a code.
+        let xai = r#"{"code":"Client specified an invalid argument","error":"Incorrect API key provided: xa***xx."}"#;
+        assert!(
+            parse_error(xai)
+                .and_then(|e| e.message)
+                .is_some_and(|m| m.starts_with("Incorrect API key"))
+        );
+        assert!(parse_error(r#"{"detail":"Unauthorized"}"#).is_none());
     }
 
     #[test]

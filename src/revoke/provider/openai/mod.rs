@@ -17,11 +17,14 @@ pub mod listing;
 pub mod revoker;
 
 use crate::finding::Liveness;
-use crate::revoke::client::{AuthStyle, DEFAULT_API_BASE, Reply};
+use crate::revoke::client::{AuthStyle, Reply};
 use crate::revoke::keys::LeakedKey;
 use crate::revoke::verify::Probe;
 
 use super::{Answers, Api, Check, Provider, Revoker, classify_with};
+
+/// Where OpenAI requests go unless `--api-base` or `KEYHOUND_OPENAI_API_BASE` say otherwise.
+pub const DEFAULT_API_BASE: &str = "https://api.openai.com";
 
 /// The environment variable holding the admin key. It is never accepted on the command line, where it would
 /// end up in shell history and process listings.
