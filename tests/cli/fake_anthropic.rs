@@ -26,11 +26,11 @@
 //!   messages that echo the `x-api-key` they were sent.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 
+use crate::fake_server::Served;
 use serde_json::{Value, json};
-use tiny_http::{Header, Request, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 /// The fake organisation's id (a uuid, as `GET /v1/organizations/me` documents it) and name.
 pub const ORGANIZATION: &str = "5b0e6a52-7f0c-4c1e-9d4b-3a8f2e61c0d7";
@@ -197,41 +197,26 @@ struct State {
 pub struct FakeAnthropic {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    state: Arc<Mutex<State>>,
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
+    served: Served<State>,
 }
 
 impl FakeAnthropic {
     pub fn start(org: AntOrg) -> FakeAnthropic {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             org,
             deleted: HashSet::new(),
             requests: Vec::new(),
-        }));
-        let thread = {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    let state = Arc::clone(&state);
-                    std::thread::spawn(move || handle(request, &state));
-                }
-            })
         };
+        let served = Served::start(state, handle);
         FakeAnthropic {
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-            server,
-            thread: Some(thread),
+            base: served.base.clone(),
+            served,
         }
     }
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().expect("state").requests.clone()
+        self.served.state().requests.clone()
     }
 
     /// The updates (`POST`s) received so far.
@@ -241,7 +226,7 @@ impl FakeAnthropic {
 
     /// The status of key `id` now (`deleted` when someone deleted it).
     pub fn status(&self, id: &str) -> String {
-        let state = self.state.lock().expect("state");
+        let state = self.served.state();
         if state.deleted.contains(id) {
             return "deleted".into();
         }
@@ -252,15 +237,6 @@ impl FakeAnthropic {
             .find(|k| k.id == id)
             .map(|k| k.status.clone())
             .unwrap_or_else(|| panic!("no key {id}"))
-    }
-}
-
-impl Drop for FakeAnthropic {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -18,12 +18,12 @@
 //!   times, and `rate_limit_every` answers every n-th request with a 429.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::fake_server::Served;
 use serde_json::{Value, json};
-use tiny_http::{Header, Request, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 /// Who owns a key.
 #[derive(Debug, Clone)]
@@ -235,46 +235,30 @@ struct State {
 pub struct FakeOpenAi {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    state: Arc<Mutex<State>>,
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
+    served: Served<State>,
 }
 
 impl FakeOpenAi {
     pub fn start(org: Org) -> FakeOpenAi {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             org,
             ..State::default()
-        }));
-        let thread = {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    let state = Arc::clone(&state);
-                    // One thread per request, so a slow reply holds up nothing else.
-                    std::thread::spawn(move || handle(request, &state));
-                }
-            })
         };
+        let served = Served::start(state, handle);
         FakeOpenAi {
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-            server,
-            thread: Some(thread),
+            base: served.base.clone(),
+            served,
         }
     }
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().expect("state").requests.clone()
+        self.served.state().requests.clone()
     }
 
     /// The ids of the keys deleted so far (directly or with their service account).
     pub fn deleted_keys(&self) -> Vec<String> {
-        let state = self.state.lock().expect("state");
+        let state = self.served.state();
         let mut ids: Vec<String> = state
             .org
             .keys
@@ -284,15 +268,6 @@ impl FakeOpenAi {
             .collect();
         ids.sort();
         ids
-    }
-}
-
-impl Drop for FakeOpenAi {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

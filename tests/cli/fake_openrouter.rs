@@ -20,12 +20,12 @@
 //!   keyhound's update (which then answers 404); a listing that ignores `offset` and serves the same full page
 //!   forever; error messages that echo the `Authorization` header they were sent.
 
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 
+use crate::fake_server::Served;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tiny_http::{Header, Request, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 /// The account's default workspace (a uuid, as the listing's `workspace_id` is).
 pub const DEFAULT_WORKSPACE: &str = "0df9e665-d932-5740-b2c7-b52af166bc11";
@@ -201,40 +201,25 @@ struct State {
 pub struct FakeOpenRouter {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    state: Arc<Mutex<State>>,
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
+    served: Served<State>,
 }
 
 impl FakeOpenRouter {
     pub fn start(account: OrAccount) -> FakeOpenRouter {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             account,
             requests: Vec::new(),
-        }));
-        let thread = {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    let state = Arc::clone(&state);
-                    std::thread::spawn(move || handle(request, &state));
-                }
-            })
         };
+        let served = Served::start(state, handle);
         FakeOpenRouter {
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-            server,
-            thread: Some(thread),
+            base: served.base.clone(),
+            served,
         }
     }
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().expect("state").requests.clone()
+        self.served.state().requests.clone()
     }
 
     /// The requests that change something (`PATCH`, `DELETE`, `POST`) received so far.
@@ -244,17 +229,8 @@ impl FakeOpenRouter {
 
     /// Is the key with this value disabled now? `None` once deleted.
     pub fn disabled(&self, value: &str) -> Option<bool> {
-        let state = self.state.lock().expect("state");
+        let state = self.served.state();
         state.account.keys.iter().find(|k| k.value == value).map(|k| k.disabled)
-    }
-}
-
-impl Drop for FakeOpenRouter {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

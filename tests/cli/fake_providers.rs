@@ -16,11 +16,11 @@
 //!   and is recorded, so tests can assert nothing else was called.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 
+use crate::fake_server::Served;
 use serde_json::{Value, json};
-use tiny_http::{Header, Request, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 /// How a provider's requests carry the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -717,38 +717,24 @@ pub struct FakeProvider {
     pub profile: Profile,
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    state: Arc<Mutex<State>>,
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
+    served: Served<State>,
 }
 
 impl FakeProvider {
     /// Serves `profile` with `table` (key, plan).
     pub fn start(profile: Profile, table: Vec<(String, Plan)>) -> FakeProvider {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             plans: table.into_iter().collect(),
             requests: Vec::new(),
-        }));
-        let thread = {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
+        };
+        let served = {
             let profile = profile.clone();
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    let state = Arc::clone(&state);
-                    let profile = profile.clone();
-                    std::thread::spawn(move || handle(request, &profile, &state));
-                }
-            })
+            Served::start(state, move |request, state| handle(request, &profile, state))
         };
         FakeProvider {
             profile,
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-            server,
-            thread: Some(thread),
+            base: served.base.clone(),
+            served,
         }
     }
 
@@ -759,7 +745,7 @@ impl FakeProvider {
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().expect("state").requests.clone()
+        self.served.state().requests.clone()
     }
 
     /// The requests that carried `key` in the documented header.
@@ -768,15 +754,6 @@ impl FakeProvider {
             .into_iter()
             .filter(|r| r.credential(self.profile.auth) == Some(key))
             .collect()
-    }
-}
-
-impl Drop for FakeProvider {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -17,11 +17,11 @@
 //!   `Authorization` header back, the way a careless proxy does.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Mutex;
 
+use crate::fake_server::Served;
 use serde_json::{Value, json};
-use tiny_http::{Header, Request, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 /// The management key's team.
 pub const TEAM: &str = "5ea6f6bd-7815-4b8a-9135-28b2d7ba6722";
@@ -157,56 +157,33 @@ struct State {
 pub struct FakeXai {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    state: Arc<Mutex<State>>,
-    server: Arc<Server>,
-    thread: Option<JoinHandle<()>>,
+    served: Served<State>,
 }
 
 impl FakeXai {
     pub fn start(world: World) -> FakeXai {
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP address").port();
-        let state = Arc::new(Mutex::new(State {
+        let state = State {
             world,
             deleted: HashSet::new(),
             requests: Vec::new(),
-        }));
-        let thread = {
-            let server = Arc::clone(&server);
-            let state = Arc::clone(&state);
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    handle(request, &state);
-                }
-            })
         };
+        let served = Served::start(state, handle);
         FakeXai {
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-            server,
-            thread: Some(thread),
+            base: served.base.clone(),
+            served,
         }
     }
 
     /// Every request received so far, in order of arrival.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.lock().expect("state").requests.clone()
+        self.served.state().requests.clone()
     }
 
     /// The ids of the keys deleted so far (by keyhound or by "someone else"), sorted.
     pub fn deleted(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.state.lock().expect("state").deleted.iter().cloned().collect();
+        let mut ids: Vec<String> = self.served.state().deleted.iter().cloned().collect();
         ids.sort();
         ids
-    }
-}
-
-impl Drop for FakeXai {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -9,6 +9,7 @@ mod fake_anthropic;
 mod fake_openai;
 mod fake_openrouter;
 mod fake_providers;
+mod fake_server;
 mod fake_xai;
 mod git;
 mod hidden;
