@@ -1,0 +1,60 @@
+# keyhound as a container image: one static (musl) binary on an empty base.
+#
+#   docker build -t keyhound .
+#   docker run --rm -v "$PWD:/src" keyhound git /src
+#
+# The builder runs on Alpine, whose C compiler targets musl, so the C parts (vendored libgit2, liblzma) are
+# built for musl with no cross tools. It builds for the platform the image is for: a multi-platform build
+# (linux/amd64, linux/arm64) builds each one natively, or under emulation where the builder host lacks it.
+
+ARG RUST_VERSION=1.95
+
+FROM rust:${RUST_VERSION}-alpine AS builder
+ARG TARGETARCH
+RUN apk add --no-cache ca-certificates gcc musl-dev
+WORKDIR /build
+
+# The Rust target for the platform being built (TARGETARCH is set by BuildKit; a plain `docker build` on an
+# x86_64 host builds for amd64).
+RUN case "${TARGETARCH:-amd64}" in \
+        amd64) echo x86_64-unknown-linux-musl ;; \
+        arm64) echo aarch64-unknown-linux-musl ;; \
+        *) echo "unsupported TARGETARCH: $TARGETARCH" >&2; exit 1 ;; \
+    esac > /rust-target \
+    && rustup target add "$(cat /rust-target)"
+
+# Dependencies first, so that a change to src/ alone does not download them again. vendor/ holds the patched
+# libgit2-sys that Cargo.toml's [patch.crates-io] points at.
+COPY Cargo.toml Cargo.lock ./
+COPY vendor ./vendor
+RUN cargo fetch --locked --target "$(cat /rust-target)"
+
+COPY rules ./rules
+COPY src ./src
+# crt-static is musl's default today; it is spelled out because the binary must stay static if that changes.
+RUN RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --locked --target "$(cat /rust-target)" \
+    && cp "target/$(cat /rust-target)/release/keyhound" /keyhound
+
+FROM scratch
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="keyhound" \
+      org.opencontainers.image.description="Find leaked OpenAI and other AI-provider API keys in files and git history, report them as SARIF/JSON, and revoke them." \
+      org.opencontainers.image.source="https://github.com/keyhound/keyhound" \
+      org.opencontainers.image.url="https://github.com/keyhound/keyhound" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+# Verification and revocation speak TLS (reqwest with rustls), which trusts the system's roots
+# (rustls-native-certs): the image carries Alpine's CA bundle at the usual path.
+COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+COPY --from=builder /keyhound /usr/local/bin/keyhound
+ENV PATH=/usr/local/bin
+# There is no C library in this image: the binary runs here only if it is static.
+RUN ["keyhound", "--version"]
+# Not root. keyhound opens repositories owned by other users (the mounted checkout), and reads files that are
+# readable to all; a report written into the mount needs that directory to be writable to this user (or run
+# with `--user "$(id -u):$(id -g)"`).
+USER 65532:65532
+WORKDIR /src
+ENTRYPOINT ["keyhound"]
