@@ -3,6 +3,10 @@
 #   docker build -t keyhound .
 #   docker run --rm -v "$PWD:/src" keyhound git /src
 #
+# Two images: the default (last) stage, keyhound alone on scratch; and `--target ci`, the same with busybox's
+# shell at /busybox/sh and running as root, for CI systems that run a job's script inside the image (GitLab CI
+# finds /busybox/sh by itself).
+#
 # The builder runs on Alpine, whose C compiler targets musl, so the C parts (vendored libgit2, liblzma) are
 # built for musl with no cross tools. It builds for the platform the image is for: a multi-platform build
 # (linux/amd64, linux/arm64) builds each one natively, or under emulation where the builder host lacks it.
@@ -36,7 +40,9 @@ RUN RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --locked --target "$(cat /rust-target)" \
     && cp "target/$(cat /rust-target)/release/keyhound" /keyhound
 
-FROM scratch
+FROM busybox:1.37-musl AS busybox
+
+FROM scratch AS base
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="keyhound" \
       org.opencontainers.image.description="Find leaked OpenAI and other AI-provider API keys in files and git history, report them as SARIF/JSON, and revoke them." \
@@ -52,9 +58,19 @@ COPY --from=builder /keyhound /usr/local/bin/keyhound
 ENV PATH=/usr/local/bin
 # There is no C library in this image: the binary runs here only if it is static.
 RUN ["keyhound", "--version"]
+WORKDIR /src
+ENTRYPOINT ["keyhound"]
+
+# For a CI job whose script runs in the image (GitLab CI: `image: {name: ..., entrypoint: [""]}`): a shell, and
+# root, since such jobs write into a checkout the runner made as root.
+FROM base AS ci
+COPY --from=busybox /bin/busybox /busybox/busybox
+RUN ["/busybox/busybox", "--install", "-s", "/busybox"]
+ENV PATH=/usr/local/bin:/busybox
+
+# The default image.
+FROM base
 # Not root. keyhound opens repositories owned by other users (the mounted checkout), and reads files that are
 # readable to all; a report written into the mount needs that directory to be writable to this user (or run
 # with `--user "$(id -u):$(id -g)"`).
 USER 65532:65532
-WORKDIR /src
-ENTRYPOINT ["keyhound"]
