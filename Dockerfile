@@ -3,9 +3,8 @@
 #   docker build -t keyhound .
 #   docker run --rm -v "$PWD:/src" keyhound git /src
 #
-# Two images: the default (last) stage, keyhound alone on scratch; and `--target ci`, the same with busybox's
-# shell at /busybox/sh and running as root, for CI systems that run a job's script inside the image (GitLab CI
-# finds /busybox/sh by itself).
+# Two images: the default (last) stage, keyhound alone on scratch; and `--target ci`, the same binary on Alpine
+# with a shell and git, running as root, for CI systems that run a job's script inside the image (GitLab CI).
 #
 # The builder runs on Alpine, whose C compiler targets musl, so the C parts (vendored libgit2, liblzma) are
 # built for musl with no cross tools. It builds for the platform the image is for: a multi-platform build
@@ -40,8 +39,6 @@ RUN RUSTFLAGS="-C target-feature=+crt-static" \
         cargo build --release --locked --target "$(cat /rust-target)" \
     && cp "target/$(cat /rust-target)/release/keyhound" /keyhound
 
-FROM busybox:1.37-musl AS busybox
-
 FROM scratch AS base
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="keyhound" \
@@ -61,12 +58,20 @@ RUN ["keyhound", "--version"]
 WORKDIR /src
 ENTRYPOINT ["keyhound"]
 
-# For a CI job whose script runs in the image (GitLab CI: `image: {name: ..., entrypoint: [""]}`): a shell, and
-# root, since such jobs write into a checkout the runner made as root.
-FROM base AS ci
-COPY --from=busybox /bin/busybox /busybox/busybox
-RUN ["/busybox/busybox", "--install", "-s", "/busybox"]
-ENV PATH=/usr/local/bin:/busybox
+# For a CI job whose script runs in the image (GitLab CI: `image: {name: ..., entrypoint: [""]}`): a shell, git
+# (to fetch a merge request's target branch), and root, since such jobs write into a checkout the runner made.
+FROM alpine:3 AS ci
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="keyhound (ci)" \
+      org.opencontainers.image.description="keyhound with a shell and git, for CI jobs that run in the image." \
+      org.opencontainers.image.source="https://github.com/keyhound/keyhound" \
+      org.opencontainers.image.licenses="MIT OR Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+RUN apk add --no-cache ca-certificates git
+COPY --from=builder /keyhound /usr/local/bin/keyhound
+RUN keyhound --version
+WORKDIR /src
+ENTRYPOINT ["keyhound"]
 
 # The default image.
 FROM base
