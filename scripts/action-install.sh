@@ -34,6 +34,12 @@ build_from_source() {
   exit 0
 }
 
+# Git Bash on Windows: RUNNER_TEMP is a Windows path (D:\a\_temp), which the MSYS tools below take in their own
+# form. GITHUB_PATH gets the Windows form, as before.
+unix_path() {
+  if command -v cygpath >/dev/null 2>&1; then cygpath -u "$1"; else printf '%s\n' "$1"; fi
+}
+
 fail() {
   echo "::error title=keyhound::$1"
   exit 1
@@ -64,7 +70,7 @@ elif [[ $ref =~ ^[0-9a-f]{40}$ ]]; then
   # Pinned to a commit: the release binary is this source only if the tag names this very commit.
   auth=()
   [ -n "${GH_TOKEN:-}" ] && auth=(-H "Authorization: Bearer $GH_TOKEN")
-  tag_commit=$(curl -fsSL --retry 3 "${auth[@]}" -H "Accept: application/vnd.github.sha" \
+  tag_commit=$(curl -fsSL --retry 3 ${auth[@]+"${auth[@]}"} -H "Accept: application/vnd.github.sha" \
     "$api/repos/$repo/commits/$tag" 2>/dev/null) || tag_commit=""
   [ "$tag_commit" = "$ref" ] ||
     build_from_source "the action is pinned to commit $ref, which is not release $tag (${tag_commit:-not found})"
@@ -86,7 +92,8 @@ case "$target" in
 esac
 
 base="$server/$repo/releases/download/$tag"
-work=$(mktemp -d "$RUNNER_TEMP/keyhound-release.XXXXXX")
+work=$(mktemp -d "$(unix_path "$RUNNER_TEMP")/keyhound-release.XXXXXX")
+bin=$(unix_path "$root")/bin
 echo "Downloading $base/$archive"
 curl -fsSL --retry 3 -o "$work/$archive" "$base/$archive" ||
   build_from_source "release $tag has no $archive (or it could not be downloaded)"
@@ -102,7 +109,7 @@ if [ "$actual" != "$expected" ]; then
 fi
 echo "SHA-256 verified: $actual  $archive"
 
-mkdir -p "$work/unpacked" "$root/bin"
+mkdir -p "$work/unpacked" "$bin"
 case "$archive" in
   # Tarballs hold a directory named after the archive; zips hold the files at their root.
   *.tar.xz) tar -xJf "$work/$archive" -C "$work/unpacked" --strip-components=1 ;;
@@ -115,11 +122,11 @@ case "$archive" in
     ;;
 esac
 [ -f "$work/unpacked/$exe" ] || fail "$archive of release $tag has no $exe"
-cp "$work/unpacked/$exe" "$root/bin/$exe"
-chmod +x "$root/bin/$exe"
+cp "$work/unpacked/$exe" "$bin/$exe"
+chmod +x "$bin/$exe"
 rm -rf "$work"
 
-installed=$("$root/bin/$exe" --version) || fail "the release binary does not run on this runner: $root/bin/$exe"
+installed=$("$bin/$exe" --version) || fail "the release binary does not run on this runner: $bin/$exe"
 [ "$installed" = "keyhound $version" ] || fail "the release binary of $tag says '$installed'"
 echo "Installed $installed ($target) from release $tag"
 echo "$root/bin" >> "$GITHUB_PATH"
