@@ -86,11 +86,24 @@ fn install_hook_outside_a_repository_is_a_clear_error() {
 #[test]
 fn pre_commit_framework_hooks_run_the_staged_scan() {
     let text = fs::read_to_string(root().join(".pre-commit-hooks.yaml")).expect("read .pre-commit-hooks.yaml");
-    assert!(text.contains("- id: keyhound\n"));
-    assert!(text.contains("- id: keyhound-system\n"));
-    assert!(text.contains("language: rust") && text.contains("language: system"));
-    assert_eq!(text.matches("entry: keyhound git --staged").count(), 2);
-    assert_eq!(text.matches("pass_filenames: false").count(), 2);
+    // Each hook is a block from its `- id:` line to the next; the default one installs the wheel with pip.
+    let hooks: Vec<&str> = text.split("\n- id: ").skip(1).collect();
+    let language = |id: &str| {
+        let hook = hooks
+            .iter()
+            .find(|h| h.lines().next() == Some(id))
+            .unwrap_or_else(|| panic!("no hook {id} in .pre-commit-hooks.yaml"));
+        assert!(hook.contains("entry: keyhound git --staged"), "{id}: {hook}");
+        assert!(hook.contains("pass_filenames: false"), "{id}: {hook}");
+        hook.lines()
+            .find_map(|l| l.trim().strip_prefix("language: "))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(hooks.len(), 3, "{text}");
+    assert_eq!(language("keyhound"), "python");
+    assert_eq!(language("keyhound-rust"), "rust");
+    assert_eq!(language("keyhound-system"), "system");
 }
 
 #[test]
