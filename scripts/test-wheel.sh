@@ -36,12 +36,12 @@ expected=$(cargo metadata --no-deps --format-version 1 --locked |
 echo "building the wheel: maturin build --release --out DIR"
 "$python" -m maturin build --release --out "$work/dist" || fail "maturin build failed"
 shopt -s nullglob
-wheels=("$work"/dist/keyhound-*.whl)
+wheels=("$work"/dist/keyhound_bin-*.whl)
 shopt -u nullglob
-[ "${#wheels[@]}" -eq 1 ] || fail "expected one keyhound wheel in the output, found: $(ls -A "$work/dist")"
+[ "${#wheels[@]}" -eq 1 ] || fail "expected one keyhound-bin wheel in the output, found: $(ls -A "$work/dist")"
 wheel=${wheels[0]}
 case "$(basename "$wheel")" in
-  "keyhound-$expected-"*) ;;
+  "keyhound_bin-$expected-"*) ;;
   *) fail "the wheel $(basename "$wheel") is not version $expected (Cargo.toml)" ;;
 esac
 echo "built $(basename "$wheel") ($(du -h "$wheel" | cut -f1))"
