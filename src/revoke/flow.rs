@@ -239,17 +239,14 @@ impl Flow<'_> {
     fn handle(&mut self, key: &LeakedKey, probed: &Probe, inventory: &Inventory) -> Result<KeyResult, FlowError> {
         let label = self.provider.label();
         write_key_header(self.out, self.provider, key, probed)?;
+        if let Some(why) = self.revoker.by_hand(key) {
+            return settle_by_hand(self.out, self.audit, self.provider, key, probed, &why, Reason::ByHand);
+        }
         if probed.liveness == Liveness::Dead {
             writeln!(self.out, "    action:  none: the key is already dead")?;
             return Ok(KeyResult::of(Outcome::AlreadyDead));
         }
         let dashboard = self.provider.dashboard(key);
-        if let Some(why) = self.revoker.by_hand(key) {
-            self.audit
-                .record(Entry::about(key, "match", "by-hand").message(why.clone()))?;
-            writeln!(self.out, "    action:  none: {why}; see to it at {dashboard}")?;
-            return Ok(KeyResult::of(Outcome::NotRevoked(Reason::ByHand)));
-        }
         let variable = self.revoker.admin_variable();
         if key.secret == *self.admin {
             writeln!(
@@ -574,18 +571,31 @@ pub fn by_hand(
     reason: Reason,
 ) -> Result<KeyResult, FlowError> {
     write_key_header(out, provider, key, probed)?;
-    let result = if probed.liveness == Liveness::Dead {
-        writeln!(out, "    action:  none: the key is already dead")?;
-        KeyResult::of(Outcome::AlreadyDead)
-    } else {
-        audit.record(Entry::about(key, "match", "by-hand").message(why.to_string()))?;
-        writeln!(
-            out,
-            "    action:  none: {why}; revoke it by hand at {}",
-            provider.dashboard(key)
-        )?;
-        KeyResult::of(Outcome::NotRevoked(reason))
-    };
+    let result = settle_by_hand(out, audit, provider, key, probed, why, reason)?;
     writeln!(out)?;
     Ok(result)
+}
+
+/// The action line of a key a person must see to, after its header: nothing for a dead key; otherwise why, and
+/// where to revoke it, recorded in the audit log.
+fn settle_by_hand(
+    out: &mut dyn Write,
+    audit: &AuditLog,
+    provider: &dyn Provider,
+    key: &LeakedKey,
+    probed: &Probe,
+    why: &str,
+    reason: Reason,
+) -> Result<KeyResult, FlowError> {
+    if probed.liveness == Liveness::Dead {
+        writeln!(out, "    action:  none: the key is already dead")?;
+        return Ok(KeyResult::of(Outcome::AlreadyDead));
+    }
+    audit.record(Entry::about(key, "match", "by-hand").message(why.to_string()))?;
+    writeln!(
+        out,
+        "    action:  none: {why}; revoke it by hand at {}",
+        provider.dashboard(key)
+    )?;
+    Ok(KeyResult::of(Outcome::NotRevoked(reason)))
 }
