@@ -79,15 +79,8 @@ pub fn after_scan(
     }
     let (open, allowed): (Vec<Finding>, Vec<Finding>) = findings.iter().cloned().partition(|f| f.allowed.is_none());
     let options = options(&args.revoke_options, output.quiet);
-    let mut status = verify_or_revoke(&open, &options, args.verify, args.revoke);
-    // Keys that only allowed findings hold: probed, never revoked.
-    let unprobed: Vec<Finding> = allowed
-        .into_iter()
-        .filter(|f| !status.contains_key(f.secret.expose()))
-        .collect();
-    if !unprobed.is_empty() {
-        status.extend(verify_or_revoke(&unprobed, &options, true, false));
-    }
+    // One round of probes for all; what something allows is probed only, never revoked.
+    let status = verify_or_revoke(&open, &allowed, &options, args.verify, args.revoke);
     for finding in findings.iter_mut() {
         if let Some(verification) = status.get(finding.secret.expose()) {
             finding.verification = Some(verification.clone());
@@ -116,15 +109,16 @@ pub fn after_scan(
     (findings, hidden_inline)
 }
 
-/// The status of each key of `findings`, by key: probed, and with `revoke` revoked. A missing admin credential
-/// with `verify` too still lets the keys be verified; other errors are printed.
+/// The status of each key of `findings` and `probe_only`, by key: probed, and with `revoke` those of `findings`
+/// revoked. A missing admin credential with `verify` too still lets the keys be verified; other errors are printed.
 fn verify_or_revoke(
     findings: &[Finding],
+    probe_only: &[Finding],
     options: &Options,
     verify: bool,
     revoke: bool,
 ) -> HashMap<String, Verification> {
-    let mut outcome = crate::revoke::run::after_scan(findings, options, revoke);
+    let mut outcome = crate::revoke::run::after_scan(findings, probe_only, options, revoke);
     if verify
         && revoke
         && let Err(err) = &outcome
@@ -134,7 +128,7 @@ fn verify_or_revoke(
             "keyhound: error: {}",
             crate::text::for_message(&crate::diag::error_chain(err))
         );
-        outcome = crate::revoke::run::after_scan(findings, options, false);
+        outcome = crate::revoke::run::after_scan(findings, probe_only, options, false);
     }
     outcome.unwrap_or_else(|err| {
         eprintln!(

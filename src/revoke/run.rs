@@ -209,23 +209,25 @@ fn credentials(providers: &[&'static dyn Provider]) -> Result<HashMap<&'static s
 pub struct Done {
     pub keys: Vec<LeakedKey>,
     pub probes: Vec<Probe>,
-    /// With revocation: one per key.
-    pub results: Option<Vec<KeyResult>>,
+    /// With revocation: one per key, `None` for a key only probed (not revocable).
+    pub results: Option<Vec<Option<KeyResult>>>,
 }
 
 /// Probes every key at its provider, and with `revoke`, runs each provider's revocation, writing the blocks,
 /// closing tables and summaries to `out`.
 fn probe_and_revoke(
     collected: &Collected,
+    revocable: &dyn Fn(&LeakedKey) -> bool,
     options: &Options,
     revoke: bool,
     warn_on_stderr: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<Done> {
     let providers = providers_of(&collected.keys, &collected.unrecovered);
+    let to_revoke: Vec<LeakedKey> = collected.keys.iter().filter(|k| revocable(k)).cloned().collect();
     // Without any admin credential there is nothing to revoke with: say so before sending any key anywhere.
     let credentials = if revoke {
-        credentials(&providers)?
+        credentials(&providers_of(&to_revoke, &collected.unrecovered))?
     } else {
         HashMap::new()
     };
@@ -274,7 +276,7 @@ fn probe_and_revoke(
     let mut results: Vec<Option<KeyResult>> = vec![None; collected.keys.len()];
     for provider in &providers {
         let indices: Vec<usize> = (0..collected.keys.len())
-            .filter(|&i| collected.keys[i].provider == provider.name())
+            .filter(|&i| collected.keys[i].provider == provider.name() && revocable(&collected.keys[i]))
             .collect();
         let keys: Vec<LeakedKey> = indices.iter().map(|&i| collected.keys[i].clone()).collect();
         let key_probes: Vec<Probe> = indices.iter().map(|&i| probes[i].clone()).collect();
@@ -284,6 +286,9 @@ fn probe_and_revoke(
             .filter(|u| u.provider == provider.name())
             .cloned()
             .collect();
+        if indices.is_empty() && unrecovered.is_empty() {
+            continue;
+        }
         let client = clients.get(provider.name()).and_then(|c| c.first());
         let provider_results = match (provider.revoker(), credentials.get(provider.name()), client) {
             (Some(revoker), Some(admin), Some(client)) => Flow {
@@ -334,12 +339,7 @@ fn probe_and_revoke(
     Ok(Done {
         keys: collected.keys.clone(),
         probes,
-        results: Some(
-            results
-                .into_iter()
-                .map(|r| r.unwrap_or(KeyResult::of(Outcome::NotRevoked(Reason::Failed))))
-                .collect(),
-        ),
+        results: Some(results),
     })
 }
 
@@ -350,7 +350,7 @@ pub fn from_report(report: &std::path::Path, options: &Options, out: &mut dyn Wr
         writeln!(
             out,
             "keyhound: {} in {}{}; {}",
-            count_keys(&collected),
+            count_keys(&collected.keys, &collected.unrecovered),
             report.display(),
             others(collected.other_providers),
             mode(options.yes, &providers_of(&collected.keys, &collected.unrecovered))
@@ -370,23 +370,23 @@ pub fn from_report(report: &std::path::Path, options: &Options, out: &mut dyn Wr
         }
         return Ok(exit_status(&[], &collected.unrecovered));
     }
-    let done = probe_and_revoke(&collected, options, true, true, out)?;
+    let done = probe_and_revoke(&collected, &|_| true, options, true, true, out)?;
     out.flush()?;
-    Ok(exit_status(
-        done.results.as_deref().unwrap_or_default(),
-        &collected.unrecovered,
-    ))
+    let results: Vec<KeyResult> = done.results.into_iter().flatten().flatten().collect();
+    Ok(exit_status(&results, &collected.unrecovered))
 }
 
-/// `--verify` and `--revoke` on the findings of a scan: probes the keys of `considered` (the findings that are
-/// not left alone), and with `revoke` runs revocation with its plan on stderr, so that stdout stays the report.
+/// `--verify` and `--revoke` on the findings of a scan: probes the keys of `considered` and of `probe_only` (in one
+/// round), and with `revoke` revokes those of `considered`, with the plan on stderr so that stdout stays the report.
 /// Returns the status of each key found, by key.
 pub fn after_scan(
     considered: &[Finding],
+    probe_only: &[Finding],
     options: &Options,
     revoke: bool,
 ) -> anyhow::Result<HashMap<String, Verification>> {
-    let collected = keys::from_findings(considered, &known);
+    let all: Vec<Finding> = considered.iter().chain(probe_only).cloned().collect();
+    let collected = keys::from_findings(&all, &known);
     if collected.other_providers > 0 && !options.quiet {
         eprintln!(
             "keyhound: note: {} finding(s) of providers keyhound has no check for are left alone",
@@ -396,17 +396,20 @@ pub fn after_scan(
     if collected.keys.is_empty() {
         return Ok(HashMap::new());
     }
+    let open: std::collections::HashSet<&str> = considered.iter().map(|f| f.secret.expose()).collect();
+    let revocable = |key: &LeakedKey| open.contains(key.secret.expose());
     let stderr = std::io::stderr();
     let mut err = stderr.lock();
     if revoke && !options.quiet {
+        let to_revoke: Vec<LeakedKey> = collected.keys.iter().filter(|k| revocable(k)).cloned().collect();
         writeln!(
             err,
             "keyhound: revoking {} found; {}",
-            count_keys(&collected),
-            mode(options.yes, &providers_of(&collected.keys, &collected.unrecovered))
+            count_keys(&to_revoke, &[]),
+            mode(options.yes, &providers_of(&to_revoke, &[]))
         )?;
     }
-    let done = probe_and_revoke(&collected, options, revoke, false, &mut err)?;
+    let done = probe_and_revoke(&collected, &revocable, options, revoke, false, &mut err)?;
     let mut status: HashMap<String, Verification> = done
         .keys
         .iter()
@@ -415,7 +418,7 @@ pub fn after_scan(
         .collect();
     if let Some(results) = done.results {
         for (key, result) in done.keys.iter().zip(results) {
-            if let Some(verification) = result.verification {
+            if let Some(verification) = result.and_then(|r| r.verification) {
                 status.insert(key.secret.expose().to_string(), verification);
             }
         }
@@ -424,17 +427,17 @@ pub fn after_scan(
 }
 
 /// `3 OpenAI key(s)`, or `4 key(s) (3 OpenAI, 1 Anthropic)`.
-fn count_keys(collected: &Collected) -> String {
-    let total = collected.keys.len() + collected.unrecovered.len();
-    let providers = providers_of(&collected.keys, &collected.unrecovered);
+fn count_keys(keys: &[LeakedKey], unrecovered: &[Unrecovered]) -> String {
+    let total = keys.len() + unrecovered.len();
+    let providers = providers_of(keys, unrecovered);
     match providers.as_slice() {
         [only] => format!("{total} {} key(s)", only.label()),
         _ => {
             let parts: Vec<String> = providers
                 .iter()
                 .map(|p| {
-                    let n = collected.keys.iter().filter(|k| k.provider == p.name()).count()
-                        + collected.unrecovered.iter().filter(|u| u.provider == p.name()).count();
+                    let n = keys.iter().filter(|k| k.provider == p.name()).count()
+                        + unrecovered.iter().filter(|u| u.provider == p.name()).count();
                     format!("{n} {}", p.label())
                 })
                 .collect();
