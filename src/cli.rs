@@ -26,6 +26,17 @@ Examples:
   keyhound git --staged                 pre-commit: keys on lines the next commit would add
   keyhound git --branch main            only what one ref reaches";
 
+const IMAGE_EXAMPLES: &str = "\
+Examples:
+  keyhound image app.tar                         a `docker save` (or `podman save`) archive
+  keyhound image ./oci-layout                    an OCI image layout directory (or its tar)
+  keyhound image ghcr.io/org/app:1.4 -f sarif -o image.sarif
+  keyhound image registry:5000/app@sha256:... --all-platforms
+  docker save app:latest -o app.tar && keyhound image app.tar --verify
+
+Registry credentials come from KEYHOUND_REGISTRY_USERNAME and KEYHOUND_REGISTRY_PASSWORD, else from the docker
+config ($DOCKER_CONFIG/config.json or ~/.docker/config.json); never from the command line.";
+
 const MERGE_EXAMPLES: &str = "\
 Examples:
   keyhound merge reports/*.json -f sarif -o all.sarif
@@ -59,6 +70,9 @@ pub enum Command {
     /// Scan git history: every blob reachable from every ref, a commit range, or the staged changes.
     #[command(after_help = GIT_EXAMPLES)]
     Git(GitArgs),
+    /// Scan container images: every layer (files later layers deleted included), the config and the build history.
+    #[command(after_help = IMAGE_EXAMPLES)]
+    Image(ImageArgs),
     /// Merge JSON or JSON Lines reports (one per CI job, say) into one report in any format.
     #[command(after_help = MERGE_EXAMPLES)]
     Merge(MergeArgs),
@@ -143,7 +157,7 @@ pub struct RevokeOptions {
     /// How long to keep probing a revoked key until it is rejected, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     pub confirm_timeout: u64,
-    /// Timeout of each HTTP request, in seconds.
+    /// Timeout of each HTTP request (to providers, and to registries for `image`), in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub request_timeout: u64,
     /// Time for the liveness probes of all keys together, in seconds; keys not probed in time are `unknown`.
@@ -325,6 +339,31 @@ pub struct GitArgs {
     /// working tree.
     #[arg(long, value_enum, value_name = "WHERE", default_value_t = ConfigFrom::Base)]
     pub config_from: ConfigFrom,
+    #[command(flatten)]
+    pub content: ContentArgs,
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Images: `docker save` / `podman save` archives, OCI image layouts (a directory or a tar), or references
+    /// of images in a registry (`ghcr.io/org/app:tag`, `localhost:5000/app@sha256:...`).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub targets: Vec<String>,
+    /// Which image of a multi-platform index to scan [default: this machine's platform].
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", conflicts_with = "all_platforms")]
+    pub platform: Option<crate::source::image::Platform>,
+    /// Scan the image of every platform a multi-platform index holds.
+    #[arg(long)]
+    pub all_platforms: bool,
+    /// Give up a layer that decompresses to more than this (a decompression bomb) [default: 16GiB].
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub max_layer_size: Option<u64>,
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]

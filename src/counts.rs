@@ -35,6 +35,10 @@ pub enum ErrorKind {
     Member,
     /// An object of the object database whose type cannot be read, or the database itself (`--all-objects`).
     Object,
+    /// A container image, or what it was read from (`keyhound image`).
+    Image,
+    /// A layer of a container image, or a file in one.
+    Layer,
 }
 
 impl ErrorKind {
@@ -50,6 +54,8 @@ impl ErrorKind {
             ErrorKind::Repository => "repository",
             ErrorKind::Member => "member",
             ErrorKind::Object => "object",
+            ErrorKind::Image => "image",
+            ErrorKind::Layer => "layer",
         }
     }
 
@@ -65,6 +71,8 @@ impl ErrorKind {
             ErrorKind::Repository => "repositories",
             ErrorKind::Member => "members",
             ErrorKind::Object => "objects",
+            ErrorKind::Image => "images",
+            ErrorKind::Layer => "layers",
         }
     }
 }
@@ -73,7 +81,8 @@ impl ErrorKind {
 /// text and goes through the choke point when shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScanError {
-    /// `file`, `input`, `blob`, `tree`, `commit`, `tag`, `reference`, `repository`, `member`, `object`.
+    /// `file`, `input`, `blob`, `tree`, `commit`, `tag`, `reference`, `repository`, `member`, `object`, `image`,
+    /// `layer`.
     pub kind: ErrorKind,
     /// The path, or the object id (with the path where there is one).
     pub place: String,

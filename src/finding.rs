@@ -141,6 +141,40 @@ pub struct Occurrence {
     pub path: String,
 }
 
+/// Where in a container image a finding sits (`keyhound image`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageProvenance {
+    /// The image as the user named it: an archive or layout path, or a registry reference.
+    pub reference: String,
+    /// The digest of the image's manifest (`sha256:...`).
+    pub digest: String,
+    /// `linux/amd64`, `linux/arm64/v8`; absent when the image does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The digest of the layer blob holding the file; absent for findings in the image config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// The layer's position in the image, 0 for the base layer; absent for findings in the image config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_index: Option<usize>,
+    /// The build instruction that created the layer (its history entry's `created_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// The later layer that removed the file from the final image. Anyone who pulls the image still has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_in: Option<DeletedIn>,
+}
+
+/// The layer that deleted (or replaced) a file that an earlier layer added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedIn {
+    pub layer: String,
+    pub layer_index: usize,
+    /// `whiteout` (`.wh.NAME`), `opaque` (its directory was made opaque) or `overwritten` (a later layer wrote a
+    /// file of the same path).
+    pub by: String,
+}
+
 /// The outcome of checking whether a key is live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -204,6 +238,8 @@ pub struct Finding {
     /// The endpoint the key works at, found next to it (an Azure OpenAI resource's `https://NAME.openai.azure.com`),
     /// for rules that look for one.
     pub endpoint: Option<String>,
+    /// The image, layer and build step, for image scans.
+    pub image: Option<ImageProvenance>,
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod git;
 mod hook;
+mod image;
 mod merge;
 mod output;
 mod revoke;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Scan(args) => scan::run(args),
         Command::Git(args) => git::run(args),
+        Command::Image(args) => image::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Rules(command) => rules::run(command),
         Command::Revoke(args) => revoke::run(args),

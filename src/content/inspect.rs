@@ -232,6 +232,7 @@ fn inspect_text(
                 let window = rule.context.as_ref().map_or(DEFAULT_ENDPOINT_WINDOW, |c| c.distance);
                 nearest_endpoint(content, c.start, c.end, window, endpoint)
             }),
+            image: None,
         });
     }
     inspection

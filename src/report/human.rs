@@ -99,6 +99,49 @@ pub fn write(findings: &[Finding], context: &ReportContext<'_>, out: &mut dyn Wr
                 }
             }
         }
+        if let Some(image) = &finding.image {
+            let short = |digest: &str| digest.get(..19).unwrap_or(digest).to_string();
+            let platform = image
+                .platform
+                .as_deref()
+                .map(|p| format!(" {}", esc(p)))
+                .unwrap_or_default();
+            let layer = match (image.layer_index, &image.layer) {
+                (Some(index), Some(layer)) => format!(", layer {index} ({})", esc(&short(layer))),
+                _ => ", image config".to_string(),
+            };
+            writeln!(
+                out,
+                "    {} {}@{}{}{}",
+                paint(DIM, "image"),
+                esc(&image.reference),
+                esc(&short(&image.digest)),
+                platform,
+                layer
+            )?;
+            if let Some(step) = &image.created_by {
+                writeln!(
+                    out,
+                    "    {} {}",
+                    paint(DIM, "built by"),
+                    esc(&crate::text::bounded(step, 200))
+                )?;
+            }
+            if let Some(deleted) = &image.deleted_in {
+                let (label, how) = match deleted.by.as_str() {
+                    "overwritten" => ("replaced", "by a file of the same path"),
+                    "opaque" => ("deleted", "with its directory (made opaque)"),
+                    _ => ("deleted", "by a whiteout"),
+                };
+                writeln!(
+                    out,
+                    "    {} {how} in layer {} ({}); anyone who pulls the image still has it",
+                    paint(DIM, label),
+                    deleted.layer_index,
+                    esc(&short(&deleted.layer))
+                )?;
+            }
+        }
         if let Some(marker) = &finding.allow_marker {
             writeln!(
                 out,

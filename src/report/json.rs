@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ReportContext, shown_context, shown_secret};
 use crate::counts::ScanError;
-use crate::finding::{Finding, Fingerprint, GitProvenance, Verification};
+use crate::finding::{Finding, Fingerprint, GitProvenance, ImageProvenance, Verification};
 use crate::rules::{Confidence, Severity};
 
 /// The version of the JSON and JSON Lines formats.
@@ -126,6 +126,9 @@ pub struct JsonFinding {
     /// The endpoint the key works at, found next to it (an Azure OpenAI resource), for rules that look for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The image, layer and build step of an image scan's finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageProvenance>,
 }
 
 impl JsonFinding {
@@ -156,6 +159,7 @@ impl JsonFinding {
             verification: finding.verification.clone(),
             allowed_but_live: finding.allowed.clone(),
             endpoint: finding.endpoint.clone(),
+            image: finding.image.clone(),
         }
     }
 }
@@ -270,7 +274,26 @@ impl JsonFinding {
             verification: self.verification,
             allowed: self.allowed_but_live.map(|why| crate::text::bounded(&why, 100)),
             endpoint: self.endpoint.map(|endpoint| crate::text::bounded(&endpoint, 200)),
+            image: self.image.map(bounded_image),
         }
+    }
+}
+
+/// An image provenance read from a report, with each text bounded as other read-back fields are.
+fn bounded_image(image: ImageProvenance) -> ImageProvenance {
+    use crate::text::bounded;
+    ImageProvenance {
+        reference: bounded(&image.reference, 500),
+        digest: bounded(&image.digest, 100),
+        platform: image.platform.map(|p| bounded(&p, 100)),
+        layer: image.layer.map(|l| bounded(&l, 100)),
+        layer_index: image.layer_index,
+        created_by: image.created_by.map(|c| bounded(&c, 1000)),
+        deleted_in: image.deleted_in.map(|d| crate::finding::DeletedIn {
+            layer: bounded(&d.layer, 100),
+            layer_index: d.layer_index,
+            by: bounded(&d.by, 20),
+        }),
     }
 }
 

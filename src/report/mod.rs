@@ -140,6 +140,16 @@ pub fn shown_finding(finding: &Finding, show_secrets: bool) -> Finding {
     if let Some(verification) = shown.verification.as_mut() {
         verification.reason = for_report(&verification.reason, false);
     }
+    if let Some(image) = shown.image.as_mut() {
+        image.reference = clean(&image.reference);
+        image.digest = clean(&image.digest);
+        image.platform = image.platform.as_deref().map(clean);
+        image.layer = image.layer.as_deref().map(clean);
+        image.created_by = image.created_by.as_deref().map(clean);
+        if let Some(deleted) = image.deleted_in.as_mut() {
+            deleted.layer = clean(&deleted.layer);
+        }
+    }
     shown
 }
 

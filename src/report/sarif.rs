@@ -10,9 +10,9 @@ use std::io::Write;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde_json::{Value, json};
 use serde_sarif::sarif::{
-    ArtifactContent, ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
-    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult,
-    ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent, VersionControlDetails,
+    ArtifactContent, ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, RunAutomationDetails, Sarif, Tool, ToolComponent, VersionControlDetails,
 };
 
 use super::ReportContext;
@@ -167,7 +167,11 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     if let Some(allowed) = &finding.allowed {
         message.push_str(&format!(". Hidden by {allowed}, but the key is live: reported anyway"));
     }
-    let (uri, base) = context.artifact_uri(&finding.path);
+    // A path inside an image is no file of the checkout: it keeps no base, and the image is its logical location.
+    let (uri, base) = match &finding.image {
+        Some(_) => (path_to_uri(&finding.path), false),
+        None => context.artifact_uri(&finding.path),
+    };
     let mut artifact = ArtifactLocation::builder().uri(uri).build();
     if base {
         artifact.uri_base_id = Some(SRCROOT.to_string());
@@ -181,7 +185,7 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     if let Some(text) = super::shown_context(finding, context.show_secrets) {
         region.snippet = Some(ArtifactContent::builder().text(text).build());
     }
-    let location = Location::builder()
+    let mut location = Location::builder()
         .physical_location(
             PhysicalLocation::builder()
                 .artifact_location(artifact)
@@ -189,6 +193,9 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
                 .build(),
         )
         .build();
+    if let Some(image) = &finding.image {
+        location.logical_locations = Some(vec![image_location(finding, image)]);
+    }
     let mut fingerprints = BTreeMap::new();
     fingerprints.insert(FINGERPRINT_KEY.to_string(), finding.fingerprint.0.clone());
     // GitHub tracks alerts by this key only; "hash:n" as its own upload action writes it, n counting repeats of
@@ -226,6 +233,9 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
     if let Some(endpoint) = &finding.endpoint {
         properties.insert("endpoint".to_string(), json!(endpoint));
     }
+    if let Some(image) = &finding.image {
+        properties.insert("image".to_string(), json!(image));
+    }
     let mut builder_result = SarifResult::builder()
         .rule_id(finding.rule_id.clone())
         .level(result_level(finding))
@@ -236,6 +246,29 @@ fn result(finding: &Finding, rule_index: Option<usize>, occurrence: usize, conte
         .build();
     builder_result.rule_index = rule_index.map(|i| i as i64);
     builder_result
+}
+
+/// Where in an image a finding is, as a SARIF logical location: `REFERENCE@DIGEST/layers/N/PATH`, or
+/// `REFERENCE@DIGEST/config/FIELD` for the image config.
+fn image_location(finding: &Finding, image: &crate::finding::ImageProvenance) -> LogicalLocation {
+    let within = match image.layer_index {
+        Some(index) => format!("layers/{index}/{}", finding.path),
+        None => format!(
+            "config/{}",
+            finding
+                .path
+                .trim_start_matches("<config")
+                .trim_start_matches(':')
+                .trim_end_matches('>')
+        ),
+    };
+    let mut location = LogicalLocation::builder()
+        .name(finding.path.clone())
+        .fully_qualified_name(format!("{}@{}/{within}", image.reference, image.digest))
+        .kind("resource")
+        .build();
+    location.index = None;
+    location
 }
 
 /// The run's invocation: `executionSuccessful` is false when anything could not be read, and each scan error is

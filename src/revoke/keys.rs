@@ -361,6 +361,14 @@ fn read_span(
             .map(<[u8]>::to_vec)
             .ok_or_else(|| "the reported offset is past the end of the content".to_string())
     };
+    if let Some(image) = &finding.image {
+        return Err(format!(
+            "found in the container image {}, which a redacted report cannot be read back from: run `keyhound image \
+             {} --revoke`, or revoke from a report written with --show-secrets",
+            crate::text::excerpt(&image.reference),
+            crate::text::excerpt(&image.reference)
+        ));
+    }
     if let Some(label) = &finding.repository {
         let repo = crate::source::git::open(Path::new(label)).map_err(|e| e.to_string())?;
         let loose = LooseObjects::list(&repo);
@@ -518,6 +526,7 @@ mod tests {
             verification: None,
             allowed_but_live: None,
             endpoint: None,
+            image: None,
         }
     }
 

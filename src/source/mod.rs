@@ -4,3 +4,4 @@
 pub mod fs;
 pub mod git;
 pub mod ignore_files;
+pub mod image;
