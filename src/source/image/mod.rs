@@ -171,13 +171,28 @@ fn open_target(
     options: &ImageOptions,
     runtime: &mut Option<Arc<tokio::runtime::Runtime>>,
 ) -> Result<(Box<dyn Store>, Vec<Image>), ImageError> {
-    let path = Path::new(target);
-    if path.is_dir() {
+    // The transports skopeo and podman name images with.
+    let (named, transport) = match target.split_once(':') {
+        Some(("docker-archive" | "oci-archive" | "oci", rest)) => (rest, Some("file")),
+        Some(("docker", rest)) if rest.starts_with("//") => (&rest[2..], Some("registry")),
+        _ => (target, None),
+    };
+    let path = Path::new(named);
+    if transport == Some("file") && !path.exists() {
+        return Err(ImageError::new(target, "no such file or directory"));
+    }
+    if transport.is_none() && !path.exists() && looks_like_a_path(named) {
+        return Err(ImageError::new(
+            target,
+            "no such file or directory (an image in a registry is named like ghcr.io/org/app:tag)",
+        ));
+    }
+    if transport != Some("registry") && path.is_dir() {
         let store = store::LayoutDir::new(target, path);
         let images = resolve::local_images(&store, index, &options.platform)?;
         return Ok((Box::new(store), images));
     }
-    if path.exists() {
+    if transport != Some("registry") && path.exists() {
         let store = store::TarArchive::open(target, path)?;
         let images = resolve::local_images(&store, index, &options.platform)?;
         return Ok((Box::new(store), images));
@@ -196,9 +211,20 @@ fn open_target(
             built
         }
     };
-    let registry = registry::Registry::new(target, runtime, options.request_timeout)?;
+    let registry = registry::Registry::new(named, runtime, options.request_timeout)?;
     let images = registry.images(index, &options.platform)?;
     Ok((Box::new(registry), images))
+}
+
+/// Whether a target that names nothing on disk was meant as a file: a registry reference never starts with `/`,
+/// `.` or `~`, and never ends in `.tar`.
+fn looks_like_a_path(target: &str) -> bool {
+    let lower = target.to_ascii_lowercase();
+    target.starts_with(['/', '.', '~', '\\'])
+        || target.contains('\\')
+        || [".tar", ".tar.gz", ".tgz", ".tar.zst", ".oci"]
+            .iter()
+            .any(|ending| lower.ends_with(ending))
 }
 
 /// The provenance every finding of `image` shares.

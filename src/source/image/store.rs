@@ -123,7 +123,20 @@ impl TarArchive {
     /// Lists the members of the archive at `path`.
     pub fn open(label: &str, path: &Path) -> Result<TarArchive, ImageError> {
         let fail = |message: String| ImageError::new(label, message);
-        let file = File::open(path).map_err(|err| fail(format!("cannot open: {err}")))?;
+        let mut file = File::open(path).map_err(|err| fail(format!("cannot open: {err}")))?;
+        let mut magic = [0u8; 4];
+        let got = file
+            .read(&mut magic)
+            .map_err(|err| fail(format!("cannot read: {err}")))?;
+        if magic[..got].starts_with(&[0x1f, 0x8b]) || magic[..got].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            return Err(fail(
+                "a compressed archive: decompress it first (`gunzip`, `zstd -d`); keyhound reads image archives \
+                 in place, as `docker save` writes them"
+                    .to_string(),
+            ));
+        }
+        file.seek(SeekFrom::Start(0))
+            .map_err(|err| fail(format!("cannot read: {err}")))?;
         let mut archive = tar::Archive::new(file);
         let mut members = HashMap::new();
         let mut links = HashMap::new();
