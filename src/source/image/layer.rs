@@ -34,6 +34,10 @@ pub struct LayerScan {
 /// scanned on the reading thread itself (never waiting, so no two threads wait on each other).
 const IN_FLIGHT: usize = 64 << 20;
 
+/// More members than any real layer holds (a layer of node_modules has a few hundred thousand): past it the layer
+/// is given up, so that a tar bomb of empty files cannot fill memory with their paths.
+const MAX_MEMBERS: usize = 2_000_000;
+
 /// Scans the layer `blob` of `store`.
 pub fn scan_layer(
     scanner: &Scanner,
@@ -90,7 +94,13 @@ pub fn scan_layer(
             Ok(entries) => entries,
             Err(err) => return fail(&results, format!("not a tar layer: {err}")),
         };
-        for entry in entries {
+        for (count, entry) in entries.enumerate() {
+            if count == MAX_MEMBERS {
+                return fail(
+                    &results,
+                    format!("the layer has more than {MAX_MEMBERS} members: the rest is not scanned (a tar bomb?)"),
+                );
+            }
             let mut entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
