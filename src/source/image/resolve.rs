@@ -73,9 +73,14 @@ pub fn local_images(store: &dyn Store, store_index: usize, choice: &PlatformChoi
     if store.has("manifest.json") {
         return docker_save_images(store, store_index);
     }
+    let hint = if std::path::Path::new(label).is_dir() {
+        " (for a directory of files, such as an unpacked root filesystem, use `keyhound scan`)"
+    } else {
+        ""
+    };
     Err(ImageError::new(
         label,
-        "neither an OCI image layout (no index.json) nor a `docker save` archive (no manifest.json)",
+        format!("neither an OCI image layout (no index.json) nor a `docker save` archive (no manifest.json){hint}"),
     ))
 }
 
