@@ -361,6 +361,10 @@ pub struct ImageArgs {
     /// Scan the image of every platform a multi-platform index holds.
     #[arg(long)]
     pub all_platforms: bool,
+    /// Speak plain HTTP to this registry (`HOST[:PORT]`, repeatable), as Docker's `insecure-registries` does;
+    /// registries on this machine (localhost, 127.0.0.1, [::1]) always are.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
     /// Give up a layer that decompresses to more than this (a decompression bomb) [default: 16GiB].
     #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
     pub max_layer_size: Option<u64>,

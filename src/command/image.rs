@@ -33,6 +33,7 @@ pub fn run(args: ImageArgs) -> anyhow::Result<ExitStatus> {
         },
         exclude: config.exclude_set()?,
         request_timeout: Duration::from_secs(args.verify.revoke_options.request_timeout.max(1)),
+        insecure_registries: args.insecure_registry.clone(),
     };
     let diag = Diagnostics::new(args.output.quiet, crate::progress::bytes_spinner(args.output.quiet));
     let mut scanned = scan_images(&scanner, &args.targets, &options, &diag);

@@ -60,6 +60,8 @@ pub struct ImageOptions {
     pub exclude: Option<GlobSet>,
     /// How long a registry may keep keyhound waiting for one answer.
     pub request_timeout: Duration,
+    /// Registries spoken to in plain HTTP (`--insecure-registry`), beside those on this machine.
+    pub insecure_registries: Vec<String>,
 }
 
 impl ImageOptions {
@@ -211,7 +213,7 @@ fn open_target(
             built
         }
     };
-    let registry = registry::Registry::new(named, runtime, options.request_timeout)?;
+    let registry = registry::Registry::new(named, runtime, options)?;
     let images = registry.images(index, &options.platform)?;
     Ok((Box::new(registry), images))
 }

@@ -21,7 +21,7 @@ use oci_client::{Client, Reference};
 use super::platform::PlatformChoice;
 use super::resolve::{MAX_MANIFEST, Manifests, manifest_images};
 use super::store::{Store, read_limited};
-use super::{Image, ImageError};
+use super::{Image, ImageError, ImageOptions};
 
 /// The variables registry credentials are read from.
 pub const USERNAME_VARIABLE: &str = "KEYHOUND_REGISTRY_USERNAME";
@@ -53,7 +53,12 @@ pub struct Registry {
 
 impl Registry {
     /// Parses `target` as a reference and prepares a client for its registry (nothing is sent yet).
-    pub fn new(target: &str, runtime: Arc<tokio::runtime::Runtime>, timeout: Duration) -> Result<Registry, ImageError> {
+    pub fn new(
+        target: &str,
+        runtime: Arc<tokio::runtime::Runtime>,
+        options: &ImageOptions,
+    ) -> Result<Registry, ImageError> {
+        let timeout = options.request_timeout;
         let reference: Reference = target.parse().map_err(|err| {
             ImageError::new(
                 target,
@@ -64,8 +69,8 @@ impl Registry {
             )
         })?;
         let registry = reference.resolve_registry().to_string();
-        let protocol = if is_loopback(&registry) {
-            // A registry on this machine is spoken to in plain HTTP, as docker does.
+        let protocol = if is_loopback(&registry) || options.insecure_registries.iter().any(|r| *r == registry) {
+            // A registry on this machine is spoken to in plain HTTP, as docker does; others when the user says so.
             ClientProtocol::HttpsExcept(vec![registry.clone()])
         } else {
             ClientProtocol::Https
