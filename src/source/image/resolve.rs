@@ -27,6 +27,11 @@ pub trait Manifests {
     fn manifest(&self, digest: &str) -> Result<Vec<u8>, ImageError>;
     /// How [`Store::open`] names the blob with this digest.
     fn locate(&self, digest: &str) -> Result<String, ImageError>;
+    /// Whether the manifest with this digest is there to read: an archive may hold only some platforms' images
+    /// of an index (`docker save` with the containerd image store keeps the host's).
+    fn has(&self, _digest: &str) -> bool {
+        true
+    }
 }
 
 /// A layout or archive: manifests are blobs, checked against their digest.
@@ -41,6 +46,10 @@ impl Manifests for LocalManifests<'_> {
 
     fn locate(&self, digest: &str) -> Result<String, ImageError> {
         blob_path(digest, self.0.label())
+    }
+
+    fn has(&self, digest: &str) -> bool {
+        blob_path(digest, self.0.label()).is_ok_and(|path| self.0.has(&path))
     }
 }
 
@@ -113,6 +122,8 @@ struct Walk<'a> {
     images: Vec<Image>,
     /// Platforms of index entries passed over, for the message when nothing was chosen.
     passed_over: Vec<String>,
+    /// Platforms whose images the archive does not hold.
+    absent: Vec<String>,
 }
 
 impl<'a> Walk<'a> {
@@ -131,6 +142,7 @@ impl<'a> Walk<'a> {
             done: HashSet::new(),
             images: Vec::new(),
             passed_over: Vec::new(),
+            absent: Vec::new(),
         }
     }
 
@@ -151,7 +163,12 @@ impl<'a> Walk<'a> {
                     platforms.join(", ")
                 )
             };
-            return Err(self.fail(format!("no image for {}: {had}", self.choice.describe())));
+            let absent = if self.absent.is_empty() {
+                String::new()
+            } else {
+                format!("; the archive lacks the images of {}", self.absent.join(", "))
+            };
+            return Err(self.fail(format!("no image for {}: {had}{absent}", self.choice.describe())));
         }
         Ok(self.images)
     }
@@ -206,6 +223,12 @@ impl<'a> Walk<'a> {
                 )));
             }
             if !self.done.insert(entry.digest.clone()) {
+                continue;
+            }
+            if let Some(platform) = &platform
+                && !self.manifests.has(&entry.digest)
+            {
+                self.absent.push(platform.to_string());
                 continue;
             }
             let bytes = self.manifests.manifest(&entry.digest)?;
