@@ -21,7 +21,10 @@
 #   --unordered, every object inflated once in pack order, one process)
 #   keyhound-all-objects (keyhound git --all-objects: the cost of looking at
 #   every object in the object database) keyhound-1t (keyhound git -j 1: the
-#   table then prints the one-thread/two-thread ratio). --repo DIR times the
+#   table then prints the one-thread/two-thread ratio) keyhound-read (keyhound
+#   git --bench-read-only: every blob read and inflated through the same object
+#   reader, nothing matched: the floor; the table then prints keyhound's CPU
+#   time against it). --repo DIR times the
 #   same tools on an existing repository instead (bare or not, e.g. a clone
 #   of cargo), which has no planted keys: the table then counts findings only.
 # precision: not a timing. A small tree (BENCH_PRECISION) of 5 fake keys per
@@ -136,7 +139,7 @@ warn() { printf '%swarning: %s%s\n' "$Y" "$*" "$N" >&2; }
 die()  { printf '%serror: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
 
 if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat"
-elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-all-objects gitleaks kingfisher betterleaks git"
+elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-read keyhound-all-objects gitleaks kingfisher betterleaks git"
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
 elif [[ $MODE == memory ]]; then ALL_TOOLS="keyhound git"
@@ -356,7 +359,7 @@ say "$CORPUS_MB MB in $CORPUS_FILES files, read in $(awk -v a="$t0" -v b="$t1" '
 RUNDIR=$WORK/runs/$MODE
 mkdir -p "$RUNDIR"
 cd "$RUNDIR" # neutral working directory: no .gitleaksignore, no tool config
-declare -A SEC MB FIND HIT STATUS CMDLINE VERSION SCANNED
+declare -A SEC MB CPU FIND HIT STATUS CMDLINE VERSION SCANNED
 export KF_RULE_CACHE_DIR=$WORK/kingfisher-cache # Kingfisher's compiled-rules cache, built by the warm-up run
 
 shell_quote() { # the command line, quoted so that it can be pasted into a shell
@@ -391,7 +394,7 @@ time_tool() {
     ((i < WARMUP)) && label="warm-up"
     say "$name: $label"
     rc=0
-    timeout "$TOOL_TIMEOUT" /usr/bin/time -f '%e %M' -o "$dir/time.$i" "${NONET[@]}" "$@" >"$dir/stdout" 2>"$dir/stderr" || rc=$?
+    timeout "$TOOL_TIMEOUT" /usr/bin/time -f '%e %M %U %S' -o "$dir/time.$i" "${NONET[@]}" "$@" >"$dir/stdout" 2>"$dir/stderr" || rc=$?
     if [[ " $ok " != *" $rc "* ]]; then
       if ((rc == 124)); then STATUS[$name]="failed (timeout ${TOOL_TIMEOUT}s)"; else STATUS[$name]="failed (exit $rc)"; fi
       warn "$name exited with $rc; last lines of its stderr:"
@@ -402,6 +405,7 @@ time_tool() {
   done
   SEC[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $1}'; done | median | awk '{printf "%.2f", $1}')
   MB[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{printf "%.0f\n", $2/1024}'; done | median)
+  CPU[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $3 + $4}'; done | median | awk '{printf "%.2f", $1}')
   STATUS[$name]=ok
   if [[ -n $report ]]; then
     read -r "FIND[$name]" "HIT[$name]" "SCANNED[$name]" < <(python3 "$HERE/bench/count.py" "$name" "$report" "$META")
@@ -457,6 +461,8 @@ for t in $TOOLS; do
           --format json --output "$rep" ;;
       keyhound-1t) time_tool keyhound-1t "0 1" "$rep" -- "$KEYHOUND" git "$TARGET" --threads 1 \
           --format json --output "$rep" ;;
+      keyhound-read) time_tool keyhound-read "0 1" "" -- "$KEYHOUND" git "$TARGET" --bench-read-only \
+          --format json --output "$rep" ;;
       gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" git "$TARGET" --no-banner --log-level error \
           --report-format json --report-path "$rep" ;;
       kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
@@ -491,14 +497,14 @@ ratio() {
   if [[ ${STATUS[$1]} != ok || -z $KH || ${STATUS[keyhound]:-} != ok ]]; then echo "n/a"; return; fi
   awk -v a="$s" -v b="$KH" 'BEGIN { if (b > 0) printf "%.2fx", a/b; else print "n/a" }'
 }
-row_cells() { # prints: tool|seconds|MB|findings|planted|ratio
+row_cells() { # prints: tool|seconds|MB|findings|planted|ratio|cpu
   local t=$1
   if [[ ${STATUS[$t]} == ok ]]; then
     local hit=${HIT[$t]}
     if [[ $hit != "-" && $PLANTED != 0 ]]; then hit="$hit/$PLANTED"; elif [[ $PLANTED == 0 ]]; then hit="-"; fi
-    printf '%s|%s|%s|%s|%s|%s\n' "$t" "${SEC[$t]}" "${MB[$t]}" "${FIND[$t]}" "$hit" "$(ratio "$t")"
+    printf '%s|%s|%s|%s|%s|%s|%s\n' "$t" "${SEC[$t]}" "${MB[$t]}" "${FIND[$t]}" "$hit" "$(ratio "$t")" "${CPU[$t]}"
   else
-    printf '%s|%s|-|-|-|-\n' "$t" "${STATUS[$t]}"
+    printf '%s|%s|-|-|-|-|-\n' "$t" "${STATUS[$t]}"
   fi
 }
 
@@ -514,11 +520,15 @@ if [[ $MODE == history && ${STATUS[keyhound]:-} == ok && ${STATUS[keyhound-1t]:-
   THREADS_NOTE=$(awk -v a="${SEC[keyhound-1t]}" -v b="${SEC[keyhound]}" -v n="$(nproc)" \
     'BEGIN { if (b > 0) printf "keyhound on %d threads is %.2fx as fast as on one (%s s against %s s).", n, a/b, b, a }')
 fi
+if [[ $MODE == history && ${STATUS[keyhound]:-} == ok && ${STATUS[keyhound-read]:-} == ok ]]; then
+  THREADS_NOTE+="${THREADS_NOTE:+ }$(awk -v a="${CPU[keyhound]}" -v b="${CPU[keyhound-read]}" \
+    'BEGIN { if (b > 0) printf "keyhound takes %.2fx the CPU time of reading every blob without matching (%s s against %s s).", a/b, a, b }')"
+fi
 echo
-printf '%-12s %10s %8s %9s %8s %12s\n' tool "median s" "peak MB" findings planted "vs keyhound"
+printf '%-12s %10s %8s %9s %8s %12s %8s\n' tool "median s" "peak MB" findings planted "vs keyhound" "CPU s"
 for t in $TOOLS; do
-  IFS='|' read -r a b c d e f < <(row_cells "$t")
-  if [[ ${STATUS[$t]} == ok ]]; then printf '%-12s %10s %8s %9s %8s %12s\n' "$a" "$b" "$c" "$d" "$e" "$f"
+  IFS='|' read -r a b c d e f g < <(row_cells "$t")
+  if [[ ${STATUS[$t]} == ok ]]; then printf '%-12s %10s %8s %9s %8s %12s %8s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g"
   else printf '%-12s %s%s%s\n' "$a" "$R" "$b" "$N"; fi
 done
 if [[ -n $THREADS_NOTE ]]; then echo "$THREADS_NOTE"; fi
@@ -564,11 +574,11 @@ if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE
   echo "run(s), then the median of $RUNS timed runs (wall time and peak RSS from GNU time)."
   echo "Date: $DATE. Command: \`$CMD\`."
   echo
-  echo "| tool | median s | peak MB | findings | planted found | time vs keyhound |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| tool | median s | peak MB | findings | planted found | time vs keyhound | CPU s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
   for t in $TOOLS; do
-    IFS='|' read -r a b c d e f < <(row_cells "$t")
-    echo "| $a | $b | $c | $d | $e | $f |"
+    IFS='|' read -r a b c d e f g < <(row_cells "$t")
+    echo "| $a | $b | $c | $d | $e | $f | $g |"
   done
   if [[ -n $THREADS_NOTE ]]; then echo; echo "$THREADS_NOTE"; fi
   echo

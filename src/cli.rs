@@ -339,6 +339,9 @@ pub struct GitArgs {
     /// working tree.
     #[arg(long, value_enum, value_name = "WHERE", default_value_t = ConfigFrom::Base)]
     pub config_from: ConfigFrom,
+    /// For the benchmark script: read every blob as a scan would, match nothing (the floor of a history scan).
+    #[arg(long, hide = true)]
+    pub bench_read_only: bool,
     #[command(flatten)]
     pub content: ContentArgs,
     #[command(flatten)]

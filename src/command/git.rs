@@ -76,6 +76,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
             ..content_options(&args.content, &config)?
         },
         exclude: config.exclude_set()?,
+        read_only: args.bench_read_only,
     };
     let mut counts = Counts::default();
     let mut findings = Vec::new();

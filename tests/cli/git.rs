@@ -461,3 +461,25 @@ fn a_key_that_survives_later_edits_of_its_file_is_one_finding() {
     assert_eq!(app["other_occurrences"], 3);
     assert_eq!(app["occurrences"].as_array().map(Vec::len), Some(4));
 }
+
+/// The benchmark's floor (`--bench-read-only`) reads every blob a scan reads, and matches nothing.
+#[test]
+fn the_read_only_floor_reads_every_blob_and_finds_nothing() {
+    let repo = Repo::new();
+    repo.commit(&[("a.env", &format!("OPENAI_API_KEY={PROJECT_KEY}\n"))], "one");
+    repo.commit(&[("b.txt", "hello\n"), ("c.txt", "world\n")], "two");
+    let blobs = |stderr: &str| {
+        stderr
+            .split_whitespace()
+            .skip_while(|word| *word != "in")
+            .nth(1)
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let (status, findings, scanned) = scan(repo.path(), &[]);
+    assert_eq!((status, findings.len()), (1, 1));
+    let (status, findings, read) = scan(repo.path(), &["--bench-read-only"]);
+    assert_eq!((status, findings.len()), (0, 0), "{read}");
+    assert_eq!(blobs(&read), "3", "{read}");
+    assert_eq!(blobs(&read), blobs(&scanned));
+}
