@@ -127,7 +127,9 @@ impl FakeRegistry {
         let mut state = self.served.state();
         let repository = state.repositories.entry(name.to_string()).or_default();
         put_image(repository, image);
-        repository.manifests.insert(tag.to_string(), stored(OCI_MANIFEST, &image.manifest));
+        repository
+            .manifests
+            .insert(tag.to_string(), stored(OCI_MANIFEST, &image.manifest));
     }
 
     /// Serves a multi-platform image as `NAME:TAG`: the index (by tag and digest) and every image of it.
@@ -221,7 +223,9 @@ fn put_image(repository: &mut Repository, image: &Built) {
     repository
         .manifests
         .insert(image.manifest_digest.clone(), stored(OCI_MANIFEST, &image.manifest));
-    repository.blobs.insert(image.config_digest.clone(), image.config.clone());
+    repository
+        .blobs
+        .insert(image.config_digest.clone(), image.config.clone());
     for layer in &image.layers {
         repository.blobs.insert(layer.digest.clone(), layer.blob.clone());
     }
@@ -364,7 +368,10 @@ fn challenge(state: &State, scope_name: Option<&str>) -> Reply {
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
 }
 
 fn authorized(state: &State, authorization: Option<&str>) -> bool {
@@ -388,7 +395,11 @@ fn split(path: &str) -> Option<(&str, &str, &str)> {
 
 fn route(state: &mut State, method: &str, url: &str, authorization: Option<&str>, accept: Option<&str>) -> Answer {
     let path = url.split('?').next().unwrap_or(url);
-    if let Some(at) = state.fail_once.iter().position(|(fragment, _)| path.contains(fragment.as_str())) {
+    if let Some(at) = state
+        .fail_once
+        .iter()
+        .position(|(fragment, _)| path.contains(fragment.as_str()))
+    {
         let (_, status) = state.fail_once.remove(at);
         let reply = if status == 429 {
             error(429, "TOOMANYREQUESTS", "too many requests", Value::Null).with_header(header("Retry-After", "1"))
@@ -410,7 +421,12 @@ fn route(state: &mut State, method: &str, url: &str, authorization: Option<&str>
         };
         return match state.repositories.get(name).and_then(|r| r.blobs.get(blob_digest)) {
             Some(bytes) => Answer::Blob(blob_digest.to_string(), bytes.clone()),
-            None => Answer::Reply(error(404, "BLOB_UNKNOWN", "blob unknown to registry", json!({"digest": blob_digest}))),
+            None => Answer::Reply(error(
+                404,
+                "BLOB_UNKNOWN",
+                "blob unknown to registry",
+                json!({"digest": blob_digest}),
+            )),
         };
     }
     if path == "/v2/" || path == "/v2" {
@@ -424,17 +440,32 @@ fn route(state: &mut State, method: &str, url: &str, authorization: Option<&str>
         );
     }
     let Some((name, kind, reference)) = split(path) else {
-        return Answer::Reply(error(404, "NAME_UNKNOWN", "repository name not known to registry", Value::Null));
+        return Answer::Reply(error(
+            404,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+            Value::Null,
+        ));
     };
     if !authorized(state, authorization) {
         return Answer::Reply(challenge(state, Some(name)));
     }
     let Some(repository) = state.repositories.get(name) else {
-        return Answer::Reply(error(404, "NAME_UNKNOWN", "repository name not known to registry", json!({"name": name})));
+        return Answer::Reply(error(
+            404,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+            json!({"name": name}),
+        ));
     };
     if kind == "manifests" {
         let Some(manifest) = repository.manifests.get(reference) else {
-            return Answer::Reply(error(404, "MANIFEST_UNKNOWN", "manifest unknown to registry", json!({"reference": reference})));
+            return Answer::Reply(error(
+                404,
+                "MANIFEST_UNKNOWN",
+                "manifest unknown to registry",
+                json!({"reference": reference}),
+            ));
         };
         if let Some(accept) = accept {
             let accepted = accept
@@ -457,11 +488,20 @@ fn route(state: &mut State, method: &str, url: &str, authorization: Option<&str>
         );
     }
     let Some(bytes) = repository.blobs.get(reference) else {
-        return Answer::Reply(error(404, "BLOB_UNKNOWN", "blob unknown to registry", json!({"digest": reference})));
+        return Answer::Reply(error(
+            404,
+            "BLOB_UNKNOWN",
+            "blob unknown to registry",
+            json!({"digest": reference}),
+        ));
     };
     if state.redirect {
         let location = format!("{}/storage/{name}/{reference}", state.base);
-        return Answer::Reply(Response::from_data(Vec::new()).with_status_code(307).with_header(header("Location", &location)));
+        return Answer::Reply(
+            Response::from_data(Vec::new())
+                .with_status_code(307)
+                .with_header(header("Location", &location)),
+        );
     }
     Answer::Blob(reference.to_string(), bytes.clone())
 }
@@ -477,7 +517,8 @@ fn token(state: &State, authorization: Option<&str>) -> Reply {
             .with_header(header("WWW-Authenticate", "Basic realm=\"fake-token\""));
     }
     let body = json!({"token": TOKEN, "access_token": TOKEN, "expires_in": 300, "issued_at": "2024-05-01T12:00:00Z"});
-    Response::from_data(serde_json::to_vec(&body).expect("JSON")).with_header(header("Content-Type", "application/json"))
+    Response::from_data(serde_json::to_vec(&body).expect("JSON"))
+        .with_header(header("Content-Type", "application/json"))
 }
 
 #[cfg(test)]
@@ -526,7 +567,10 @@ mod tests {
             let response = get(&registry, &format!("/v2/team/app/manifests/{reference}"), None);
             assert_eq!(response.status(), 200);
             assert_eq!(response.headers()["content-type"], OCI_MANIFEST);
-            assert_eq!(response.headers()["docker-content-digest"], built.manifest_digest.as_str());
+            assert_eq!(
+                response.headers()["docker-content-digest"],
+                built.manifest_digest.as_str()
+            );
             assert_eq!(response.bytes().expect("body").to_vec(), built.manifest);
         }
         let head = client()
@@ -535,7 +579,10 @@ mod tests {
             .expect("HEAD");
         assert_eq!(head.status(), 200);
         assert_eq!(head.headers()["docker-content-digest"], built.manifest_digest.as_str());
-        assert_eq!(head.headers()["content-length"], built.manifest.len().to_string().as_str());
+        assert_eq!(
+            head.headers()["content-length"],
+            built.manifest.len().to_string().as_str()
+        );
         for layer in &built.layers {
             let response = get(&registry, &format!("/v2/team/app/blobs/{}", layer.digest), None);
             assert_eq!(response.status(), 200);
@@ -545,10 +592,17 @@ mod tests {
         let missing = get(&registry, "/v2/team/app/manifests/2", None);
         assert_eq!(missing.status(), 404);
         assert_eq!(error_code(missing), "MANIFEST_UNKNOWN");
-        let missing = get(&registry, &format!("/v2/team/app/blobs/sha256:{}", "1".repeat(64)), None);
+        let missing = get(
+            &registry,
+            &format!("/v2/team/app/blobs/sha256:{}", "1".repeat(64)),
+            None,
+        );
         assert_eq!(missing.status(), 404);
         assert_eq!(error_code(missing), "BLOB_UNKNOWN");
-        assert_eq!(error_code(get(&registry, "/v2/other/manifests/1", None)), "NAME_UNKNOWN");
+        assert_eq!(
+            error_code(get(&registry, "/v2/other/manifests/1", None)),
+            "NAME_UNKNOWN"
+        );
     }
 
     #[test]
@@ -577,26 +631,45 @@ mod tests {
         registry.push("app", "1", &image());
         let response = get(&registry, "/v2/app/manifests/1", None);
         assert_eq!(response.status(), 401);
-        let challenge = response.headers()["www-authenticate"].to_str().expect("ASCII").to_string();
+        let challenge = response.headers()["www-authenticate"]
+            .to_str()
+            .expect("ASCII")
+            .to_string();
         assert_eq!(
             challenge,
-            format!("Bearer realm=\"{}/token\",service=\"fake\",scope=\"repository:app:pull\"", registry.base())
+            format!(
+                "Bearer realm=\"{}/token\",service=\"fake\",scope=\"repository:app:pull\"",
+                registry.base()
+            )
         );
         assert_eq!(error_code(response), "UNAUTHORIZED");
         let v2 = get(&registry, "/v2/", None);
         assert_eq!(v2.status(), 401);
-        assert!(v2.headers()["www-authenticate"].to_str().expect("ASCII").starts_with("Bearer realm="));
+        assert!(
+            v2.headers()["www-authenticate"]
+                .to_str()
+                .expect("ASCII")
+                .starts_with("Bearer realm=")
+        );
         let path = "/token?service=fake&scope=repository:app:pull";
         assert_eq!(get(&registry, path, None).status(), 401);
         assert_eq!(get(&registry, path, Some(&basic("alice", "wrong"))).status(), 401);
-        let token: Value = get(&registry, path, Some(&basic("alice", "s3cret-pass"))).json().expect("JSON");
+        let token: Value = get(&registry, path, Some(&basic("alice", "s3cret-pass")))
+            .json()
+            .expect("JSON");
         assert_eq!(token["token"], TOKEN);
         assert_eq!(token["access_token"], TOKEN);
         let bearer = format!("Bearer {TOKEN}");
         assert_eq!(get(&registry, "/v2/app/manifests/1", Some(&bearer)).status(), 200);
-        assert_eq!(get(&registry, "/v2/app/manifests/1", Some("Bearer other")).status(), 401);
+        assert_eq!(
+            get(&registry, "/v2/app/manifests/1", Some("Bearer other")).status(),
+            401
+        );
         let log = registry.requests();
-        assert_eq!(log.last().expect("logged").authorization.as_deref(), Some("Bearer other"));
+        assert_eq!(
+            log.last().expect("logged").authorization.as_deref(),
+            Some("Bearer other")
+        );
         assert!(log[0].authorization.is_none());
     }
 
@@ -605,9 +678,14 @@ mod tests {
         let registry = FakeRegistry::start(Auth::Bearer(None));
         registry.push("app", "1", &image());
         assert_eq!(get(&registry, "/v2/app/manifests/1", None).status(), 401);
-        let token: Value = get(&registry, "/token?service=fake&scope=repository:app:pull", None).json().expect("JSON");
+        let token: Value = get(&registry, "/token?service=fake&scope=repository:app:pull", None)
+            .json()
+            .expect("JSON");
         assert_eq!(token["token"], TOKEN);
-        assert_eq!(get(&registry, "/v2/app/manifests/1", Some(&format!("Bearer {TOKEN}"))).status(), 200);
+        assert_eq!(
+            get(&registry, "/v2/app/manifests/1", Some(&format!("Bearer {TOKEN}"))).status(),
+            200
+        );
     }
 
     #[test]
@@ -618,8 +696,14 @@ mod tests {
         assert_eq!(response.status(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Basic realm=\"fake\"");
         assert_eq!(get(&registry, "/v2/", Some(&basic("bob", "pa55"))).status(), 200);
-        assert_eq!(get(&registry, "/v2/app/manifests/1", Some(&basic("bob", "nope"))).status(), 401);
-        assert_eq!(get(&registry, "/v2/app/manifests/1", Some(&basic("bob", "pa55"))).status(), 200);
+        assert_eq!(
+            get(&registry, "/v2/app/manifests/1", Some(&basic("bob", "nope"))).status(),
+            401
+        );
+        assert_eq!(
+            get(&registry, "/v2/app/manifests/1", Some(&basic("bob", "pa55"))).status(),
+            200
+        );
     }
 
     #[test]
@@ -633,7 +717,8 @@ mod tests {
         assert_eq!(response.status(), 307);
         let location = response.headers()["location"].to_str().expect("ASCII").to_string();
         assert_eq!(location, format!("{}/storage/app/{}", registry.base(), layer.digest));
-        let followed = reqwest::blocking::get(format!("{}/v2/app/blobs/{}", registry.base(), layer.digest)).expect("answer");
+        let followed =
+            reqwest::blocking::get(format!("{}/v2/app/blobs/{}", registry.base(), layer.digest)).expect("answer");
         assert_eq!(digest(&followed.bytes().expect("body")), layer.digest);
         assert_eq!(registry.blob_gets(&layer.digest), 1);
     }
@@ -661,7 +746,9 @@ mod tests {
         let built = image();
         registry.push("app", "1", &built);
         registry.corrupt_blob(&built.layers[0].digest);
-        let bytes = get(&registry, &format!("/v2/app/blobs/{}", built.layers[0].digest), None).bytes().expect("body");
+        let bytes = get(&registry, &format!("/v2/app/blobs/{}", built.layers[0].digest), None)
+            .bytes()
+            .expect("body");
         assert_eq!(bytes.len(), built.layers[0].blob.len());
         assert_ne!(digest(&bytes), built.layers[0].digest);
     }
@@ -675,7 +762,9 @@ mod tests {
         assert_eq!(by_tag.headers()["docker-content-digest"], self_digest.as_str());
         let index: Value = by_tag.json().expect("JSON");
         assert_eq!(index["manifests"][0]["digest"], self_digest);
-        let by_digest: Value = get(&registry, &format!("/v2/app/manifests/{self_digest}"), None).json().expect("JSON");
+        let by_digest: Value = get(&registry, &format!("/v2/app/manifests/{self_digest}"), None)
+            .json()
+            .expect("JSON");
         assert_eq!(by_digest, index);
     }
 
@@ -686,8 +775,15 @@ mod tests {
         registry.push("app", "1", &built);
         registry.slow_blob(&built.layers[0].digest, Duration::from_secs(3));
         let mut stream = TcpStream::connect(&registry.host).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
-        write!(stream, "GET /v2/app/blobs/{} HTTP/1.1\r\nHost: {}\r\n\r\n", built.layers[0].digest, registry.host).expect("send");
+        stream
+            .set_read_timeout(Some(Duration::from_millis(1500)))
+            .expect("timeout");
+        write!(
+            stream,
+            "GET /v2/app/blobs/{} HTTP/1.1\r\nHost: {}\r\n\r\n",
+            built.layers[0].digest, registry.host
+        )
+        .expect("send");
         let mut received = Vec::new();
         let mut buffer = [0u8; 4096];
         let started = Instant::now();

@@ -106,14 +106,30 @@ impl RawEntry {
 /// One entry of a layer, in order.
 #[derive(Debug, Clone)]
 pub enum Entry {
-    File { path: String, data: Vec<u8>, mode: u32 },
-    Dir { path: String },
-    Symlink { path: String, target: String },
-    HardLink { path: String, target: String },
+    File {
+        path: String,
+        data: Vec<u8>,
+        mode: u32,
+    },
+    Dir {
+        path: String,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+    HardLink {
+        path: String,
+        target: String,
+    },
     /// `PARENT/.wh.NAME`: `path` is deleted from the layers below.
-    Whiteout { path: String },
+    Whiteout {
+        path: String,
+    },
     /// `DIR/.wh..wh..opq`: everything the layers below have under `dir` is hidden.
-    Opaque { dir: String },
+    Opaque {
+        dir: String,
+    },
     Raw(RawEntry),
     /// Bytes appended to the tar stream as they are (no header, no padding).
     Bytes(Vec<u8>),
@@ -582,7 +598,8 @@ impl Built {
 
     /// The descriptor of the manifest, with its platform when `with_platform`.
     pub fn descriptor(&self, with_platform: bool) -> Value {
-        let mut descriptor = json!({"mediaType": OCI_MANIFEST, "digest": self.manifest_digest, "size": self.manifest.len()});
+        let mut descriptor =
+            json!({"mediaType": OCI_MANIFEST, "digest": self.manifest_digest, "size": self.manifest.len()});
         if with_platform {
             let mut platform = json!({"os": self.os, "architecture": self.architecture});
             if let Some(variant) = &self.variant {
@@ -792,7 +809,10 @@ pub fn write_docker_save(path: &Path, images: &[Image], format: DockerFormat) ->
                                      "RepoTags": b.tags, "Layers": layer_paths}));
                 for tag in &b.tags {
                     if let (Some((repo, t)), Some(top)) = (tag.rsplit_once(':'), &parent) {
-                        repositories.entry(repo.into()).or_default().insert(t.into(), top.clone());
+                        repositories
+                            .entry(repo.into())
+                            .or_default()
+                            .insert(t.into(), top.clone());
                     }
                 }
             }
@@ -817,7 +837,10 @@ pub fn write_docker_save(path: &Path, images: &[Image], format: DockerFormat) ->
                 }));
                 for tag in &b.tags {
                     if let (Some((repo, t)), Some(top)) = (tag.rsplit_once(':'), b.layers.last()) {
-                        repositories.entry(repo.into()).or_default().insert(t.into(), hex_of(&top.digest).into());
+                        repositories
+                            .entry(repo.into())
+                            .or_default()
+                            .insert(t.into(), hex_of(&top.digest).into());
                     }
                 }
             }
@@ -825,8 +848,14 @@ pub fn write_docker_save(path: &Path, images: &[Image], format: DockerFormat) ->
             files = layout_files(blobs, index);
         }
     }
-    files.insert("manifest.json".into(), serde_json::to_vec(&manifest).expect("manifest.json"));
-    files.insert("repositories".into(), serde_json::to_vec(&repositories).expect("repositories"));
+    files.insert(
+        "manifest.json".into(),
+        serde_json::to_vec(&manifest).expect("manifest.json"),
+    );
+    files.insert(
+        "repositories".into(),
+        serde_json::to_vec(&repositories).expect("repositories"),
+    );
     write_tar(path, &files);
     built
 }
@@ -896,7 +925,9 @@ mod tests {
         match media_type {
             OCI_LAYER => out = blob.to_vec(),
             OCI_LAYER_GZIP => {
-                flate2::read::MultiGzDecoder::new(blob).read_to_end(&mut out).expect("gunzip");
+                flate2::read::MultiGzDecoder::new(blob)
+                    .read_to_end(&mut out)
+                    .expect("gunzip");
             }
             OCI_LAYER_ZSTD => out = zstd::decode_all(blob).expect("unzstd"),
             other => panic!("not a layer media type: {other}"),
@@ -907,9 +938,11 @@ mod tests {
     /// Every descriptor under `dir`'s index.json resolves to a blob of that digest and size, recursively;
     /// each layer decompresses to the tar whose sha256 is its diff_id. Returns the manifests seen.
     fn check_layout(dir: &Path) -> Vec<Value> {
-        let oci_layout: Value = serde_json::from_slice(&fs::read(dir.join("oci-layout")).expect("oci-layout")).expect("JSON");
+        let oci_layout: Value =
+            serde_json::from_slice(&fs::read(dir.join("oci-layout")).expect("oci-layout")).expect("JSON");
         assert_eq!(oci_layout["imageLayoutVersion"], "1.0.0");
-        let index: Value = serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index.json")).expect("JSON");
+        let index: Value =
+            serde_json::from_slice(&fs::read(dir.join("index.json")).expect("index.json")).expect("JSON");
         assert_eq!(index["schemaVersion"], 2);
         let mut manifests = Vec::new();
         let mut pending: Vec<Value> = index["manifests"].as_array().expect("manifests").clone();
@@ -954,9 +987,25 @@ mod tests {
             .cmd(&["python", "app.py"])
             .entrypoint(&["/entry.sh"])
             .empty_history("ARG VERSION=1")
-            .layer(Layer::new().dir("app").file("app/.env", format!("KEY={LEGACY_KEY}\n")).created_by("COPY . /app"))
-            .layer(Layer::new().file("app/big.txt", vec![b'a'; 3000]).symlink("app/link", ".env").gzip())
-            .layer(Layer::new().whiteout("app/.env").hard_link("app/hard", "app/big.txt").opaque("etc").zstd())
+            .layer(
+                Layer::new()
+                    .dir("app")
+                    .file("app/.env", format!("KEY={LEGACY_KEY}\n"))
+                    .created_by("COPY . /app"),
+            )
+            .layer(
+                Layer::new()
+                    .file("app/big.txt", vec![b'a'; 3000])
+                    .symlink("app/link", ".env")
+                    .gzip(),
+            )
+            .layer(
+                Layer::new()
+                    .whiteout("app/.env")
+                    .hard_link("app/hard", "app/big.txt")
+                    .opaque("etc")
+                    .zstd(),
+            )
             .tag("app:1")
     }
 
@@ -978,7 +1027,10 @@ mod tests {
         fs::write(&path, image.layers[1].tar()).expect("write");
         let verbose = String::from_utf8(tar_cmd(&["-tvf", path.to_str().expect("utf-8")])).expect("utf-8");
         assert!(verbose.contains("app/link -> .env"), "{verbose}");
-        assert_eq!(tar_cmd(&["-xOf", path.to_str().expect("utf-8"), "app/big.txt"]).len(), 3000);
+        assert_eq!(
+            tar_cmd(&["-xOf", path.to_str().expect("utf-8"), "app/big.txt"]).len(),
+            3000
+        );
     }
 
     #[test]
@@ -998,6 +1050,8 @@ mod tests {
         let layer = Layer::new()
             .raw(RawEntry::file(b"../../etc/evil\x1b[31m\n", b"x"))
             .raw(RawEntry::file(b"liar", b"short").claiming(1 << 40));
+        let tar = layer.clone().bytes(b"trailing junk").tar();
+        assert_eq!(&tar[tar.len() - 1024 - 13..tar.len() - 1024], b"trailing junk");
         let tar = layer.tar();
         assert_eq!(&tar[..22], b"../../etc/evil\x1b[31m\n\0\0");
         let second = &tar[1024..1536];
@@ -1018,13 +1072,18 @@ mod tests {
         let (blob, _) = layer.blob();
         assert!(blob.len() < 64 * 1024, "{} bytes", blob.len());
         let mut tar = Vec::new();
-        flate2::read::MultiGzDecoder::new(&blob[..]).read_to_end(&mut tar).expect("gunzip");
+        flate2::read::MultiGzDecoder::new(&blob[..])
+            .read_to_end(&mut tar)
+            .expect("gunzip");
         assert!(tar.len() > 16 << 20);
         let dir = TempDir::new().expect("temp dir");
         let path = dir.path().join("bomb.tar.gz");
         fs::write(&path, &blob).expect("write");
         let verbose = String::from_utf8(tar_cmd(&["-tvzf", path.to_str().expect("utf-8")])).expect("utf-8");
-        assert!(verbose.contains("before.env") && verbose.contains("16777216") && verbose.contains("zeros.bin"), "{verbose}");
+        assert!(
+            verbose.contains("before.env") && verbose.contains("16777216") && verbose.contains("zeros.bin"),
+            "{verbose}"
+        );
     }
 
     #[test]
@@ -1045,7 +1104,12 @@ mod tests {
         let diff_ids: Vec<String> = built.layers.iter().map(|l| l.diff_id.clone()).collect();
         assert_eq!(config["rootfs"], json!({"type": "layers", "diff_ids": diff_ids}));
         let manifest: Value = serde_json::from_slice(&built.manifest).expect("JSON");
-        let media: Vec<&str> = manifest["layers"].as_array().expect("layers").iter().map(|l| l["mediaType"].as_str().expect("str")).collect();
+        let media: Vec<&str> = manifest["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .map(|l| l["mediaType"].as_str().expect("str"))
+            .collect();
         assert_eq!(media, [OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD]);
         assert_eq!(manifest["config"]["digest"], built.config_digest);
         assert_eq!(built.manifest_digest, digest(&built.manifest));
@@ -1057,7 +1121,8 @@ mod tests {
         let built = write_oci_layout(dir.path(), &[sample()]);
         let manifests = check_layout(dir.path());
         assert_eq!(manifests.len(), 1);
-        let index: Value = serde_json::from_slice(&fs::read(dir.path().join("index.json")).expect("read")).expect("JSON");
+        let index: Value =
+            serde_json::from_slice(&fs::read(dir.path().join("index.json")).expect("read")).expect("JSON");
         assert_eq!(index["manifests"][0]["digest"], built[0].manifest_digest);
         assert_eq!(index["manifests"][0]["annotations"][REF_NAME], "1");
         assert_eq!(manifests[0]["layers"][2]["digest"], built[0].layers[2].digest);
@@ -1068,12 +1133,20 @@ mod tests {
         let dir = TempDir::new().expect("temp dir");
         let images = [
             Image::new().layer(Layer::new().file("amd.txt", "a")),
-            Image::new().platform("linux/arm64/v8").layer(Layer::new().file("arm.txt", "b").gzip()),
+            Image::new()
+                .platform("linux/arm64/v8")
+                .layer(Layer::new().file("arm.txt", "b").gzip()),
         ];
         let built = write_oci_layout_index(dir.path(), &images, "multi");
         assert_eq!(check_layout(dir.path()).len(), 2);
-        let index: Value = serde_json::from_slice(&fs::read(dir.path().join("blobs/sha256").join(hex_of(&built.digest))).expect("read")).expect("JSON");
-        assert_eq!(index["manifests"][1]["platform"], json!({"os": "linux", "architecture": "arm64", "variant": "v8"}));
+        let index: Value = serde_json::from_slice(
+            &fs::read(dir.path().join("blobs/sha256").join(hex_of(&built.digest))).expect("read"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            index["manifests"][1]["platform"],
+            json!({"os": "linux", "architecture": "arm64", "variant": "v8"})
+        );
         assert_eq!(built.image("linux/arm64").platform, "linux/arm64/v8");
     }
 
@@ -1083,7 +1156,10 @@ mod tests {
         let path = dir.path().join("image.tar");
         let built = write_oci_tar(&path, &[sample()]);
         let names = list(&path);
-        assert!(names.contains(&"oci-layout".to_string()) && names.contains(&"index.json".to_string()), "{names:?}");
+        assert!(
+            names.contains(&"oci-layout".to_string()) && names.contains(&"index.json".to_string()),
+            "{names:?}"
+        );
         let out = dir.path().join("out");
         fs::create_dir(&out).expect("mkdir");
         tar_cmd(&["-xf", path.to_str().expect("utf-8"), "-C", out.to_str().expect("utf-8")]);
@@ -1093,7 +1169,12 @@ mod tests {
         write_oci_tar_index(&index_path, &[sample(), sample().platform("linux/arm64")], "m");
         let out = dir.path().join("out2");
         fs::create_dir(&out).expect("mkdir");
-        tar_cmd(&["-xf", index_path.to_str().expect("utf-8"), "-C", out.to_str().expect("utf-8")]);
+        tar_cmd(&[
+            "-xf",
+            index_path.to_str().expect("utf-8"),
+            "-C",
+            out.to_str().expect("utf-8"),
+        ]);
         assert_eq!(check_layout(&out).len(), 2);
     }
 
@@ -1106,7 +1187,8 @@ mod tests {
             .layer(Layer::new().file("b.txt", "b"))
             .tag("app:1");
         let built = write_docker_save(&path, &[image], DockerFormat::Classic);
-        let manifest: Value = serde_json::from_slice(&tar_cmd(&["-xOf", path.to_str().expect("utf-8"), "manifest.json"])).expect("JSON");
+        let manifest: Value =
+            serde_json::from_slice(&tar_cmd(&["-xOf", path.to_str().expect("utf-8"), "manifest.json"])).expect("JSON");
         assert_eq!(manifest[0]["RepoTags"], json!(["app:1"]));
         let config_name = manifest[0]["Config"].as_str().expect("Config");
         assert_eq!(config_name, format!("{}.json", hex_of(&built[0].config_digest)));
@@ -1115,13 +1197,17 @@ mod tests {
         let config: Value = serde_json::from_slice(&config).expect("JSON");
         let layers = manifest[0]["Layers"].as_array().expect("Layers");
         assert_eq!(layers.len(), 2);
-        for (layer, diff_id) in layers.iter().zip(config["rootfs"]["diff_ids"].as_array().expect("diff_ids")) {
+        for (layer, diff_id) in layers
+            .iter()
+            .zip(config["rootfs"]["diff_ids"].as_array().expect("diff_ids"))
+        {
             let name = layer.as_str().expect("str");
             assert!(name.ends_with("/layer.tar"), "{name}");
             let tar = tar_cmd(&["-xOf", path.to_str().expect("utf-8"), name]);
             assert_eq!(digest(&tar), diff_id.as_str().expect("str"));
         }
-        let repositories: Value = serde_json::from_slice(&tar_cmd(&["-xOf", path.to_str().expect("utf-8"), "repositories"])).expect("JSON");
+        let repositories: Value =
+            serde_json::from_slice(&tar_cmd(&["-xOf", path.to_str().expect("utf-8"), "repositories"])).expect("JSON");
         let top = layers[1].as_str().expect("str").trim_end_matches("/layer.tar");
         assert_eq!(repositories["app"]["1"], top);
     }
@@ -1135,9 +1221,18 @@ mod tests {
         fs::create_dir(&out).expect("mkdir");
         tar_cmd(&["-xf", path.to_str().expect("utf-8"), "-C", out.to_str().expect("utf-8")]);
         check_layout(&out);
-        let manifest: Value = serde_json::from_slice(&fs::read(out.join("manifest.json")).expect("read")).expect("JSON");
-        assert_eq!(manifest[0]["Config"], format!("blobs/sha256/{}", hex_of(&built[0].config_digest)));
-        for (name, layer) in manifest[0]["Layers"].as_array().expect("Layers").iter().zip(&built[0].layers) {
+        let manifest: Value =
+            serde_json::from_slice(&fs::read(out.join("manifest.json")).expect("read")).expect("JSON");
+        assert_eq!(
+            manifest[0]["Config"],
+            format!("blobs/sha256/{}", hex_of(&built[0].config_digest))
+        );
+        for (name, layer) in manifest[0]["Layers"]
+            .as_array()
+            .expect("Layers")
+            .iter()
+            .zip(&built[0].layers)
+        {
             let bytes = fs::read(out.join(name.as_str().expect("str"))).expect("layer blob");
             assert_eq!(digest(&bytes), layer.digest);
         }
@@ -1145,7 +1240,9 @@ mod tests {
 
     #[test]
     fn a_claimed_size_is_written_in_the_descriptor_only() {
-        let built = Image::new().layer(Layer::new().file("a", "a").claiming_size(8 << 30)).build();
+        let built = Image::new()
+            .layer(Layer::new().file("a", "a").claiming_size(8 << 30))
+            .build();
         let manifest: Value = serde_json::from_slice(&built.manifest).expect("JSON");
         assert_eq!(manifest["layers"][0]["size"], 8u64 << 30);
         assert!(built.layers[0].blob.len() < 4096);
