@@ -673,6 +673,36 @@ fn a_layer_shared_by_two_images_is_fetched_once_and_reported_for_each() {
     assert_eq!(seen, expected, "one finding per image");
 }
 
+#[test]
+#[ignore = "needs keyhound image (issue 21)"]
+fn a_429_and_a_500_are_retried() {
+    let registry = FakeRegistry::start(Auth::Anonymous);
+    let built = Image::new()
+        .layer(Layer::new().file("app/.env", env_line(PROJECT_KEY)).gzip())
+        .build();
+    registry.push("flaky", "1", &built);
+    registry.fail_once("/manifests/1", 429);
+    registry.fail_once(&built.layers[0].digest, 500);
+    let started = Instant::now();
+    let (code, report, output) = scan_json(&mut image_cmd(), &[&registry.reference("flaky", "1")]);
+    assert_eq!(code, 1, "{}", stderr(&output));
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 is honoured"
+    );
+    assert_eq!(finding_of(&report, PROJECT_KEY)["path"], "app/.env");
+    assert!(scan_errors(&report).is_empty(), "{report:#}");
+    let gets = |fragment: &str| {
+        registry
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains(fragment))
+            .count()
+    };
+    assert!(gets("/manifests/1") >= 2, "{:#?}", registry.requests());
+    assert_eq!(gets(&built.layers[0].digest), 2, "{:#?}", registry.requests());
+}
+
 /// Fails when the password (or the Basic credential made of it) is anywhere in `text`.
 fn assert_no_password(text: &str, user: &str, password: &str, what: &str) {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
