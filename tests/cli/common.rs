@@ -144,6 +144,10 @@ pub fn keyhound() -> Command {
             cmd.env_remove(revoker.admin_variable());
         }
     }
+    // Nor a registry credential: neither the variables nor the docker config of the machine running the tests.
+    cmd.env_remove(keyhound::source::image::USERNAME_VARIABLE)
+        .env_remove(keyhound::source::image::PASSWORD_VARIABLE)
+        .env("DOCKER_CONFIG", "/nonexistent/keyhound-tests/docker-config");
     cmd
 }
 

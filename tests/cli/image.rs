@@ -24,13 +24,11 @@ use crate::image_builder::{
 /// No run may take longer than this.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `keyhound image`, with no registry credentials from the environment or a docker config of the machine.
+/// `keyhound image` (with no registry credentials: see `keyhound()`), and no home directory whose docker config it
+/// could read.
 fn image_cmd() -> Command {
     let mut cmd = keyhound();
     cmd.timeout(TIMEOUT)
-        .env_remove("KEYHOUND_REGISTRY_USERNAME")
-        .env_remove("KEYHOUND_REGISTRY_PASSWORD")
-        .env("DOCKER_CONFIG", "/nonexistent/keyhound-tests/docker-config")
         .env("HOME", "/nonexistent/keyhound-tests/home")
         .arg("image");
     cmd
@@ -134,7 +132,6 @@ fn base_layer() -> Layer {
 // Where a finding is: layer files and the config.
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_key_in_a_layer_file_says_which_layer() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -173,7 +170,6 @@ fn a_key_in_a_layer_file_says_which_layer() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn keys_in_the_config_are_found_with_their_field() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -226,7 +222,6 @@ fn keys_in_the_config_are_found_with_their_field() {
 // What later layers deleted is still in the image.
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_file_deleted_by_a_whiteout_is_found_and_marked_deleted() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -269,7 +264,6 @@ fn a_file_deleted_by_a_whiteout_is_found_and_marked_deleted() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_file_hidden_by_an_opaque_directory_is_marked_deleted() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -306,7 +300,6 @@ fn a_file_hidden_by_an_opaque_directory_is_marked_deleted() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_file_overwritten_later_is_marked_and_its_new_content_is_not() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -345,7 +338,6 @@ fn a_file_overwritten_later_is_marked_and_its_new_content_is_not() {
 // Compressions and storage formats.
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn plain_gzip_and_zstd_layers_are_read() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -401,7 +393,6 @@ fn summary(report: &Value) -> Vec<(String, String, Option<u64>, bool)> {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn every_storage_format_gives_the_same_findings() {
     let dir = TempDir::new().expect("temp dir");
     let mut expected = vec![
@@ -457,7 +448,6 @@ fn every_storage_format_gives_the_same_findings() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn several_targets_in_one_run() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -498,7 +488,6 @@ fn platform_images() -> Vec<Image> {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_multi_platform_index_scans_the_machines_platform_by_default() {
     let host = host_platform();
     let key = match host.as_str() {
@@ -518,7 +507,6 @@ fn a_multi_platform_index_scans_the_machines_platform_by_default() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn platform_picks_one_image_of_an_index() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -546,7 +534,6 @@ fn platform_picks_one_image_of_an_index() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_registry_index_gives_the_chosen_platform() {
     let registry = FakeRegistry::start(Auth::Anonymous);
     let index = build_index(&platform_images());
@@ -571,7 +558,6 @@ fn a_registry_index_gives_the_chosen_platform() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn all_platforms_scans_each_and_labels_its_findings() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -594,7 +580,6 @@ fn all_platforms_scans_each_and_labels_its_findings() {
 // Registries.
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn an_anonymous_registry_pull_by_tag_and_by_digest() {
     let registry = FakeRegistry::start(Auth::Anonymous);
     registry.redirect_blobs();
@@ -626,7 +611,6 @@ fn an_anonymous_registry_pull_by_tag_and_by_digest() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_layer_shared_by_two_images_is_fetched_once_and_reported_for_each() {
     let registry = FakeRegistry::start(Auth::Anonymous);
     let shared = Layer::new().file("etc/base.env", env_line(PROJECT_KEY)).gzip();
@@ -674,7 +658,6 @@ fn a_layer_shared_by_two_images_is_fetched_once_and_reported_for_each() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_429_and_a_500_are_retried() {
     let registry = FakeRegistry::start(Auth::Anonymous);
     let built = Image::new()
@@ -740,7 +723,6 @@ fn registry_with_key(auth: Auth) -> (FakeRegistry, Built) {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn bearer_token_auth_with_credentials_from_the_environment() {
     let (user, password) = ("robot$ci", "pw-Ee3xq-never-printed");
     let (registry, built) = registry_with_key(Auth::Bearer(Some((user.into(), password.into()))));
@@ -780,7 +762,6 @@ fn bearer_token_auth_with_credentials_from_the_environment() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn basic_auth_with_credentials_from_the_docker_config() {
     let (user, password) = ("bob", "pw-Zq81-from-docker-config");
     let (registry, _) = registry_with_key(Auth::Basic(user.into(), password.into()));
@@ -811,7 +792,6 @@ fn basic_auth_with_credentials_from_the_docker_config() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn the_bearer_flow_from_the_docker_config_and_anonymous_tokens() {
     // Credentials in the docker config reach the token endpoint.
     let (user, password) = ("carol", "pw-Kd02-token-flow");
@@ -840,7 +820,6 @@ fn the_bearer_flow_from_the_docker_config_and_anonymous_tokens() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn wrong_credentials_fail_the_target_without_printing_them() {
     let (user, password) = ("dave", "pw-wrong-Yt55");
     let (registry, _) = registry_with_key(Auth::Bearer(Some((user.into(), "the-right-one".into()))));
@@ -857,7 +836,6 @@ fn wrong_credentials_fail_the_target_without_printing_them() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn credentials_are_never_taken_from_the_command_line() {
     let (registry, _) = registry_with_key(Auth::Basic("eve".into(), "pw-cli".into()));
     let output = run(image_cmd().args([
@@ -879,7 +857,6 @@ fn credentials_are_never_taken_from_the_command_line() {
 // Output formats and exit codes.
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn sarif_of_an_image_scan_validates_and_uses_logical_locations() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -916,7 +893,6 @@ fn sarif_of_an_image_scan_validates_and_uses_logical_locations() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn jsonl_and_human_output() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -939,7 +915,6 @@ fn jsonl_and_human_output() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn exit_codes() {
     let dir = TempDir::new().expect("temp dir");
     let clean = dir.path().join("clean");
@@ -1010,7 +985,6 @@ fn exit_codes() {
 // Hostile images: bounded time and memory, a clear scan error, nothing lost of what was already found.
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn hostile_entry_names_are_reported_escaped() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -1053,7 +1027,6 @@ fn hostile_entry_names_are_reported_escaped() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_tar_entry_whose_size_lies_is_a_scan_error() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -1080,7 +1053,6 @@ fn a_tar_entry_whose_size_lies_is_a_scan_error() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_layer_descriptor_claiming_gigabytes_is_bounded() {
     let image = Image::new()
         .layer(Layer::new().file("good.env", env_line(PROJECT_KEY)))
@@ -1105,7 +1077,6 @@ fn a_layer_descriptor_claiming_gigabytes_is_bounded() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_gzip_bomb_layer_ends_in_a_scan_error_and_keeps_earlier_findings() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -1138,7 +1109,6 @@ fn a_gzip_bomb_layer_ends_in_a_scan_error_and_keeps_earlier_findings() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_self_referencing_index_is_a_clear_error() {
     let dir = TempDir::new().expect("temp dir");
     let layout = dir.path().join("layout");
@@ -1161,7 +1131,6 @@ fn a_self_referencing_index_is_a_clear_error() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_blob_that_does_not_match_its_digest_is_a_scan_error() {
     let image = Image::new()
         .layer(Layer::new().file("good.env", env_line(PROJECT_KEY)))
@@ -1190,7 +1159,6 @@ fn a_blob_that_does_not_match_its_digest_is_a_scan_error() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn a_slow_registry_blob_ends_within_the_request_timeout() {
     let registry = FakeRegistry::start(Auth::Anonymous);
     let built = Image::new()
@@ -1215,7 +1183,6 @@ fn a_slow_registry_blob_ends_within_the_request_timeout() {
 }
 
 #[test]
-#[ignore = "needs keyhound image (issue 21)"]
 fn an_endless_registry_blob_ends_within_the_request_timeout() {
     let registry = FakeRegistry::start(Auth::Anonymous);
     // The endless layer is a tar whose one entry claims a terabyte: the fake streams its header, then `A`s.
@@ -1242,4 +1209,138 @@ fn an_endless_registry_blob_ends_within_the_request_timeout() {
     assert_eq!(code, 1);
     assert_eq!(secrets(&report), [PROJECT_KEY.to_string()]);
     assert_scan_error_naming(&report, hex_of(&built.layers[1].digest));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Naming images: files that are not there, transports, compressed archives, archives of some platforms.
+
+#[test]
+fn a_file_name_that_does_not_exist_is_never_taken_for_a_registry_image() {
+    let dir = TempDir::new().expect("temp dir");
+    for target in ["app.tar", "./image", "images/app.tar.gz", "oci:/nonexistent/layout"] {
+        let output = run(image_cmd().current_dir(dir.path()).arg(target));
+        assert_eq!(code(&output), 2, "{target}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(target) && stderr(&output).contains("no such file or directory"),
+            "{target}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn skopeo_transports_name_archives_layouts_and_registry_images() {
+    let dir = TempDir::new().expect("temp dir");
+    let image = Image::new().layer(Layer::new().file("app/.env", env_line(PROJECT_KEY)));
+    let layout = dir.path().join("layout");
+    write_oci_layout(&layout, std::slice::from_ref(&image));
+    let archive = dir.path().join("app.tar");
+    write_docker_save(&archive, std::slice::from_ref(&image), DockerFormat::Classic);
+    let registry = FakeRegistry::start(Auth::Anonymous);
+    registry.push("team/app", "1", &image.build());
+    for target in [
+        format!("oci:{}", path_str(&layout)),
+        format!("docker-archive:{}", path_str(&archive)),
+        format!("docker://{}", registry.reference("team/app", "1")),
+    ] {
+        let (code, report, output) = scan_json(&mut image_cmd(), &[&target]);
+        assert_eq!(code, 1, "{target}: {}", stderr(&output));
+        assert_eq!(finding_of(&report, PROJECT_KEY)["path"], "app/.env");
+        assert_eq!(finding_of(&report, PROJECT_KEY)["image"]["reference"], target.as_str());
+    }
+}
+
+#[test]
+fn a_compressed_archive_is_refused_with_what_to_do() {
+    let dir = TempDir::new().expect("temp dir");
+    let archive = dir.path().join("app.tar");
+    let image = Image::new().layer(Layer::new().file("app/.env", env_line(PROJECT_KEY)));
+    write_docker_save(&archive, &[image], DockerFormat::Classic);
+    let gzipped = dir.path().join("app.tar.gz");
+    fs::write(
+        &gzipped,
+        crate::image_builder::gzip(&fs::read(&archive).expect("archive")),
+    )
+    .expect("write");
+    let output = run(image_cmd().arg(&gzipped));
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("decompress it first"), "{}", stderr(&output));
+}
+
+#[test]
+fn an_archive_without_the_chosen_platforms_image_says_which_it_holds() {
+    let dir = TempDir::new().expect("temp dir");
+    let layout = dir.path().join("layout");
+    let built = write_oci_layout_index(&layout, &platform_images(), "multi");
+    // As `docker save` with the containerd image store writes it: the index names every platform, the archive
+    // holds one.
+    for platform in ["linux/amd64", "linux/arm/v7"] {
+        let digest = &built.image(platform).manifest_digest;
+        fs::remove_file(layout.join("blobs/sha256").join(hex_of(digest))).expect("remove a manifest");
+    }
+    let (status, report, _) = scan_json(&mut image_cmd(), &[path_str(&layout), "--platform", "linux/arm64"]);
+    assert_eq!(status, 1);
+    assert_eq!(secrets(&report), [LEGACY_KEY.to_string()]);
+    let output = run(image_cmd().arg(&layout).args(["--platform", "linux/amd64"]));
+    assert_eq!(code(&output), 2);
+    assert!(
+        stderr(&output).contains("linux/arm64") && stderr(&output).contains("lacks the images of linux/amd64"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn image_reports_merge_and_take_a_baseline() {
+    let dir = TempDir::new().expect("temp dir");
+    let base = Image::new().layer(Layer::new().file("app/.env", env_line(PROJECT_KEY)));
+    let top = Image::new()
+        .layer(Layer::new().file("app/.env", env_line(PROJECT_KEY)))
+        .layer(Layer::new().whiteout("app/.env"));
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    write_oci_layout(&one, &[base]);
+    write_oci_layout(&two, &[top]);
+    let report = dir.path().join("report.json");
+    let baseline = dir.path().join("baseline.json");
+    let output = run(image_cmd()
+        .arg(&one)
+        .arg(&two)
+        .args(["-f", "json", "-o"])
+        .arg(&report)
+        .arg("--write-baseline")
+        .arg(&baseline));
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    // Two images, one layer blob between them: the key is reported in each.
+    let written = json_report(&fs::read_to_string(&report).expect("report"));
+    assert_eq!(findings(&written).len(), 2, "{written:#}");
+    let merged = run(keyhound().arg("merge").arg(&report).args(["-f", "json"]));
+    let merged = json_report(&stdout(&merged));
+    assert_eq!(findings(&merged).len(), 2);
+    let deleted: Vec<Value> = findings(&merged)
+        .iter()
+        .map(|f| f["image"]["deleted_in"]["by"].clone())
+        .filter(|by| !by.is_null())
+        .collect();
+    assert_eq!(deleted, [json!("whiteout")], "{merged:#}");
+    let human = run(keyhound().arg("merge").arg(&report));
+    assert!(
+        stdout(&human).contains("deleted by a whiteout in layer 1"),
+        "{}",
+        stdout(&human)
+    );
+    let again = run(image_cmd().arg(&one).arg(&two).arg("--baseline").arg(&baseline));
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+}
+
+#[test]
+fn verify_probes_keys_found_in_images() {
+    let dir = TempDir::new().expect("temp dir");
+    let layout = dir.path().join("layout");
+    write_oci_layout(&layout, &[Image::new().env(&format!("OPENAI_API_KEY={PROJECT_KEY}"))]);
+    // The provider is a closed port (see `keyhound()`): the key is probed, and its status is unknown.
+    let (code, report, output) = scan_json(&mut image_cmd(), &[path_str(&layout), "--verify"]);
+    assert_eq!(code, 1, "{}", stderr(&output));
+    let finding = finding_of(&report, PROJECT_KEY);
+    assert_eq!(finding["path"], "<config:Env>");
+    assert_eq!(finding["verification"]["status"], "unknown", "{finding:#}");
 }

@@ -213,7 +213,7 @@ fn open_target(
             built
         }
     };
-    let registry = registry::Registry::new(named, runtime, options)?;
+    let registry = registry::Registry::new(target, named, runtime, options)?;
     let images = registry.images(index, &options.platform)?;
     Ok((Box::new(registry), images))
 }

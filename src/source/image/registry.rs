@@ -52,8 +52,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Parses `target` as a reference and prepares a client for its registry (nothing is sent yet).
+    /// Parses `target` as a reference and prepares a client for its registry (nothing is sent yet); `label` is
+    /// the image as the user named it (`docker://` included).
     pub fn new(
+        label: &str,
         target: &str,
         runtime: Arc<tokio::runtime::Runtime>,
         options: &ImageOptions,
@@ -61,7 +63,7 @@ impl Registry {
         let timeout = options.request_timeout;
         let reference: Reference = target.parse().map_err(|err| {
             ImageError::new(
-                target,
+                label,
                 format!(
                     "no such file or directory, and not an image reference either ({err}): name a `docker save` \
                      archive, an OCI layout, or an image such as ghcr.io/org/app:tag"
@@ -69,7 +71,7 @@ impl Registry {
             )
         })?;
         let registry = reference.resolve_registry().to_string();
-        let protocol = if is_loopback(&registry) || options.insecure_registries.iter().any(|r| *r == registry) {
+        let protocol = if is_loopback(&registry) || options.insecure_registries.contains(&registry) {
             // A registry on this machine is spoken to in plain HTTP, as docker does; others when the user says so.
             ClientProtocol::HttpsExcept(vec![registry.clone()])
         } else {
@@ -84,7 +86,7 @@ impl Registry {
             ..ClientConfig::default()
         };
         Ok(Registry {
-            label: target.to_string(),
+            label: label.to_string(),
             auth: credentials(&registry),
             reference,
             client: Client::new(config),
