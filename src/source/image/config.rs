@@ -36,7 +36,7 @@ pub fn texts(config: &[u8]) -> Vec<(String, String)> {
     add("Entrypoint", one_line(settings.and_then(|s| s.get("Entrypoint"))));
     add(
         "history",
-        history(&value)
+        history(&value, false)
             .into_iter()
             .map(|step| step.unwrap_or_default())
             .collect(),
@@ -50,30 +50,18 @@ pub const WHOLE: &str = "<config>";
 
 /// The `created_by` of each layer, in layer order: history entries marked `empty_layer` made no layer.
 pub fn layer_steps(config: &[u8]) -> Vec<Option<String>> {
-    let Ok(value) = serde_json::from_slice::<Value>(config) else {
-        return Vec::new();
-    };
-    value
-        .get("history")
-        .and_then(Value::as_array)
-        .map(|entries| {
-            entries
-                .iter()
-                .filter(|entry| !entry.get("empty_layer").and_then(Value::as_bool).unwrap_or(false))
-                .map(|entry| entry.get("created_by").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    serde_json::from_slice::<Value>(config).map_or_else(|_| Vec::new(), |value| history(&value, true))
 }
 
-/// Every history entry's `created_by`, empty layers included.
-fn history(value: &Value) -> Vec<Option<String>> {
+/// The `created_by` of every history entry, or (`layers_only`) of those that made a layer.
+fn history(value: &Value, layers_only: bool) -> Vec<Option<String>> {
     value
         .get("history")
         .and_then(Value::as_array)
         .map(|entries| {
             entries
                 .iter()
+                .filter(|entry| !(layers_only && entry.get("empty_layer").and_then(Value::as_bool).unwrap_or(false)))
                 .map(|entry| entry.get("created_by").and_then(Value::as_str).map(str::to_string))
                 .collect()
         })
