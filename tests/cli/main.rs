@@ -12,6 +12,7 @@ mod fake_providers;
 mod fake_registry;
 mod fake_server;
 mod fake_xai;
+mod fanout;
 mod git;
 mod hidden;
 mod hook;
