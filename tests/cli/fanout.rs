@@ -128,3 +128,45 @@ fn the_gitlab_pipeline_fans_out_with_parallel_and_merges() {
             .is_some_and(|l| l.contains("keyhound merge report-*.json"))
     }));
 }
+
+/// The reusable workflow, as GitHub reads it (PyYAML reads the key `on` as `true`, as YAML 1.1 says).
+fn org_workflow() -> Value {
+    yaml_documents(&root().join(".github/workflows/org-audit.yml"))
+        .into_iter()
+        .next()
+        .expect("one document")
+}
+
+#[test]
+fn the_github_workflow_is_reusable_and_fans_out_on_the_matrix_keyhound_prints() {
+    let workflow = org_workflow();
+    let on = &workflow["true"];
+    assert!(on["workflow_call"]["inputs"]["owner"]["required"] == true, "{on:#}");
+    let jobs = &workflow["jobs"];
+    let enumerate = jobs["enumerate"]["steps"].to_string();
+    assert!(enumerate.contains("keyhound org github"), "{enumerate}");
+    assert!(enumerate.contains("--matrix"), "{enumerate}");
+    let scan = &jobs["scan"];
+    assert_eq!(scan["needs"], "enumerate");
+    assert_eq!(
+        scan["strategy"]["matrix"],
+        "${{ fromJSON(needs.enumerate.outputs.matrix) }}"
+    );
+    assert_eq!(
+        scan["strategy"]["fail-fast"], false,
+        "one failed shard does not cancel the others"
+    );
+    let steps = scan["steps"].to_string();
+    for key in ["matrix.shard", "matrix.repos", "matrix.count"] {
+        assert!(steps.contains(key), "the scan job reads {key}: {steps}");
+    }
+    assert!(steps.contains("keyhound git --repos-from"), "{steps}");
+    assert!(steps.contains("actions/upload-artifact@v4"), "{steps}");
+    let report = jobs["report"]["steps"].to_string();
+    assert!(
+        report.contains("keyhound merge reports/*.json --format sarif"),
+        "{report}"
+    );
+    assert!(report.contains("GITHUB_STEP_SUMMARY"), "{report}");
+    assert_eq!(jobs["report"]["permissions"]["security-events"], "write");
+}
