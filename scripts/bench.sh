@@ -6,6 +6,7 @@
 #   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
 #   scripts/bench.sh memory
+#   scripts/bench.sh scale [--commits N]
 #   scripts/bench.sh image [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
@@ -41,6 +42,13 @@
 #   1,000,000 small unique blobs (git fast-import, scripts/bench/make_many_blobs.py);
 #   keyhound git and git cat-file --batch-all-objects --batch --unordered on
 #   each; the growth of peak RSS between them, per blob added.
+# scale: a generated history of --commits commits (default 1,000,000; git
+#   fast-import, scripts/bench/make_commits.py: one small file changed a
+#   commit among 20,000, a rename every 97th commit, a merge of a 3-commit
+#   side branch every 1,000th, one planted key added and deleted again).
+#   keyhound git, keyhound git --bench-read-only (the floor) and git cat-file
+#   --batch-all-objects, one run each: wall time, CPU time, peak RSS and
+#   peak RSS per blob, so that a monorepo's users know what to expect.
 # image: one container image of ~--size MB (default 500) of layers, uncompressed
 #   (real source files dealt into 5 layers; scripts/bench/make_image.py), with
 #   3 planted keys (one in a file a later layer deletes, one in the config's
@@ -97,9 +105,10 @@ case "${1:-}" in
   minified) MODE=minified; shift ;;
   image) MODE=image; shift ;;
   memory) MODE=memory; shift ;;
+  scale) MODE=scale; shift ;;
   files|run) shift ;;
 esac
-SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO=""
+SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO="" COMMITS=1000000
 if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == image ]]; then SIZE=500; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
@@ -118,6 +127,8 @@ while (($#)); do
     --versions) HIST_VERSIONS=$2; shift 2 ;;
     --versions=*) HIST_VERSIONS=${1#*=}; shift ;;
     --repo) EXTERNAL_REPO=${2:-}; shift 2 ;;
+    --commits) COMMITS=$2; shift 2 ;;
+    --commits=*) COMMITS=${1#*=}; shift ;;
     --repo=*) EXTERNAL_REPO=${1#*=}; shift ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -143,7 +154,7 @@ if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kin
 elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-read keyhound-all-objects gitleaks kingfisher betterleaks git"
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
-elif [[ $MODE == memory ]]; then ALL_TOOLS="keyhound git"
+elif [[ $MODE == memory || $MODE == scale ]]; then ALL_TOOLS="keyhound git"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
 if [[ -n $ONLY ]]; then
@@ -245,6 +256,52 @@ if [[ $MODE == memory ]]; then
         'BEGIN { printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", t, a/1024, b/1024, (b-a)*1024/900000,
                  (la-sa)*1024/900000, (lf-sf)*1024/900000 }'
     done
+  } | tee "$OUT"
+  say "table written to $OUT"
+  exit 0
+fi
+
+if [[ $MODE == scale ]]; then
+  [[ $COMMITS =~ ^[1-9][0-9]*$ ]] || die "--commits takes a whole number"
+  SCALE=$WORK/commits-$COMMITS.git
+  if [[ ! -f $SCALE.json ]]; then
+    rm -rf "$SCALE"
+    say "building $SCALE ($COMMITS commits, once; a million take about 20 minutes)"
+    python3 "$HERE/bench/make_commits.py" --repo "$SCALE" --commits "$COMMITS" >"$SCALE.json.tmp" || die "build failed"
+    mv "$SCALE.json.tmp" "$SCALE.json"
+  fi
+  blobs=$(git --git-dir "$SCALE" cat-file --batch-all-objects --batch-check='%(objecttype)' | grep -c '^blob$')
+  pack_mb=$(du -sm "$SCALE/objects" | awk '{print $1}')
+  say "warming the page cache ($pack_mb MB of objects)"
+  cat "$SCALE"/objects/pack/* >/dev/null
+  OUT=$WORK/results-scale.md
+  one_run() { # prints: seconds CPU-seconds peak-KiB
+    /usr/bin/time -f '%e %U %S %M' -o "$WORK/scale.time" "$@" >/dev/null 2>"$WORK/scale.stderr" || true
+    tail -n 1 "$WORK/scale.time" | awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}'
+  }
+  {
+    echo "### Benchmark: a history of $COMMITS commits"
+    echo
+    echo "A generated bare repository (scripts/bench/make_commits.py): $COMMITS commits, $blobs blobs, $pack_mb MB"
+    echo "packed; one small file changed a commit among 20,000, renames and merges. One run each, page cache"
+    echo "warmed. Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)."
+    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Command: \`scripts/bench.sh scale --commits $COMMITS\`."
+    echo
+    echo "| tool | s | CPU s | peak MB | peak bytes per blob |"
+    echo "|---|---:|---:|---:|---:|"
+    for tool in keyhound keyhound-read git; do
+      case $tool in
+        keyhound) cmd=("$KEYHOUND" git "$SCALE" -q -f json -o "$WORK/scale-report.json") ;;
+        keyhound-read) cmd=("$KEYHOUND" git "$SCALE" -q --bench-read-only) ;;
+        git) cmd=(git --git-dir "$SCALE" cat-file --batch-all-objects --batch --unordered) ;;
+      esac
+      read -r sec cpu kb < <(one_run "${cmd[@]}")
+      awk -v t="$tool" -v s="$sec" -v c="$cpu" -v k="$kb" -v b="$blobs" \
+        'BEGIN { printf "| %s | %s | %s | %.0f | %.0f |\n", t, s, c, k/1024, k*1024/b }'
+    done
+    found=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$WORK/scale-report.json" 2>/dev/null || echo "?")
+    echo
+    echo "keyhound reported $found finding(s) (1 key planted, then deleted)."
   } | tee "$OUT"
   say "table written to $OUT"
   exit 0
