@@ -7,6 +7,7 @@
 #   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
 #   scripts/bench.sh memory
 #   scripts/bench.sh scale [--commits N]
+#   scripts/bench.sh org [--repos N]
 #   scripts/bench.sh image [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
@@ -49,6 +50,12 @@
 #   keyhound git, keyhound git --bench-read-only (the floor) and git cat-file
 #   --batch-all-objects, one run each: wall time, CPU time, peak RSS and
 #   peak RSS per blob, so that a monorepo's users know what to expect.
+# org: an organisation of --repos small repositories (default 200, one with a
+#   planted key) served over smart HTTP on 127.0.0.1 (git http-backend behind
+#   scripts/bench/git_http_server.py). keyhound git --repos-from URLS three
+#   times: the first run (every mirror cloned), a second with nothing new, a
+#   third after one new commit in one repository; and `git ls-remote` of every
+#   repository, the cost of only asking each whether it changed.
 # image: one container image of ~--size MB (default 500) of layers, uncompressed
 #   (real source files dealt into 5 layers; scripts/bench/make_image.py), with
 #   3 planted keys (one in a file a later layer deletes, one in the config's
@@ -106,9 +113,10 @@ case "${1:-}" in
   image) MODE=image; shift ;;
   memory) MODE=memory; shift ;;
   scale) MODE=scale; shift ;;
+  org) MODE=org; shift ;;
   files|run) shift ;;
 esac
-SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO="" COMMITS=1000000
+SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO="" COMMITS=1000000 NREPOS=200
 if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == image ]]; then SIZE=500; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
@@ -128,6 +136,8 @@ while (($#)); do
     --versions=*) HIST_VERSIONS=${1#*=}; shift ;;
     --repo) EXTERNAL_REPO=${2:-}; shift 2 ;;
     --commits) COMMITS=$2; shift 2 ;;
+    --repos) NREPOS=$2; shift 2 ;;
+    --repos=*) NREPOS=${1#*=}; shift ;;
     --commits=*) COMMITS=${1#*=}; shift ;;
     --repo=*) EXTERNAL_REPO=${1#*=}; shift ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
@@ -154,7 +164,7 @@ if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kin
 elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-read keyhound-all-objects gitleaks kingfisher betterleaks git"
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
-elif [[ $MODE == memory || $MODE == scale ]]; then ALL_TOOLS="keyhound git"
+elif [[ $MODE == memory || $MODE == scale || $MODE == org ]]; then ALL_TOOLS="keyhound git"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
 if [[ -n $ONLY ]]; then
@@ -256,6 +266,67 @@ if [[ $MODE == memory ]]; then
         'BEGIN { printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", t, a/1024, b/1024, (b-a)*1024/900000,
                  (la-sa)*1024/900000, (lf-sf)*1024/900000 }'
     done
+  } | tee "$OUT"
+  say "table written to $OUT"
+  exit 0
+fi
+
+if [[ $MODE == org ]]; then
+  [[ $NREPOS =~ ^[1-9][0-9]*$ ]] || die "--repos takes a whole number"
+  SRV=$WORK/org-$NREPOS CACHE=$WORK/org-cache-$NREPOS
+  rm -rf "$SRV" "$CACHE"
+  mkdir -p "$SRV"
+  say "building $NREPOS small repositories in $SRV"
+  export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
+  for ((i = 0; i < NREPOS; i++)); do
+    repo=$SRV/repo-$i.git
+    git init -q --bare "$repo"
+    {
+      for c in 1 2 3 4 5; do
+        printf 'commit refs/heads/main\ncommitter Bench <bench@example.com> %d +0000\ndata 7\nchange%d\n' $((1600000000 + c)) "$c"
+        for f in 1 2 3 4; do
+          text="repository $i, file $f, version $c"
+          if ((i == 7 && c == 3 && f == 1)); then text="OPENAI_API_KEY=$(python3 "$HERE/gen-fake-key.py" project 1 | head -1)"; fi
+          printf 'M 100644 inline src/f%d.txt\ndata %d\n%s\n' "$f" "${#text}" "$text"
+        done
+        printf '\n'
+      done
+    } | git --git-dir "$repo" fast-import --quiet
+    git --git-dir "$repo" symbolic-ref HEAD refs/heads/main
+  done
+  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 "$HERE/bench/git_http_server.py" "$SRV" "$PORT" &
+  SERVER=$!
+  trap 'kill $SERVER 2>/dev/null || true' EXIT
+  sleep 1
+  for ((i = 0; i < NREPOS; i++)); do echo "http://127.0.0.1:$PORT/repo-$i.git"; done >"$WORK/org-urls.txt"
+  timed() { # prints: seconds; runs "$@" quietly
+    /usr/bin/time -f '%e' -o "$WORK/org.time" "$@" >/dev/null 2>"$WORK/org.stderr" || true
+    tail -n 1 "$WORK/org.time"
+  }
+  scan=("$KEYHOUND" git --repos-from "$WORK/org-urls.txt" --cache-dir "$CACHE" -q -f json -o "$WORK/org-report.json")
+  first=$(timed "${scan[@]}")
+  found1=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$WORK/org-report.json")
+  second=$(timed "${scan[@]}")
+  printf 'commit refs/heads/main\ncommitter Bench <bench@example.com> 1700000000 +0000\ndata 4\nnew\nfrom refs/heads/main^0\nM 100644 inline src/new.txt\ndata 3\nnew\n\n' \
+    | git --git-dir "$SRV/repo-0.git" fast-import --quiet
+  third=$(timed "${scan[@]}")
+  lsremote=$(timed bash -c 'while read -r url; do git ls-remote "$url" >/dev/null; done <"$1"' _ "$WORK/org-urls.txt")
+  OUT=$WORK/results-org.md
+  {
+    echo "### Benchmark: an organisation of $NREPOS repositories over local HTTP"
+    echo
+    echo "$NREPOS bare repositories of 5 commits and 4 files each (one planted key), served by \`git http-backend\`"
+    echo "on 127.0.0.1. Machine: $(nproc) cores. Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Command: \`scripts/bench.sh org --repos $NREPOS\`."
+    echo
+    echo "| run | s | per repository, ms |"
+    echo "|---|---:|---:|"
+    for row in "first run (every mirror cloned)|$first" "second run, nothing new|$second" "third run, one new commit in one repository|$third" "\`git ls-remote\` of each (asking only)|$lsremote"; do
+      IFS='|' read -r what sec <<<"$row"
+      awk -v w="$what" -v s="$sec" -v n="$NREPOS" 'BEGIN { printf "| %s | %s | %.1f |\n", w, s, s * 1000 / n }'
+    done
+    echo
+    echo "keyhound reported $found1 finding(s) on the first run (1 key planted)."
   } | tee "$OUT"
   say "table written to $OUT"
   exit 0
