@@ -24,7 +24,13 @@ Examples:
   keyhound git --since origin/main      CI on a pull request: only what the new commits introduce
   keyhound git --range v1.2..HEAD
   keyhound git --staged                 pre-commit: keys on lines the next commit would add
-  keyhound git --branch main            only what one ref reaches";
+  keyhound git --branch main            only what one ref reaches
+  keyhound git https://github.com/org/repo.git   a remote repository, mirrored under --cache-dir
+  keyhound git git@gitlab.com:group/repo.git --cache-dir /var/cache/keyhound
+  keyhound org github my-org | keyhound git --repos-from - -f json -o org.json
+
+Remote repositories: credentials come from git (credential helpers, the ssh agent) or from GITHUB_TOKEN
+(github.com) and GITLAB_TOKEN (gitlab.com), never from the command line; URLs are shown without userinfo.";
 
 const MERGE_EXAMPLES: &str = "\
 Examples:
@@ -290,8 +296,20 @@ pub struct ContentArgs {
 pub struct GitArgs {
     /// Repositories (working trees, worktrees or bare); a path inside a repository finds it [default: the one
     /// around the current directory; with --staged, the one git names in GIT_DIR, GIT_WORK_TREE and
-    /// GIT_INDEX_FILE when it runs a hook].
+    /// GIT_INDEX_FILE when it runs a hook]. A URL (https://, http://, ssh://, git@host:path, file://) is fetched
+    /// into a bare mirror under --cache-dir, then scanned.
     pub repos: Vec<PathBuf>,
+    /// Also scan the repositories listed in FILE (`-`: standard input), one per line: a path, a URL, or a JSON
+    /// line of `keyhound org` (its `clone_url`). Blank lines and lines starting with `#` are skipped.
+    #[arg(long, value_name = "FILE", conflicts_with = "staged")]
+    pub repos_from: Option<PathBuf>,
+    /// Where the mirrors of remote repositories are kept and reused [default: $XDG_CACHE_HOME/keyhound/repos,
+    /// else ~/.cache/keyhound/repos].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// How long one git fetch of a remote repository may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub fetch_timeout: u64,
     /// Scan every blob reachable from every ref: branches, tags, remotes, stash (the default).
     #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]
     pub all: bool,
