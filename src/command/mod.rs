@@ -3,6 +3,7 @@
 mod git;
 mod hook;
 mod merge;
+mod org;
 mod output;
 mod revoke;
 mod rules;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Scan(args) => scan::run(args),
         Command::Git(args) => git::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Org(args) => org::run(args),
         Command::Rules(command) => rules::run(command),
         Command::Revoke(args) => revoke::run(args),
         Command::InstallHook(args) => hook::run(args),

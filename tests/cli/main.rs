@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_servers;
 mod incomplete;
 mod openrouter;
+mod org;
 mod ownership;
 mod providers;
 mod remote;

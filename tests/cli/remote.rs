@@ -68,6 +68,24 @@ fn scan(cache: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, Vec<Value>,
     (code(&output), findings, stderr(&output), out)
 }
 
+/// `keyhound git --repos-from - -f json` with the cache in `cache` and `input` on stdin, away from the user's
+/// and the system's git config.
+pub fn git_from_stdin(cache: &Path, input: String) -> std::process::Output {
+    run(keyhound()
+        .args([
+            "git",
+            "--repos-from",
+            "-",
+            "--cache-dir",
+            &cache.display().to_string(),
+            "-f",
+            "json",
+        ])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .write_stdin(input))
+}
+
 fn secrets(findings: &[Value]) -> Vec<String> {
     let mut found: Vec<String> = findings
         .iter()
@@ -309,17 +327,14 @@ fn repositories_can_be_listed_in_a_file_or_on_stdin() {
     let (status, findings, err, _) = scan(cache.path(), &["--repos-from", &file.display().to_string()], &[]);
     assert_eq!(status, 1, "{err}");
     assert_eq!(findings.len(), 1);
-    let output = run(keyhound()
-        .args([
-            "git",
-            "--repos-from",
-            "-",
-            "--cache-dir",
-            &cache.path().display().to_string(),
-            "-f",
-            "json",
-        ])
-        .write_stdin(format!("{}\n", origin.file_url())));
+    let output = git_from_stdin(
+        cache.path(),
+        format!(
+            "{}
+",
+            origin.file_url()
+        ),
+    );
     assert_eq!(code(&output), 1, "{}", stderr(&output));
     std::fs::write(&file, "{not json\n").expect("write");
     let (status, _, err, _) = scan(cache.path(), &["--repos-from", &file.display().to_string()], &[]);
