@@ -24,7 +24,13 @@ Examples:
   keyhound git --since origin/main      CI on a pull request: only what the new commits introduce
   keyhound git --range v1.2..HEAD
   keyhound git --staged                 pre-commit: keys on lines the next commit would add
-  keyhound git --branch main            only what one ref reaches";
+  keyhound git --branch main            only what one ref reaches
+  keyhound git https://github.com/org/repo.git   a remote repository, mirrored under --cache-dir
+  keyhound git git@gitlab.com:group/repo.git --cache-dir /var/cache/keyhound
+  keyhound org github my-org | keyhound git --repos-from - -f json -o org.json
+
+Remote repositories: credentials come from git (credential helpers, the ssh agent) or from GITHUB_TOKEN
+(github.com) and GITLAB_TOKEN (gitlab.com), never from the command line; URLs are shown without userinfo.";
 
 const IMAGE_EXAMPLES: &str = "\
 Examples:
@@ -83,6 +89,10 @@ pub enum Command {
     /// --yes).
     #[command(after_help = REVOKE_EXAMPLES)]
     Revoke(RevokeArgs),
+    /// List the repositories of a GitHub organisation (or user) or a GitLab group, as JSON lines or as shards for
+    /// a CI matrix.
+    #[command(after_help = ORG_EXAMPLES)]
+    Org(OrgArgs),
     /// Install a git pre-commit hook that blocks commits adding keys (`keyhound git --staged`).
     #[command(after_help = HOOK_EXAMPLES)]
     InstallHook(InstallHookArgs),
@@ -93,6 +103,19 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
 }
+
+const ORG_EXAMPLES: &str = "\
+Examples:
+  keyhound org github my-org                         one JSON line per repository
+  keyhound org gitlab my-group/sub --exclude-forks
+  keyhound org github my-org | keyhound git --repos-from - -f json -o org.json
+  keyhound org github my-org --matrix 8              {\"include\":[{\"shard\":0,...,\"repos\":\"URL\\nURL\"}...]}
+  keyhound org github my-org --shard-index 2 --shard-count 8   the repositories of one shard
+  keyhound org github my-org --api-base https://ghe.example.com/api/v3
+
+The token is read from GITHUB_TOKEN or GITLAB_TOKEN only (a public organisation needs none). The API base is
+--api-base, else KEYHOUND_GITHUB_API_BASE / KEYHOUND_GITLAB_API_BASE. Without --shard-index, the shard comes from
+JOB_COMPLETION_INDEX (with --shard-count) or GitLab's CI_NODE_INDEX / CI_NODE_TOTAL when they are set.";
 
 const REVOKE_EXAMPLES: &str = "\
 Examples:
@@ -304,8 +327,20 @@ pub struct ContentArgs {
 pub struct GitArgs {
     /// Repositories (working trees, worktrees or bare); a path inside a repository finds it [default: the one
     /// around the current directory; with --staged, the one git names in GIT_DIR, GIT_WORK_TREE and
-    /// GIT_INDEX_FILE when it runs a hook].
+    /// GIT_INDEX_FILE when it runs a hook]. A URL (https://, http://, ssh://, git@host:path, file://) is fetched
+    /// into a bare mirror under --cache-dir, then scanned.
     pub repos: Vec<PathBuf>,
+    /// Also scan the repositories listed in FILE (`-`: standard input), one per line: a path, a URL, or a JSON
+    /// line of `keyhound org` (its `clone_url`). Blank lines and lines starting with `#` are skipped.
+    #[arg(long, value_name = "FILE", conflicts_with = "staged")]
+    pub repos_from: Option<PathBuf>,
+    /// Where the mirrors of remote repositories are kept and reused [default: $XDG_CACHE_HOME/keyhound/repos,
+    /// else ~/.cache/keyhound/repos].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// How long one git fetch of a remote repository may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub fetch_timeout: u64,
     /// Scan every blob reachable from every ref: branches, tags, remotes, stash (the default).
     #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]
     pub all: bool,
@@ -379,6 +414,53 @@ pub struct ImageArgs {
     pub rules: RuleArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The forges `keyhound org` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Forge {
+    /// GitHub or GitHub Enterprise Server: an organisation, or a user.
+    Github,
+    /// GitLab.com or a self-hosted GitLab: a group and its subgroups.
+    Gitlab,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgArgs {
+    #[arg(value_enum)]
+    pub forge: Forge,
+    /// The organisation or user (GitHub), or the group's full path or numeric id (GitLab).
+    pub owner: String,
+    /// Leave out archived repositories (listed by default: a key leaked there works just as well).
+    #[arg(long)]
+    pub exclude_archived: bool,
+    /// Leave out forks (listed by default).
+    #[arg(long)]
+    pub exclude_forks: bool,
+    /// The API base [default: $KEYHOUND_GITHUB_API_BASE or https://api.github.com; $KEYHOUND_GITLAB_API_BASE or
+    /// https://gitlab.com/api/v4]. Plain http only to localhost.
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// Print one JSON document for a GitHub Actions matrix instead of JSON lines: the repositories dealt into N
+    /// shards balanced by size, `{"include":[{"shard":0,"count":..,"size":..,"repos":"URL\nURL"}]}`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), conflicts_with_all = ["shard_index", "shard_count"])]
+    pub matrix: Option<u16>,
+    /// Print only the repositories of this shard (0-based) [default: $JOB_COMPLETION_INDEX, or
+    /// $CI_NODE_INDEX - 1].
+    #[arg(long, value_name = "I", requires = "shard_count")]
+    pub shard_index: Option<usize>,
+    /// How many shards [default: $CI_NODE_TOTAL].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub shard_count: Option<u32>,
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub request_timeout: u64,
+    /// The longest rate-limit wait keyhound accepts, in seconds; a longer one is an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub max_wait: u64,
+    /// No notes on stderr (rate-limit waits are still announced).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -30,11 +30,13 @@
 //! | `output_file` | writing the files keyhound is told to write | 2 input and messages |
 //! | `diag` | warnings and notes on stderr, error chains | 2 input and messages |
 //! | `counts` | what a scan looked at, and scan errors | 2 input and messages |
+//! | `http` | the HTTP client for outside APIs: timeouts, no redirects, bounded retries and answers | 2 input and messages |
 //! | `rules` | rules as data: schema, loading, validation, selection | 3 rules |
 //! | `scan` | the matcher (`Scanner`), and the rules' examples checked with it | 4 matcher |
 //! | `content` | the content stage: inspection of one buffer, decoding, archives, recursively | 5 content stage |
 //! | `config` | `keyhound.toml` | 6 configuration |
-//! | `source` | where content comes from: working tree, stdin, git history | 7 sources |
+//! | `source` | where content comes from: working tree, stdin, git history, mirrors of remote repositories | 7 sources |
+//! | `remote` | listing an organisation's repositories (GitHub, GitLab), and dealing them into shards | 7 sources |
 //! | `report` | reporters: human, JSON, JSON Lines, SARIF; reading reports back | 8 reports and filters |
 //! | `filter` | baseline and de-duplication of findings | 8 reports and filters |
 //! | `cli` | command-line arguments | 9 arguments |
@@ -55,12 +57,14 @@ pub mod exit;
 pub mod filter;
 pub mod finding;
 pub mod format;
+pub mod http;
 pub mod input;
 pub mod inspection;
 pub mod invisible;
 pub mod output_file;
 pub mod paths;
 pub mod progress;
+pub mod remote;
 pub mod report;
 pub mod revoke;
 pub mod rules;

@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("output_file", 2),
     ("diag", 2),
     ("counts", 2),
+    ("http", 2),
     // 3: rules
     ("rules", 3),
     // 4: matcher
@@ -40,6 +41,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("config", 6),
     // 7: sources
     ("source", 7),
+    ("remote", 7),
     // 8: reports and filters
     ("report", 8),
     ("filter", 8),

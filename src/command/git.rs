@@ -1,19 +1,20 @@
 //! `keyhound git`: history, ranges and staged changes of one or more repositories.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use git2::Repository;
 
 use crate::cli::{ConfigFrom, GitArgs};
 use crate::config::{CONFIG_FILE_NAME, ConfigFiles, LoadedConfig};
 use crate::counts::{Counts, ErrorKind, ScanError};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, error_chain};
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
 use crate::input::MAX_REPORT_FILE;
 use crate::report::SourceRoot;
 use crate::source::fs::display_path;
+use crate::source::git::mirror::{self, FetchOptions, Mirror, RemoteUrl};
 use crate::source::git::objects::{LooseObjects, Objects};
 use crate::source::git::tree_files::TreeFiles;
 use crate::source::git::{self, GitError, HistoryOptions, Selection};
@@ -25,27 +26,50 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     configure_threads(args.content.threads)?;
     let selection = selection(&args)?;
+    let diag = Diagnostics::new(args.output.quiet, None);
     // Each repository is opened once; keyhound.toml is read from the first one. With no repository named, a
     // staged scan opens the one git describes to its hooks (`git commit -a` stages into a temporary index).
-    let opened: Vec<(String, PathBuf, Result<Repository, GitError>)> = if args.repos.is_empty() {
+    // A remote one is fetched into its mirror first.
+    let named = named_repositories(&args)?;
+    let fetch = fetch_options(&args, &named)?;
+    let mut fetched = Vec::new();
+    let opened: Vec<(String, PathBuf, anyhow::Result<Repository>)> = if named.is_empty() {
         let here = Path::new(".");
         let repo = if args.staged {
             git::open_from_env(here)
         } else {
             git::open(here)
         };
-        vec![(display_path(here), here.to_path_buf(), repo)]
+        vec![(display_path(here), here.to_path_buf(), repo.map_err(Into::into))]
     } else {
-        args.repos
+        named
             .iter()
-            .map(|path| (display_path(path), path.clone(), git::open(path)))
+            .map(|target| match target {
+                Target::Local(path) => (display_path(path), path.clone(), git::open(path).map_err(Into::into)),
+                Target::Remote(url) => {
+                    let label = url.shown().to_string();
+                    let started = Instant::now();
+                    let result = fetch.as_ref().map_or_else(
+                        || Err(anyhow::anyhow!("{label}: no cache directory")),
+                        |options| mirror::sync(url, options).map_err(anyhow::Error::from),
+                    );
+                    match result {
+                        Ok(found) => {
+                            note_mirror(&diag, &label, &found);
+                            fetched.push((label.clone(), found.fetched_bytes, started.elapsed()));
+                            let repo = git::open(&found.path).map_err(Into::into);
+                            (label, found.path, repo)
+                        }
+                        Err(err) => (label, PathBuf::new(), Err(err)),
+                    }
+                }
+            })
             .collect()
     };
     let first = match opened.first() {
         Some((_, _, Ok(repo))) => Some(repo),
         _ => None,
     };
-    let diag = Diagnostics::new(args.output.quiet, None);
     // A range scan is CI on commits under review: their keyhound.toml and baseline could switch the scan off, so
     // both come from the base revision.
     let base = match (&selection, args.config_from) {
@@ -83,15 +107,20 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let mut repositories = Vec::new();
     let mut source_root = None;
     let single = opened.len() == 1;
+    let mut progress = RepoProgress::new(opened.len(), fetched, &diag);
     for (label, path, repo) in opened {
         let repo = match repo {
             Ok(repo) => repo,
-            Err(err) if single => return Err(err.into()),
+            Err(err) if single => return Err(err),
             Err(err) => {
-                counts.fail(&diag, ScanError::new(ErrorKind::Repository, &label, err.to_string()));
+                let chain = error_chain(&err);
+                let reason = chain.strip_prefix(&format!("{label}: ")).unwrap_or(&chain).to_string();
+                counts.fail(&diag, ScanError::new(ErrorKind::Repository, &label, reason));
+                progress.failed(&label);
                 continue;
             }
         };
+        let started = Instant::now();
         let others = git::other_object_dirs(&repo, &path);
         for other in &others {
             diag.note(format!(
@@ -107,6 +136,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         };
         match result {
             Ok((found, scanned)) => {
+                progress.scanned(&label, started.elapsed(), found.len());
                 findings.extend(found);
                 counts.add(scanned);
                 let mut info = git::repository_info(&repo);
@@ -122,9 +152,13 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
                 repositories.push(info);
             }
             Err(err) if single => return Err(err.into()),
-            Err(err) => counts.fail(&diag, ScanError::new(ErrorKind::Repository, &label, err.to_string())),
+            Err(err) => {
+                counts.fail(&diag, ScanError::new(ErrorKind::Repository, &label, err.to_string()));
+                progress.failed(&label);
+            }
         }
     }
+    progress.finish();
     crate::source::fs::sort_findings(&mut findings);
     // --verify / --revoke: statuses for the report, the revocation plan on stderr.
     let (findings, allowed_inline) =
@@ -229,4 +263,178 @@ fn selection(args: &GitArgs) -> anyhow::Result<Selection> {
         return Ok(Selection::Revisions(args.branch.clone()));
     }
     Ok(Selection::All)
+}
+
+/// A repository named on the command line or in --repos-from.
+enum Target {
+    Local(PathBuf),
+    Remote(RemoteUrl),
+}
+
+/// The repositories named by the arguments and by --repos-from, in that order. An argument that exists as a
+/// path is a path, even when it looks like `host:path`.
+fn named_repositories(args: &GitArgs) -> anyhow::Result<Vec<Target>> {
+    let mut names: Vec<PathBuf> = args.repos.clone();
+    if let Some(file) = &args.repos_from {
+        let text = if file.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+                .map_err(|e| anyhow::anyhow!("cannot read the repositories on standard input: {e}"))?;
+            text
+        } else {
+            crate::input::read_text(file, MAX_REPORT_FILE)?
+        };
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if line.starts_with('{') {
+                let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{} line {}: not a JSON object of `keyhound org`: {e}",
+                        file.display(),
+                        number + 1
+                    )
+                })?;
+                let Some(url) = value.get("clone_url").and_then(serde_json::Value::as_str) else {
+                    anyhow::bail!(
+                        "{} line {}: no `clone_url` in the JSON object",
+                        file.display(),
+                        number + 1
+                    );
+                };
+                names.push(PathBuf::from(url));
+            } else {
+                names.push(PathBuf::from(line));
+            }
+        }
+    }
+    Ok(names
+        .into_iter()
+        .map(|name| match name.to_str().and_then(RemoteUrl::parse) {
+            Some(url) if !name.exists() => Target::Remote(url),
+            _ => Target::Local(name),
+        })
+        .collect())
+}
+
+/// How remote repositories are fetched, when any is named.
+fn fetch_options(args: &GitArgs, named: &[Target]) -> anyhow::Result<Option<FetchOptions>> {
+    if !named.iter().any(|t| matches!(t, Target::Remote(_))) {
+        return Ok(None);
+    }
+    let cache_dir = match &args.cache_dir {
+        Some(dir) => dir.clone(),
+        None => mirror::default_cache_dir().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no cache directory for remote repositories: set --cache-dir (neither XDG_CACHE_HOME nor HOME is set)"
+            )
+        })?,
+    };
+    Ok(Some(FetchOptions {
+        cache_dir,
+        timeout: Duration::from_secs(args.fetch_timeout.max(1)),
+        tokens: mirror::tokens_from_env(),
+    }))
+}
+
+/// What is worth saying about a fresh mirror.
+fn note_mirror(diag: &Diagnostics, label: &str, found: &Mirror) {
+    if found.shallow {
+        diag.note(format!(
+            "{label}: the server's repository is shallow: history before its cut is not there to scan"
+        ));
+    }
+    if found.partial {
+        diag.note(format!(
+            "{label}: the mirror is a partial clone: objects the server left out are not scanned"
+        ));
+    }
+}
+
+/// Progress over several repositories: on stderr, one line per repository (place, time, findings), then the
+/// bytes fetched and the slowest repository. Nothing for a single repository or with --quiet.
+struct RepoProgress<'a> {
+    total: usize,
+    done: usize,
+    /// Per remote repository: its label, the bytes its fetch added, how long the fetch took.
+    fetched: Vec<(String, u64, Duration)>,
+    slowest: Option<(String, Duration)>,
+    diag: &'a Diagnostics,
+}
+
+impl<'a> RepoProgress<'a> {
+    fn new(total: usize, fetched: Vec<(String, u64, Duration)>, diag: &'a Diagnostics) -> RepoProgress<'a> {
+        RepoProgress {
+            total,
+            done: 0,
+            fetched,
+            slowest: None,
+            diag,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.total > 1 && !self.diag.quiet()
+    }
+
+    fn fetch_of(&self, label: &str) -> Option<(u64, Duration)> {
+        self.fetched
+            .iter()
+            .find(|(l, _, _)| l == label)
+            .map(|(_, bytes, time)| (*bytes, *time))
+    }
+
+    fn scanned(&mut self, label: &str, scan: Duration, findings: usize) {
+        self.done += 1;
+        let fetch = self.fetch_of(label);
+        let time = scan + fetch.map_or(Duration::ZERO, |(_, t)| t);
+        if self.slowest.as_ref().is_none_or(|(_, slowest)| time > *slowest) {
+            self.slowest = Some((label.to_string(), time));
+        }
+        if self.active() {
+            let fetched = fetch.map_or(String::new(), |(bytes, t)| {
+                format!(", fetched {} in {:.1} s", bytesize::ByteSize::b(bytes), t.as_secs_f64())
+            });
+            eprintln!(
+                "{}",
+                crate::text::for_message(&format!(
+                    "keyhound: [{}/{}] {label}: {findings} finding{} in {:.1} s{fetched}",
+                    self.done,
+                    self.total,
+                    if findings == 1 { "" } else { "s" },
+                    time.as_secs_f64()
+                ))
+            );
+        }
+    }
+
+    fn failed(&mut self, label: &str) {
+        self.done += 1;
+        if self.active() {
+            eprintln!(
+                "{}",
+                crate::text::for_message(&format!("keyhound: [{}/{}] {label}: failed", self.done, self.total))
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if !self.active() {
+            return;
+        }
+        let bytes: u64 = self.fetched.iter().map(|(_, b, _)| b).sum();
+        let slowest = self.slowest.as_ref().map_or(String::new(), |(label, time)| {
+            format!("; slowest: {label} ({:.1} s)", time.as_secs_f64())
+        });
+        eprintln!(
+            "{}",
+            crate::text::for_message(&format!(
+                "keyhound: {} repositories, {} fetched{slowest}",
+                self.total,
+                bytesize::ByteSize::b(bytes)
+            ))
+        );
+    }
 }

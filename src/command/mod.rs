@@ -4,6 +4,7 @@ mod git;
 mod hook;
 mod image;
 mod merge;
+mod org;
 mod output;
 mod revoke;
 mod rules;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Git(args) => git::run(args),
         Command::Image(args) => image::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Org(args) => org::run(args),
         Command::Rules(command) => rules::run(command),
         Command::Revoke(args) => revoke::run(args),
         Command::InstallHook(args) => hook::run(args),

@@ -29,7 +29,9 @@
 //!   `--delete-service-accounts`.
 
 pub mod audit;
-pub mod client;
+/// The HTTP client lives below the revocation layer ([`crate::http`]), shared with the listing of an
+/// organisation's repositories; its old path stays.
+pub use crate::http as client;
 pub mod flow;
 pub mod hint;
 pub mod keys;

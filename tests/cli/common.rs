@@ -139,6 +139,18 @@ pub fn keyhound() -> Command {
     for variable in keyhound::revoke::provider::base_variables() {
         cmd.env(variable, CLOSED_PORT);
     }
+    // Nor does a forge token, API base or shard of the environment running the tests reach a test.
+    for variable in [
+        "GITHUB_TOKEN",
+        "GITLAB_TOKEN",
+        "KEYHOUND_GITHUB_API_BASE",
+        "KEYHOUND_GITLAB_API_BASE",
+        "JOB_COMPLETION_INDEX",
+        "CI_NODE_INDEX",
+        "CI_NODE_TOTAL",
+    ] {
+        cmd.env_remove(variable);
+    }
     for provider in keyhound::revoke::provider::all() {
         if let Some(revoker) = provider.revoker() {
             cmd.env_remove(revoker.admin_variable());

@@ -11,6 +11,7 @@ mod commits;
 mod enumerate;
 mod git_files;
 pub mod messages;
+pub mod mirror;
 pub mod objects;
 mod occurrences;
 mod other_repos;

@@ -1,5 +1,5 @@
-//! The HTTP client for a provider's API: one base URL, one way of sending the credential ([`AuthStyle`]), a
-//! timeout on every request, no redirects, bounded retries with exponential backoff and jitter, and at most
+//! The HTTP client for an outside API (a provider's, GitHub's, GitLab's): one base URL, one way of sending the
+//! credential ([`AuthStyle`]), a timeout on every request, no redirects, bounded retries with exponential backoff and jitter, and at most
 //! [`MAX_BODY_BYTES`] read of any answer.
 //!
 //! The client returns every HTTP answer as a [`Reply`], whatever its status, once retries are over: what a 401
@@ -21,8 +21,10 @@ use crate::finding::Secret;
 pub enum AuthStyle {
     /// `Authorization: Bearer <key>`.
     Bearer,
-    /// The key alone in the named header (`x-api-key`, `x-goog-api-key`, `api-key`).
+    /// The key alone in the named header (`x-api-key`, `x-goog-api-key`, `api-key`, `PRIVATE-TOKEN`).
     Header(&'static str),
+    /// No credential: the request goes out anonymous (a public organisation's listing).
+    Anonymous,
 }
 
 /// The most response headers an answer keeps, and the longest value kept: a server cannot grow memory through
@@ -520,11 +522,13 @@ impl Client {
             tries,
         };
         // Whatever a server echoes of the credential, whole or in pieces, is redacted from here on.
-        crate::text::protect_sent(bearer);
+        if self.auth != AuthStyle::Anonymous {
+            crate::text::protect_sent(bearer);
+        }
         let url = format!("{}{path}", self.base);
         let credential = match self.auth {
             AuthStyle::Bearer => format!("Bearer {}", bearer.expose()),
-            AuthStyle::Header(_) => bearer.expose().to_string(),
+            AuthStyle::Header(_) | AuthStyle::Anonymous => bearer.expose().to_string(),
         };
         let mut auth = HeaderValue::from_str(&credential).map_err(|_| {
             failed(
@@ -609,6 +613,7 @@ impl Client {
         request = match self.auth {
             AuthStyle::Bearer => request.header(AUTHORIZATION, auth.clone()),
             AuthStyle::Header(name) => request.header(name, auth.clone()),
+            AuthStyle::Anonymous => request,
         };
         for (name, value) in &self.fixed {
             request = request.header(*name, *value);
