@@ -160,6 +160,17 @@ fn the_github_workflow_is_reusable_and_fans_out_on_the_matrix_keyhound_prints() 
     for key in ["matrix.shard", "matrix.repos", "matrix.count"] {
         assert!(steps.contains(key), "the scan job reads {key}: {steps}");
     }
+    // Every `matrix.KEY` the job reads is one `keyhound org --matrix` prints (tests/cli/org.rs checks those).
+    for (at, _) in steps.match_indices("matrix.") {
+        let key: String = steps[at + "matrix.".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        assert!(
+            ["shard", "count", "size", "repos"].contains(&key.as_str()),
+            "the matrix has no `{key}`"
+        );
+    }
     assert!(steps.contains("keyhound git --repos-from"), "{steps}");
     assert!(steps.contains("actions/upload-artifact@v4"), "{steps}");
     let report = jobs["report"]["steps"].to_string();
