@@ -6,6 +6,7 @@
 #   scripts/bench.sh precision [--only TOOL,...] [--skip-install]
 #   scripts/bench.sh minified [--size MB] [--runs N] [--warmup N] [--only TOOL,...]
 #   scripts/bench.sh memory
+#   scripts/bench.sh staged [--runs N]
 #   scripts/bench.sh image [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
@@ -41,6 +42,12 @@
 #   1,000,000 small unique blobs (git fast-import, scripts/bench/make_many_blobs.py);
 #   keyhound git and git cat-file --batch-all-objects --batch --unordered on
 #   each; the growth of peak RSS between them, per blob added.
+# staged: the pre-commit hook's scan, `keyhound git --staged -q`, on a repository
+#   of 4,000 small files in 40 directories with three files changed and staged
+#   (scripts/bench/make_staged_repo.sh), once packed with `git gc` and once with
+#   every object loose. Times it with hyperfine (--runs runs, default 30) and
+#   counts its instructions with valgrind's callgrind (repeatable on a loaded
+#   machine), when each is installed.
 # image: one container image of ~--size MB (default 500) of layers, uncompressed
 #   (real source files dealt into 5 layers; scripts/bench/make_image.py), with
 #   3 planted keys (one in a file a later layer deletes, one in the config's
@@ -97,12 +104,14 @@ case "${1:-}" in
   minified) MODE=minified; shift ;;
   image) MODE=image; shift ;;
   memory) MODE=memory; shift ;;
+  staged) MODE=staged; shift ;;
   files|run) shift ;;
 esac
 SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO=""
 if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == image ]]; then SIZE=500; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
+if [[ $MODE == staged ]]; then RUNS=30; fi
 ARGV=("$@")
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while (($#)); do
@@ -144,6 +153,7 @@ elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-read 
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
 elif [[ $MODE == memory ]]; then ALL_TOOLS="keyhound git"
+elif [[ $MODE == staged ]]; then ALL_TOOLS="keyhound"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
 if [[ -n $ONLY ]]; then
@@ -244,6 +254,42 @@ if [[ $MODE == memory ]]; then
       awk -v t="$tool" -v a="$small" -v b="$large" -v sa="$sa" -v la="$la" -v sf="$sf" -v lf="$lf" \
         'BEGIN { printf "| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", t, a/1024, b/1024, (b-a)*1024/900000,
                  (la-sa)*1024/900000, (lf-sf)*1024/900000 }'
+    done
+  } | tee "$OUT"
+  say "table written to $OUT"
+  exit 0
+fi
+
+if [[ $MODE == staged ]]; then
+  command -v git >/dev/null || die "git is required for staged mode"
+  OUT=$WORK/results-staged.md
+  {
+    echo "### Benchmark: the pre-commit scan"
+    echo
+    echo "\`keyhound git --staged -q\` on 4,000 small files in 40 directories, three of them changed and staged"
+    echo "(scripts/bench/make_staged_repo.sh). Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Command: \`scripts/bench.sh staged\`."
+    echo
+    echo "| objects | median ms (hyperfine, $RUNS runs) | instructions (callgrind) |"
+    echo "|---|---:|---:|"
+    for layout in packed loose; do
+      repo=$WORK/staged-$layout
+      if [[ ! -d $repo ]]; then
+        flags=()
+        [[ $layout == loose ]] && flags=(--loose)
+        "$HERE/bench/make_staged_repo.sh" "$repo" "${flags[@]}" >/dev/null || die "repository build failed"
+      fi
+      ms="-" instructions="-"
+      if command -v hyperfine >/dev/null; then
+        hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/staged-$layout.json" \
+          "$KEYHOUND git $repo --staged -q" >/dev/null 2>&1 || true
+        ms=$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' \
+          "$WORK/staged-$layout.json" 2>/dev/null || echo "-")
+      fi
+      if command -v valgrind >/dev/null; then
+        instructions=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$KEYHOUND" git "$repo" --staged -q \
+          2>&1 | awk '/Collected/ {print $NF}')
+      fi
+      echo "| $layout | $ms | ${instructions:--} |"
     done
   } | tee "$OUT"
   say "table written to $OUT"
