@@ -8,6 +8,7 @@
 #   scripts/bench.sh memory
 #   scripts/bench.sh scale [--commits N]
 #   scripts/bench.sh org [--repos N]
+#   scripts/bench.sh staged [--runs N]
 #   scripts/bench.sh image [--size MB] [--runs N] [--warmup N] [--only TOOL,...] [--skip-install]
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
@@ -56,6 +57,12 @@
 #   times: the first run (every mirror cloned), a second with nothing new, a
 #   third after one new commit in one repository; and `git ls-remote` of every
 #   repository, the cost of only asking each whether it changed.
+# staged: the pre-commit hook's scan, `keyhound git --staged -q`, on a repository
+#   of 4,000 small files in 40 directories with three files changed and staged
+#   (scripts/bench/make_staged_repo.sh), once packed with `git gc` and once with
+#   every object loose. Times it with hyperfine (--runs runs, default 30) and
+#   counts its instructions with valgrind's callgrind (repeatable on a loaded
+#   machine), when each is installed.
 # image: one container image of ~--size MB (default 500) of layers, uncompressed
 #   (real source files dealt into 5 layers; scripts/bench/make_image.py), with
 #   3 planted keys (one in a file a later layer deletes, one in the config's
@@ -114,12 +121,14 @@ case "${1:-}" in
   memory) MODE=memory; shift ;;
   scale) MODE=scale; shift ;;
   org) MODE=org; shift ;;
+  staged) MODE=staged; shift ;;
   files|run) shift ;;
 esac
 SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO="" COMMITS=1000000 NREPOS=200
 if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == image ]]; then SIZE=500; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
+if [[ $MODE == staged ]]; then RUNS=30; fi
 ARGV=("$@")
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while (($#)); do
@@ -165,6 +174,7 @@ elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-read 
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
 elif [[ $MODE == memory || $MODE == scale || $MODE == org ]]; then ALL_TOOLS="keyhound git"
+elif [[ $MODE == staged ]]; then ALL_TOOLS="keyhound"
 else ALL_TOOLS="keyhound gitleaks kingfisher betterleaks"; fi
 TOOLS=$ALL_TOOLS
 if [[ -n $ONLY ]]; then
@@ -373,6 +383,42 @@ if [[ $MODE == scale ]]; then
     found=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$WORK/scale-report.json" 2>/dev/null || echo "?")
     echo
     echo "keyhound reported $found finding(s) (1 key planted, then deleted)."
+  } | tee "$OUT"
+  say "table written to $OUT"
+  exit 0
+fi
+
+if [[ $MODE == staged ]]; then
+  command -v git >/dev/null || die "git is required for staged mode"
+  OUT=$WORK/results-staged.md
+  {
+    echo "### Benchmark: the pre-commit scan"
+    echo
+    echo "\`keyhound git --staged -q\` on 4,000 small files in 40 directories, three of them changed and staged"
+    echo "(scripts/bench/make_staged_repo.sh). Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Command: \`scripts/bench.sh staged\`."
+    echo
+    echo "| objects | median ms (hyperfine, $RUNS runs) | instructions (callgrind) |"
+    echo "|---|---:|---:|"
+    for layout in packed loose; do
+      repo=$WORK/staged-$layout
+      if [[ ! -d $repo ]]; then
+        flags=()
+        [[ $layout == loose ]] && flags=(--loose)
+        "$HERE/bench/make_staged_repo.sh" "$repo" "${flags[@]}" >/dev/null || die "repository build failed"
+      fi
+      ms="-" instructions="-"
+      if command -v hyperfine >/dev/null; then
+        hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$WORK/staged-$layout.json" \
+          "$KEYHOUND git $repo --staged -q" >/dev/null 2>&1 || true
+        ms=$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' \
+          "$WORK/staged-$layout.json" 2>/dev/null || echo "-")
+      fi
+      if command -v valgrind >/dev/null; then
+        instructions=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$KEYHOUND" git "$repo" --staged -q \
+          2>&1 | awk '/Collected/ {print $NF}')
+      fi
+      echo "| $layout | $ms | ${instructions:--} |"
+    done
   } | tee "$OUT"
   say "table written to $OUT"
   exit 0

@@ -16,7 +16,7 @@ pub const MAX_RULES: usize = 1000;
 /// The most memory the compiled regexes of all rules may hold together.
 pub const MAX_COMPILED_BYTES: usize = 64 << 20;
 /// The most one regex may compile to (the regex crate's own default).
-const MAX_REGEX_BYTES: usize = 10 << 20;
+pub(super) const MAX_REGEX_BYTES: usize = 10 << 20;
 /// The lazy DFA cache of each regex, in each thread that uses it (the regex crate's default is 2 MiB). The
 /// built-in rules' automata fit in it many times over; a regex whose automaton does not is run without one.
 pub const DFA_CACHE_BYTES: usize = 256 << 10;
@@ -96,33 +96,19 @@ impl RuleBudget {
     /// time, and compiling twice costs little next to scanning.
     pub fn compile(&mut self, pattern: &str) -> Result<(Regex, usize), BudgetError> {
         let limit = self.bytes_left.min(MAX_REGEX_BYTES);
-        let measured = meta::Builder::new()
-            .configure(
-                meta::Config::new()
-                    .match_kind(regex_automata::MatchKind::LeftmostFirst)
-                    .utf8_empty(false)
-                    .nfa_size_limit(Some(limit))
-                    .hybrid_cache_capacity(DFA_CACHE_BYTES),
-            )
-            .syntax(syntax::Config::new().utf8(false))
-            .build(pattern);
-        let bytes = match measured {
-            Ok(regex) => regex.memory_usage(),
+        let bytes = match measure(pattern, limit) {
+            Measured::Bytes(bytes) => bytes,
             // Over the limit only because of the rules before it: the budget's fault, not the regex's.
-            Err(e) if e.size_limit().is_some() && limit < MAX_REGEX_BYTES => {
+            Measured::OverLimit if limit < MAX_REGEX_BYTES => {
                 return Err(BudgetError::OverBudget(self.size_message()));
             }
             // Other errors (and a regex too large on its own) are described by the regex crate below.
-            Err(_) => 0,
+            Measured::OverLimit | Measured::Invalid => 0,
         };
         if bytes > self.bytes_left {
             return Err(BudgetError::OverBudget(self.size_message()));
         }
-        let regex = regex::bytes::RegexBuilder::new(pattern)
-            .size_limit(limit)
-            .dfa_size_limit(DFA_CACHE_BYTES)
-            .build()
-            .map_err(|e| BudgetError::Regex(super::regex_error(&e)))?;
+        let regex = build(pattern, limit).map_err(|e| BudgetError::Regex(super::regex_error(&e)))?;
         self.bytes_left -= bytes;
         Ok((regex, bytes))
     }
@@ -130,6 +116,53 @@ impl RuleBudget {
     fn size_message(&self) -> String {
         size_message(Some(self.bytes_left))
     }
+}
+
+/// The memory `pattern` compiles to as a rule regex, measured on a `regex_automata` regex built with the
+/// configuration `regex::bytes` uses (and then dropped), within `limit` bytes of automaton.
+fn measure(pattern: &str, limit: usize) -> Measured {
+    let built = meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(regex_automata::MatchKind::LeftmostFirst)
+                .utf8_empty(false)
+                .nfa_size_limit(Some(limit))
+                .hybrid_cache_capacity(DFA_CACHE_BYTES),
+        )
+        .syntax(syntax::Config::new().utf8(false))
+        .build(pattern);
+    match built {
+        Ok(regex) => Measured::Bytes(regex.memory_usage()),
+        Err(e) if e.size_limit().is_some() => Measured::OverLimit,
+        Err(_) => Measured::Invalid,
+    }
+}
+
+/// What [`measure`] found.
+enum Measured {
+    /// The memory the compiled regex holds.
+    Bytes(usize),
+    /// The regex compiles to more than the limit.
+    OverLimit,
+    /// The regex does not compile for another reason.
+    Invalid,
+}
+
+/// What a built-in rule's regexes are charged: their measured size (see [`measure`]), 0 for one that does not
+/// compile (the test suite compiles every built-in regex).
+pub(super) fn measured_bytes(pattern: &str) -> usize {
+    match measure(pattern, MAX_REGEX_BYTES) {
+        Measured::Bytes(bytes) => bytes,
+        Measured::OverLimit | Measured::Invalid => 0,
+    }
+}
+
+/// Compiles `pattern` as a rule regex of at most `limit` bytes of automaton.
+pub(super) fn build(pattern: &str, limit: usize) -> Result<Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .size_limit(limit)
+        .dfa_size_limit(DFA_CACHE_BYTES)
+        .build()
 }
 
 /// Why a regex is refused for the size of all rules together; `left`: what was left for it.

@@ -5,18 +5,21 @@
 
 mod budget;
 mod builtin;
+mod rule_regex;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use regex::bytes::Regex;
+use std::sync::OnceLock;
+
 use serde::Deserialize;
 
 /// The value types live in [`crate::severity`], below the findings; re-exported so `rules::Severity` keeps working.
 pub use crate::severity::{Confidence, Severity};
 pub use budget::{DFA_CACHE_BYTES, MAX_COMPILED_BYTES, MAX_RULES, RuleBudget};
 pub use builtin::BUILTIN_RULE_FILES;
+pub use rule_regex::RuleRegex;
 
 /// Where a rule was loaded from, for error messages and `rules list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +194,8 @@ pub struct Rule {
     pub kind: String,
     pub severity: Severity,
     pub pattern: String,
-    pub regex: Regex,
+    /// Compiled at load for user rules, at first use for built-in ones ([`RuleRegex`]).
+    pub regex: RuleRegex,
     /// Case-sensitive literals, one of which every match contains.
     pub keywords: Vec<String>,
     pub min_entropy: Option<f64>,
@@ -202,7 +206,7 @@ pub struct Rule {
     /// Character classes the secret must each hold at least once.
     pub must_contain: Vec<CharClass>,
     /// Known shapes, anchored at both ends.
-    pub known_shapes: Vec<Regex>,
+    pub known_shapes: Vec<RuleRegex>,
     /// Indexes of the capture groups whose texts must be of one length.
     pub equal_length_groups: Vec<usize>,
     pub examples: Vec<String>,
@@ -215,10 +219,11 @@ pub struct Rule {
     pub secret_group: Option<usize>,
     /// The longest text the regex can match, when bounded: how far around a keyword hit the regex must look.
     pub max_match_len: Option<usize>,
-    /// The memory its compiled regexes hold (its regex and known shapes), charged to the [`RuleBudget`].
-    pub compiled_bytes: usize,
+    /// The memory its compiled regexes hold (its regex, endpoint and known shapes), charged to the
+    /// [`RuleBudget`]: known at load for user rules, measured when first asked for built-in ones.
+    compiled_bytes: OnceLock<usize>,
     /// The endpoint a key works at, looked for near it (`endpoint`).
-    pub endpoint: Option<Regex>,
+    pub endpoint: Option<RuleRegex>,
     /// A dashless version-4 UUID is not a key of this rule (`not_uuid`).
     pub not_uuid: bool,
 }
@@ -261,20 +266,34 @@ impl Rule {
         {
             return Err(invalid(format!("min_entropy {e} is outside 0.0..=8.0 bits per byte")));
         }
-        let (regex, mut compiled_bytes) = budget.compile(&spec.regex).map_err(|e| match e {
-            budget::BudgetError::Regex(message) => RuleError::Regex {
+        // Built-in rules are compiled at first use (see `rule_regex`); user rules now, within the budget.
+        let deferred = matches!(origin, RuleOrigin::Builtin(_));
+        let hir = parse_regex(&spec.regex);
+        let mut compiled_bytes = 0;
+        let regex_failure = |what: &str, message: String| match what {
+            "" => RuleError::Regex {
                 origin: origin.clone(),
                 id: spec.id.clone(),
                 message,
             },
-            budget::BudgetError::OverBudget(message) => over_budget(message),
-        })?;
-        let max_match_len = regex_syntax::ParserBuilder::new()
-            .utf8(false)
-            .build()
-            .parse(&spec.regex)
-            .ok()
-            .and_then(|hir| hir.properties().maximum_len());
+            _ => invalid(format!("{what}{message}")),
+        };
+        let mut compile = |pattern: &str, what: &str| -> Result<RuleRegex, RuleError> {
+            if deferred {
+                return match parse_regex(pattern) {
+                    Ok(_) => Ok(RuleRegex::deferred(pattern)),
+                    Err(message) => Err(regex_failure(what, message)),
+                };
+            }
+            let (regex, bytes) = budget.compile(pattern).map_err(|e| match e {
+                budget::BudgetError::Regex(message) => regex_failure(what, message),
+                budget::BudgetError::OverBudget(message) => over_budget(format!("{what}{message}")),
+            })?;
+            compiled_bytes += bytes;
+            Ok(RuleRegex::compiled(pattern, regex))
+        };
+        let regex = compile(&spec.regex, "")?;
+        let max_match_len = hir.as_ref().ok().and_then(|hir| hir.properties().maximum_len());
         let context = match (spec.context_distance, spec.context_in_path) {
             (Some(distance), in_path) if (1..=MAX_CONTEXT_DISTANCE).contains(&distance) => Some(Context {
                 distance,
@@ -306,10 +325,12 @@ impl Rule {
         if spec.allowed_values.iter().any(|a| a.source.trim().is_empty()) {
             return Err(invalid("allowed_values: every value needs its `source`".into()));
         }
-        let secret_group = regex.capture_names().position(|n| n == Some("secret"));
+        // Group numbers come from the syntax, which a regex compiled later numbers the same way.
+        let group = |name: &str| hir.as_ref().ok().and_then(|hir| rule_regex::capture_index(hir, name));
+        let secret_group = group("secret");
         let mut equal_length_groups = Vec::new();
         for name in &spec.equal_length_groups {
-            match regex.capture_names().position(|n| n == Some(name.as_str())) {
+            match group(name) {
                 Some(index) => equal_length_groups.push(index),
                 None => {
                     return Err(invalid(format!(
@@ -319,26 +340,21 @@ impl Rule {
                 }
             }
         }
-        let endpoint = match &spec.endpoint {
-            Some(pattern) => {
-                let (endpoint, bytes) = budget.compile(pattern).map_err(|e| match e {
-                    budget::BudgetError::Regex(message) => invalid(format!("endpoint: {message}")),
-                    budget::BudgetError::OverBudget(message) => over_budget(format!("endpoint: {message}")),
-                })?;
-                compiled_bytes += bytes;
-                Some(endpoint)
-            }
-            None => None,
+        let endpoint = spec
+            .endpoint
+            .as_deref()
+            .map(|pattern| compile(pattern, "endpoint: "))
+            .transpose()?;
+        let known_shapes = spec
+            .known_shapes
+            .iter()
+            .map(|shape| compile(&format!("^(?:{shape})$"), "known_shapes: "))
+            .collect::<Result<Vec<_>, _>>()?;
+        let compiled_bytes = if deferred {
+            OnceLock::new()
+        } else {
+            OnceLock::from(compiled_bytes)
         };
-        let mut known_shapes = Vec::with_capacity(spec.known_shapes.len());
-        for shape in &spec.known_shapes {
-            let (shape, bytes) = budget.compile(&format!("^(?:{shape})$")).map_err(|e| match e {
-                budget::BudgetError::Regex(message) => invalid(format!("known_shapes: {message}")),
-                budget::BudgetError::OverBudget(message) => over_budget(format!("known_shapes: {message}")),
-            })?;
-            compiled_bytes += bytes;
-            known_shapes.push(shape);
-        }
         Ok(Rule {
             provider: spec.provider.unwrap_or_else(|| file_provider.to_string()),
             id: spec.id,
@@ -375,6 +391,18 @@ impl Rule {
 }
 
 impl Rule {
+    /// The memory its compiled regexes hold (its regex, endpoint and known shapes). A built-in rule's are
+    /// measured on the first call (the regexes are compiled to measure them, then dropped).
+    pub fn compiled_bytes(&self) -> usize {
+        *self.compiled_bytes.get_or_init(|| {
+            std::iter::once(&self.regex)
+                .chain(&self.endpoint)
+                .chain(&self.known_shapes)
+                .map(|regex| budget::measured_bytes(regex.pattern()))
+                .sum()
+        })
+    }
+
     /// The confidence of a match of this rule: the rule's own, lowered to `medium` when the rule lists known
     /// shapes and the secret is none of them.
     pub fn confidence_of(&self, secret: &[u8]) -> Confidence {
@@ -395,6 +423,15 @@ impl Rule {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// Parses a rule's regex as `regex::bytes` does (any bytes may match, not only UTF-8).
+fn parse_regex(pattern: &str) -> Result<regex_syntax::hir::Hir, String> {
+    regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .map_err(|e| crate::text::bounded(&e.to_string(), 200))
 }
 
 /// A regex error as one line. The regex crate's own message quotes the whole pattern over several lines; the
@@ -497,10 +534,12 @@ impl RuleSet {
     /// the set over the shared budget (however the rule was compiled).
     pub fn extend(&mut self, rules: Vec<Rule>) -> Result<(), RuleError> {
         for rule in rules {
-            let bytes = self.compiled_bytes().saturating_add(rule.compiled_bytes);
+            // The built-in rules come first and fit (a test checks it): their size is measured only when a user
+            // rule joins them.
+            let builtin = matches!(rule.origin, RuleOrigin::Builtin(_));
             let over = if self.rules.len() >= MAX_RULES {
                 Some(budget::count_message())
-            } else if bytes > MAX_COMPILED_BYTES {
+            } else if !builtin && self.compiled_bytes().saturating_add(rule.compiled_bytes()) > MAX_COMPILED_BYTES {
                 Some(budget::size_message(None))
             } else {
                 None
@@ -540,7 +579,7 @@ impl RuleSet {
 
     /// The memory the compiled regexes of the set hold together.
     pub fn compiled_bytes(&self) -> usize {
-        self.rules.iter().map(|r| r.compiled_bytes).sum()
+        self.rules.iter().map(Rule::compiled_bytes).sum()
     }
 
     /// What the set leaves of the shared budget, for more rules.

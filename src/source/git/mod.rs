@@ -154,6 +154,20 @@ fn set_read_only_options() {
     git2::opts::enable_caching(false);
 }
 
+/// The largest tree libgit2's object cache keeps during a staged scan (its default is 4 KiB, about 100 entries).
+const MAX_CACHED_TREE: usize = 4 << 20;
+
+/// For a staged scan, which reads `HEAD`'s trees twice (once checked through [`Objects`], then in libgit2's
+/// diff against the index): libgit2's object cache on, for trees of up to [`MAX_CACHED_TREE`], so the diff finds
+/// each tree in memory instead of inflating it again. The cache stays bounded by libgit2's own total (256 MiB).
+/// Called on the scanning thread, while no other thread uses libgit2.
+fn cache_trees() {
+    git2::opts::enable_caching(true);
+    // SAFETY: libgit2 keeps this limit in a global without a lock; a staged scan runs on the calling thread, and
+    // no other thread reads libgit2's options meanwhile.
+    let _ = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, MAX_CACHED_TREE) };
+}
+
 /// Opens the repository at `git_dir` again, with pack files of its own.
 ///
 /// libgit2 shares one in-memory pack file (its index, its lock and its 16 MiB cache of delta bases) between

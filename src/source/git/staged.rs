@@ -40,6 +40,7 @@ pub fn scan_staged(
         });
     }
     let git_err = GitError::git(label);
+    super::cache_trees();
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
     let index = super::staged_index::staged_index(repo).map_err(|message| GitError::Git {
