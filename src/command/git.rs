@@ -32,42 +32,27 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     // A remote one is fetched into its mirror first.
     let named = named_repositories(&args)?;
     let fetch = fetch_options(&args, &named)?;
-    let mut fetched = Vec::new();
-    let opened: Vec<(String, PathBuf, anyhow::Result<Repository>)> = if named.is_empty() {
+    // The first repository is opened (or fetched) before the others, for its keyhound.toml; the others one at a
+    // time in the loop, so that no more than one is open and progress is told as it goes.
+    let total = named.len().max(1);
+    let mut first_opened = Some(if named.is_empty() {
         let here = Path::new(".");
         let repo = if args.staged {
             git::open_from_env(here)
         } else {
             git::open(here)
         };
-        vec![(display_path(here), here.to_path_buf(), repo.map_err(Into::into))]
+        Opened {
+            label: display_path(here),
+            path: here.to_path_buf(),
+            repo: repo.map_err(Into::into),
+            fetched: None,
+        }
     } else {
-        named
-            .iter()
-            .map(|target| match target {
-                Target::Local(path) => (display_path(path), path.clone(), git::open(path).map_err(Into::into)),
-                Target::Remote(url) => {
-                    let label = url.shown().to_string();
-                    let started = Instant::now();
-                    let result = fetch.as_ref().map_or_else(
-                        || Err(anyhow::anyhow!("{label}: no cache directory")),
-                        |options| mirror::sync(url, options).map_err(anyhow::Error::from),
-                    );
-                    match result {
-                        Ok(found) => {
-                            note_mirror(&diag, &label, &found);
-                            fetched.push((label.clone(), found.fetched_bytes, started.elapsed()));
-                            let repo = git::open(&found.path).map_err(Into::into);
-                            (label, found.path, repo)
-                        }
-                        Err(err) => (label, PathBuf::new(), Err(err)),
-                    }
-                }
-            })
-            .collect()
-    };
-    let first = match opened.first() {
-        Some((_, _, Ok(repo))) => Some(repo),
+        open_target(&named[0], fetch.as_ref(), &diag)
+    });
+    let first = match &first_opened {
+        Some(Opened { repo: Ok(repo), .. }) => Some(repo),
         _ => None,
     };
     // A range scan is CI on commits under review: their keyhound.toml and baseline could switch the scan off, so
@@ -106,9 +91,24 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
     let mut source_root = None;
-    let single = opened.len() == 1;
-    let mut progress = RepoProgress::new(opened.len(), fetched, &diag);
-    for (label, path, repo) in opened {
+    let single = total == 1;
+    let mut progress = RepoProgress::new(total, &diag);
+    let mut rest = named.iter().skip(1);
+    loop {
+        let opened = match first_opened.take() {
+            Some(opened) => opened,
+            None => match rest.next() {
+                Some(target) => open_target(target, fetch.as_ref(), &diag),
+                None => break,
+            },
+        };
+        let Opened {
+            label,
+            path,
+            repo,
+            fetched,
+        } = opened;
+        progress.fetched(fetched);
         let repo = match repo {
             Ok(repo) => repo,
             Err(err) if single => return Err(err),
@@ -310,6 +310,13 @@ fn named_repositories(args: &GitArgs) -> anyhow::Result<Vec<Target>> {
             }
         }
     }
+    if names.is_empty()
+        && let Some(file) = &args.repos_from
+    {
+        // An empty list must not fall back to the repository around the current directory: a CI shard with
+        // nothing in it would scan the job's own checkout and pass.
+        anyhow::bail!("{}: no repositories listed", file.display());
+    }
     Ok(names
         .into_iter()
         .map(|name| match name.to_str().and_then(RemoteUrl::parse) {
@@ -339,6 +346,51 @@ fn fetch_options(args: &GitArgs, named: &[Target]) -> anyhow::Result<Option<Fetc
     }))
 }
 
+/// A repository opened for the scan, under its label; for a remote one, what its fetch took (bytes, time).
+struct Opened {
+    label: String,
+    path: PathBuf,
+    repo: anyhow::Result<Repository>,
+    fetched: Option<(u64, Duration)>,
+}
+
+/// Opens a local repository, or fetches a remote one into its mirror and opens that.
+fn open_target(target: &Target, fetch: Option<&FetchOptions>, diag: &Diagnostics) -> Opened {
+    match target {
+        Target::Local(path) => Opened {
+            label: display_path(path),
+            path: path.clone(),
+            repo: git::open(path).map_err(Into::into),
+            fetched: None,
+        },
+        Target::Remote(url) => {
+            let label = url.shown().to_string();
+            let started = Instant::now();
+            let result = match fetch {
+                Some(options) => mirror::sync(url, options).map_err(anyhow::Error::from),
+                None => Err(anyhow::anyhow!("{label}: no cache directory")),
+            };
+            match result {
+                Ok(found) => {
+                    note_mirror(diag, &label, &found);
+                    Opened {
+                        label,
+                        repo: git::open(&found.path).map_err(Into::into),
+                        fetched: Some((found.fetched_bytes, started.elapsed())),
+                        path: found.path,
+                    }
+                }
+                Err(err) => Opened {
+                    label,
+                    path: PathBuf::new(),
+                    repo: Err(err),
+                    fetched: None,
+                },
+            }
+        }
+    }
+}
+
 /// What is worth saying about a fresh mirror.
 fn note_mirror(diag: &Diagnostics, label: &str, found: &Mirror) {
     if found.shallow {
@@ -353,23 +405,26 @@ fn note_mirror(diag: &Diagnostics, label: &str, found: &Mirror) {
     }
 }
 
-/// Progress over several repositories: on stderr, one line per repository (place, time, findings), then the
-/// bytes fetched and the slowest repository. Nothing for a single repository or with --quiet.
+/// Progress over several repositories: on stderr, one line per repository as it is done (place, time, findings,
+/// bytes fetched), then the bytes fetched in all and the slowest repository. Nothing for a single repository or
+/// with --quiet.
 struct RepoProgress<'a> {
     total: usize,
     done: usize,
-    /// Per remote repository: its label, the bytes its fetch added, how long the fetch took.
-    fetched: Vec<(String, u64, Duration)>,
+    /// The current repository's fetch (bytes, time), if it was fetched.
+    fetch: Option<(u64, Duration)>,
+    fetched_bytes: u64,
     slowest: Option<(String, Duration)>,
     diag: &'a Diagnostics,
 }
 
 impl<'a> RepoProgress<'a> {
-    fn new(total: usize, fetched: Vec<(String, u64, Duration)>, diag: &'a Diagnostics) -> RepoProgress<'a> {
+    fn new(total: usize, diag: &'a Diagnostics) -> RepoProgress<'a> {
         RepoProgress {
             total,
             done: 0,
-            fetched,
+            fetch: None,
+            fetched_bytes: 0,
             slowest: None,
             diag,
         }
@@ -379,62 +434,55 @@ impl<'a> RepoProgress<'a> {
         self.total > 1 && !self.diag.quiet()
     }
 
-    fn fetch_of(&self, label: &str) -> Option<(u64, Duration)> {
-        self.fetched
-            .iter()
-            .find(|(l, _, _)| l == label)
-            .map(|(_, bytes, time)| (*bytes, *time))
+    /// The next repository was fetched (bytes, time), or not.
+    fn fetched(&mut self, fetch: Option<(u64, Duration)>) {
+        self.fetch = fetch;
+        self.fetched_bytes += fetch.map_or(0, |(bytes, _)| bytes);
+    }
+
+    fn line(&self, text: &str) {
+        if self.active() {
+            let line = format!("keyhound: [{}/{}] {text}", self.done, self.total);
+            let line = crate::text::for_message(&line);
+            match self.diag.progress() {
+                Some(bar) => bar.suspend(|| eprintln!("{line}")),
+                None => eprintln!("{line}"),
+            }
+        }
     }
 
     fn scanned(&mut self, label: &str, scan: Duration, findings: usize) {
         self.done += 1;
-        let fetch = self.fetch_of(label);
-        let time = scan + fetch.map_or(Duration::ZERO, |(_, t)| t);
+        let time = scan + self.fetch.map_or(Duration::ZERO, |(_, t)| t);
         if self.slowest.as_ref().is_none_or(|(_, slowest)| time > *slowest) {
             self.slowest = Some((label.to_string(), time));
         }
-        if self.active() {
-            let fetched = fetch.map_or(String::new(), |(bytes, t)| {
-                format!(", fetched {} in {:.1} s", bytesize::ByteSize::b(bytes), t.as_secs_f64())
-            });
-            eprintln!(
-                "{}",
-                crate::text::for_message(&format!(
-                    "keyhound: [{}/{}] {label}: {findings} finding{} in {:.1} s{fetched}",
-                    self.done,
-                    self.total,
-                    if findings == 1 { "" } else { "s" },
-                    time.as_secs_f64()
-                ))
-            );
-        }
+        let fetched = self.fetch.map_or(String::new(), |(bytes, t)| {
+            format!(", fetched {} in {:.1} s", bytesize::ByteSize::b(bytes), t.as_secs_f64())
+        });
+        let plural = if findings == 1 { "" } else { "s" };
+        self.line(&format!(
+            "{label}: {findings} finding{plural} in {:.1} s{fetched}",
+            time.as_secs_f64()
+        ));
     }
 
     fn failed(&mut self, label: &str) {
         self.done += 1;
-        if self.active() {
-            eprintln!(
-                "{}",
-                crate::text::for_message(&format!("keyhound: [{}/{}] {label}: failed", self.done, self.total))
-            );
-        }
+        self.line(&format!("{label}: failed"));
     }
 
     fn finish(&self) {
         if !self.active() {
             return;
         }
-        let bytes: u64 = self.fetched.iter().map(|(_, b, _)| b).sum();
         let slowest = self.slowest.as_ref().map_or(String::new(), |(label, time)| {
             format!("; slowest: {label} ({:.1} s)", time.as_secs_f64())
         });
-        eprintln!(
-            "{}",
-            crate::text::for_message(&format!(
-                "keyhound: {} repositories, {} fetched{slowest}",
-                self.total,
-                bytesize::ByteSize::b(bytes)
-            ))
-        );
+        self.diag.note(format!(
+            "{} repositories, {} fetched{slowest}",
+            self.total,
+            bytesize::ByteSize::b(self.fetched_bytes)
+        ));
     }
 }

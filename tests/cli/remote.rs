@@ -262,7 +262,11 @@ fn a_failed_fetch_is_a_scan_error_and_the_other_repositories_are_still_scanned()
     assert_eq!(status, 1, "findings, and a warning for the other: {err}");
     assert_eq!(secrets(&findings), [redacted(PROJECT_KEY)]);
     assert!(err.contains(&missing) && err.contains("git fetch failed"), "{err}");
-    assert!(err.contains("[2/2]"), "one line per repository: {err}");
+    assert!(
+        err.contains("[1/2]") && err.contains("[2/2]"),
+        "one line per repository: {err}"
+    );
+    assert!(err.contains("2 repositories") && err.contains("slowest"), "{err}");
     let (status, _, err, _) = scan(
         cache.path(),
         &[&missing, &origin.file_url(), "--fail-on-scan-errors"],
@@ -336,6 +340,11 @@ fn repositories_can_be_listed_in_a_file_or_on_stdin() {
         ),
     );
     assert_eq!(code(&output), 1, "{}", stderr(&output));
+    // An empty list is an error, not a scan of the current directory.
+    std::fs::write(&file, "# nothing\n").expect("write");
+    let (status, _, err, _) = scan(cache.path(), &["--repos-from", &file.display().to_string()], &[]);
+    assert_eq!(status, 2);
+    assert!(err.contains("no repositories listed"), "{err}");
     std::fs::write(&file, "{not json\n").expect("write");
     let (status, _, err, _) = scan(cache.path(), &["--repos-from", &file.display().to_string()], &[]);
     assert_eq!(status, 2);

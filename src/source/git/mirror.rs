@@ -40,10 +40,8 @@ pub enum MirrorError {
         status: String,
         stderr: String,
     },
-    #[error("{url}: git fetch took longer than {} s and was stopped", timeout.as_secs())]
+    #[error("{url}: git took longer than {} s (--fetch-timeout) and was stopped", timeout.as_secs())]
     Timeout { url: String, timeout: Duration },
-    #[error("{url}: {message}")]
-    Unsupported { url: String, message: String },
 }
 
 /// Does `arg` name a remote repository rather than a local path? `scheme://...` for the schemes git fetches
