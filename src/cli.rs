@@ -369,6 +369,11 @@ pub struct GitArgs {
     /// [default: off, or `all_objects` in keyhound.toml].
     #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]
     pub all_objects: bool,
+    /// Incremental runs: read from FILE the ref tips already scanned and the findings already reported, per
+    /// repository; scan only the commits new since, report only findings not reported before, and write FILE
+    /// again after each repository (created when missing). `keyhound merge` unites state files.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["branch", "since", "range", "staged", "all_objects"])]
+    pub state: Option<PathBuf>,
     /// Where a --since/--range scan reads keyhound.toml (and the rule files it names) and a --baseline inside the
     /// repository from: the base revision (the default: the commits under review cannot change them) or the
     /// working tree.

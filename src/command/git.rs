@@ -11,6 +11,7 @@ use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::{Diagnostics, error_chain};
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
+use crate::filter::state::State;
 use crate::input::MAX_REPORT_FILE;
 use crate::report::SourceRoot;
 use crate::source::fs::display_path;
@@ -87,6 +88,10 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         exclude: config.exclude_set()?,
         read_only: args.bench_read_only,
     };
+    let mut state = match &args.state {
+        Some(path) => Some((State::read_or_new(path)?, path.clone())),
+        None => None,
+    };
     let mut counts = Counts::default();
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
@@ -129,13 +134,47 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
                 other.object_directory, other.named_by
             ));
         }
+        // With --state: the tips as they are before the walk (what the next run starts from), and only the
+        // commits the last run's tips do not reach.
+        let tips = state.as_ref().map(|_| current_tips(&repo));
         let result = if args.staged {
             git::scan_staged(&scanner, &repo, &label, &options, &diag)
+        } else if let Some((state, _)) = &state {
+            let scanned: Vec<String> = state
+                .repositories
+                .get(&label)
+                .map(|r| r.tips.iter().cloned().collect())
+                .unwrap_or_default();
+            let options = HistoryOptions {
+                selection: if scanned.is_empty() {
+                    Selection::All
+                } else {
+                    Selection::AllSince(scanned)
+                },
+                ..options.clone()
+            };
+            git::scan_history(&scanner, &repo, &label, &options, &diag)
         } else {
             git::scan_history(&scanner, &repo, &label, &options, &diag)
         };
         match result {
-            Ok((found, scanned)) => {
+            Ok((mut found, scanned)) => {
+                if let (Some((state, state_path)), Some(tips)) = (state.as_mut(), tips) {
+                    let recorded = state.repositories.entry(label.clone()).or_default();
+                    let before = found.len();
+                    found.retain(|f| !recorded.fingerprints.contains(&f.fingerprint));
+                    if found.len() < before {
+                        diag.note(format!(
+                            "{label}: {} finding(s) already reported by an earlier run (--state) are not reported again",
+                            before - found.len()
+                        ));
+                    }
+                    recorded
+                        .fingerprints
+                        .extend(found.iter().map(|f| f.fingerprint.clone()));
+                    recorded.tips = tips;
+                    state.write(state_path)?;
+                }
                 progress.scanned(&label, started.elapsed(), found.len());
                 findings.extend(found);
                 counts.add(scanned);
@@ -485,4 +524,22 @@ impl<'a> RepoProgress<'a> {
             bytesize::ByteSize::b(self.fetched_bytes)
         ));
     }
+}
+
+/// The commits the repository's refs (and HEAD) point at now, as hex ids: what a `--state` run records.
+fn current_tips(repo: &Repository) -> std::collections::BTreeSet<String> {
+    let mut tips = std::collections::BTreeSet::new();
+    if let Ok(references) = repo.references() {
+        for reference in references.flatten() {
+            if let Ok(commit) = reference.peel_to_commit() {
+                tips.insert(commit.id().to_string());
+            }
+        }
+    }
+    if let Ok(head) = repo.head()
+        && let Ok(commit) = head.peel_to_commit()
+    {
+        tips.insert(commit.id().to_string());
+    }
+    tips
 }

@@ -7,6 +7,7 @@ use crate::cli::MergeArgs;
 use crate::counts::Counts;
 use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
+use crate::filter::state::{STATE_KIND, State};
 use crate::report::SourceRoot;
 use crate::report::json::read_report;
 
@@ -19,6 +20,9 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitStatus> {
     let rules = rule_set(&args.rules, &config)?;
     let baseline = load_baseline(&args.output)?;
     let diag = Diagnostics::new(args.output.quiet, None);
+    if let Some(status) = merge_states(&args)? {
+        return Ok(status);
+    }
     let mut counts = Counts::default();
     let mut findings = Vec::new();
     for path in &args.reports {
@@ -42,4 +46,35 @@ pub fn run(args: MergeArgs) -> anyhow::Result<ExitStatus> {
         counts,
     };
     finish(scanned, &args.output, &config, &rules, &diag, started)
+}
+
+/// State files of `keyhound git --state` (one per CI job, say) united into one, written to `-o` or stdout; `None`
+/// when the inputs are reports. Reports and state files are not merged together.
+fn merge_states(args: &MergeArgs) -> anyhow::Result<Option<ExitStatus>> {
+    let mut states = Vec::new();
+    for path in &args.reports {
+        // A named pipe or a device is refused before it is opened, never waited on.
+        crate::input::check_regular(path, Some(crate::input::MAX_REPORT_FILE))?;
+        let mut head = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head))
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let looks_like_state = String::from_utf8_lossy(&head).contains(&format!("\"{STATE_KIND}\""));
+        states.push(looks_like_state.then(|| State::read_or_new(path)).transpose()?);
+    }
+    if states.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    if states.iter().any(Option::is_none) {
+        anyhow::bail!("merge takes reports or state files (--state), not both at once");
+    }
+    let mut merged = State::new();
+    for state in states.into_iter().flatten() {
+        merged.merge(state);
+    }
+    match &args.output.output {
+        Some(path) => merged.write(path)?,
+        None => println!("{}", serde_json::to_string_pretty(&merged)?),
+    }
+    Ok(Some(ExitStatus::Clean))
 }

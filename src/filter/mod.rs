@@ -1,7 +1,8 @@
-//! Filters applied to findings after scanning: the baseline and de-duplication.
+//! Filters applied to findings after scanning: the baseline, de-duplication, and the state of incremental runs.
 //! (Inline allow markers are applied while inspecting content, where the line is at hand.)
 
 pub mod baseline;
+pub mod state;
 
 use crate::finding::Finding;
 

@@ -32,6 +32,7 @@ mod revoke;
 mod rules;
 mod scan;
 mod split_walk;
+mod state;
 mod trust;
 mod unreachable;
 mod xai;

@@ -27,6 +27,9 @@ pub enum Selection {
     Revisions(Vec<String>),
     /// Only what `show` reaches and `hide` does not (`--since REV`, `--range A..B`).
     Range { hide: String, show: String },
+    /// Every ref, as [`Selection::All`], but not what these commits reach: the tips an earlier run scanned
+    /// (`--state`). Tips that are no longer commits of the repository are passed over.
+    AllSince(Vec<String>),
 }
 
 /// [`BlobIntro::commit`] of a blob that no walked commit holds: one reached from a ref to a tree or a blob, or
@@ -242,8 +245,18 @@ pub fn enumerate(
     let mut tips = Tips::default();
     let mut hide = Vec::new();
     let mut reference_names = Vec::new();
+    if let Selection::AllSince(scanned) = selection {
+        for tip in scanned {
+            let mut scanned_tip = Tips::default();
+            if let Ok(oid) = Oid::from_str(tip)
+                && scanned_tip.add(objects, oid, "the state file's tip").is_ok()
+            {
+                hide.extend(scanned_tip.commits);
+            }
+        }
+    }
     match selection {
-        Selection::All => {
+        Selection::All | Selection::AllSince(_) => {
             for reference in repo.references().map_err(git_err)? {
                 let reference = match reference {
                     Ok(reference) => reference,
