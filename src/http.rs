@@ -362,6 +362,20 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.min(86_400.0)))
 }
 
+/// Whether `host` (as a URL or a registry reference writes it: `localhost`, `127.0.0.1:8080`, `[::1]:5000`, with or
+/// without a port) names this machine: plain HTTP is spoken only to such hosts.
+pub fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        // One colon is a port; more are a bare IPv6 address.
+        None => match host.split_once(':') {
+            Some((name, port)) if !port.contains(':') => name,
+            _ => host,
+        },
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Normalises an API base: no trailing `/`, nor `strip` (OpenAI's `/v1`, which its paths carry themselves);
 /// only HTTPS, except plain HTTP to the loopback interface.
 pub fn normalize_base_with(base: &str, strip: Option<&str>) -> Result<String, ConfigError> {
@@ -376,14 +390,7 @@ pub fn normalize_base_with(base: &str, strip: Option<&str>) -> Result<String, Co
     match url.scheme() {
         "https" => {}
         "http" => {
-            let host = url.host_str().unwrap_or_default();
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
+            if !is_loopback(url.host_str().unwrap_or_default()) {
                 return Err(ConfigError::NotHttps(base.to_string()));
             }
         }
@@ -753,6 +760,19 @@ fn describe(err: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_are_told_apart() {
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("127.0.0.1:8080"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("ghcr.io"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+        assert!(!is_loopback("localhost.example.com"));
+        assert!(is_loopback("LOCALHOST"));
+        assert!(is_loopback("::1"));
+        assert!(!is_loopback("[::2]:80"));
+    }
 
     fn answer(status: u16) -> Attempt<'static> {
         Attempt::Answer {

@@ -221,15 +221,6 @@ pub fn tokens_from_env() -> Vec<HostToken> {
     tokens
 }
 
-/// `localhost`, `127.x.x.x` or `[::1]`, with or without a port.
-fn is_loopback(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name == "localhost" || name == "::1" || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The host (and port) of an `http(s)://` URL, lower case.
 fn host_of(url: &str) -> Option<String> {
     let (_, rest) = url.split_once("://")?;
@@ -409,7 +400,7 @@ fn run_git(
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         // A token goes over HTTPS only, or plain HTTP to this machine (a test server, a local proxy).
-        let loopback = url.scheme == "https" || is_loopback(&url.host);
+        let loopback = url.scheme == "https" || crate::http::is_loopback(&url.host);
         for token in options.tokens.iter().filter(|t| loopback && t.host == url.host) {
             let credentials =
                 base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", token.user, token.token.expose()));

@@ -71,7 +71,7 @@ impl Registry {
             )
         })?;
         let registry = reference.resolve_registry().to_string();
-        let protocol = if is_loopback(&registry) || options.insecure_registries.contains(&registry) {
+        let protocol = if crate::http::is_loopback(&registry) || options.insecure_registries.contains(&registry) {
             // A registry on this machine is spoken to in plain HTTP, as docker does; others when the user says so.
             ClientProtocol::HttpsExcept(vec![registry.clone()])
         } else {
@@ -272,15 +272,6 @@ fn passing(err: &OciDistributionError) -> bool {
     }
 }
 
-/// A registry on this machine (`localhost:5000`, `127.0.0.1:PORT`, `[::1]:PORT`).
-fn is_loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => registry.split(':').next().unwrap_or_default(),
-    };
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The credentials for `registry`: the environment's, else the docker config's, else none.
 fn credentials(registry: &str) -> RegistryAuth {
     if let (Ok(user), Ok(password)) = (std::env::var(USERNAME_VARIABLE), std::env::var(PASSWORD_VARIABLE)) {
@@ -302,19 +293,4 @@ fn credentials(registry: &str) -> RegistryAuth {
         }
     }
     RegistryAuth::Anonymous
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback;
-
-    #[test]
-    fn loopback_registries_are_told_apart() {
-        assert!(is_loopback("localhost:5000"));
-        assert!(is_loopback("127.0.0.1:8080"));
-        assert!(is_loopback("[::1]:5000"));
-        assert!(!is_loopback("ghcr.io"));
-        assert!(!is_loopback("10.0.0.1:5000"));
-        assert!(!is_loopback("localhost.example.com"));
-    }
 }
