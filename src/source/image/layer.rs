@@ -5,11 +5,11 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
-use super::store::Store;
+use super::store::{Store, normal_name};
 use super::{Blob, ImageOptions};
 use crate::counts::{Counts, ErrorKind, Oversize, ScanError};
 use crate::diag::Diagnostics;
@@ -49,7 +49,7 @@ pub fn scan_layer(
     let results = Mutex::new(LayerScan::default());
     let in_flight = Arc::new(Mutex::new(0usize));
     let fail = |results: &Mutex<LayerScan>, reason: String| {
-        let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
+        let mut results = lock(results);
         results
             .counts
             .fail(diag, ScanError::new(ErrorKind::Layer, layer_place(store, blob), reason));
@@ -115,7 +115,7 @@ pub fn scan_layer(
             let name = path.rsplit('/').next().unwrap_or(&path);
             if let Some(deleted) = name.strip_prefix(".wh.") {
                 let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
-                let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
+                let mut results = lock(&results);
                 if deleted == ".wh..opq" {
                     results.opaque.insert(dir.to_string());
                 } else {
@@ -129,21 +129,17 @@ pub fn scan_layer(
             ) {
                 continue;
             }
-            results
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .files
-                .insert(path.clone());
+            lock(&results).files.insert(path.clone());
             if !matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous) {
                 continue;
             }
             if options.exclude.as_ref().is_some_and(|set| set.is_match(&path)) {
-                results.lock().unwrap_or_else(|p| p.into_inner()).counts.excluded += 1;
+                lock(&results).counts.excluded += 1;
                 continue;
             }
             let size = entry.size();
             if size > options.max_file_size {
-                let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
+                let mut results = lock(&results);
                 results.counts.too_large += 1;
                 let reason = crate::counts::over_max_file_size(Oversize::Of(size), options.max_file_size);
                 results.counts.fail(
@@ -162,7 +158,7 @@ pub fn scan_layer(
             }
             let len = bytes.len();
             let queued = {
-                let mut waiting = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                let mut waiting = lock(&in_flight);
                 if *waiting + len <= IN_FLIGHT {
                     *waiting += len;
                     true
@@ -174,7 +170,7 @@ pub fn scan_layer(
             let scan_file = move |bytes: Vec<u8>, path: String| {
                 let mut counts = Counts::default();
                 let found = crate::content::scan(scanner, &bytes, &path, &options.content, &mut counts, diag, None);
-                let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
+                let mut results = lock(results);
                 results.counts.add(counts);
                 results.findings.extend(found.into_iter().map(|f| (path.clone(), f)));
             };
@@ -182,7 +178,7 @@ pub fn scan_layer(
                 let in_flight = Arc::clone(&in_flight);
                 scope.spawn(move |_| {
                     scan_file(bytes, path);
-                    *in_flight.lock().unwrap_or_else(|p| p.into_inner()) -= len;
+                    *lock(&in_flight) -= len;
                 });
             } else {
                 scan_file(bytes, path);
@@ -193,7 +189,7 @@ pub fn scan_layer(
         match std::io::copy(&mut archive.into_inner(), &mut std::io::sink()) {
             Ok(_) => {
                 // Read whole: now its digest and length can be judged.
-                let verdict = check.lock().unwrap_or_else(|p| p.into_inner()).verdict();
+                let verdict = lock(&check).verdict();
                 if let Err(reason) = verdict {
                     fail(&results, reason);
                 }
@@ -202,6 +198,11 @@ pub fn scan_layer(
         }
     });
     results.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The value behind `mutex`, also after a thread that held it panicked (what it holds stays usable).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How a layer is named in scan errors: its digest, in the image it came from.
@@ -214,14 +215,9 @@ fn file_place(store: &dyn Store, blob: &Blob, path: &str) -> String {
     format!("{}!{path}", layer_place(store, blob))
 }
 
-/// A tar member's path as findings show it: relative, without `./`, components kept as written (`..` and control
-/// characters included: the reports escape them).
+/// A tar member's path as findings show it (see [`normal_name`]).
 pub fn layer_path(raw: &[u8]) -> String {
-    String::from_utf8_lossy(raw)
-        .split('/')
-        .filter(|part| !part.is_empty() && *part != ".")
-        .collect::<Vec<_>>()
-        .join("/")
+    normal_name(&String::from_utf8_lossy(raw))
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -283,7 +279,7 @@ struct Checked<R> {
 impl<R: Read> Read for Checked<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut check = self.check.lock().unwrap_or_else(|p| p.into_inner());
+        let mut check = lock(&self.check);
         check.read += n as u64;
         if let Some(declared) = check.declared
             && check.read > declared

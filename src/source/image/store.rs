@@ -217,8 +217,10 @@ impl Store for TarArchive {
     }
 }
 
-/// A member name without `./` or a leading `/`.
-fn normal_name(name: &str) -> String {
+/// A tar member's name without `./`, a leading `/` or empty components; every other component is kept as written
+/// (`..` and control characters included: nothing is written to disk, and the reports escape them). Members of an
+/// image archive and files of a layer are named this way.
+pub fn normal_name(name: &str) -> String {
     name.split('/')
         .filter(|part| !part.is_empty() && *part != ".")
         .collect::<Vec<_>>()
