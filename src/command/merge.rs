@@ -7,7 +7,7 @@ use crate::cli::MergeArgs;
 use crate::counts::Counts;
 use crate::diag::Diagnostics;
 use crate::exit::ExitStatus;
-use crate::filter::state::{STATE_KIND, State};
+use crate::filter::state::State;
 use crate::report::SourceRoot;
 use crate::report::json::read_report;
 
@@ -59,8 +59,11 @@ fn merge_states(args: &MergeArgs) -> anyhow::Result<Option<ExitStatus>> {
         std::fs::File::open(path)
             .and_then(|file| std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head))
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let looks_like_state = String::from_utf8_lossy(&head).contains(&format!("\"{STATE_KIND}\""));
-        states.push(looks_like_state.then(|| State::read_or_new(path)).transpose()?);
+        states.push(
+            State::starts_like_state(&head)
+                .then(|| State::read_or_new(path))
+                .transpose()?,
+        );
     }
     if states.iter().all(Option::is_none) {
         return Ok(None);

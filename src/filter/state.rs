@@ -89,11 +89,14 @@ impl State {
         Ok(state)
     }
 
-    /// Whether `text` is a state file rather than a report (for `keyhound merge`).
-    pub fn is_state(text: &[u8]) -> bool {
-        serde_json::from_slice::<serde_json::Value>(text)
-            .ok()
-            .is_some_and(|value| value.get("kind").and_then(|k| k.as_str()) == Some(STATE_KIND))
+    /// Whether a file that begins with `head` (its first few KiB) is a state file rather than a report, for
+    /// `keyhound merge`: it says `"kind": "keyhound-state"`. A report never does: the word may stand in a finding's
+    /// path or context, but not as the value of a `kind` (a rule's kind is a short word of its own).
+    pub fn starts_like_state(head: &[u8]) -> bool {
+        static KIND: std::sync::OnceLock<Option<regex::bytes::Regex>> = std::sync::OnceLock::new();
+        KIND.get_or_init(|| regex::bytes::Regex::new(&format!(r#""kind"\s*:\s*"{STATE_KIND}""#)).ok())
+            .as_ref()
+            .is_some_and(|kind| kind.is_match(head))
     }
 
     /// Adds what `other` records: tips and fingerprints of each repository, united.
@@ -129,7 +132,7 @@ mod tests {
         repo.tips.insert("0123456789012345678901234567890123456789".into());
         repo.fingerprints.insert(Fingerprint("f1".into()));
         let text = serde_json::to_vec(&a).unwrap();
-        assert!(State::is_state(&text));
+        assert!(State::starts_like_state(&text));
         assert_eq!(State::parse(&text, "x").unwrap(), a);
         let mut b = State::new();
         b.repositories
@@ -143,6 +146,9 @@ mod tests {
         assert_eq!(a.repositories.len(), 2);
         assert!(State::parse(br#"{"format_version":1,"kind":"other","repositories":{}}"#, "x").is_err());
         assert!(State::parse(br#"{"format_version":1,"kind":"keyhound-state","repositories":{"r":{"tips":["../x"],"fingerprints":[]}}}"#, "x").is_err());
-        assert!(!State::is_state(br#"{"format_version":1,"findings":[]}"#));
+        assert!(!State::starts_like_state(br#"{"format_version":1,"findings":[]}"#));
+        assert!(!State::starts_like_state(
+            br#"{"findings":[{"kind":"project","path":"keyhound-state.json"}]}"#
+        ));
     }
 }
