@@ -133,7 +133,11 @@ fn a_report_that_names_a_state_file_still_merges_as_a_report() {
     repo.commit(&[("keyhound-state", &format!("OPENAI_API_KEY={PROJECT_KEY}\n"))], "one");
     let dir = TempDir::new().expect("temp dir");
     let report = dir.path().join("report.json");
-    run(keyhound().arg("git").arg(repo.path()).args(["-f", "json", "-o"]).arg(&report));
+    run(keyhound()
+        .arg("git")
+        .arg(repo.path())
+        .args(["-f", "json", "-o"])
+        .arg(&report));
     let merged = run(keyhound().arg("merge").arg(&report).args(["-f", "json"]));
     assert_eq!(code(&merged), 1, "{}", stderr(&merged));
     assert_eq!(json_findings(&stdout(&merged)).len(), 1);
