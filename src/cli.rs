@@ -341,6 +341,10 @@ pub struct GitArgs {
     /// How long one git fetch of a remote repository may take, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     pub fetch_timeout: u64,
+    /// How many remote repositories are fetched at once, ahead of the scan (which takes them one at a time, in
+    /// order).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub fetch_jobs: u16,
     /// Scan every blob reachable from every ref: branches, tags, remotes, stash (the default).
     #[arg(long, conflicts_with_all = ["branch", "since", "range", "staged"])]
     pub all: bool,

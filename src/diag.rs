@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressBar};
 
 /// The stderr channel for messages, kept out of the way of a progress bar.
 #[derive(Debug, Default)]
@@ -15,6 +15,8 @@ pub struct Diagnostics {
     quiet: bool,
     /// The bar currently drawn, if any; messages are printed above it.
     progress: RwLock<Option<ProgressBar>>,
+    /// A bar over the whole run (its repositories) that the bar of each part is drawn under.
+    outer: RwLock<Option<(MultiProgress, ProgressBar)>>,
 }
 
 impl Diagnostics {
@@ -23,6 +25,7 @@ impl Diagnostics {
             errored: AtomicBool::new(false),
             quiet,
             progress: RwLock::new(progress),
+            outer: RwLock::new(None),
         }
     }
 
@@ -63,6 +66,51 @@ impl Diagnostics {
         if let Ok(mut slot) = self.progress.write() {
             *slot = bar;
         }
+    }
+
+    /// Draws `bar` over the whole run; the bars of its parts ([`Diagnostics::show_progress`]) go under it.
+    pub fn set_outer_progress(&self, bar: ProgressBar) {
+        let multi = MultiProgress::new();
+        let bar = multi.add(bar);
+        if let Ok(mut slot) = self.outer.write() {
+            *slot = Some((multi, bar.clone()));
+        }
+        self.set_progress(Some(bar));
+    }
+
+    /// The run's bar is done.
+    pub fn clear_outer_progress(&self) {
+        if let Ok(mut slot) = self.outer.write() {
+            *slot = None;
+        }
+        self.set_progress(None);
+    }
+
+    fn outer(&self) -> Option<(MultiProgress, ProgressBar)> {
+        self.outer.read().ok().and_then(|outer| outer.clone())
+    }
+
+    /// Draws the bar of one part of the run (a repository's blobs), under the run's bar when there is one; messages
+    /// are printed above both. Gives back the bar to move.
+    pub fn show_progress(&self, bar: Option<ProgressBar>) -> Option<ProgressBar> {
+        let bar = match (bar, self.outer()) {
+            (Some(bar), Some((multi, _))) => Some(multi.add(bar)),
+            (bar, _) => bar,
+        };
+        self.set_progress(bar.clone());
+        bar
+    }
+
+    /// The part's bar is done and cleared; messages go above the run's bar again, if there is one.
+    pub fn end_progress(&self, bar: Option<ProgressBar>) {
+        let outer = self.outer();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+            if let Some((multi, _)) = &outer {
+                multi.remove(&bar);
+            }
+        }
+        self.set_progress(outer.map(|(_, bar)| bar));
     }
 
     /// Prints one line through the choke point for outside text: messages name paths, objects and rules from

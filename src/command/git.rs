@@ -11,7 +11,6 @@ use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::{Diagnostics, error_chain};
 use crate::exit::ExitStatus;
 use crate::filter::baseline::Baseline;
-use crate::filter::state::State;
 use crate::input::MAX_REPORT_FILE;
 use crate::report::SourceRoot;
 use crate::source::fs::display_path;
@@ -20,8 +19,11 @@ use crate::source::git::objects::{LooseObjects, Objects};
 use crate::source::git::tree_files::TreeFiles;
 use crate::source::git::{self, GitError, HistoryOptions, Selection};
 
+use super::fetch_ahead::{FetchAhead, Fetched};
 use super::output::{Scanned, Units, finish};
+use super::repo_progress::{FetchDone, RepoProgress};
 use super::setup::{configure_threads, content_options, load_baseline, load_config, max_file_size, scanner};
+use super::state_run::StateRun;
 
 pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
@@ -32,9 +34,19 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     // staged scan opens the one git describes to its hooks (`git commit -a` stages into a temporary index).
     // A remote one is fetched into its mirror first.
     let named = named_repositories(&args)?;
-    let fetch = fetch_options(&args, &named)?;
-    // The first repository is opened (or fetched) before the others, for its keyhound.toml; the others one at a
-    // time in the loop, so that no more than one is open and progress is told as it goes.
+    // Remote ones are fetched on their own threads, ahead of the scan, which takes them in order.
+    let mut ahead = fetch_options(&args, &named)?.map(|options| {
+        let urls = named
+            .iter()
+            .filter_map(|t| match t {
+                Target::Remote(url) => Some(url.clone()),
+                Target::Local(_) => None,
+            })
+            .collect();
+        FetchAhead::start(urls, options, usize::from(args.fetch_jobs))
+    });
+    // The first repository is opened before the others, for its keyhound.toml; the others one at a time in the
+    // loop, so that no more than one is open and progress is told as it goes.
     let total = named.len().max(1);
     let mut first_opened = Some(if named.is_empty() {
         let here = Path::new(".");
@@ -50,7 +62,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
             fetched: None,
         }
     } else {
-        open_target(&named[0], fetch.as_ref(), &diag)
+        open_target(&named[0], ahead.as_mut(), &diag)
     });
     let first = match &first_opened {
         Some(Opened { repo: Ok(repo), .. }) => Some(repo),
@@ -88,10 +100,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         exclude: config.exclude_set()?,
         read_only: args.bench_read_only,
     };
-    let mut state = match &args.state {
-        Some(path) => Some((State::read_or_new(path)?, path.clone())),
-        None => None,
-    };
+    let mut state = args.state.clone().map(StateRun::open).transpose()?;
     let mut counts = Counts::default();
     let mut findings = Vec::new();
     let mut repositories = Vec::new();
@@ -103,7 +112,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         let opened = match first_opened.take() {
             Some(opened) => opened,
             None => match rest.next() {
-                Some(target) => open_target(target, fetch.as_ref(), &diag),
+                Some(target) => open_target(target, ahead.as_mut(), &diag),
                 None => break,
             },
         };
@@ -139,12 +148,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         let tips = state.as_ref().map(|_| current_tips(&repo));
         let result = if args.staged {
             git::scan_staged(&scanner, &repo, &label, &options, &diag)
-        } else if let Some((state, _)) = &state {
-            let scanned: Vec<String> = state
-                .repositories
-                .get(&label)
-                .map(|r| r.tips.iter().cloned().collect())
-                .unwrap_or_default();
+        } else if let Some(state) = &state {
+            let scanned = state.scanned_tips(&label);
             let options = HistoryOptions {
                 selection: if scanned.is_empty() {
                     Selection::All
@@ -159,21 +164,8 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         };
         match result {
             Ok((mut found, scanned)) => {
-                if let (Some((state, state_path)), Some(tips)) = (state.as_mut(), tips) {
-                    let recorded = state.repositories.entry(label.clone()).or_default();
-                    let before = found.len();
-                    found.retain(|f| !recorded.fingerprints.contains(&f.fingerprint));
-                    if found.len() < before {
-                        diag.note(format!(
-                            "{label}: {} finding(s) already reported by an earlier run (--state) are not reported again",
-                            before - found.len()
-                        ));
-                    }
-                    recorded
-                        .fingerprints
-                        .extend(found.iter().map(|f| f.fingerprint.clone()));
-                    recorded.tips = tips;
-                    state.write(state_path)?;
+                if let (Some(state), Some(tips)) = (state.as_mut(), tips) {
+                    state.record(&label, tips, &mut found, &diag)?;
                 }
                 progress.scanned(&label, started.elapsed(), found.len());
                 findings.extend(found);
@@ -211,7 +203,11 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
         baseline,
         counts,
     };
-    finish(scanned, &args.output, &config, scanner.rules(), &diag, started)
+    let status = finish(scanned, &args.output, &config, scanner.rules(), &diag, started)?;
+    if let Some(state) = state {
+        state.reported()?;
+    }
+    Ok(status)
 }
 
 /// `keyhound.toml` (with its rule files) and the `--baseline` of a range scan, read from the base revision `rev`.
@@ -385,16 +381,17 @@ fn fetch_options(args: &GitArgs, named: &[Target]) -> anyhow::Result<Option<Fetc
     }))
 }
 
-/// A repository opened for the scan, under its label; for a remote one, what its fetch took (bytes, time).
+/// A repository opened for the scan, under its label; for a remote one, what its fetch did.
 struct Opened {
     label: String,
     path: PathBuf,
     repo: anyhow::Result<Repository>,
-    fetched: Option<(u64, Duration)>,
+    fetched: Option<FetchDone>,
 }
 
-/// Opens a local repository, or fetches a remote one into its mirror and opens that.
-fn open_target(target: &Target, fetch: Option<&FetchOptions>, diag: &Diagnostics) -> Opened {
+/// Opens a local repository, or takes a remote one's mirror from the fetches under way and opens that. Remote
+/// targets must be taken in the order they were named.
+fn open_target(target: &Target, ahead: Option<&mut FetchAhead>, diag: &Diagnostics) -> Opened {
     match target {
         Target::Local(path) => Opened {
             label: display_path(path),
@@ -404,18 +401,22 @@ fn open_target(target: &Target, fetch: Option<&FetchOptions>, diag: &Diagnostics
         },
         Target::Remote(url) => {
             let label = url.shown().to_string();
-            let started = Instant::now();
-            let result = match fetch {
-                Some(options) => mirror::sync(url, options).map_err(anyhow::Error::from),
-                None => Err(anyhow::anyhow!("{label}: no cache directory")),
+            let fetched = ahead.and_then(|ahead| ahead.take_next());
+            let result = match fetched {
+                Some(Fetched { result, took }) => result.map(|mirror| (mirror, took)).map_err(anyhow::Error::from),
+                None => Err(anyhow::anyhow!("{label}: the fetch did not finish")),
             };
             match result {
-                Ok(found) => {
+                Ok((found, took)) => {
                     note_mirror(diag, &label, &found);
                     Opened {
                         label,
                         repo: git::open(&found.path).map_err(Into::into),
-                        fetched: Some((found.fetched_bytes, started.elapsed())),
+                        fetched: Some(FetchDone {
+                            bytes: found.fetched_bytes,
+                            took,
+                            up_to_date: !found.fetched,
+                        }),
                         path: found.path,
                     }
                 }
@@ -440,88 +441,6 @@ fn note_mirror(diag: &Diagnostics, label: &str, found: &Mirror) {
     if found.partial {
         diag.note(format!(
             "{label}: the mirror is a partial clone: objects the server left out are not scanned"
-        ));
-    }
-}
-
-/// Progress over several repositories: on stderr, one line per repository as it is done (place, time, findings,
-/// bytes fetched), then the bytes fetched in all and the slowest repository. Nothing for a single repository or
-/// with --quiet.
-struct RepoProgress<'a> {
-    total: usize,
-    done: usize,
-    /// The current repository's fetch (bytes, time), if it was fetched.
-    fetch: Option<(u64, Duration)>,
-    fetched_bytes: u64,
-    slowest: Option<(String, Duration)>,
-    diag: &'a Diagnostics,
-}
-
-impl<'a> RepoProgress<'a> {
-    fn new(total: usize, diag: &'a Diagnostics) -> RepoProgress<'a> {
-        RepoProgress {
-            total,
-            done: 0,
-            fetch: None,
-            fetched_bytes: 0,
-            slowest: None,
-            diag,
-        }
-    }
-
-    fn active(&self) -> bool {
-        self.total > 1 && !self.diag.quiet()
-    }
-
-    /// The next repository was fetched (bytes, time), or not.
-    fn fetched(&mut self, fetch: Option<(u64, Duration)>) {
-        self.fetch = fetch;
-        self.fetched_bytes += fetch.map_or(0, |(bytes, _)| bytes);
-    }
-
-    fn line(&self, text: &str) {
-        if self.active() {
-            let line = format!("keyhound: [{}/{}] {text}", self.done, self.total);
-            let line = crate::text::for_message(&line);
-            match self.diag.progress() {
-                Some(bar) => bar.suspend(|| eprintln!("{line}")),
-                None => eprintln!("{line}"),
-            }
-        }
-    }
-
-    fn scanned(&mut self, label: &str, scan: Duration, findings: usize) {
-        self.done += 1;
-        let time = scan + self.fetch.map_or(Duration::ZERO, |(_, t)| t);
-        if self.slowest.as_ref().is_none_or(|(_, slowest)| time > *slowest) {
-            self.slowest = Some((label.to_string(), time));
-        }
-        let fetched = self.fetch.map_or(String::new(), |(bytes, t)| {
-            format!(", fetched {} in {:.1} s", bytesize::ByteSize::b(bytes), t.as_secs_f64())
-        });
-        let plural = if findings == 1 { "" } else { "s" };
-        self.line(&format!(
-            "{label}: {findings} finding{plural} in {:.1} s{fetched}",
-            time.as_secs_f64()
-        ));
-    }
-
-    fn failed(&mut self, label: &str) {
-        self.done += 1;
-        self.line(&format!("{label}: failed"));
-    }
-
-    fn finish(&self) {
-        if !self.active() {
-            return;
-        }
-        let slowest = self.slowest.as_ref().map_or(String::new(), |(label, time)| {
-            format!("; slowest: {label} ({:.1} s)", time.as_secs_f64())
-        });
-        self.diag.note(format!(
-            "{} repositories, {} fetched{slowest}",
-            self.total,
-            bytesize::ByteSize::b(self.fetched_bytes)
         ));
     }
 }

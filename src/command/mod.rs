@@ -1,15 +1,18 @@
 //! The commands: each turns parsed arguments into a run and an [`ExitStatus`].
 
+mod fetch_ahead;
 mod git;
 mod hook;
 mod image;
 mod merge;
 mod org;
 mod output;
+mod repo_progress;
 mod revoke;
 mod rules;
 mod scan;
 mod setup;
+mod state_run;
 
 use std::io::ErrorKind;
 

@@ -1,7 +1,7 @@
 //! The state of incremental runs (`keyhound git --state FILE`): per repository, the ref tips already scanned and
 //! the fingerprints already reported. The next run walks only the commits those tips do not reach, and reports as
-//! new only what was not reported before. The file is written again after each repository, whole, beside itself
-//! and renamed over it: a run that stops midway leaves a state that is right for every repository it finished.
+//! new only what was not reported before. The file is written whole, beside itself, and renamed over it; when it
+//! is written during a run is `command::state_run`'s business.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -20,6 +20,8 @@ pub struct State {
     pub authorizations: Vec<String>,
     /// Requests received (method and URL).
     pub requests: Vec<String>,
+    /// The protocol v2 commands asked for (`ls-refs`, `fetch`), in order (`?` for a body it could not read).
+    pub commands: Vec<String>,
 }
 
 pub struct GitHttp {
@@ -74,6 +76,21 @@ fn handle(mut request: Request, state: &Mutex<State>) {
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let mut body = Vec::new();
     let _ = request.as_reader().read_to_end(&mut body);
+    if request.method().as_str() == "POST" {
+        // The first pkt-line of a v2 request: `0014command=ls-refs\n` (the newline optional). git compresses only
+        // large bodies.
+        let command = body
+            .get(4..)
+            .and_then(|rest| rest.strip_prefix(b"command="))
+            .map_or("?".to_string(), |rest| {
+                let end = rest
+                    .iter()
+                    .position(|b| !(b.is_ascii_lowercase() || *b == b'-'))
+                    .unwrap_or(rest.len());
+                String::from_utf8_lossy(&rest[..end]).into_owned()
+            });
+        state.lock().unwrap_or_else(|p| p.into_inner()).commands.push(command);
+    }
     let mut child = Command::new("git")
         .arg("http-backend")
         .env_clear()

@@ -150,10 +150,24 @@ fn smart_http_clones_first_then_fetches_only_what_is_new() {
         .count();
     assert!(first_posts >= 1, "an upload-pack request");
 
+    // Nothing new on the server: the refs are asked for, nothing is fetched, the mirror is scanned as it is.
+    let commands = |server: &GitHttp| server.served.state().commands.clone();
+    let before = commands(&server).len();
+    let (status, findings, err, _) = scan(cache.path(), &[&url], &[]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings), [redacted(PROJECT_KEY)]);
+    assert_eq!(commands(&server)[before..], ["ls-refs"], "{:?}", commands(&server));
+
     origin.push(&[("deploy/.env", &format!("OPENAI_API_KEY={LEGACY_KEY}\n"))], "deploy");
+    let before = commands(&server).len();
     let (status, findings, err, _) = scan(cache.path(), &[&url], &[]);
     assert_eq!(status, 1, "{err}");
     assert_eq!(secrets(&findings), [redacted(PROJECT_KEY), redacted(LEGACY_KEY)]);
+    assert!(
+        commands(&server)[before..].contains(&"fetch".to_string()),
+        "{:?}",
+        commands(&server)
+    );
     let new = findings
         .iter()
         .find(|f| f["path"] == "deploy/.env")
@@ -281,6 +295,69 @@ fn a_failed_fetch_is_a_scan_error_and_the_other_repositories_are_still_scanned()
         1,
         "only the good mirror"
     );
+}
+
+#[test]
+fn repositories_fetched_several_at_once_are_scanned_and_told_in_the_order_named() {
+    let origins: Vec<Origin> = (0..4).map(|_| Origin::new()).collect();
+    let server = GitHttp::start(origins[1].served.path());
+    let cache = TempDir::new().expect("temp dir");
+    let local = origins[0].work.path().display().to_string();
+    let missing = server.url("missing.git");
+    let named = [
+        local.clone(),
+        server.url("repo.git"),
+        missing.clone(),
+        origins[2].file_url(),
+        origins[3].file_url(),
+    ];
+    let args = |extra: &[&str]| -> Vec<String> {
+        named
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let order = |err: &str| -> Vec<String> {
+        err.lines()
+            .filter_map(|line| line.strip_prefix("keyhound: ["))
+            .map(|line| {
+                line.split_once("] ")
+                    .map_or(String::new(), |(_, rest)| rest.to_string())
+            })
+            .collect()
+    };
+    let first_args = args(&["--fetch-jobs", "3"]);
+    let first: Vec<&str> = first_args.iter().map(String::as_str).collect();
+    let (status, findings, err, _) = scan(cache.path(), &first, &[]);
+    assert_eq!(status, 1, "{err}");
+    let mut repos: Vec<&str> = findings.iter().filter_map(|f| f["repository"].as_str()).collect();
+    repos.sort_unstable();
+    let mut expected = vec![local.as_str(), named[1].as_str(), named[3].as_str(), named[4].as_str()];
+    expected.sort_unstable();
+    assert_eq!(repos, expected, "{err}");
+    let told = order(&err);
+    assert_eq!(told.len(), 5, "{err}");
+    for (line, name) in told.iter().zip(&named) {
+        assert!(line.starts_with(name.as_str()), "{line} is not about {name}: {err}");
+    }
+    assert!(told[2].ends_with("failed"), "{err}");
+    assert!(told[1].contains("fetched"), "{err}");
+
+    // Again: the mirrors are up to date, nothing is fetched, the same is found.
+    let again_args = args(&["--fetch-jobs", "2"]);
+    let again: Vec<&str> = again_args.iter().map(String::as_str).collect();
+    let (status, findings, err, _) = scan(cache.path(), &again, &[]);
+    assert_eq!((status, findings.len()), (1, 4), "{err}");
+    let told = order(&err);
+    for at in [1, 3, 4] {
+        assert!(told[at].contains("up to date"), "{}: {err}", told[at]);
+    }
+    assert!(err.contains("3 already up to date"), "{err}");
+
+    let (status, _, err, _) = scan(cache.path(), &[&named[1], "--fetch-jobs", "0"], &[]);
+    assert_eq!(status, 2, "{err}");
+    assert!(err.contains("--fetch-jobs"), "{err}");
 }
 
 #[test]

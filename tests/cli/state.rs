@@ -89,6 +89,43 @@ fn a_run_that_fails_midway_keeps_the_state_of_the_repositories_it_finished() {
 }
 
 #[test]
+fn findings_whose_report_was_never_written_are_reported_again_next_run() {
+    // A run that stops before its report is written (here: the report's directory does not exist) must not leave
+    // a state saying its findings were reported: no later run would report those keys.
+    let (leaky, clean) = (Repo::new(), Repo::new());
+    leaky.commit(&[("a.env", &format!("OPENAI_API_KEY={PROJECT_KEY}\n"))], "one");
+    clean.commit(&[("b.txt", "nothing here\n")], "one");
+    let dir = TempDir::new().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let output = run(keyhound()
+        .arg("git")
+        .arg(leaky.path())
+        .arg(clean.path())
+        .arg("--state")
+        .arg(&state)
+        .args(["-f", "json", "-o"])
+        .arg(dir.path().join("no-such-dir/report.json")));
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    // The clean repository was recorded as it finished; the leaky one was not.
+    let saved: Value = serde_json::from_str(&fs::read_to_string(&state).expect("state written")).expect("JSON");
+    let recorded = saved["repositories"].as_object().expect("repositories");
+    assert_eq!(recorded.len(), 1, "{saved:#}");
+    assert!(
+        recorded
+            .values()
+            .all(|r| r["fingerprints"].as_array().is_some_and(Vec::is_empty)),
+        "{saved:#}"
+    );
+
+    let (status, findings, err) = scan(&[leaky.path(), clean.path()], &state);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings), [PROJECT_KEY], "{err}");
+    // Now that a report holds it, it is not reported again.
+    let (status, findings, err) = scan(&[leaky.path(), clean.path()], &state);
+    assert_eq!((status, findings.len()), (0, 0), "{err}");
+}
+
+#[test]
 fn state_files_merge_and_a_broken_one_is_an_error() {
     let (one, two) = (Repo::new(), Repo::new());
     one.commit(&[("a.env", &format!("OPENAI_API_KEY={PROJECT_KEY}\n"))], "one");

@@ -237,8 +237,8 @@ fn check_objects(objects: &Path, depth: usize) -> Result<(), InputError> {
     for dir in ["info/commit-graphs", "pack"] {
         check_kinds_in(&objects.join(dir))?;
     }
-    for fan in 0..=255u8 {
-        check_kinds_in(&objects.join(format!("{fan:02x}")))?;
+    for fan in fan_out_dirs(objects) {
+        check_kinds_in(&fan)?;
     }
     let alternates = objects.join("info/alternates");
     check_if_present(&alternates, Some(MAX_METADATA_FILE))?;
@@ -256,6 +256,32 @@ fn check_objects(objects: &Path, depth: usize) -> Result<(), InputError> {
         check_alternate(Path::new(line), objects, depth + 1)?;
     }
     Ok(())
+}
+
+/// The loose objects' fan-out directories (`00` to `ff`) that exist under `objects`, found with one listing rather
+/// than 256 tries: most repositories have packed most of them away. A link to a directory counts, as it does for
+/// libgit2.
+pub(super) fn fan_out_dirs(objects: &Path) -> Vec<PathBuf> {
+    let Ok(listing) = std::fs::read_dir(objects) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = listing
+        .flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            let name = name.as_encoded_bytes();
+            // Either case: on a case-insensitive file system libgit2's `ab` opens `AB`.
+            name.len() == 2 && name.iter().all(u8::is_ascii_hexdigit)
+        })
+        .filter(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => true,
+            Ok(kind) if kind.is_symlink() => entry.path().is_dir(),
+            _ => false,
+        })
+        .map(|entry| entry.path())
+        .collect();
+    dirs.sort();
+    dirs
 }
 
 /// An alternate object directory (relative to `objects`): a directory, whose own files are checked in turn.
@@ -309,6 +335,7 @@ mod tests {
             "refs/heads/x",
             "objects/pack/pack-1.idx",
             "objects/info/alternates",
+            "objects/ab/cdef0123456789abcdef0123456789abcdef01",
         ] {
             let path = dir.path().join(rel);
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -331,17 +358,36 @@ mod tests {
             "{error}"
         );
     }
-}
-
-#[cfg(test)]
-mod include_tests {
-    use super::included_paths;
-
     #[test]
-    fn include_paths_are_read_from_include_sections_only() {
-        let text = "[core]\n\tpath = not-this\n[include]\n\tpath = one\n[includeIf \"gitdir:~/w/\"]\n  \
+    fn fan_out_directories_are_found_in_one_listing() {
+        let dir = git_dir();
+        let objects = dir.path().join("objects");
+        for name in ["00", "ab", "Cd", "ff"] {
+            std::fs::create_dir(objects.join(name)).expect("mkdir");
+        }
+        std::fs::write(objects.join("12"), "a file, not a directory").expect("write");
+        std::fs::create_dir(objects.join("abc")).expect("mkdir");
+        std::fs::create_dir(objects.join("zz")).expect("mkdir");
+        let elsewhere = tempfile::TempDir::new().expect("temp dir");
+        std::os::unix::fs::symlink(elsewhere.path(), objects.join("9f")).expect("symlink");
+        let found: Vec<String> = fan_out_dirs(&objects)
+            .iter()
+            .map(|p| p.file_name().expect("a name").to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(found, ["00", "9f", "Cd", "ab", "ff"]);
+        assert!(fan_out_dirs(&dir.path().join("no-such")).is_empty());
+    }
+
+    #[cfg(test)]
+    mod include_tests {
+        use super::included_paths;
+
+        #[test]
+        fn include_paths_are_read_from_include_sections_only() {
+            let text = "[core]\n\tpath = not-this\n[include]\n\tpath = one\n[includeIf \"gitdir:~/w/\"]\n  \
                     PATH = \"two words\" # note\n[user]\n\tname = x\n[include]\npath=three ; c\n";
-        let paths: Vec<String> = included_paths(text).collect();
-        assert_eq!(paths, ["one", "two words", "three"]);
+            let paths: Vec<String> = included_paths(text).collect();
+            assert_eq!(paths, ["one", "two words", "three"]);
+        }
     }
 }

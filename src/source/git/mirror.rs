@@ -8,13 +8,15 @@
 //! `GITHUB_TOKEN` / `GITLAB_TOKEN`, handed to git through its environment (`GIT_CONFIG_COUNT`), never on a command
 //! line; every URL keyhound shows has its userinfo removed, and the tokens are redacted wherever keys are.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
+use wait_timeout::ChildExt as _;
 
 use crate::finding::Secret;
 
@@ -241,6 +243,8 @@ pub struct Mirror {
     pub partial: bool,
     /// Bytes the mirror's object directory grew by.
     pub fetched_bytes: u64,
+    /// Something was fetched: the remote's refs differed from the mirror's (or the mirror is new).
+    pub fetched: bool,
 }
 
 /// How to fetch.
@@ -253,6 +257,10 @@ pub struct FetchOptions {
 
 /// Creates or updates the mirror of `url` under the cache directory. A failed fetch is an error: the mirror is
 /// left as it was, but not scanned (a report must not pass a repository on what an old mirror held).
+///
+/// The remote is asked first for its refs and its default branch (`git ls-remote --symref`, one round trip). When
+/// an existing mirror already holds exactly those refs, nothing is fetched: a nightly run over an organisation
+/// where little changed costs one question a repository.
 pub fn sync(url: &RemoteUrl, options: &FetchOptions) -> Result<Mirror, MirrorError> {
     let path = options.cache_dir.join(url.cache_name());
     let cache_error = |e: std::io::Error| MirrorError::CacheDir {
@@ -266,67 +274,141 @@ pub fn sync(url: &RemoteUrl, options: &FetchOptions) -> Result<Mirror, MirrorErr
     let created = !path.join("HEAD").is_file();
     if created {
         std::fs::create_dir_all(&path).map_err(cache_error)?;
-        run_git(url, options, &hooks, &path, &["init", "--quiet", "--bare"])?;
+        if let Err(err) = run_git(url, options, &hooks, &path, &["init", "--quiet", "--bare"]) {
+            let _ = std::fs::remove_dir_all(&path);
+            return Err(err);
+        }
     }
-    let before = dir_size(&path.join("objects"));
-    let fetch = run_git(
+    let remote = run_git(
         url,
         options,
         &hooks,
         &path,
-        &[
-            "fetch",
-            "--quiet",
-            "--prune",
-            "--no-tags",
-            "--no-recurse-submodules",
-            "--no-write-fetch-head",
-            // A shallow server repository: take what it has, and record its cut in the mirror's `shallow` file.
-            "--update-shallow",
-            "--",
-            &url.given,
-            "+refs/*:refs/*",
-        ],
-    );
-    if let Err(err) = fetch {
-        if created {
-            // A first clone that failed leaves nothing behind: the next run starts afresh.
-            let _ = std::fs::remove_dir_all(&path);
+        &["ls-remote", "--symref", "--", &url.given],
+    )
+    .map(|out| RemoteRefs::parse(&out));
+    let remote = match remote {
+        Ok(remote) => remote,
+        Err(err) => {
+            if created {
+                // A first clone that failed leaves nothing behind: the next run starts afresh.
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            return Err(err);
         }
-        return Err(err);
+    };
+    let up_to_date = !created && remote.refs == local_refs(&path);
+    let mut fetched_bytes = 0;
+    if !up_to_date {
+        let before = dir_size(&path.join("objects"));
+        let fetch = run_git(
+            url,
+            options,
+            &hooks,
+            &path,
+            &[
+                // What comes stays one pack, however little (loose objects cost a scan a file each), and git's
+                // automatic upkeep after the fetch finishes before the scan reads the mirror, not behind it.
+                "-c",
+                "fetch.unpackLimit=1",
+                "-c",
+                "gc.autoDetach=false",
+                "-c",
+                "maintenance.autoDetach=false",
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--no-write-fetch-head",
+                // A shallow server repository: take what it has, and record its cut in the mirror's `shallow` file.
+                "--update-shallow",
+                "--",
+                &url.given,
+                "+refs/*:refs/*",
+            ],
+        );
+        if let Err(err) = fetch {
+            if created {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            return Err(err);
+        }
+        fetched_bytes = dir_size(&path.join("objects")).saturating_sub(before);
     }
     // HEAD names the remote's default branch when the remote says which it is.
-    let _ = set_head(url, options, &hooks, &path);
+    if let Some(target) = &remote.head
+        && local_head(&path).as_deref() != Some(target.as_str())
+    {
+        let _ = run_git(url, options, &hooks, &path, &["symbolic-ref", "HEAD", target]);
+    }
     let config = std::fs::read_to_string(path.join("config")).unwrap_or_default();
     Ok(Mirror {
         shallow: path.join("shallow").exists(),
         partial: config.to_ascii_lowercase().contains("partialclone"),
-        fetched_bytes: dir_size(&path.join("objects")).saturating_sub(before),
+        fetched_bytes,
+        fetched: !up_to_date,
         created,
         path,
     })
 }
 
-/// Points the mirror's HEAD at the remote's default branch (`git ls-remote --symref URL HEAD`).
-fn set_head(url: &RemoteUrl, options: &FetchOptions, hooks: &Path, path: &Path) -> Result<(), MirrorError> {
-    let out = run_git(
-        url,
-        options,
-        hooks,
-        path,
-        &["ls-remote", "--symref", "--", &url.given, "HEAD"],
-    )?;
-    let target = out.lines().find_map(|line| {
-        let rest = line.strip_prefix("ref: ")?;
-        let (target, name) = rest.split_once('\t')?;
-        (name == "HEAD" && target.starts_with("refs/heads/")).then(|| target.to_string())
-    });
-    if let Some(target) = target
-        && target.bytes().all(|b| b.is_ascii_graphic())
-    {
-        run_git(url, options, hooks, path, &["symbolic-ref", "HEAD", &target])?;
+/// What `git ls-remote --symref` said: every ref under `refs/` with the object it names, and the branch HEAD
+/// points at (when it is a well-formed branch name).
+#[derive(Debug, Default, PartialEq)]
+struct RemoteRefs {
+    refs: BTreeMap<String, String>,
+    head: Option<String>,
+}
+
+impl RemoteRefs {
+    /// Reads `OID<TAB>NAME` lines and `ref: TARGET<TAB>HEAD`; peeled tags (`NAME^{}`) and anything else are passed
+    /// over. The text is the server's: it is only compared and, for HEAD, checked before use.
+    fn parse(out: &str) -> RemoteRefs {
+        let mut parsed = RemoteRefs::default();
+        for line in out.lines() {
+            if let Some(rest) = line.strip_prefix("ref: ") {
+                if let Some((target, "HEAD")) = rest.split_once('\t')
+                    && target.starts_with("refs/heads/")
+                    && target.len() > "refs/heads/".len()
+                    && target.bytes().all(|b| b.is_ascii_graphic())
+                {
+                    parsed.head = Some(target.to_string());
+                }
+                continue;
+            }
+            let Some((oid, name)) = line.split_once('\t') else {
+                continue;
+            };
+            if name.starts_with("refs/") && !name.ends_with("^{}") {
+                parsed.refs.insert(name.to_string(), oid.to_string());
+            }
+        }
+        parsed
     }
-    Ok(())
+}
+
+/// The mirror's refs under `refs/` and the objects they name (empty when it cannot be read: then it is fetched).
+fn local_refs(path: &Path) -> BTreeMap<String, String> {
+    let mut refs = BTreeMap::new();
+    let Ok(repo) = git2::Repository::open_bare(path) else {
+        return refs;
+    };
+    let Ok(references) = repo.references() else {
+        return refs;
+    };
+    for reference in references.flatten() {
+        if let (Ok(name), Some(oid)) = (reference.name(), reference.target()) {
+            refs.insert(name.to_string(), oid.to_string());
+        }
+    }
+    refs
+}
+
+/// The branch the mirror's HEAD points at.
+fn local_head(path: &Path) -> Option<String> {
+    let head = std::fs::read_to_string(path.join("HEAD")).ok()?;
+    Some(head.strip_prefix("ref: ")?.trim_end().to_string())
 }
 
 /// The total size of the files under `dir`.
@@ -424,25 +506,23 @@ fn run_git(
     let stderr = child.stderr.take();
     let read_out = std::thread::spawn(move || read_bounded(stdout));
     let read_err = std::thread::spawn(move || read_bounded(stderr));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= options.timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(MirrorError::Timeout {
-                    url: shown(),
-                    timeout: options.timeout,
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(MirrorError::Spawn {
-                    url: shown(),
-                    message: e.to_string(),
-                });
-            }
+    let status = match child.wait_timeout(options.timeout) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(MirrorError::Timeout {
+                url: shown(),
+                timeout: options.timeout,
+            });
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(MirrorError::Spawn {
+                url: shown(),
+                message: e.to_string(),
+            });
         }
     };
     let out = read_out.join().unwrap_or_default();
@@ -540,6 +620,31 @@ mod tests {
         assert!(a.cache_name().starts_with("github.com_o_r.git-"));
         let odd = RemoteUrl::parse("file:///../../etc/passwd").expect("a URL");
         assert!(!odd.cache_name().contains('/') && !odd.cache_name().starts_with('.'));
+    }
+
+    #[test]
+    fn the_remote_refs_are_read_and_only_a_plain_branch_becomes_head() {
+        let said = "ref: refs/heads/main\tHEAD\n1111111111111111111111111111111111111111\tHEAD\n\
+                    1111111111111111111111111111111111111111\trefs/heads/main\n\
+                    2222222222222222222222222222222222222222\trefs/tags/v1\n\
+                    3333333333333333333333333333333333333333\trefs/tags/v1^{}\n\
+                    4444444444444444444444444444444444444444\trefs/pull/1/head\n\
+                    garbage without a tab\n";
+        let refs = RemoteRefs::parse(said);
+        assert_eq!(refs.head.as_deref(), Some("refs/heads/main"));
+        let names: Vec<&str> = refs.refs.keys().map(String::as_str).collect();
+        assert_eq!(names, ["refs/heads/main", "refs/pull/1/head", "refs/tags/v1"]);
+        assert_eq!(refs.refs["refs/tags/v1"], "2222222222222222222222222222222222222222");
+        for hostile in [
+            "ref: refs/tags/v1\tHEAD\n",
+            "ref: refs/heads/\tHEAD\n",
+            "ref: refs/heads/a b\tHEAD\n",
+            "ref: refs/heads/x\u{1b}[2J\tHEAD\n",
+            "ref: --upload-pack=evil\tHEAD\n",
+            "ref: refs/heads/main\trefs/heads/other\n",
+        ] {
+            assert_eq!(RemoteRefs::parse(hostile).head, None, "{hostile:?}");
+        }
     }
 
     #[test]

@@ -271,8 +271,11 @@ pub fn scan_history(
             enumeration.submodules.join(", ")
         ));
     }
-    let bar = crate::progress::items_bar(diag.quiet(), enumeration.blobs.len() as u64, "blobs");
-    diag.set_progress(bar.clone());
+    let bar = diag.show_progress(crate::progress::items_bar(
+        diag.quiet(),
+        enumeration.blobs.len() as u64,
+        "blobs",
+    ));
     // Bytes done, for the progress bar only: the counts are values added up below.
     let shown_bytes = AtomicU64::new(0);
     let (mut findings, blob_counts) =
@@ -324,10 +327,7 @@ pub fn scan_history(
         diag,
         &mut counts,
     ));
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    diag.set_progress(None);
+    diag.end_progress(bar);
     if counts.lfs_pointers > 0 {
         diag.note(format!(
             "{label}: {} git LFS pointer file(s) skipped: the files they point to are not stored in git",

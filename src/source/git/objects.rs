@@ -75,9 +75,11 @@ impl LooseObjects {
         }
         let mut objects = HashMap::new();
         for (index, dir) in dirs.iter().enumerate().take(u16::MAX as usize) {
-            for fan in 0..=255u8 {
-                let fan_hex = format!("{fan:02x}");
-                let Ok(entries) = std::fs::read_dir(dir.join(&fan_hex)) else {
+            for fan in super::git_files::fan_out_dirs(dir) {
+                let Some(fan_hex) = fan.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                    continue;
+                };
+                let Ok(entries) = std::fs::read_dir(&fan) else {
                     continue;
                 };
                 for entry in entries.flatten() {
