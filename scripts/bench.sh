@@ -310,7 +310,8 @@ if [[ $MODE == org ]]; then
   trap 'kill $SERVER 2>/dev/null || true' EXIT
   sleep 1
   for ((i = 0; i < NREPOS; i++)); do echo "http://127.0.0.1:$PORT/repo-$i.git"; done >"$WORK/org-urls.txt"
-  timed() { # prints: seconds; runs "$@" quietly
+  timed() { # prints: seconds; runs "$@" quietly (after the last run's writes reached the disk)
+    sync
     /usr/bin/time -f '%e' -o "$WORK/org.time" "$@" >/dev/null 2>"$WORK/org.stderr" || true
     tail -n 1 "$WORK/org.time"
   }
