@@ -15,7 +15,9 @@
 #   sources under ~/.cargo/registry/src) with 10 planted FAKE OpenAI keys.
 #   Tools: keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat
 #   (keyhound-plain: keyhound with --decode-depth 0 --archive-depth 0, the
-#   cost of the decoding and archive layers on a tree without archives)
+#   cost of the decoding and archive layers on a tree without archives).
+#   files --repo DIR [--copies N]: the corpus is N (default 20) copies of the
+#   tree at DIR's HEAD (git archive), e.g. cargo's: many small files.
 # history: a git repository replaying every release of two npm packages
 #   (@types/node, electron-to-chromium; HIST_PKG), one commit per changed
 #   file, with 5 planted keys (one deleted again later). --versions N keeps
@@ -124,7 +126,7 @@ case "${1:-}" in
   staged) MODE=staged; shift ;;
   files|run) shift ;;
 esac
-SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO="" COMMITS=1000000 NREPOS=200
+SIZE=550 RUNS=3 WARMUP=1 ONLY="" SKIP_INSTALL=0 HIST_VERSIONS=0 EXTERNAL_REPO="" COMMITS=1000000 NREPOS=200 COPIES=20
 if [[ $MODE == minified ]]; then SIZE=50; fi
 if [[ $MODE == image ]]; then SIZE=500; fi
 if [[ $MODE == precision ]]; then RUNS=1 WARMUP=0; fi # counts findings, does not time
@@ -145,6 +147,8 @@ while (($#)); do
     --versions=*) HIST_VERSIONS=${1#*=}; shift ;;
     --repo) EXTERNAL_REPO=${2:-}; shift 2 ;;
     --commits) COMMITS=$2; shift 2 ;;
+    --copies) COPIES=$2; shift 2 ;;
+    --copies=*) COPIES=${1#*=}; shift ;;
     --repos) NREPOS=$2; shift 2 ;;
     --repos=*) NREPOS=${1#*=}; shift ;;
     --commits=*) COMMITS=${1#*=}; shift ;;
@@ -158,7 +162,8 @@ done
   || { echo "bench.sh: --size, --runs, --warmup and --versions take whole numbers (--runs at least 1)" >&2; exit 2; }
 
 if [[ -n $EXTERNAL_REPO ]]; then
-  [[ $MODE == history ]] || { echo "bench.sh: --repo applies to history mode only" >&2; exit 2; }
+  [[ $MODE == history || $MODE == files ]] || { echo "bench.sh: --repo applies to history and files modes only" >&2; exit 2; }
+  [[ $COPIES =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --copies takes a whole number" >&2; exit 2; }
   git -C "$EXTERNAL_REPO" rev-parse --git-dir >/dev/null 2>&1 \
     || { echo "bench.sh: --repo $EXTERNAL_REPO: not a git repository" >&2; exit 2; }
   EXTERNAL_REPO=$(realpath "$EXTERNAL_REPO")
@@ -454,7 +459,22 @@ version_of() {
 # ----------------------------------------------------------------- corpus --
 meta_get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
-if [[ $MODE == files ]]; then
+if [[ $MODE == files && -n $EXTERNAL_REPO ]]; then
+  TREES=$(realpath -m "/tmp/keyhound-bench/tree-$(basename "$(dirname "$EXTERNAL_REPO")")-$(basename "$EXTERNAL_REPO")-$COPIES")
+  META=$TREES.json
+  if [[ -d $TREES && -f $META ]]; then
+    say "tree corpus already built: $TREES"
+  else
+    say "building $COPIES copies of the tree at $EXTERNAL_REPO's HEAD in $TREES (once)"
+    rm -rf "$TREES" "$TREES.tmp" "$META"
+    mkdir -p "$TREES.tmp/copy-0"
+    git -C "$EXTERNAL_REPO" archive HEAD | tar -x -C "$TREES.tmp/copy-0" || die "git archive failed"
+    for ((i = 1; i < COPIES; i++)); do cp -a "$TREES.tmp/copy-0" "$TREES.tmp/copy-$i"; done
+    mv "$TREES.tmp" "$TREES"
+    printf '{"copies": %d, "planted": [], "planted_count": 0}\n' "$COPIES" >"$META"
+  fi
+  TARGET=$TREES
+elif [[ $MODE == files ]]; then
   META=$CORPUS.json
   if [[ -d $CORPUS && -f $META ]] && [[ $(meta_get "$META" size_mb_requested) == "$SIZE" ]]; then
     say "corpus already built: $CORPUS ($(meta_get "$META" files) files)"
@@ -733,6 +753,11 @@ if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE
     echo
     echo "One single-line JavaScript bundle of $CORPUS_MB MB, dense with \\u002d escapes, %2D URLs and base64"
     echo "data: URIs; $PLANTED planted fake OpenAI keys (clear, base64, \\u002d-escaped, percent-encoded)."
+  elif [[ $MODE == files && -n $EXTERNAL_REPO ]]; then
+    echo "### Benchmark: directory scan, many small files"
+    echo
+    echo "Corpus: $CORPUS_MB MB in $CORPUS_FILES files ($COPIES copies of the tree at the HEAD of \`$EXTERNAL_REPO\`);"
+    echo "no planted keys (findings are whatever each tool reports)."
   elif [[ $MODE == files ]]; then
     echo "### Benchmark: directory scan"
     echo
