@@ -33,7 +33,7 @@ pub fn run(args: GitArgs) -> anyhow::Result<ExitStatus> {
     // Each repository is opened once; keyhound.toml is read from the first one. With no repository named, a
     // staged scan opens the one git describes to its hooks (`git commit -a` stages into a temporary index).
     // A remote one is fetched into its mirror first.
-    let named = named_repositories(&args)?;
+    let named = once_each(named_repositories(&args)?, &diag);
     // Remote ones are fetched on their own threads, ahead of the scan, which takes them in order.
     let mut ahead = fetch_options(&args, &named)?.map(|options| {
         let urls = named
@@ -359,6 +359,22 @@ fn named_repositories(args: &GitArgs) -> anyhow::Result<Vec<Target>> {
             _ => Target::Local(name),
         })
         .collect())
+}
+
+/// The targets with each remote repository once: one named twice (or with and without userinfo) has one mirror,
+/// and two fetches into it at once would trip over each other.
+fn once_each(named: Vec<Target>, diag: &Diagnostics) -> Vec<Target> {
+    let mut mirrors = std::collections::HashSet::new();
+    named
+        .into_iter()
+        .filter(|target| match target {
+            Target::Remote(url) if !mirrors.insert(url.cache_name()) => {
+                diag.note(format!("{} is named more than once: it is scanned once", url.shown()));
+                false
+            }
+            _ => true,
+        })
+        .collect()
 }
 
 /// How remote repositories are fetched, when any is named.

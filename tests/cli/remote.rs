@@ -355,6 +355,12 @@ fn repositories_fetched_several_at_once_are_scanned_and_told_in_the_order_named(
     }
     assert!(err.contains("3 already up to date"), "{err}");
 
+    // The same repository twice (once with userinfo): one mirror, fetched and scanned once.
+    let with_user = named[1].replacen("http://", "http://someone@", 1);
+    let (status, findings, err, _) = scan(cache.path(), &[&named[1], &with_user, "--fetch-jobs", "4"], &[]);
+    assert_eq!((status, findings.len()), (1, 1), "{err}");
+    assert!(err.contains("named more than once"), "{err}");
+
     let (status, _, err, _) = scan(cache.path(), &[&named[1], "--fetch-jobs", "0"], &[]);
     assert_eq!(status, 2, "{err}");
     assert!(err.contains("--fetch-jobs"), "{err}");

@@ -26,6 +26,10 @@ pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How much of git's stderr is kept for an error message.
 const MAX_STDERR: usize = 64 * 1024;
 
+/// How much of git's stdout is kept: `ls-remote` of a repository with a million refs. Past it the refs read do
+/// not match the mirror's, and the mirror is fetched: the bound costs time, never a missed commit.
+const MAX_STDOUT: usize = 64 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
     #[error("{url}: cannot create the mirror directory {}: {message}", path.display())]
@@ -504,8 +508,8 @@ fn run_git(
     })?;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let read_out = std::thread::spawn(move || read_bounded(stdout));
-    let read_err = std::thread::spawn(move || read_bounded(stderr));
+    let read_out = std::thread::spawn(move || read_bounded(stdout, MAX_STDOUT));
+    let read_err = std::thread::spawn(move || read_bounded(stderr, MAX_STDERR));
     let status = match child.wait_timeout(options.timeout) {
         Ok(Some(status)) => status,
         Ok(None) => {
@@ -539,8 +543,8 @@ fn run_git(
     Ok(out)
 }
 
-/// Reads a child's pipe, keeping at most [`MAX_STDERR`] bytes (and draining the rest, so the child never blocks).
-fn read_bounded(pipe: Option<impl Read>) -> String {
+/// Reads a child's pipe, keeping at most `max` bytes (and draining the rest, so the child never blocks).
+fn read_bounded(pipe: Option<impl Read>, max: usize) -> String {
     let Some(mut pipe) = pipe else {
         return String::new();
     };
@@ -550,7 +554,7 @@ fn read_bounded(pipe: Option<impl Read>) -> String {
         if n == 0 {
             break;
         }
-        let room = MAX_STDERR.saturating_sub(kept.len());
+        let room = max.saturating_sub(kept.len());
         kept.extend_from_slice(&buf[..n.min(room)]);
     }
     String::from_utf8_lossy(&kept).into_owned()
