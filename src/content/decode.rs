@@ -355,6 +355,24 @@ mod tests {
     }
 
     #[test]
+    fn an_escaped_key_is_decoded_whatever_other_escapes_follow_it() {
+        // Hints of one decoder can come from more than one pass over the bytes; one met later in the text must
+        // not hide one met earlier.
+        let escaped = KEY.replace('-', "\\x2d");
+        for later in ["\\u002d", "\\u005f", "%2D", "\\x2d"] {
+            let text = format!(
+                "const k = \"{escaped}\";\n// {}\nconst sep = \"{later}\";\n",
+                "x".repeat(300)
+            );
+            assert_eq!(
+                found(&text, 1),
+                vec![(KEY.to_string(), "escape".to_string())],
+                "{later}"
+            );
+        }
+    }
+
+    #[test]
     fn wrapped_base64_is_decoded_across_its_line_breaks() {
         let settings = format!("# settings\nservice=billing\nregion=eu-west-1\nOPENAI_API_KEY={KEY}\nretries=3\n");
         let encoded = base64::engine::general_purpose::STANDARD.encode(&settings);
