@@ -105,7 +105,7 @@ const ESCAPE_HINTS: &[(&str, Decoder)] = &[
 ];
 
 /// JavaScript's and Python's hex escape of a key's dash (`sk\x2dproj\x2d…`): rarer than the canonical spellings,
-/// it takes the room that the base64 hints leave.
+/// it comes after them in order of worth.
 const HEX_ESCAPE_HINTS: &[(&str, Decoder)] = &[("\\x2d", Decoder::Escape)];
 
 /// What a pattern of the prefilter stands for.
@@ -121,8 +121,8 @@ enum Pattern {
 /// pattern past the keywords costs a little on every byte scanned, so hints take only the room that is left.
 const FAST_PATTERNS: usize = 32;
 
-/// The most patterns of the second pass (the context words and the hints that the keyword pass has no room
-/// for): what Aho-Corasick's SIMD searcher (Fat Teddy) still takes.
+/// The most patterns of each later pass (the context words with the escapes the keyword pass has no room for;
+/// the base64 hints): what Aho-Corasick's SIMD searcher (Fat Teddy) still takes.
 const SECOND_PASS_PATTERNS: usize = 64;
 
 /// The words that a Docker registry config (`config.json`, a Kubernetes `dockerconfigjson` Secret) starts with:
@@ -185,9 +185,9 @@ fn hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
 /// Hint patterns and the decoder each is a sign for.
 type Hints = Vec<(String, Decoder)>;
 
-/// Splits the hint groups between the keyword pass, which has `room` patterns left, and the second pass, which
-/// has `second_room`: the keyword pass takes the groups that fit in order of worth (a group too large is passed
-/// over for smaller ones after it), the second pass what is left, as far as it fits.
+/// Splits hint groups between a pass with `room` patterns left and one with `second_room`: the first takes the
+/// groups that fit in order of worth (a group too large is passed over for smaller ones after it), the second
+/// what is left, as far as it fits.
 fn split_hints(groups: Vec<Hints>, room: usize, second_room: usize) -> (Hints, Hints) {
     let (mut first, mut second) = (Vec::new(), Vec::new());
     for group in groups {
