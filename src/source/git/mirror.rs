@@ -278,21 +278,9 @@ pub fn sync(url: &RemoteUrl, options: &FetchOptions) -> Result<Mirror, MirrorErr
     let created = !path.join("HEAD").is_file();
     if created {
         std::fs::create_dir_all(&path).map_err(cache_error)?;
-        if let Err(err) = run_git(url, options, &hooks, &path, &["init", "--quiet", "--bare"]) {
-            let _ = std::fs::remove_dir_all(&path);
-            return Err(err);
-        }
     }
-    let remote = run_git(
-        url,
-        options,
-        &hooks,
-        &path,
-        &["ls-remote", "--symref", "--", &url.given],
-    )
-    .map(|out| RemoteRefs::parse(&out));
-    let remote = match remote {
-        Ok(remote) => remote,
+    let (remote, fetched_bytes, fetched) = match update(url, options, &hooks, &path, created) {
+        Ok(updated) => updated,
         Err(err) => {
             if created {
                 // A first clone that failed leaves nothing behind: the next run starts afresh.
@@ -301,45 +289,6 @@ pub fn sync(url: &RemoteUrl, options: &FetchOptions) -> Result<Mirror, MirrorErr
             return Err(err);
         }
     };
-    let up_to_date = !created && remote.refs == local_refs(&path);
-    let mut fetched_bytes = 0;
-    if !up_to_date {
-        let before = dir_size(&path.join("objects"));
-        let fetch = run_git(
-            url,
-            options,
-            &hooks,
-            &path,
-            &[
-                // What comes stays one pack, however little (loose objects cost a scan a file each), and git's
-                // automatic upkeep after the fetch finishes before the scan reads the mirror, not behind it.
-                "-c",
-                "fetch.unpackLimit=1",
-                "-c",
-                "gc.autoDetach=false",
-                "-c",
-                "maintenance.autoDetach=false",
-                "fetch",
-                "--quiet",
-                "--prune",
-                "--no-tags",
-                "--no-recurse-submodules",
-                "--no-write-fetch-head",
-                // A shallow server repository: take what it has, and record its cut in the mirror's `shallow` file.
-                "--update-shallow",
-                "--",
-                &url.given,
-                "+refs/*:refs/*",
-            ],
-        );
-        if let Err(err) = fetch {
-            if created {
-                let _ = std::fs::remove_dir_all(&path);
-            }
-            return Err(err);
-        }
-        fetched_bytes = dir_size(&path.join("objects")).saturating_sub(before);
-    }
     // HEAD names the remote's default branch when the remote says which it is.
     if let Some(target) = &remote.head
         && local_head(&path).as_deref() != Some(target.as_str())
@@ -351,10 +300,65 @@ pub fn sync(url: &RemoteUrl, options: &FetchOptions) -> Result<Mirror, MirrorErr
         shallow: path.join("shallow").exists(),
         partial: config.to_ascii_lowercase().contains("partialclone"),
         fetched_bytes,
-        fetched: !up_to_date,
+        fetched,
         created,
         path,
     })
+}
+
+/// Brings the mirror at `path` (just made, when `created`) up to date with the remote: asks for its refs and
+/// fetches only when the mirror's differ. Returns what the remote said, the bytes fetched, and whether anything
+/// was fetched.
+fn update(
+    url: &RemoteUrl,
+    options: &FetchOptions,
+    hooks: &Path,
+    path: &Path,
+    created: bool,
+) -> Result<(RemoteRefs, u64, bool), MirrorError> {
+    if created {
+        run_git(url, options, hooks, path, &["init", "--quiet", "--bare"])?;
+    }
+    let remote = RemoteRefs::parse(&run_git(
+        url,
+        options,
+        hooks,
+        path,
+        &["ls-remote", "--symref", "--", &url.given],
+    )?);
+    if !created && remote.refs == local_refs(path) {
+        return Ok((remote, 0, false));
+    }
+    let before = dir_size(&path.join("objects"));
+    run_git(
+        url,
+        options,
+        hooks,
+        path,
+        &[
+            // What comes stays one pack, however little (loose objects cost a scan a file each), and git's
+            // automatic upkeep after the fetch finishes before the scan reads the mirror, not behind it.
+            "-c",
+            "fetch.unpackLimit=1",
+            "-c",
+            "gc.autoDetach=false",
+            "-c",
+            "maintenance.autoDetach=false",
+            "fetch",
+            "--quiet",
+            "--prune",
+            "--no-tags",
+            "--no-recurse-submodules",
+            "--no-write-fetch-head",
+            // A shallow server repository: take what it has, and record its cut in the mirror's `shallow` file.
+            "--update-shallow",
+            "--",
+            &url.given,
+            "+refs/*:refs/*",
+        ],
+    )?;
+    let fetched_bytes = dir_size(&path.join("objects")).saturating_sub(before);
+    Ok((remote, fetched_bytes, true))
 }
 
 /// What `git ls-remote --symref` said: every ref under `refs/` with the object it names, and the branch HEAD
