@@ -76,7 +76,14 @@ impl LooseObjects {
         let mut objects = HashMap::new();
         for (index, dir) in dirs.iter().enumerate().take(u16::MAX as usize) {
             for fan in super::git_files::fan_out_dirs(dir) {
-                let Some(fan_hex) = fan.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                // Only git's own lower-case names: `LooseObjects::path` builds them so, and an object in an `AB`
+                // directory is not one git or libgit2 would find (the listing takes either case for its checks).
+                let Some(fan_hex) = fan
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .filter(|n| n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                    .map(str::to_string)
+                else {
                     continue;
                 };
                 let Ok(entries) = std::fs::read_dir(&fan) else {
@@ -364,6 +371,21 @@ const MIN_CEILING: usize = 1 << 20;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loose_objects_are_listed_only_under_git_s_lower_case_fan_out_names() {
+        let dir = tempfile::TempDir::new().expect("temp dir");
+        let repo = Repository::init_bare(dir.path()).expect("a bare repository");
+        let name = "0123456789abcdef0123456789abcdef012345";
+        for fan in ["ab", "CD"] {
+            std::fs::create_dir_all(dir.path().join("objects").join(fan)).expect("mkdir");
+            std::fs::write(dir.path().join("objects").join(fan).join(name), b"x").expect("write");
+        }
+        let loose = LooseObjects::list(&repo);
+        assert_eq!(loose.len(), 1);
+        let listed = Oid::from_str(&format!("ab{name}")).expect("an id");
+        assert!(loose.path(listed).is_some_and(|p| p.is_file()));
+    }
 
     #[test]
     fn a_loose_object_that_is_a_pipe_is_refused_without_waiting() {
