@@ -33,6 +33,7 @@ mod rules;
 mod scan;
 mod split_walk;
 mod state;
+mod tree_reuse;
 mod trust;
 mod unreachable;
 mod xai;

@@ -6,10 +6,11 @@
 //! place. Blobs that are present without being listed (the trees just outside a `--range`) go in a set of their own.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 
 use git2::Oid;
 use hashbrown::HashTable;
+
+use super::oid_map::{OidHasher, same};
 
 #[derive(Debug, Default)]
 pub(super) struct BlobIndex {
@@ -17,7 +18,7 @@ pub(super) struct BlobIndex {
     listed: HashTable<u32>,
     /// Blobs already present before a range began: passed over, never listed.
     present: HashSet<Oid>,
-    hasher: RandomState,
+    hasher: OidHasher,
 }
 
 impl BlobIndex {
@@ -28,8 +29,8 @@ impl BlobIndex {
 
     /// Where `oid` is in `list` (the list this index was built over), if it is listed.
     pub(super) fn position<T>(&self, list: &[(Oid, T)], oid: &Oid) -> Option<u32> {
-        let hash = self.hasher.hash_one(oid.as_bytes());
-        self.listed.find(hash, |&at| list[at as usize].0 == *oid).copied()
+        let hash = self.hasher.hash(oid);
+        self.listed.find(hash, |&at| same(&list[at as usize].0, oid)).copied()
     }
 
     /// Whether `oid` was marked present (it is then never listed).
@@ -48,9 +49,8 @@ impl BlobIndex {
         debug_assert!(!self.contains(list, &oid));
         let at = u32::try_from(list.len()).expect("fewer than 4 billion blobs");
         let hasher = &self.hasher;
-        let hash = hasher.hash_one(oid.as_bytes());
         self.listed
-            .insert_unique(hash, at, |&other| hasher.hash_one(list[other as usize].0.as_bytes()));
+            .insert_unique(hasher.hash(&oid), at, |&other| hasher.hash(&list[other as usize].0));
         list.push((oid, make()));
         at
     }

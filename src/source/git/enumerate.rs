@@ -12,6 +12,7 @@ use git2::{ObjectType, Oid};
 use super::GitError;
 use super::blob_index::BlobIndex;
 use super::commits::{OnCommit, Slot};
+use super::last_trees::LastTrees;
 use super::objects::{ObjectError, Objects};
 use crate::counts::{Counts, ErrorKind, ScanError};
 use crate::diag::Diagnostics;
@@ -493,6 +494,8 @@ pub(super) struct Walker<'a, 'r> {
     /// Trees that could not be read, kept back instead of reported (by a walker of later commits, see
     /// [`Walker::walk_commits_in_parallel`]).
     deferred_errors: Option<Vec<(Oid, ScanError)>>,
+    /// The tree last walked at each path, so that the entries a new tree shares with it are not looked up.
+    last_trees: LastTrees,
 }
 
 /// What a walker of later commits found, to be added to the first walker's.
@@ -518,6 +521,7 @@ impl<'a, 'r> Walker<'a, 'r> {
             unreachable: false,
             out: Enumeration::default(),
             deferred_errors: None,
+            last_trees: LastTrees::default(),
         }
     }
 
@@ -667,32 +671,43 @@ impl<'a, 'r> Walker<'a, 'r> {
                 }
             };
             // Subtrees are pushed in reverse so they are visited in tree (name) order. Most entries of a commit's
-            // tree were met in its parent's: they are passed over before their path is built. Every entry goes
-            // into the tree graph.
+            // tree were met in the tree last walked at its path: they take their outcome from there, without a
+            // look-up. The others are passed over, if seen, before their path is built. Every entry goes into
+            // the tree graph.
             let mut subtrees = Vec::new();
+            let mut known = self.last_trees.take(&prefix);
             for entry in tree.iter() {
+                if let Some(outcome) = known.outcome(&entry) {
+                    if let Some(graph_entry) = outcome {
+                        self.out.trees.push_entry(graph_entry);
+                    }
+                    known.record(&entry, outcome);
+                    continue;
+                }
                 let path = || join_path(&prefix, &String::from_utf8_lossy(entry.name_bytes()));
-                match entry.kind() {
+                let outcome = match entry.kind() {
                     Some(ObjectType::Tree) => {
                         let subtree = self.out.trees.index_of(entry.id());
-                        self.out.trees.push_subtree(subtree);
                         if !self.out.trees.walked_index(subtree) {
                             subtrees.push((entry.id(), path()));
                         }
+                        Some(self.out.trees.push_subtree(subtree))
                     }
                     Some(ObjectType::Blob) => {
                         let blob = entry.id();
-                        if let Some(position) = self.listed_or(blob, |walker| on_blob(walker, blob, &path())) {
-                            self.out.trees.push_blob(position);
-                        }
+                        self.listed_or(blob, |walker| on_blob(walker, blob, &path()))
+                            .map(|position| self.out.trees.push_blob(position))
                     }
                     Some(ObjectType::Commit) => {
                         self.submodules.insert(path());
+                        None
                     }
-                    _ => {}
-                }
+                    _ => None,
+                };
+                known.record(&entry, outcome);
             }
             self.out.trees.end_tree(tree_index);
+            self.last_trees.remember(prefix, known);
             stack.extend(subtrees.into_iter().rev());
         }
     }

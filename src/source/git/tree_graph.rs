@@ -5,9 +5,9 @@
 //! It costs 4 bytes for every entry of every distinct tree, and the id and two offsets of each distinct tree
 //! (the id stands in for the set of trees walked that the walk needs anyway).
 
-use std::collections::HashMap;
-
 use git2::Oid;
+
+use super::oid_map::OidMap;
 
 /// Marks an entry as a tree index; without it an entry is a blob position.
 const TREE: u32 = 1 << 31;
@@ -17,7 +17,7 @@ const NOT_WALKED: (u32, u32) = (u32::MAX, u32::MAX);
 #[derive(Debug, Default)]
 pub struct TreeGraph {
     /// The index of every tree met, walked or still to be walked.
-    index: HashMap<Oid, u32>,
+    index: OidMap<u32>,
     /// Where each tree's entries lie in `entries` (an unreadable tree has none).
     ranges: Vec<(u32, u32)>,
     entries: Entries,
@@ -30,15 +30,14 @@ pub struct TreeGraph {
 impl TreeGraph {
     /// The index of `tree`, added (not walked) if it is new.
     pub fn index_of(&mut self, tree: Oid) -> u32 {
-        if let Some(&index) = self.index.get(&tree) {
-            return index;
+        let next = self.ranges.len() as u32;
+        let index = *self.index.get_or_insert_with(tree, || next);
+        if index == next {
+            if index >= TREE {
+                self.overflowed = true;
+            }
+            self.ranges.push(NOT_WALKED);
         }
-        let index = self.ranges.len() as u32;
-        if index >= TREE {
-            self.overflowed = true;
-        }
-        self.index.insert(tree, index);
-        self.ranges.push(NOT_WALKED);
         index
     }
 
@@ -60,15 +59,25 @@ impl TreeGraph {
         self.ranges[index as usize] = (at, at);
     }
 
-    pub fn push_subtree(&mut self, index: u32) {
+    /// Adds a subtree entry to the tree begun last; the entry as [`TreeGraph::push_entry`] takes it.
+    pub fn push_subtree(&mut self, index: u32) -> u32 {
         self.entries.push(TREE | index);
+        TREE | index
     }
 
-    pub fn push_blob(&mut self, position: u32) {
+    /// Adds a blob entry to the tree begun last; the entry as [`TreeGraph::push_entry`] takes it.
+    pub fn push_blob(&mut self, position: u32) -> u32 {
         if position >= TREE {
             self.overflowed = true;
         }
         self.entries.push(position);
+        position
+    }
+
+    /// Adds an entry that [`TreeGraph::push_subtree`] or [`TreeGraph::push_blob`] gave back, for the same
+    /// subtree or blob met again in another tree.
+    pub fn push_entry(&mut self, entry: u32) {
+        self.entries.push(entry);
     }
 
     /// Ends the entries of the tree at `index`, begun with [`TreeGraph::begin_tree`].
@@ -98,7 +107,7 @@ impl TreeGraph {
     /// Each walked commit's root tree, by id: (commit index, tree id).
     pub fn root_trees(&self) -> Vec<(u32, Oid)> {
         let mut ids = vec![Oid::ZERO_SHA1; self.ranges.len()];
-        for (id, &index) in &self.index {
+        for (id, &index) in self.index.iter() {
             ids[index as usize] = *id;
         }
         self.roots
@@ -112,7 +121,7 @@ impl TreeGraph {
     /// are merged.
     pub fn index_trees_of(&mut self, other: &TreeGraph) -> Vec<u32> {
         let mut here = vec![0u32; other.ranges.len()];
-        for (id, other_index) in &other.index {
+        for (id, other_index) in other.index.iter() {
             here[*other_index as usize] = self.index_of(*id);
         }
         here

@@ -1,0 +1,186 @@
+//! The history walk takes what it knows of a tree's entries from the tree it walked last at the same path, and
+//! looks up only what differs. These histories change what a path holds in the ways that could fool that: a
+//! file that becomes a directory and back, a blob that comes back, and hand-made trees whose entries are out of
+//! order or named twice (git would never write them; a hostile repository can).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{
+    LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2, code, fast_import_repo, git_ok, git_with_input, keyhound_in,
+    run, stdout,
+};
+
+/// The findings of `keyhound git` (secrets shown), sorted by secret, and the exit code.
+fn scan(dir: &Path, extra: &[&str]) -> (i32, Vec<Value>) {
+    let output = run(keyhound_in(dir)
+        .args(["git", ".", "--format", "json", "--show-secrets"])
+        .args(extra));
+    let report: Value = serde_json::from_str(&stdout(&output)).expect("a JSON report");
+    let mut findings = report["findings"].as_array().cloned().unwrap_or_default();
+    findings.sort_by_key(|f| f["secret"].as_str().unwrap_or_default().to_string());
+    (code(&output), findings)
+}
+
+/// (secret, path, commit, other places) of each finding.
+fn summary(findings: &[Value]) -> Vec<(String, String, String, u64)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f["secret"].as_str().unwrap_or_default().to_string(),
+                f["path"].as_str().unwrap_or_default().to_string(),
+                f["commit"].as_str().unwrap_or_default().to_string(),
+                f["other_occurrences"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect()
+}
+
+fn commit_of(dir: &Path, rev: &str) -> String {
+    git_ok(dir, &["rev-parse", rev]).trim().to_string()
+}
+
+/// `cfg` is a clean file, then a directory holding a key, then a file holding another key, then (after a commit
+/// that touches only another file) the directory again with the first key's file and a new one.
+#[test]
+fn a_path_that_turns_from_file_to_directory_and_back_is_walked_each_time() {
+    let mut stream = String::new();
+    let mut commit = |mark: u32, changes: &[(&str, Option<&str>)]| {
+        stream.push_str(&format!(
+            "commit refs/heads/main\nmark :{mark}\ncommitter Alice Example <alice@example.com> {} +0000\ndata 1\n{mark}\n",
+            1_700_000_000 + mark * 60
+        ));
+        if mark > 1 {
+            stream.push_str(&format!("from :{}\n", mark - 1));
+        }
+        for (path, text) in changes {
+            match text {
+                Some(text) => stream.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len())),
+                None => stream.push_str(&format!("D {path}\n")),
+            }
+        }
+    };
+    let first = format!("KEY={LEGACY_KEY}\n");
+    let second = format!("KEY={PROJECT_KEY}\n");
+    let third = format!("KEY={LEGACY_KEY_2}\n");
+    commit(1, &[("cfg", Some("plain\n")), ("other.txt", Some("1\n"))]);
+    commit(2, &[("cfg", None), ("cfg/keys.env", Some(&first))]);
+    commit(3, &[("cfg", None), ("cfg", Some(&second))]);
+    commit(4, &[("other.txt", Some("4\n"))]);
+    commit(
+        5,
+        &[
+            ("cfg", None),
+            ("cfg/keys.env", Some(&first)),
+            ("cfg/new.env", Some(&third)),
+        ],
+    );
+    let repo = fast_import_repo(stream.as_bytes());
+    let dir = repo.path();
+    let at = |n: u32| commit_of(dir, &format!("main~{}", 5 - n));
+    let expected = vec![
+        (LEGACY_KEY.to_string(), "cfg/keys.env".to_string(), at(2), 1),
+        (LEGACY_KEY_2.to_string(), "cfg/new.env".to_string(), at(5), 0),
+        (PROJECT_KEY.to_string(), "cfg".to_string(), at(3), 1),
+    ];
+    for threads in ["1", "2"] {
+        let (status, findings) = scan(dir, &["--threads", threads]);
+        assert_eq!(status, 1, "--threads {threads}");
+        assert_eq!(summary(&findings), expected, "--threads {threads}");
+    }
+}
+
+/// Writes a tree object as it is, entries in the order given (names may repeat); returns its id.
+fn write_tree(dir: &Path, entries: &[(&str, &str, &str)]) -> String {
+    let mut bytes = Vec::new();
+    for (mode, name, id) in entries {
+        bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+        let id: Vec<u8> = (0..id.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&id[i..i + 2], 16).expect("hex"))
+            .collect();
+        bytes.extend_from_slice(&id);
+    }
+    let args = ["hash-object", "-t", "tree", "-w", "--stdin", "--literally"];
+    git_with_input(dir, &args, &bytes).trim().to_string()
+}
+
+fn write_blob(dir: &Path, text: &str) -> String {
+    git_with_input(dir, &["hash-object", "-w", "--stdin"], text.as_bytes())
+        .trim()
+        .to_string()
+}
+
+fn write_commit(dir: &Path, tree: &str, parent: Option<&str>, message: &str) -> String {
+    let parent = parent.map(|p| format!("parent {p}\n")).unwrap_or_default();
+    let object = format!(
+        "tree {tree}\n{parent}author A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\n{message}\n"
+    );
+    let args = ["hash-object", "-t", "commit", "-w", "--stdin", "--literally"];
+    git_with_input(dir, &args, object.as_bytes()).trim().to_string()
+}
+
+/// Each commit's root tree differs from the one before in ways a walk in step with the last tree could take for
+/// the same entries: entries out of order, a name given twice with a clean blob and then a key, and a name
+/// that is a file in one tree and a directory in the next. Every key is found, in the commit that added it.
+#[test]
+fn trees_out_of_order_or_with_a_name_twice_hide_no_key() {
+    let repo = tempfile::TempDir::new().expect("temp dir");
+    let dir = repo.path();
+    git_ok(dir, &["init", "-q", "--bare", "-b", "main"]);
+    let clean = write_blob(dir, "nothing here\n");
+    let clean_2 = write_blob(dir, "nothing here either\n");
+    let keys: Vec<String> = [LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2]
+        .iter()
+        .map(|key| write_blob(dir, &format!("KEY={key}\n")))
+        .collect();
+    let inner = write_tree(dir, &[("100644", "x.env", &keys[3])]);
+    let trees = [
+        write_tree(dir, &[("100644", "a.env", &clean), ("100644", "b.env", &clean_2)]),
+        // Out of order: b before a.
+        write_tree(dir, &[("100644", "b.env", &keys[0]), ("100644", "a.env", &clean)]),
+        // a.env twice: the clean blob the last tree held there, then a key.
+        write_tree(
+            dir,
+            &[
+                ("100644", "a.env", &clean),
+                ("100644", "a.env", &keys[1]),
+                ("100644", "b.env", &keys[0]),
+            ],
+        ),
+        // b.env a directory, a.env twice the other way round.
+        write_tree(
+            dir,
+            &[
+                ("100644", "a.env", &keys[2]),
+                ("100644", "a.env", &clean),
+                ("40000", "b.env", &inner),
+            ],
+        ),
+    ];
+    let mut parent: Option<String> = None;
+    let mut commits = Vec::new();
+    for (n, tree) in trees.iter().enumerate() {
+        let commit = write_commit(dir, tree, parent.as_deref(), &format!("commit {n}"));
+        commits.push(commit.clone());
+        parent = Some(commit);
+    }
+    git_ok(dir, &["update-ref", "refs/heads/main", &commits[3]]);
+    let (status, findings) = scan(dir, &[]);
+    assert_eq!(status, 1);
+    let found: Vec<(String, String, String)> = summary(&findings)
+        .into_iter()
+        .map(|(secret, path, commit, _)| (secret, path, commit))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (LEGACY_KEY.to_string(), "b.env".to_string(), commits[1].clone()),
+            (LEGACY_KEY_2.to_string(), "a.env".to_string(), commits[2].clone()),
+            (PROJECT_KEY.to_string(), "a.env".to_string(), commits[3].clone()),
+            (PROJECT_KEY_2.to_string(), "b.env/x.env".to_string(), commits[3].clone()),
+        ]
+    );
+}
