@@ -184,3 +184,96 @@ fn trees_out_of_order_or_with_a_name_twice_hide_no_key() {
         ]
     );
 }
+
+/// A small random number generator (xorshift), so the history below is the same on every run.
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// 600 commits of random changes to 40 paths in nested directories (enough for the walk to be split between
+/// threads): files written with one of four keys or clean text, deleted, a directory turned into a file and
+/// back, a side branch merged every 50 commits. The places each key is counted at without `--all-commits`
+/// (from the walk's tree graph, where most trees are kept as differences) are the places listed with it (from
+/// reading every tree again), with one thread and two.
+#[test]
+fn places_counted_from_differences_are_the_places_listed() {
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
+    let paths: Vec<String> = (0..40)
+        .map(|n| match n % 4 {
+            0 => format!("f{n}.env"),
+            1 => format!("a/f{n}.env"),
+            2 => format!("a/b{}/f{n}.env", n % 3),
+            _ => format!("c/d/e{}/f{n}.env", n % 2),
+        })
+        .collect();
+    let contents: Vec<String> = [LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2]
+        .iter()
+        .map(|key| format!("KEY={key}\n"))
+        .chain((0..4).map(|n| format!("clean {n}\n")))
+        .collect();
+    let mut stream = String::new();
+    let write = |stream: &mut String, path: &str, text: &str| {
+        stream.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
+    };
+    let mut mark = 0;
+    let (mut main_tip, mut side_tip) = (None, None);
+    for n in 0..600u32 {
+        mark += 1;
+        let branch = if (46..49).contains(&(n % 50)) { "side" } else { "main" };
+        stream.push_str(&format!(
+            "commit refs/heads/{branch}\nmark :{mark}\ncommitter A <a@example.com> {} +0000\ndata 1\nx\n",
+            1_700_000_000 + n * 60
+        ));
+        if branch == "side" {
+            // Forked from main, three commits long, merged by the next commit on main.
+            if let Some(tip) = side_tip.or(main_tip) {
+                stream.push_str(&format!("from :{tip}\n"));
+            }
+            side_tip = Some(mark);
+        } else {
+            if let Some(tip) = main_tip {
+                stream.push_str(&format!("from :{tip}\n"));
+            }
+            if let Some(tip) = side_tip.take() {
+                stream.push_str(&format!("merge :{tip}\n"));
+            }
+            main_tip = Some(mark);
+        }
+        for _ in 0..1 + dice.below(3) {
+            let path = &paths[dice.below(paths.len())];
+            match dice.below(10) {
+                0 => stream.push_str(&format!("D {path}\n")),
+                1 => {
+                    // `a/b1` a file for a while, then a directory again.
+                    stream.push_str("D a/b1\n");
+                    write(&mut stream, "a/b1", &contents[dice.below(contents.len())]);
+                }
+                _ => write(&mut stream, path, &contents[dice.below(contents.len())]),
+            }
+        }
+    }
+    let repo = fast_import_repo(stream.as_bytes());
+    let dir = repo.path();
+    for threads in ["1", "2"] {
+        let (_, counted) = scan(dir, &["--threads", threads]);
+        let (_, listed) = scan(dir, &["--threads", threads, "--all-commits"]);
+        assert!(counted.len() >= 4, "{counted:#?}");
+        assert_eq!(counted.len(), listed.len());
+        for (counted, listed) in counted.iter().zip(&listed) {
+            let places = listed["occurrences"].as_array().map_or(0, Vec::len) as u64;
+            assert!(places > 1, "{listed:#?}");
+            assert_eq!(
+                counted["other_occurrences"],
+                places - 1,
+                "--threads {threads}: {counted:#?}"
+            );
+        }
+    }
+}

@@ -676,11 +676,11 @@ impl<'a, 'r> Walker<'a, 'r> {
             // the tree graph.
             let mut subtrees = Vec::new();
             let mut known = self.last_trees.take(&prefix);
+            // The tree's entries in the tree graph, and those of them the last tree at its path did not have.
+            let (mut whole, mut added) = (Vec::with_capacity(tree.len()), Vec::new());
             for entry in tree.iter() {
                 if let Some(outcome) = known.outcome(&entry) {
-                    if let Some(graph_entry) = outcome {
-                        self.out.trees.push_entry(graph_entry);
-                    }
+                    whole.extend(outcome);
                     known.record(&entry, outcome);
                     continue;
                 }
@@ -691,12 +691,12 @@ impl<'a, 'r> Walker<'a, 'r> {
                         if !self.out.trees.walked_index(subtree) {
                             subtrees.push((entry.id(), path()));
                         }
-                        Some(self.out.trees.push_subtree(subtree))
+                        Some(self.out.trees.subtree_entry(subtree))
                     }
                     Some(ObjectType::Blob) => {
                         let blob = entry.id();
                         self.listed_or(blob, |walker| on_blob(walker, blob, &path()))
-                            .map(|position| self.out.trees.push_blob(position))
+                            .map(|position| self.out.trees.blob_entry(position))
                     }
                     Some(ObjectType::Commit) => {
                         self.submodules.insert(path());
@@ -704,10 +704,18 @@ impl<'a, 'r> Walker<'a, 'r> {
                     }
                     _ => None,
                 };
+                whole.extend(outcome);
+                added.extend(outcome);
                 known.record(&entry, outcome);
             }
-            self.out.trees.end_tree(tree_index);
-            self.last_trees.remember(prefix, known);
+            // Kept as a difference from the last tree at its path when that is the smaller.
+            match known.difference() {
+                (Some(base), removed) if added.len() + removed.len() < whole.len() => {
+                    self.out.trees.set_entries(tree_index, Some(base), &added, removed)
+                }
+                _ => self.out.trees.set_entries(tree_index, None, &whole, &[]),
+            }
+            self.last_trees.remember(prefix, known, tree_index);
             stack.extend(subtrees.into_iter().rev());
         }
     }

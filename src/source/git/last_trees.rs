@@ -6,6 +6,9 @@
 //! takes it from here instead of looking the id up in tables of millions (a cache miss each: a fifth of the
 //! walk's time on a history of small commits). Anything not found here is looked up as before, so a tree in
 //! an unusual order (a hostile repository's) is only slower, never walked differently.
+//!
+//! What differs is also how the tree graph keeps the new tree: the last tree, plus the entries the new one
+//! added, minus those it no longer has ([`Known::difference`]), when that is shorter than the whole tree.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -36,6 +39,8 @@ struct Entry {
 struct LastTree {
     names: Vec<u8>,
     entries: Vec<Entry>,
+    /// Its index in the walk's tree graph.
+    tree_index: u32,
 }
 
 impl LastTree {
@@ -64,18 +69,40 @@ impl LastTrees {
     /// What the walk knows of the entries of a new tree at `path`, to be asked entry by entry in tree order
     /// (see [`Known::outcome`]) and told what became of each ([`Known::record`]).
     pub(super) fn take(&mut self, path: &str) -> Known {
-        let last = self.by_path.remove(path).unwrap_or_default();
-        self.bytes -= last.bytes();
+        let last = self.by_path.remove(path);
+        if let Some(last) = &last {
+            self.bytes -= last.bytes();
+        }
         let mut next = std::mem::take(&mut self.spare);
         next.names.clear();
         next.entries.clear();
-        Known { last, cursor: 0, next }
+        let (base, last) = match last {
+            Some(last) => (Some(last.tree_index), last),
+            None => (None, LastTree::default()),
+        };
+        Known {
+            last,
+            base,
+            cursor: 0,
+            next,
+            removed: Vec::new(),
+            complete: true,
+        }
     }
 
-    /// Remembers the tree that `known` was told of, read at `path`.
-    pub(super) fn remember(&mut self, path: String, known: Known) {
-        let Known { last, next, .. } = known;
+    /// Remembers the tree that `known` was told of, read at `path`, at `tree_index` in the tree graph.
+    pub(super) fn remember(&mut self, path: String, known: Known, tree_index: u32) {
+        let Known {
+            last,
+            mut next,
+            complete,
+            ..
+        } = known;
         self.spare = last;
+        if !complete {
+            return;
+        }
+        next.tree_index = tree_index;
         if self.bytes + next.bytes() > MAX_BYTES {
             self.by_path = HashMap::new();
             self.bytes = 0;
@@ -89,8 +116,15 @@ impl LastTrees {
 /// told of them.
 pub(super) struct Known {
     last: LastTree,
+    /// The last tree's index in the tree graph, if there was one.
+    base: Option<u32>,
     cursor: usize,
     next: LastTree,
+    /// The tree-graph entries of the last tree's entries that the new tree does not have (as far as it has
+    /// been asked about).
+    removed: Vec<u32>,
+    /// Every entry of the new tree was recorded (a tree is remembered whole or not at all).
+    complete: bool,
 }
 
 impl Known {
@@ -101,11 +135,17 @@ impl Known {
         let (name, kind) = (entry.name_bytes(), entry.kind());
         while let Some(old) = self.last.entries.get(self.cursor) {
             match git_order(self.last.name(self.cursor), old.kind, name, kind) {
-                Ordering::Less => self.cursor += 1,
+                Ordering::Less => {
+                    self.removed.extend(old.outcome);
+                    self.cursor += 1;
+                }
                 Ordering::Greater => return None,
                 Ordering::Equal => {
                     self.cursor += 1;
                     let same = old.kind == kind && old.id.as_bytes() == entry.id().as_bytes();
+                    if !same {
+                        self.removed.extend(old.outcome);
+                    }
                     return same.then_some(old.outcome);
                 }
             }
@@ -113,11 +153,22 @@ impl Known {
         None
     }
 
-    /// What became of `entry`, the next entry of the new tree. A tree whose names pass 4 GiB is remembered
-    /// only up to there.
+    /// Once the new tree's every entry was asked about: the tree it is a difference from (the last tree at its
+    /// path, if any), and the tree-graph entries that the new tree does not have of it. Each entry of the last
+    /// tree is either the outcome of one entry of the new tree or one of these.
+    pub(super) fn difference(&mut self) -> (Option<u32>, &[u32]) {
+        for old in &self.last.entries[self.cursor.min(self.last.entries.len())..] {
+            self.removed.extend(old.outcome);
+        }
+        self.cursor = self.last.entries.len();
+        (self.base, &self.removed)
+    }
+
+    /// What became of `entry`, the next entry of the new tree. A tree whose names pass 4 GiB is not remembered.
     pub(super) fn record(&mut self, entry: &TreeEntry<'_>, outcome: Outcome) {
         let name = entry.name_bytes();
         let Ok(name_end) = u32::try_from(self.next.names.len() + name.len()) else {
+            self.complete = false;
             return;
         };
         self.next.names.extend_from_slice(name);

@@ -655,18 +655,19 @@ fn count_occurrences(
 /// How many (commit, path) places hold each of `flagged`: from the tree graph the walk kept, or, should it
 /// have overflowed (billions of tree entries), by listing them.
 fn place_counts(objects: &Objects<'_>, enumeration: &Enumeration, flagged: &[Oid]) -> HashMap<Oid, u64> {
-    let Some(by_position) = enumeration.trees.place_counts(enumeration.blobs.len()) else {
+    let flagged_set: HashSet<Oid> = flagged.iter().copied().collect();
+    let (positions, oids): (Vec<u32>, Vec<Oid>) = enumeration
+        .blobs
+        .iter()
+        .enumerate()
+        .filter(|(_, (oid, _))| flagged_set.contains(oid))
+        .map(|(position, (oid, _))| (position as u32, *oid))
+        .unzip();
+    let Some(counts) = enumeration.trees.place_counts(&positions) else {
         let places = occurrences::all_occurrences(objects, enumeration, flagged);
         return places.into_iter().map(|(oid, list)| (oid, list.len() as u64)).collect();
     };
-    let flagged: HashSet<Oid> = flagged.iter().copied().collect();
-    enumeration
-        .blobs
-        .iter()
-        .zip(by_position)
-        .filter(|((oid, _), _)| flagged.contains(oid))
-        .map(|((oid, _), count)| (*oid, count))
-        .collect()
+    oids.into_iter().zip(counts).collect()
 }
 
 /// What became of one blob.
