@@ -12,14 +12,17 @@ use crate::common::{
     run, stdout,
 };
 
-/// The findings of `keyhound git` (secrets shown), sorted by secret, and the exit code.
+/// The findings of `keyhound git` (secrets shown), sorted by secret, path, commit and line, and the exit code.
 fn scan(dir: &Path, extra: &[&str]) -> (i32, Vec<Value>) {
     let output = run(keyhound_in(dir)
         .args(["git", ".", "--format", "json", "--show-secrets"])
         .args(extra));
     let report: Value = serde_json::from_str(&stdout(&output)).expect("a JSON report");
     let mut findings = report["findings"].as_array().cloned().unwrap_or_default();
-    findings.sort_by_key(|f| f["secret"].as_str().unwrap_or_default().to_string());
+    findings.sort_by_key(|f| {
+        let field = |name: &str| f[name].as_str().unwrap_or_default().to_string();
+        (field("secret"), field("path"), field("commit"), f["line"].as_u64())
+    });
     (code(&output), findings)
 }
 
@@ -197,11 +200,12 @@ impl Dice {
     }
 }
 
-/// 600 commits of random changes to 40 paths in nested directories (enough for the walk to be split between
+/// 1,500 commits of random changes to 40 paths in nested directories (enough for the walk to be split between
 /// threads): files written with one of four keys or clean text, deleted, a directory turned into a file and
-/// back, a side branch merged every 50 commits. The places each key is counted at without `--all-commits`
-/// (from the walk's tree graph, where most trees are kept as differences) are the places listed with it (from
-/// reading every tree again), with one thread and two.
+/// back, a side branch merged every 50 commits, and keys that stay from the commit that adds them to the end.
+/// The places each key is counted at without `--all-commits` (from the walk's tree graph, where most trees are
+/// kept as differences) are the places listed with it (from reading every tree again), and the report is the
+/// same with one thread, two and three.
 #[test]
 fn places_counted_from_differences_are_the_places_listed() {
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15);
@@ -213,18 +217,20 @@ fn places_counted_from_differences_are_the_places_listed() {
             _ => format!("c/d/e{}/f{n}.env", n % 2),
         })
         .collect();
-    let contents: Vec<String> = [LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2]
-        .iter()
-        .map(|key| format!("KEY={key}\n"))
-        .chain((0..4).map(|n| format!("clean {n}\n")))
-        .collect();
+    let keys = [LEGACY_KEY, LEGACY_KEY_2, PROJECT_KEY, PROJECT_KEY_2];
+    // A key file seen before, or (one time in five) a new version of one; clean files are always new.
+    let content = |dice: &mut Dice, n: u32| match dice.below(8) {
+        k @ 0..4 if dice.below(5) == 0 => format!("KEY={}\n# version {n}\n", keys[k]),
+        k @ 0..4 => format!("KEY={}\n", keys[k]),
+        _ => format!("clean {n}\n"),
+    };
     let mut stream = String::new();
     let write = |stream: &mut String, path: &str, text: &str| {
         stream.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
     };
     let mut mark = 0;
     let (mut main_tip, mut side_tip) = (None, None);
-    for n in 0..600u32 {
+    for n in 0..1500u32 {
         mark += 1;
         let branch = if (46..49).contains(&(n % 50)) { "side" } else { "main" };
         stream.push_str(&format!(
@@ -246,6 +252,11 @@ fn places_counted_from_differences_are_the_places_listed() {
             }
             main_tip = Some(mark);
         }
+        if n % 700 == 690 {
+            // A new version of a key that stays to the end: the later part of a split walk meets it first.
+            let text = format!("KEY={}\n# kept {n}\n", keys[n as usize % keys.len()]);
+            write(&mut stream, &format!("keep/k{n}.env"), &text);
+        }
         for _ in 0..1 + dice.below(3) {
             let path = &paths[dice.below(paths.len())];
             match dice.below(10) {
@@ -253,22 +264,27 @@ fn places_counted_from_differences_are_the_places_listed() {
                 1 => {
                     // `a/b1` a file for a while, then a directory again.
                     stream.push_str("D a/b1\n");
-                    write(&mut stream, "a/b1", &contents[dice.below(contents.len())]);
+                    let text = content(&mut dice, n);
+                    write(&mut stream, "a/b1", &text);
                 }
-                _ => write(&mut stream, path, &contents[dice.below(contents.len())]),
+                _ => {
+                    let text = content(&mut dice, n);
+                    write(&mut stream, path, &text);
+                }
             }
         }
     }
     let repo = fast_import_repo(stream.as_bytes());
     let dir = repo.path();
-    for threads in ["1", "2"] {
+    let (_, one_thread) = scan(dir, &["--threads", "1"]);
+    for threads in ["1", "2", "3"] {
         let (_, counted) = scan(dir, &["--threads", threads]);
+        assert_eq!(counted, one_thread, "--threads {threads} differs from --threads 1");
         let (_, listed) = scan(dir, &["--threads", threads, "--all-commits"]);
-        assert!(counted.len() >= 4, "{counted:#?}");
+        assert!(counted.len() >= 20, "{}", counted.len());
         assert_eq!(counted.len(), listed.len());
         for (counted, listed) in counted.iter().zip(&listed) {
             let places = listed["occurrences"].as_array().map_or(0, Vec::len) as u64;
-            assert!(places > 1, "{listed:#?}");
             assert_eq!(
                 counted["other_occurrences"],
                 places - 1,

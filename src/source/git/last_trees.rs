@@ -19,7 +19,7 @@ use git2::{ObjectType, Oid, TreeEntry};
 /// range began, a submodule, an entry of another kind).
 pub(super) type Outcome = Option<u32>;
 
-/// At most this many bytes of names and entries are held over all paths; past it the memory is given back and
+/// At most this many bytes of paths, names and entries are held over all paths; past it the memory is given back and
 /// the walk starts remembering afresh.
 const MAX_BYTES: usize = 64 << 20;
 
@@ -41,11 +41,14 @@ struct LastTree {
     entries: Vec<Entry>,
     /// Its index in the walk's tree graph.
     tree_index: u32,
+    /// The length of the path it is remembered at (a hostile repository can nest trees deep enough for paths
+    /// to outweigh the rest).
+    path_len: usize,
 }
 
 impl LastTree {
     fn bytes(&self) -> usize {
-        self.names.len() + self.entries.len() * std::mem::size_of::<Entry>()
+        self.path_len + self.names.len() + self.entries.len() * std::mem::size_of::<Entry>()
     }
 
     fn name(&self, at: usize) -> &[u8] {
@@ -103,6 +106,7 @@ impl LastTrees {
             return;
         }
         next.tree_index = tree_index;
+        next.path_len = path.len();
         if self.bytes + next.bytes() > MAX_BYTES {
             self.by_path = HashMap::new();
             self.bytes = 0;
