@@ -200,8 +200,8 @@ impl Dice {
     }
 }
 
-/// 1,500 commits of random changes to 40 paths in nested directories (enough for the walk to be split between
-/// threads): files written with one of four keys or clean text, deleted, a directory turned into a file and
+/// 3,200 commits of random changes to 40 paths in nested directories (enough for the walk to be split into three
+/// parts that two or three threads take in turn): files written with one of four keys or clean text, deleted, a directory turned into a file and
 /// back, a side branch merged every 50 commits, and keys that stay from the commit that adds them to the end.
 /// The places each key is counted at without `--all-commits` (from the walk's tree graph, where most trees are
 /// kept as differences) are the places listed with it (from reading every tree again), and the report is the
@@ -230,7 +230,7 @@ fn places_counted_from_differences_are_the_places_listed() {
     };
     let mut mark = 0;
     let (mut main_tip, mut side_tip) = (None, None);
-    for n in 0..1500u32 {
+    for n in 0..3200u32 {
         mark += 1;
         let branch = if (46..49).contains(&(n % 50)) { "side" } else { "main" };
         stream.push_str(&format!(
@@ -253,7 +253,7 @@ fn places_counted_from_differences_are_the_places_listed() {
             main_tip = Some(mark);
         }
         if n % 700 == 690 {
-            // A new version of a key that stays to the end: the later part of a split walk meets it first.
+            // A new version of a key that stays to the end: each later part of a split walk meets it first.
             let text = format!("KEY={}\n# kept {n}\n", keys[n as usize % keys.len()]);
             write(&mut stream, &format!("keep/k{n}.env"), &text);
         }

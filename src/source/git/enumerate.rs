@@ -511,6 +511,22 @@ struct LaterWalk {
 /// Below this many commits the walk is not split.
 const MIN_COMMITS_TO_SPLIT: usize = 256;
 
+/// The fewest commits a part of a split walk takes (each later part re-reads one snapshot), and the most parts
+/// per thread.
+const MIN_COMMITS_A_PART: usize = 1024;
+const MAX_PARTS_A_THREAD: usize = 2;
+
+/// The commits of each part of a walk of `commits` commits on `threads` threads: at least two parts, as equal
+/// as whole commits allow.
+fn split_into_parts(commits: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = (commits / MIN_COMMITS_A_PART)
+        .clamp(2, threads.max(1) * MAX_PARTS_A_THREAD)
+        .min(commits.max(1));
+    (0..parts)
+        .map(|part| commits * part / parts..commits * (part + 1) / parts)
+        .collect()
+}
+
 impl<'a, 'r> Walker<'a, 'r> {
     pub(super) fn new(objects: &'a Objects<'r>, label: &'a str) -> Self {
         Walker {
@@ -532,49 +548,66 @@ impl<'a, 'r> Walker<'a, 'r> {
         }
     }
 
-    /// Walks the trees of `nodes` (all the commits, from index 0) as [`Walker::walk_commits`] does, with the
-    /// later commits on another thread with a repository handle of its own when the pool has more than one
-    /// thread.
+    /// Walks the trees of `nodes` (all the commits, from index 0) as [`Walker::walk_commits`] does, in parts
+    /// that the pool's threads take in order as they become free (each helper thread with a repository handle
+    /// of its own), when the pool has more than one thread. The first part is walked here; every other part is
+    /// walked from nothing, then added to this walk in order ([`Walker::absorb`]).
     ///
     /// The result is the same as one walk's. A blob belongs to the first commit that holds it, at the first
-    /// path where that commit's tree holds it. The later walk starts from nothing, so it finds the first such
+    /// path where that commit's tree holds it. A later part starts from nothing, so it finds the first such
     /// commit among its own commits, and the blob's path there. The trees that it walks and one walk would
-    /// skip, because the earlier commits hold them, cannot hold a blob that the earlier walk does not list. So
-    /// a blob that the earlier walk lists keeps that listing, and any other blob keeps the later walk's. Blobs
-    /// stay in commit order, which the scan order relies on. The later walk re-reads what the two parts share,
-    /// about one snapshot's worth of trees; a tree that neither can read is reported once.
+    /// skip, because earlier commits hold them, cannot hold a blob that the earlier parts do not list. So a
+    /// blob that an earlier part lists keeps that listing, and any other blob keeps the first later part's.
+    /// Blobs stay in commit order, which the scan order relies on. Each later part re-reads about one
+    /// snapshot's worth of trees; a tree that no part can read is reported once. Parts of equal numbers of
+    /// commits, several per thread, keep both threads busy to the end whether the trees grow with the history
+    /// or not (two fixed parts left one thread idle for a third of a long walk).
     fn walk_commits_in_parallel(&mut self, nodes: &[Node], diag: &Diagnostics, counts: &mut Counts) {
-        if rayon::current_num_threads() < 2 || nodes.len() < MIN_COMMITS_TO_SPLIT {
+        let threads = rayon::current_num_threads();
+        if threads < 2 || nodes.len() < MIN_COMMITS_TO_SPLIT {
             return self.walk_commits(nodes, 0, diag, counts);
         }
-        // Trees grow with the history, so later commits cost more to walk: the earlier walk takes more of them.
-        let middle = nodes.len() * 2 / 3;
-        let (earlier, later) = nodes.split_at(middle);
+        let parts = split_into_parts(nodes.len(), threads);
+        let next_part = std::sync::atomic::AtomicUsize::new(1);
+        let walked: Vec<std::sync::Mutex<Option<LaterWalk>>> = parts.iter().map(|_| Default::default()).collect();
         let (git_dir, loose, label) = (self.objects.repo.path().to_path_buf(), self.objects.loose, self.label);
-        let later_walk = std::thread::scope(|scope| {
-            let handle = scope.spawn(move || -> Option<LaterWalk> {
-                let repo = super::open_with_own_packs(&git_dir).ok()?;
-                let objects = Objects::new(&repo, loose);
-                let mut walker = Walker::new(&objects, label);
-                walker.deferred_errors = Some(Vec::new());
-                let mut counts = Counts::default();
-                walker.walk_commits(later, middle, diag, &mut counts);
-                Some(LaterWalk {
-                    blobs: walker.out.blobs,
-                    paths: walker.out.paths,
-                    trees: walker.out.trees,
-                    submodules: walker.submodules,
-                    deferred_errors: walker.deferred_errors.unwrap_or_default(),
-                    counts,
-                })
-            });
-            self.walk_commits(earlier, 0, diag, counts);
-            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        // Walks the parts not taken yet, one after another, through `objects`, until none is left.
+        let take_parts = |objects: &Objects<'_>| loop {
+            let at = next_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(range) = parts.get(at) else { break };
+            let mut walker = Walker::new(objects, label);
+            walker.deferred_errors = Some(Vec::new());
+            let mut counts = Counts::default();
+            walker.walk_commits(&nodes[range.clone()], range.start, diag, &mut counts);
+            let part = LaterWalk {
+                blobs: walker.out.blobs,
+                paths: walker.out.paths,
+                trees: walker.out.trees,
+                submodules: walker.submodules,
+                deferred_errors: walker.deferred_errors.unwrap_or_default(),
+                counts,
+            };
+            *walked[at].lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(part);
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(|| {
+                    // A repository that cannot be opened a second time leaves the parts to the other threads.
+                    if let Ok(repo) = super::open_with_own_packs(&git_dir) {
+                        take_parts(&Objects::new(&repo, loose));
+                    }
+                });
+            }
+            self.walk_commits(&nodes[parts[0].clone()], 0, diag, counts);
+            take_parts(self.objects);
         });
-        match later_walk {
-            Some(later_walk) => self.absorb(later_walk, diag, counts),
-            // The repository could not be opened a second time: the later commits are walked here.
-            None => self.walk_commits(later, middle, diag, counts),
+        for (range, part) in parts.iter().zip(walked).skip(1) {
+            match part.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+                Some(part) => self.absorb(part, diag, counts),
+                // Every part is walked by some thread (a panic on one would have ended the scope); should one
+                // be missing all the same, it is walked here, in its place.
+                None => self.walk_commits(&nodes[range.clone()], range.start, diag, counts),
+            }
         }
     }
 
