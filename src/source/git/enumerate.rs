@@ -561,7 +561,8 @@ impl<'a, 'r> Walker<'a, 'r> {
     /// Blobs stay in commit order, which the scan order relies on. Each later part re-reads about one
     /// snapshot's worth of trees; a tree that no part can read is reported once. Parts of equal numbers of
     /// commits, several per thread, keep both threads busy to the end whether the trees grow with the history
-    /// or not (two fixed parts left one thread idle for a third of a long walk).
+    /// or not (two fixed parts, two thirds and one third, left one thread idle half the time when every commit
+    /// costs the same).
     fn walk_commits_in_parallel(&mut self, nodes: &[Node], diag: &Diagnostics, counts: &mut Counts) {
         let threads = rayon::current_num_threads();
         if threads < 2 || nodes.len() < MIN_COMMITS_TO_SPLIT {

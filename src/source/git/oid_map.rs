@@ -2,8 +2,8 @@
 //!
 //! An id is hashed by its first 8 bytes through SipHash with a key random per run: ids are digests, so 8 bytes
 //! spread as well as 20, and the key keeps a repository from choosing ids that pile up in one place (it would
-//! have to find ids that share 8 bytes). Ids are compared as bytes: git2's `Oid` compares through a call into
-//! libgit2 that the compiler cannot inline (a tenth of a history walk's time before).
+//! have to find ids that share 8 bytes). Ids are compared as bytes in place: git2's `Oid` compares through a
+//! call into libgit2 that the compiler cannot inline.
 
 use std::hash::{BuildHasher, RandomState};
 
