@@ -105,6 +105,17 @@ impl TreeGraph {
         self.bases[index as usize] = base.unwrap_or(NO_BASE);
     }
 
+    /// The tree the stored entries of `tree` are a difference from, if any, and those entries (none for a tree
+    /// not walked).
+    fn stored(&self, tree: u32) -> (Option<u32>, impl Iterator<Item = u32> + '_) {
+        let (start, end) = match self.ranges[tree as usize] {
+            NOT_WALKED => (0, 0),
+            range => range,
+        };
+        let base = self.bases[tree as usize];
+        ((base != NO_BASE).then_some(base), self.entries.range(start, end))
+    }
+
     fn entries_len(&mut self) -> u32 {
         u32::try_from(self.entries.len()).unwrap_or_else(|_| {
             self.overflowed = true;
@@ -154,15 +165,15 @@ impl TreeGraph {
     pub fn absorb(&mut self, other: TreeGraph, here: &[u32], blob_at: impl Fn(u32) -> Option<u32>) {
         self.overflowed |= other.overflowed;
         let (mut added, mut removed) = (Vec::new(), Vec::new());
-        for (other_index, &(start, end)) in other.ranges.iter().enumerate() {
-            let index = here[other_index];
-            if (start, end) == NOT_WALKED || self.walked_index(index) {
+        for (other_index, &index) in here.iter().enumerate() {
+            if !other.walked_index(other_index as u32) || self.walked_index(index) {
                 continue;
             }
             self.begin_tree(index);
             added.clear();
             removed.clear();
-            for entry in other.entries.range(start, end) {
+            let (base, entries) = other.stored(other_index as u32);
+            for entry in entries {
                 let into = if entry & REMOVED != 0 { &mut removed } else { &mut added };
                 let entry = entry & !REMOVED;
                 if entry & TREE != 0 {
@@ -171,9 +182,7 @@ impl TreeGraph {
                     into.push(position);
                 }
             }
-            let base = other.bases[other_index];
-            let base = (base != NO_BASE).then(|| here[base as usize]);
-            self.set_entries(index, base, &added, &removed);
+            self.set_entries(index, base.map(|base| here[base as usize]), &added, &removed);
         }
         self.roots
             .extend(other.roots.iter().map(|&(commit, tree)| (commit, here[tree as usize])));
@@ -197,14 +206,9 @@ impl TreeGraph {
         // counted (a loop, which only a hand-made repository can hold) counts as empty there.
         let mut state = vec![0u8; self.ranges.len()];
         let children = |tree: u32| {
-            let (start, end) = match self.ranges[tree as usize] {
-                NOT_WALKED => (0, 0),
-                range => range,
-            };
-            let base = self.bases[tree as usize];
-            (base != NO_BASE).then_some(base).into_iter().chain(
-                self.entries
-                    .range(start, end)
+            let (base, entries) = self.stored(tree);
+            base.into_iter().chain(
+                entries
                     .filter(|entry| entry & TREE != 0)
                     .map(|entry| entry & !(TREE | REMOVED)),
             )
@@ -249,17 +253,9 @@ impl TreeGraph {
         slot: &std::collections::HashMap<u32, usize>,
         flagged: usize,
     ) -> Option<Box<[u64]>> {
-        let (start, end) = match self.ranges[tree as usize] {
-            NOT_WALKED => return None,
-            range => range,
-        };
-        let base = self.bases[tree as usize];
-        let mut mine: Option<Box<[u64]>> = if base == NO_BASE {
-            None
-        } else {
-            counts[base as usize].clone()
-        };
-        for entry in self.entries.range(start, end) {
+        let (base, entries) = self.stored(tree);
+        let mut mine: Option<Box<[u64]>> = base.and_then(|base| counts[base as usize].clone());
+        for entry in entries {
             let removed = entry & REMOVED != 0;
             let entry = entry & !REMOVED;
             let apply = |mine: &mut Option<Box<[u64]>>, at: usize, by: u64| {
@@ -350,6 +346,16 @@ mod tests {
         index
     }
 
+    /// Builds tree `tree` as `base` with blobs `added` added and `removed` taken away.
+    fn add_difference(graph: &mut TreeGraph, tree: u8, base: u32, added: &[u32], removed: &[u32]) -> u32 {
+        let index = graph.index_of(id(tree));
+        graph.begin_tree(index);
+        let added: Vec<u32> = added.iter().map(|&blob| graph.blob_entry(blob)).collect();
+        let removed: Vec<u32> = removed.iter().map(|&blob| graph.blob_entry(blob)).collect();
+        graph.set_entries(index, Some(base), &added, &removed);
+        index
+    }
+
     /// Root 1 holds blob 0 and subtree 2 twice (two directories with one content); 2 holds blob 1. Two commits
     /// share root 1, a third has root 3, which holds subtree 2 once.
     #[test]
@@ -383,10 +389,7 @@ mod tests {
         let mut graph = TreeGraph::default();
         add_tree(&mut graph, 2, &[], &[0]);
         let base = add_tree(&mut graph, 1, &[2], &[0, 1]);
-        let changed = graph.index_of(id(4));
-        graph.begin_tree(changed);
-        let (added, removed) = (graph.blob_entry(2), graph.blob_entry(0));
-        graph.set_entries(changed, Some(base), &[added], &[removed]);
+        let changed = add_difference(&mut graph, 4, base, &[2], &[0]);
         graph.add_root(0, base);
         graph.add_root(1, changed);
         assert_eq!(graph.place_counts(&[0, 1, 2]), Some(vec![2 + 1, 2, 1]));
@@ -401,11 +404,8 @@ mod tests {
     #[test]
     fn a_loop_through_a_base_ends() {
         let mut graph = TreeGraph::default();
-        let looped = graph.index_of(id(5));
         let base = add_tree(&mut graph, 1, &[5], &[0]);
-        graph.begin_tree(looped);
-        let blob = graph.blob_entry(1);
-        graph.set_entries(looped, Some(base), &[blob], &[]);
+        let looped = add_difference(&mut graph, 5, base, &[1], &[]);
         graph.add_root(0, looped);
         assert!(graph.place_counts(&[0, 1]).is_some());
     }
