@@ -1,7 +1,6 @@
 //! The working-tree source: paths on the command line, walked in parallel with the `ignore` crate.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +14,7 @@ use crate::input::{InputError, describe_io};
 pub use crate::paths::display_path;
 use crate::scan::Scanner;
 use crate::source::ignore_files;
+use crate::source::read_buffer::ReadBuffer;
 
 /// The path that means standard input.
 pub const STDIN_PATH: &str = "-";
@@ -55,7 +55,7 @@ struct Visitor<'w, 'a> {
     depth: usize,
     found: Vec<Finding>,
     counts: Counts,
-    buffer: Vec<u8>,
+    buffer: ReadBuffer,
 }
 
 impl Drop for Visitor<'_, '_> {
@@ -245,7 +245,7 @@ impl<'a> Walk<'a> {
             depth,
             found: Vec::new(),
             counts: Counts::default(),
-            buffer: Vec::new(),
+            buffer: ReadBuffer::default(),
         }
     }
 }
@@ -313,11 +313,11 @@ impl Visitor<'_, '_> {
             return too_large(&mut self.counts, Oversize::Of(size));
         }
         let mut buffer = std::mem::take(&mut self.buffer);
-        match read_whole(&mut file, size, walk.options.max_file_size, &mut buffer) {
-            Ok(Some(len)) => {
-                self.record(&buffer[..len], label);
+        match buffer.read_file(&mut file, size, walk.options.max_file_size) {
+            Ok(Some(bytes)) => {
+                self.record(bytes, label);
                 if let Some(bar) = &walk.progress {
-                    bar.inc(len as u64);
+                    bar.inc(bytes.len() as u64);
                 }
             }
             Ok(None) => too_large(&mut self.counts, Oversize::Grew),
@@ -329,20 +329,16 @@ impl Visitor<'_, '_> {
     /// Reads standard input, at most `--max-file-size` of it: a pipe has no size to check beforehand, so a
     /// larger input is read up to the limit, then refused (nothing of it is reported as clean).
     fn scan_stdin(&mut self) {
-        let mut buffer = Vec::new();
+        let mut buffer = ReadBuffer::default();
         let max = self.walk.options.max_file_size;
-        match std::io::stdin()
-            .lock()
-            .take(max.saturating_add(1))
-            .read_to_end(&mut buffer)
-        {
-            Ok(_) if buffer.len() as u64 > max => {
+        match buffer.read_stream(std::io::stdin().lock(), max) {
+            Ok(None) => {
                 self.counts.too_large += 1;
                 let reason = crate::counts::over_max_file_size(Oversize::Stream, max);
                 self.counts
                     .fail(self.walk.diag, ScanError::new(ErrorKind::Input, STDIN_LABEL, reason));
             }
-            Ok(_) => self.record(&buffer, STDIN_LABEL),
+            Ok(Some(bytes)) => self.record(bytes, STDIN_LABEL),
             Err(err) => self.counts.fail(
                 self.walk.diag,
                 ScanError::new(ErrorKind::Input, STDIN_LABEL, describe_io(&err)),
@@ -392,73 +388,5 @@ fn walk_error_parts(err: &ignore::Error) -> (String, String) {
             }
             other => return (path.unwrap_or_default(), other.to_string()),
         }
-    }
-}
-
-/// Reads the whole of `file` (of `size` bytes when it was opened) into `buffer`, which is reused from file to
-/// file: its bytes are initialised once, at its largest, so no file is zero-filled or copied twice. A file is
-/// one `read` call when it still has the size it had when opened; `File::read_to_end` would ask the size and the
-/// position again first, read once more to see the end, and follow a file that grows without bound. Returns the length read, or `None` when
-/// the file grew past `max` while it was read.
-fn read_whole(file: &mut File, size: u64, max: u64, buffer: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
-    let want = usize::try_from(size.min(max))
-        .unwrap_or(usize::MAX - 1)
-        .saturating_add(1);
-    if buffer.len() < want {
-        buffer.resize(want, 0);
-    }
-    let mut filled = 0;
-    while filled < want {
-        match file.read(&mut buffer[filled..want]) {
-            Ok(0) => return Ok(Some(filled)),
-            // All it held when it was opened: done, without a last read to see the end.
-            Ok(n) if (filled + n) as u64 == size => return Ok(Some(filled + n)),
-            Ok(n) => filled += n,
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
-        }
-    }
-    // More than the size it had: it is growing. Read on, up to the limit.
-    buffer.truncate(filled);
-    let room = max.saturating_add(1).saturating_sub(filled as u64);
-    file.take(room).read_to_end(buffer)?;
-    Ok((buffer.len() as u64 <= max).then_some(buffer.len()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::read_whole;
-    use std::io::Write;
-
-    fn file_with(content: &[u8]) -> (tempfile::NamedTempFile, std::fs::File) {
-        let mut temp = tempfile::NamedTempFile::new().expect("temp file");
-        temp.write_all(content).expect("write");
-        let file = std::fs::File::open(temp.path()).expect("open");
-        (temp, file)
-    }
-
-    #[test]
-    fn a_file_is_read_whole_into_a_reused_buffer() {
-        let mut buffer = vec![b'x'; 64];
-        let (_temp, mut file) = file_with(b"hello");
-        assert_eq!(read_whole(&mut file, 5, 100, &mut buffer).expect("read"), Some(5));
-        assert_eq!(&buffer[..5], b"hello");
-        let (_temp, mut file) = file_with(b"");
-        assert_eq!(read_whole(&mut file, 0, 100, &mut buffer).expect("read"), Some(0));
-    }
-
-    /// A file that grew after its size was taken is read on, up to the limit, and past it is refused.
-    #[test]
-    fn a_growing_file_is_read_up_to_the_limit() {
-        let content = vec![b'a'; 10_000];
-        let mut buffer = Vec::new();
-        let (_temp, mut file) = file_with(&content);
-        assert_eq!(
-            read_whole(&mut file, 100, 20_000, &mut buffer).expect("read"),
-            Some(10_000)
-        );
-        assert_eq!(buffer[..10_000], content[..]);
-        let (_temp, mut file) = file_with(&content);
-        assert_eq!(read_whole(&mut file, 100, 5_000, &mut buffer).expect("read"), None);
     }
 }

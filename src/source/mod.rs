@@ -5,3 +5,4 @@ pub mod fs;
 pub mod git;
 pub mod ignore_files;
 pub mod image;
+pub mod read_buffer;
