@@ -4,6 +4,15 @@
 
 use base64::Engine as _;
 
+/// The shortest line that a line break may continue: base64 wrapped by `base64` (76), MIME (76), PEM (64) or a
+/// YAML folded block has long lines; a line of prose that ends in a word does not join the next.
+pub const MIN_WRAPPED_LINE: usize = 40;
+
+/// A byte of the standard or URL-safe base64 alphabet (padding aside).
+pub fn is_base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+}
+
 /// The encodings recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Decoder {

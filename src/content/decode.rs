@@ -8,7 +8,8 @@
 //! again, to a bounded depth. A key found this way is reported at the place of the encoded text, with how it
 //! was found (`base64`, `percent`, `escape`, chained with `>`).
 
-pub use crate::decoder::Decoder;
+use crate::decoder::is_base64_byte;
+pub use crate::decoder::{Decoder, MIN_WRAPPED_LINE};
 use crate::scan::Scanner;
 
 /// A key found in decoded text.
@@ -114,7 +115,7 @@ fn windows(content: &[u8], hints: Vec<(Decoder, usize)>, radius: usize) -> Vec<(
             continue;
         }
         let is_char = match decoder {
-            Decoder::Base64 => is_base64_char,
+            Decoder::Base64 => is_base64_byte,
             Decoder::Percent => is_url_char,
             Decoder::Escape => is_escaped_char,
         };
@@ -174,10 +175,6 @@ fn run_around(content: &[u8], at: usize, is_char: fn(u8) -> bool, radius: usize)
     (start, end)
 }
 
-/// The shortest line that a line break may continue: base64 wrapped by `base64` (76), MIME (76), PEM (64) or a
-/// YAML folded block has long lines; a line of prose that ends in a word does not join the next.
-const MIN_WRAPPED_LINE: usize = 40;
-
 /// The run of base64 around `at`, at most `radius` bytes to either side, continued across line breaks where the
 /// text is wrapped: line after line that holds nothing but base64 after its indentation, each but the last at
 /// least [`MIN_WRAPPED_LINE`] characters and without `=` padding (which ends an encoding). A value on a line of
@@ -186,7 +183,7 @@ fn wrapped_run_around(content: &[u8], at: usize, radius: usize) -> (usize, usize
     let at = at.min(content.len());
     let floor = at.saturating_sub(radius);
     let ceiling = at.saturating_add(radius).min(content.len());
-    let (start, end) = run_around(content, at, is_base64_char, radius);
+    let (start, end) = run_around(content, at, is_base64_byte, radius);
     if !is_whole_line(content, start, end) {
         return (start, end);
     }
@@ -198,7 +195,7 @@ fn wrapped_run_around(content: &[u8], at: usize, radius: usize) -> (usize, usize
         let Some(next) = after_line_break(content, last_end).filter(|&next| next < ceiling) else {
             break;
         };
-        let next_end = run_around(content, next, is_base64_char, ceiling - next).1;
+        let next_end = run_around(content, next, is_base64_byte, ceiling - next).1;
         if next_end == next || !is_whole_line(content, next, next_end) {
             break;
         }
@@ -210,7 +207,7 @@ fn wrapped_run_around(content: &[u8], at: usize, radius: usize) -> (usize, usize
         let Some(previous_end) = before_line_break(content, first).filter(|&e| e > floor) else {
             break;
         };
-        let previous_start = run_around(content, previous_end - 1, is_base64_char, previous_end - 1 - floor).0;
+        let previous_start = run_around(content, previous_end - 1, is_base64_byte, previous_end - 1 - floor).0;
         if !is_whole_line(content, previous_start, previous_end) || !continues(previous_start, previous_end) {
             break;
         }
@@ -258,11 +255,7 @@ fn before_line_break(content: &[u8], start: usize) -> Option<usize> {
     let at = start - indent;
     let before = content[..at].strip_suffix(b"\n")?;
     let before = before.strip_suffix(b"\r").unwrap_or(before);
-    (!before.is_empty() && is_base64_char(before[before.len() - 1])).then_some(before.len())
-}
-
-fn is_base64_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
+    (!before.is_empty() && is_base64_byte(before[before.len() - 1])).then_some(before.len())
 }
 
 fn is_url_char(b: u8) -> bool {
@@ -435,6 +428,153 @@ mod every_provider {
             }
         }
         assert!(missed.is_empty(), "not found base64-encoded: {missed:?}");
+    }
+
+    /// The base64 hints and the context words are looked for only around long runs of base64 bytes
+    /// (`scan::runs`): on text made of every rule's examples, in the clear, near context words and
+    /// base64-encoded (either alphabet, any alignment, wrapped at any width with a short last line), among
+    /// long identifiers, hashes, prose and stray bytes, that finds what looking everywhere finds.
+    mod around_long_runs {
+        use super::super::decoded_keys;
+        use crate::rules::RuleSet;
+        use crate::scan::{PlaceholderFilter, Scanner};
+        use base64::Engine as _;
+        use proptest::prelude::*;
+        use std::sync::OnceLock;
+
+        fn scanners() -> &'static (Scanner, Scanner) {
+            static SCANNERS: OnceLock<(Scanner, Scanner)> = OnceLock::new();
+            SCANNERS.get_or_init(|| {
+                let rules = RuleSet::builtin().expect("rules");
+                let build = || Scanner::new(rules.clone(), PlaceholderFilter::default()).expect("scanner");
+                (build(), build().looking_everywhere())
+            })
+        }
+
+        fn keys() -> Vec<String> {
+            let rules = RuleSet::builtin().expect("rules");
+            rules
+                .rules()
+                .iter()
+                .flat_map(|r| r.examples.iter().chain(&r.medium_examples))
+                .cloned()
+                .collect()
+        }
+
+        fn context_words() -> Vec<String> {
+            let rules = RuleSet::builtin().expect("rules");
+            rules
+                .rules()
+                .iter()
+                .filter(|r| r.context.is_some())
+                .flat_map(|r| r.keywords.iter().cloned())
+                .collect()
+        }
+
+        fn encoded(text: &str, url_safe: bool, width: usize, indent: usize) -> String {
+            let engine = if url_safe {
+                &base64::engine::general_purpose::URL_SAFE
+            } else {
+                &base64::engine::general_purpose::STANDARD
+            };
+            let plain = engine.encode(text);
+            if width == 0 {
+                return plain;
+            }
+            let lines: Vec<String> = plain
+                .as_bytes()
+                .chunks(width)
+                .map(|line| format!("{}{}", " ".repeat(indent), String::from_utf8_lossy(line)))
+                .collect();
+            lines.join("\n")
+        }
+
+        fn piece() -> impl Strategy<Value = String> {
+            let keys = keys();
+            let words = context_words();
+            prop_oneof![
+                prop::sample::select(keys.clone()),
+                prop::sample::select(words.clone()),
+                (
+                    prop::sample::select(words),
+                    prop::sample::select(keys.clone()),
+                    0usize..260
+                )
+                    .prop_map(|(word, key, gap)| format!("{word}{}{key}", " ".repeat(gap))),
+                (
+                    prop::sample::select(keys),
+                    "[A-Za-z_ =\n]{0,120}",
+                    any::<bool>(),
+                    prop_oneof![Just(0usize), 20usize..90],
+                    0usize..4
+                )
+                    .prop_map(|(key, prefix, url_safe, width, indent)| encoded(
+                        &format!("{prefix}{key}\n"),
+                        url_safe,
+                        width,
+                        indent
+                    )),
+                "[a-z_]{1,12}(_[a-z]{2,10}){0,6}",
+                "[0-9a-f]{20,70}",
+                "[A-Za-z0-9+/]{10,80}={0,2}",
+                "[ \n\t.,:;=\"'(){}-]{1,6}",
+                proptest::collection::vec(any::<u8>(), 0..8)
+                    .prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            ]
+        }
+
+        /// A key whose only hint (the OpenAI marker, after a prefix too short to be one) is encoded on the
+        /// short last line of a wrapped encoding: it is looked for from the full line before it.
+        #[test]
+        fn a_hint_on_the_short_last_line_of_a_wrapped_encoding_is_found() {
+            let (around, everywhere) = scanners();
+            let key = "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";
+            let mut tried = 0;
+            for filler in 0..300 {
+                let plain = format!("{}={key}", "x".repeat(filler));
+                let text = format!("data: |\n{}\n", encoded(&plain, false, 44, 2));
+                let last_line_start = text.trim_end().rfind('\n').map_or(0, |i| i + 1);
+                let (_, all_hints) = everywhere.find_with_hints(text.as_bytes());
+                let base64_hints: Vec<usize> = all_hints
+                    .iter()
+                    .filter(|(decoder, _)| *decoder == super::super::Decoder::Base64)
+                    .map(|&(_, at)| at)
+                    .collect();
+                let expected = decoded_keys(everywhere, text.as_bytes(), all_hints, 1, &[]);
+                let last_line = text.trim_end()[last_line_start..].trim_start();
+                if last_line.len() >= 40
+                    || base64_hints.is_empty()
+                    || base64_hints.iter().any(|&at| at < last_line_start)
+                    || !expected.iter().any(|d| d.secret == key.as_bytes())
+                {
+                    continue;
+                }
+                tried += 1;
+                let (_, hints) = around.find_with_hints(text.as_bytes());
+                assert_eq!(decoded_keys(around, text.as_bytes(), hints, 1, &[]), expected, "{text}");
+            }
+            assert!(tried > 0, "no filler put the only hint on a short last line");
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            #[test]
+            fn finds_what_looking_everywhere_finds(pieces in proptest::collection::vec(piece(), 0..24)) {
+                let text = pieces.concat();
+                let (around, everywhere) = scanners();
+                let (found, hints) = around.find_with_hints(text.as_bytes());
+                let (expected, all_hints) = everywhere.find_with_hints(text.as_bytes());
+                prop_assert_eq!(&found, &expected, "in the clear, in {:?}", text);
+                let decoded = decoded_keys(around, text.as_bytes(), hints, 2, &[]);
+                let expected_decoded = decoded_keys(everywhere, text.as_bytes(), all_hints, 2, &[]);
+                prop_assert_eq!(decoded, expected_decoded, "decoded, in {:?}", text);
+                prop_assert_eq!(
+                    around.find_key_shaped(text.as_bytes()),
+                    everywhere.find_key_shaped(text.as_bytes()),
+                    "key-shaped, in {:?}", text
+                );
+            }
+        }
     }
 
     /// A Kubernetes `dockerconfigjson` Secret: the registry config in base64, whose `auth` is `user:key` in

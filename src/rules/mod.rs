@@ -19,7 +19,7 @@ use serde::Deserialize;
 pub use crate::severity::{Confidence, Severity};
 pub use budget::{DFA_CACHE_BYTES, MAX_COMPILED_BYTES, MAX_RULES, RuleBudget};
 pub use builtin::BUILTIN_RULE_FILES;
-pub use rule_regex::RuleRegex;
+pub use rule_regex::{RuleRegex, is_key_byte};
 
 /// Where a rule was loaded from, for error messages and `rules list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +219,11 @@ pub struct Rule {
     pub secret_group: Option<usize>,
     /// The longest text the regex can match, when bounded: how far around a keyword hit the regex must look.
     pub max_match_len: Option<usize>,
+    /// The shortest text the regex can match.
+    pub min_match_len: Option<usize>,
+    /// When every match is a run of key bytes (letters, digits, `-`, `_`): the shortest (see
+    /// [`rule_regex::key_run`]).
+    pub key_run: Option<usize>,
     /// The memory its compiled regexes hold (its regex, endpoint and known shapes), charged to the
     /// [`RuleBudget`]: known at load for user rules, measured when first asked for built-in ones.
     compiled_bytes: OnceLock<usize>,
@@ -294,6 +299,8 @@ impl Rule {
         };
         let regex = compile(&spec.regex, "")?;
         let max_match_len = hir.as_ref().ok().and_then(|hir| hir.properties().maximum_len());
+        let min_match_len = hir.as_ref().ok().and_then(|hir| hir.properties().minimum_len());
+        let key_run = hir.as_ref().ok().and_then(rule_regex::key_run);
         let context = match (spec.context_distance, spec.context_in_path) {
             (Some(distance), in_path) if (1..=MAX_CONTEXT_DISTANCE).contains(&distance) => Some(Context {
                 distance,
@@ -383,6 +390,8 @@ impl Rule {
             origin: origin.clone(),
             secret_group,
             max_match_len,
+            min_match_len,
+            key_run,
             endpoint,
             not_uuid: spec.not_uuid,
             compiled_bytes,

@@ -67,9 +67,67 @@ pub fn capture_index(hir: &regex_syntax::hir::Hir, name: &str) -> Option<usize> 
     }
 }
 
+/// A byte that can be part of a key: letters, digits, `-` and `_`.
+pub fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// The shortest run of key bytes ([`is_key_byte`]) that every match of the parsed regex `hir` is: its shortest
+/// match, when every byte any match can hold is a key byte; `None` when some match can hold another byte.
+pub fn key_run(hir: &regex_syntax::hir::Hir) -> Option<usize> {
+    only_key_bytes(hir).then(|| hir.properties().minimum_len()).flatten()
+}
+
+fn only_key_bytes(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(literal) => literal.0.iter().all(|&b| is_key_byte(b)),
+        HirKind::Class(Class::Bytes(class)) => class
+            .ranges()
+            .iter()
+            .all(|range| (range.start()..=range.end()).all(is_key_byte)),
+        HirKind::Class(Class::Unicode(class)) => class.ranges().iter().all(|range| {
+            u8::try_from(u32::from(range.end())).is_ok_and(|end| (range.start() as u8..=end).all(is_key_byte))
+        }),
+        HirKind::Capture(capture) => only_key_bytes(&capture.sub),
+        HirKind::Repetition(repetition) => only_key_bytes(&repetition.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().all(only_key_bytes),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_run_is_the_shortest_match_of_a_regex_of_key_bytes_only() {
+        let run = |pattern: &str| {
+            let hir = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(pattern)
+                .expect("parses");
+            key_run(&hir)
+        };
+        assert_eq!(run(r"\b[A-Za-z0-9]{32}\b"), Some(32));
+        assert_eq!(run(r"sk-(?P<secret>[a-f0-9]{32}|[A-Z_]{40,})"), Some(35));
+        assert_eq!(
+            run(r"(?i-u)key_[a-z]{20}"),
+            Some(24),
+            "ASCII case folding stays within letters"
+        );
+        assert_eq!(
+            run(r"(?i)key_[a-z]{20}"),
+            None,
+            "Unicode case folding takes in the Kelvin sign"
+        );
+        assert_eq!(run(r"[A-Za-z0-9]{20}\.[A-Za-z0-9]{20}"), None, "a dot is no key byte");
+        assert_eq!(run(r"[A-Za-z0-9+/]{40}"), None, "nor is a slash or a plus");
+        assert_eq!(run(r"\w{32}"), None, "\\w holds letters beyond ASCII");
+        assert_eq!(run(r"(?-u:\w){32}"), Some(32));
+        assert_eq!(run(r"[a-z]{10}\s?[a-z]{10}"), None);
+    }
 
     #[test]
     fn capture_indexes_from_the_syntax_match_the_compiled_regex() {

@@ -9,11 +9,14 @@ pub mod examples;
 mod key_finder;
 pub mod location;
 mod placeholder;
+mod runs;
+
+use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::decoder::Decoder;
-use crate::rules::{Rule, RuleSet};
+use crate::decoder::{Decoder, MIN_WRAPPED_LINE};
+use crate::rules::{Rule, RuleSet, is_key_byte};
 pub use entropy::shannon_entropy;
 pub use key_finder::builtin_key_finder;
 pub use placeholder::PlaceholderFilter;
@@ -53,6 +56,22 @@ pub struct Scanner {
     /// The passes after the keyword pass: the context words (with the escape hints the keyword pass has no room
     /// for), then the base64 hints.
     more_passes: Vec<(AhoCorasick, Vec<Pattern>)>,
+    /// Which later passes need to look only around long runs of base64 bytes (see [`runs`]).
+    run_passes: RunPasses,
+}
+
+/// The later passes whose finds matter only around long runs of base64 bytes, with how long a run must be.
+#[derive(Debug, Default)]
+struct RunPasses {
+    /// The pass of base64 hints alone, and the shortest run (standard or URL-safe alphabet) that can encode a
+    /// key: four thirds of the shortest match of any rule, and at most the shortest line that a wrapped
+    /// encoding continues past (a hint on the short last line of a wrapped encoding is found from the full
+    /// line before it).
+    base64: Option<(usize, usize)>,
+    /// The pass of context words alone (only when every context rule's match is a run of key bytes), the
+    /// shortest such run, and how far from one a context word can stand and its window still reach it (the
+    /// longest context distance and the longest context word).
+    context: Option<(usize, usize, usize)>,
 }
 
 /// Six base64 characters that a keyword alone decides, at each of the three alignments it can have in an
@@ -200,11 +219,6 @@ fn split_hints(groups: Vec<Hints>, room: usize, second_room: usize) -> (Hints, H
     (first, second)
 }
 
-/// A byte that can be part of a key: a key must not continue into one of these on either side.
-fn is_key_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
 /// Is `bytes[..start]` ending in a `%XX` URL escape (as in `?q=%20sk-...`)?
 fn ends_with_percent_escape(before: &[u8]) -> bool {
     matches!(before, [.., b'%', h, l] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit())
@@ -287,9 +301,11 @@ impl Scanner {
             .rules()
             .iter()
             .any(|r| r.context.as_ref().is_some_and(|c| !c.path_words.is_empty()));
+        let run_passes = RunPasses::new(&rules, &keywords, &more_passes);
         Ok(Scanner {
             path_anchored,
             more_passes,
+            run_passes,
             rules,
             prefilter,
             patterns: kinds,
@@ -308,7 +324,7 @@ impl Scanner {
     /// As [`Scanner::find_with_hints`], with the context rules in `anchored` (from [`Scanner::path_anchors`])
     /// anchored everywhere in `hay`.
     pub fn find_with_hints_anchored(&self, hay: &[u8], anchored: &[usize]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
-        self.scan(hay, Checks::All, anchored)
+        self.scan(hay, Checks::All, anchored, true)
     }
 
     /// The context rules that a file's path anchors: those with `context_in_path` whose context word the path
@@ -345,6 +361,14 @@ impl Scanner {
         &self.rules
     }
 
+    /// This scanner with every later pass looking everywhere, for the tests that check that looking only
+    /// around long runs finds the same.
+    #[cfg(test)]
+    pub(crate) fn looking_everywhere(mut self) -> Scanner {
+        self.run_passes = RunPasses::default();
+        self
+    }
+
     pub fn rule(&self, index: usize) -> &Rule {
         self.rules.get(index)
     }
@@ -363,16 +387,22 @@ impl Scanner {
 
     /// As [`Scanner::find`], with the context rules in `anchored` anchored everywhere in `hay`.
     pub fn find_anchored(&self, hay: &[u8], anchored: &[usize]) -> Vec<RuleMatch> {
-        self.scan(hay, Checks::All, anchored).0
+        self.scan(hay, Checks::All, anchored, false).0
     }
 
     fn find_with(&self, hay: &[u8], checks: Checks) -> Vec<RuleMatch> {
-        self.scan(hay, checks, &[]).0
+        self.scan(hay, checks, &[], false).0
     }
 
-    /// The prefilter pass: the rule matches, and the hints it met. The rules in `anchored` are searched in the
-    /// whole of `hay`.
-    fn scan(&self, hay: &[u8], checks: Checks, anchored: &[usize]) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
+    /// The prefilter pass: the rule matches, and the hints it met (when `want_hints`). The rules in `anchored`
+    /// are searched in the whole of `hay`.
+    fn scan(
+        &self,
+        hay: &[u8],
+        checks: Checks,
+        anchored: &[usize],
+        want_hints: bool,
+    ) -> (Vec<RuleMatch>, Vec<(Decoder, usize)>) {
         let mut windows: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut hints = Vec::new();
         if !anchored.is_empty() {
@@ -381,9 +411,24 @@ impl Scanner {
                 push_window(&mut windows[rule_index], 0, hay.len());
             }
         }
-        self.pass(&self.prefilter, &self.patterns, hay, &mut windows, &mut hints);
-        for (ac, kinds) in &self.more_passes {
-            self.pass(ac, kinds, hay, &mut windows, &mut hints);
+        self.pass(
+            &self.prefilter,
+            &self.patterns,
+            hay,
+            0..hay.len(),
+            &mut windows,
+            &mut hints,
+        );
+        let ranges = self.run_passes.ranges(hay, self.more_passes.len(), want_hints);
+        for ((ac, kinds), ranges) in self.more_passes.iter().zip(ranges) {
+            match ranges {
+                None => self.pass(ac, kinds, hay, 0..hay.len(), &mut windows, &mut hints),
+                Some(ranges) => {
+                    for range in ranges {
+                        self.pass(ac, kinds, hay, range, &mut windows, &mut hints);
+                    }
+                }
+            }
         }
         // Each pass gives its hints in order; a decoder's hints can come from more than one pass, and the
         // windows around them are made in one sweep that skips what it has covered: one order for all.
@@ -400,20 +445,21 @@ impl Scanner {
         (resolve_overlaps(found), hints)
     }
 
-    /// One pass of `ac` (whose patterns stand for `kinds`) over `hay`: the windows its keywords open, and the
-    /// hints it meets.
+    /// One pass of `ac` (whose patterns stand for `kinds`) over the patterns wholly in `range` of `hay`: the
+    /// windows its keywords open, and the hints it meets.
     fn pass(
         &self,
         ac: &AhoCorasick,
         kinds: &[Pattern],
         hay: &[u8],
+        range: Range<usize>,
         windows: &mut Vec<Vec<(usize, usize)>>,
         hints: &mut Vec<(Decoder, usize)>,
     ) {
         // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
         // overlapping search cannot use it) and still sees every position where a keyword starts.
-        let mut from = 0;
-        while let Some(hit) = ac.find(aho_corasick::Input::new(hay).range(from..)) {
+        let mut from = range.start;
+        while let Some(hit) = ac.find(aho_corasick::Input::new(hay).range(from..range.end)) {
             from = hit.start() + 1;
             let keyword = match kinds[hit.pattern().as_usize()] {
                 Pattern::Keyword(keyword) => keyword,
@@ -553,6 +599,124 @@ fn is_dashless_uuid_v4(text: &[u8]) -> bool {
         && matches!(text[16].to_ascii_lowercase(), b'8' | b'9' | b'a' | b'b')
 }
 
+impl RunPasses {
+    /// The later passes of `more_passes` that hold only base64 hints or only context words, when the rules
+    /// allow looking for those around long runs only.
+    fn new(rules: &RuleSet, keywords: &[String], more_passes: &[(AhoCorasick, Vec<Pattern>)]) -> RunPasses {
+        let only = |kinds: &[Pattern], wanted: &dyn Fn(&Pattern) -> bool| !kinds.is_empty() && kinds.iter().all(wanted);
+        let is_base64_hint = |kind: &Pattern| *kind == Pattern::Hint(Decoder::Base64);
+        let is_word = |kind: &Pattern| matches!(kind, Pattern::Keyword(_));
+        let shortest_match = rules.rules().iter().map(|r| r.min_match_len).min().flatten();
+        let base64 = more_passes
+            .iter()
+            .position(|(_, kinds)| only(kinds, &is_base64_hint))
+            .zip(shortest_match)
+            .map(|(pass, shortest)| (pass, (shortest * 4).div_ceil(3).clamp(1, MIN_WRAPPED_LINE)));
+        let context_rules: Vec<&Rule> = rules.rules().iter().filter(|r| r.context.is_some()).collect();
+        let context_run = context_rules
+            .iter()
+            .map(|r| r.key_run)
+            .collect::<Option<Vec<usize>>>()
+            .and_then(|runs| runs.into_iter().min())
+            .map(|run| run.clamp(1, 64));
+        let reach = context_rules
+            .iter()
+            .filter_map(|r| r.context.as_ref())
+            .map(|c| c.distance)
+            .max();
+        let longest_word = context_rules
+            .iter()
+            .flat_map(|r| &r.keywords)
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
+        let context = more_passes
+            .iter()
+            .position(|(_, kinds)| only(kinds, &is_word))
+            .filter(|&pass| {
+                // Every word of the pass is a context word (no rule uses it as a keyword of its key).
+                more_passes[pass].1.iter().all(|kind| match kind {
+                    Pattern::Keyword(k) => rules
+                        .rules()
+                        .iter()
+                        .all(|r| r.context.is_some() || !r.keywords.contains(&keywords[*k])),
+                    Pattern::Hint(_) => false,
+                })
+            })
+            .zip(context_run.zip(reach))
+            .map(|(pass, (run, reach))| (pass, run, reach + longest_word));
+        RunPasses { base64, context }
+    }
+
+    /// Where each of `passes` later passes looks in `hay`: `None` everywhere, `Some(ranges)` there only (none at
+    /// all for the base64 hints when no hints are wanted).
+    fn ranges(&self, hay: &[u8], passes: usize, want_hints: bool) -> Vec<Option<Vec<Range<usize>>>> {
+        let mut ranges = vec![None; passes];
+        if let (Some((pass, _)), false) = (self.base64, want_hints) {
+            ranges[pass] = Some(Vec::new());
+        }
+        let base64 = self.base64.filter(|_| want_hints);
+        if base64.is_none() && self.context.is_none() {
+            return ranges;
+        }
+        let base64_min = base64.map_or(usize::MAX, |(_, run)| run);
+        let key_min = self.context.map_or(usize::MAX, |(_, run, _)| run);
+        let Some(long_runs) = runs::long_runs(hay, base64_min, key_min) else {
+            return ranges;
+        };
+        // Where the runs are most of the text, one pass over all of it costs less than many short ones.
+        let worth = |list: Vec<Range<usize>>| {
+            let covered: usize = list.iter().map(ExactSizeIterator::len).sum();
+            (covered <= hay.len() / 2).then_some(list)
+        };
+        if let Some((pass, min_run)) = base64 {
+            let around = long_runs
+                .base64
+                .iter()
+                .map(|&(start, end)| start..next_line_reach(hay, end, min_run));
+            ranges[pass] = worth(merged(around));
+        }
+        if let Some((pass, _, reach)) = self.context {
+            let around = long_runs
+                .key
+                .iter()
+                .map(|&(start, end)| start.saturating_sub(reach)..end.saturating_add(reach).min(hay.len()));
+            ranges[pass] = worth(merged(around));
+        }
+        ranges
+    }
+}
+
+/// Past a run of base64 that ends its line at `end`, the start of the next line's text and `min_run` bytes of
+/// it: where a short last line of a wrapped encoding can hold a hint.
+fn next_line_reach(hay: &[u8], end: usize, min_run: usize) -> usize {
+    let rest = &hay[end..];
+    let after_break = if rest.starts_with(b"\r\n") {
+        2
+    } else if rest.starts_with(b"\n") {
+        1
+    } else {
+        return end;
+    };
+    let indent = rest[after_break..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    (end + after_break + indent + min_run).min(hay.len())
+}
+
+/// Ranges in order of their starts, merged where they overlap or touch.
+fn merged(ranges: impl Iterator<Item = Range<usize>>) -> Vec<Range<usize>> {
+    let mut list: Vec<Range<usize>> = Vec::new();
+    for range in ranges {
+        match list.last_mut() {
+            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+            _ => list.push(range),
+        }
+    }
+    list
+}
+
 /// Adds a window to a rule's list, merging it with the previous one when they touch.
 /// Hits arrive in increasing order of start position, so window starts never decrease and only the last window
 /// can overlap.
@@ -651,11 +815,21 @@ mod tests {
                 .count()
         };
         for prefix in ["", "x", "xy"] {
-            let text = format!("{prefix}OPENAI_API_KEY=sk-proj-abc");
+            let text = format!("{prefix}OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789");
             let encoded = base64::engine::general_purpose::STANDARD.encode(text);
             assert!(base64_hints(encoded.as_bytes()) > 0, "{prefix:?}: {encoded}");
         }
         assert_eq!(base64_hints(b"nothing to see here"), 0);
+        // Encoded text too short to hold any rule's key gives no hint: it is not worth decoding.
+        let short = base64::engine::general_purpose::STANDARD.encode("OPENAI_API_KEY=sk-proj-abc");
+        assert_eq!(base64_hints(short.as_bytes()), 0, "{short}");
+        assert!(
+            !scanner()
+                .looking_everywhere()
+                .find_with_hints(short.as_bytes())
+                .1
+                .is_empty()
+        );
         assert_eq!(s.find_with_hints(b"sk%2Dproj and \\u002d").1.len(), 2);
     }
 
@@ -681,6 +855,26 @@ mod tests {
         assert!(base64_pass.iter().all(|k| *k == Pattern::Hint(Decoder::Base64)));
         let all: usize = hint_groups(&s.rules, &s.keywords).iter().map(Vec::len).sum();
         assert_eq!(hints, all, "no hint of the built-in rules is left out");
+    }
+
+    /// The built-in rules let both later passes look only around long runs: every context rule's key is a run
+    /// of key bytes, and the shortest key encodes to a run no base64 line of a wrapped encoding is shorter than.
+    #[test]
+    fn builtin_context_words_and_base64_hints_are_looked_for_around_long_runs() {
+        let s = scanner();
+        assert_eq!(s.run_passes.base64, Some((1, MIN_WRAPPED_LINE)));
+        let (pass, run, reach) = s.run_passes.context.expect("context words around runs");
+        assert_eq!(pass, 0);
+        assert_eq!(run, 32, "Mistral's and Azure's 32 characters");
+        assert!(reach >= 200, "DeepSeek's and Moonshot's distance: {reach}");
+        // Plain text of short words has no run: the later passes look nowhere.
+        let prose = b"let mistral = client(); // no key here, only words and a cohere mention\n".repeat(50);
+        let ranges = s.run_passes.ranges(&prose, s.more_passes.len(), true);
+        if runs::long_runs(&prose, 40, 32).is_some() {
+            assert_eq!(ranges, vec![Some(Vec::new()), Some(Vec::new())]);
+        }
+        // No hints wanted: no base64 pass at all.
+        assert_eq!(s.run_passes.ranges(&prose, 2, false)[1], Some(Vec::new()));
     }
 
     #[test]
