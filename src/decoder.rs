@@ -8,6 +8,24 @@ use base64::Engine as _;
 /// YAML folded block has long lines; a line of prose that ends in a word does not join the next.
 pub const MIN_WRAPPED_LINE: usize = 40;
 
+/// The first byte after the line break at `at` (`\n` or `\r\n`) and the next line's indentation, when there is
+/// one: where the next line of a wrapped encoding would start.
+pub fn after_line_break(content: &[u8], at: usize) -> Option<usize> {
+    let rest = &content[at..];
+    let after_break = if rest.starts_with(b"\r\n") {
+        2
+    } else if rest.starts_with(b"\n") {
+        1
+    } else {
+        return None;
+    };
+    let indent = rest[after_break..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    Some(at + after_break + indent).filter(|&next| next < content.len())
+}
+
 /// A byte of the standard or URL-safe base64 alphabet (padding aside).
 pub fn is_base64_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')

@@ -8,8 +8,8 @@
 //! again, to a bounded depth. A key found this way is reported at the place of the encoded text, with how it
 //! was found (`base64`, `percent`, `escape`, chained with `>`).
 
-use crate::decoder::is_base64_byte;
 pub use crate::decoder::{Decoder, MIN_WRAPPED_LINE};
+use crate::decoder::{after_line_break, is_base64_byte};
 use crate::scan::Scanner;
 
 /// A key found in decoded text.
@@ -226,23 +226,6 @@ fn is_whole_line(content: &[u8], start: usize, end: usize) -> bool {
     let starts_line = start == indent || content[start - indent - 1] == b'\n';
     let ends_line = matches!(content.get(end..), Some([] | [b'\n', ..] | [b'\r', b'\n', ..]));
     starts_line && ends_line
-}
-
-/// The first byte after the line break at `at` (`\n` or `\r\n`) and the next line's indentation.
-fn after_line_break(content: &[u8], at: usize) -> Option<usize> {
-    let rest = &content[at..];
-    let after_break = if rest.starts_with(b"\r\n") {
-        2
-    } else if rest.starts_with(b"\n") {
-        1
-    } else {
-        return None;
-    };
-    let indent = rest[after_break..]
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    Some(at + after_break + indent).filter(|&next| next < content.len())
 }
 
 /// The end of the previous line's base64, when `start` begins a line after its indentation and a line break.

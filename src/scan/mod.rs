@@ -15,7 +15,7 @@ use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::decoder::{Decoder, MIN_WRAPPED_LINE};
+use crate::decoder::{Decoder, MIN_WRAPPED_LINE, after_line_break};
 use crate::rules::{Rule, RuleSet, is_key_byte};
 pub use entropy::shannon_entropy;
 pub use key_finder::builtin_key_finder;
@@ -690,19 +690,7 @@ impl RunPasses {
 /// Past a run of base64 that ends its line at `end`, the start of the next line's text and `min_run` bytes of
 /// it: where a short last line of a wrapped encoding can hold a hint.
 fn next_line_reach(hay: &[u8], end: usize, min_run: usize) -> usize {
-    let rest = &hay[end..];
-    let after_break = if rest.starts_with(b"\r\n") {
-        2
-    } else if rest.starts_with(b"\n") {
-        1
-    } else {
-        return end;
-    };
-    let indent = rest[after_break..]
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    (end + after_break + indent + min_run).min(hay.len())
+    after_line_break(hay, end).map_or(end, |next| next.saturating_add(min_run).min(hay.len()))
 }
 
 /// Ranges in order of their starts, merged where they overlap or touch.
