@@ -301,7 +301,7 @@ impl Scanner {
             .rules()
             .iter()
             .any(|r| r.context.as_ref().is_some_and(|c| !c.path_words.is_empty()));
-        let run_passes = RunPasses::new(&rules, &keywords, &more_passes);
+        let run_passes = RunPasses::new(&rules, &more_passes);
         Ok(Scanner {
             path_anchored,
             more_passes,
@@ -424,8 +424,8 @@ impl Scanner {
             match ranges {
                 None => self.pass(ac, kinds, hay, 0..hay.len(), &mut windows, &mut hints),
                 Some(ranges) => {
-                    for range in ranges {
-                        self.pass(ac, kinds, hay, range, &mut windows, &mut hints);
+                    for (start, end) in ranges {
+                        self.pass(ac, kinds, hay, start..end, &mut windows, &mut hints);
                     }
                 }
             }
@@ -601,8 +601,9 @@ fn is_dashless_uuid_v4(text: &[u8]) -> bool {
 
 impl RunPasses {
     /// The later passes of `more_passes` that hold only base64 hints or only context words, when the rules
-    /// allow looking for those around long runs only.
-    fn new(rules: &RuleSet, keywords: &[String], more_passes: &[(AhoCorasick, Vec<Pattern>)]) -> RunPasses {
+    /// allow looking for those around long runs only. (The only later pass with keywords is the context words'
+    /// pass: [`Scanner::new`] puts every other keyword in the first.)
+    fn new(rules: &RuleSet, more_passes: &[(AhoCorasick, Vec<Pattern>)]) -> RunPasses {
         let only = |kinds: &[Pattern], wanted: &dyn Fn(&Pattern) -> bool| !kinds.is_empty() && kinds.iter().all(wanted);
         let is_base64_hint = |kind: &Pattern| *kind == Pattern::Hint(Decoder::Base64);
         let is_word = |kind: &Pattern| matches!(kind, Pattern::Keyword(_));
@@ -633,16 +634,6 @@ impl RunPasses {
         let context = more_passes
             .iter()
             .position(|(_, kinds)| only(kinds, &is_word))
-            .filter(|&pass| {
-                // Every word of the pass is a context word (no rule uses it as a keyword of its key).
-                more_passes[pass].1.iter().all(|kind| match kind {
-                    Pattern::Keyword(k) => rules
-                        .rules()
-                        .iter()
-                        .all(|r| r.context.is_some() || !r.keywords.contains(&keywords[*k])),
-                    Pattern::Hint(_) => false,
-                })
-            })
             .zip(context_run.zip(reach))
             .map(|(pass, (run, reach))| (pass, run, reach + longest_word));
         RunPasses { base64, context }
@@ -650,7 +641,7 @@ impl RunPasses {
 
     /// Where each of `passes` later passes looks in `hay`: `None` everywhere, `Some(ranges)` there only (none at
     /// all for the base64 hints when no hints are wanted).
-    fn ranges(&self, hay: &[u8], passes: usize, want_hints: bool) -> Vec<Option<Vec<Range<usize>>>> {
+    fn ranges(&self, hay: &[u8], passes: usize, want_hints: bool) -> Vec<Option<Vec<(usize, usize)>>> {
         let mut ranges = vec![None; passes];
         if let (Some((pass, _)), false) = (self.base64, want_hints) {
             ranges[pass] = Some(Vec::new());
@@ -665,23 +656,27 @@ impl RunPasses {
             return ranges;
         };
         // Where the runs are most of the text, one pass over all of it costs less than many short ones.
-        let worth = |list: Vec<Range<usize>>| {
-            let covered: usize = list.iter().map(ExactSizeIterator::len).sum();
+        let worth = |around: &mut dyn Iterator<Item = (usize, usize)>| {
+            let mut list = Vec::new();
+            for (start, end) in around {
+                push_window(&mut list, start, end);
+            }
+            let covered: usize = list.iter().map(|(start, end)| end - start).sum();
             (covered <= hay.len() / 2).then_some(list)
         };
         if let Some((pass, min_run)) = base64 {
-            let around = long_runs
+            let mut around = long_runs
                 .base64
                 .iter()
-                .map(|&(start, end)| start..next_line_reach(hay, end, min_run));
-            ranges[pass] = worth(merged(around));
+                .map(|&(start, end)| (start, next_line_reach(hay, end, min_run)));
+            ranges[pass] = worth(&mut around);
         }
         if let Some((pass, _, reach)) = self.context {
-            let around = long_runs
+            let mut around = long_runs
                 .key
                 .iter()
-                .map(|&(start, end)| start.saturating_sub(reach)..end.saturating_add(reach).min(hay.len()));
-            ranges[pass] = worth(merged(around));
+                .map(|&(start, end)| (start.saturating_sub(reach), end.saturating_add(reach).min(hay.len())));
+            ranges[pass] = worth(&mut around);
         }
         ranges
     }
@@ -693,19 +688,8 @@ fn next_line_reach(hay: &[u8], end: usize, min_run: usize) -> usize {
     after_line_break(hay, end).map_or(end, |next| next.saturating_add(min_run).min(hay.len()))
 }
 
-/// Ranges in order of their starts, merged where they overlap or touch.
-fn merged(ranges: impl Iterator<Item = Range<usize>>) -> Vec<Range<usize>> {
-    let mut list: Vec<Range<usize>> = Vec::new();
-    for range in ranges {
-        match list.last_mut() {
-            Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
-            _ => list.push(range),
-        }
-    }
-    list
-}
-
-/// Adds a window to a rule's list, merging it with the previous one when they touch.
+/// Adds a window to a list (a rule's windows, or where a later pass looks), merging it with the previous one when
+/// they touch.
 /// Hits arrive in increasing order of start position, so window starts never decrease and only the last window
 /// can overlap.
 fn push_window(windows: &mut Vec<(usize, usize)>, start: usize, end: usize) {
