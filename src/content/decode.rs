@@ -413,9 +413,10 @@ mod every_provider {
         assert!(missed.is_empty(), "not found base64-encoded: {missed:?}");
     }
 
-    /// The base64 hints and the context words are looked for only around long runs of base64 bytes
-    /// (`scan::runs`): on text made of every rule's examples, in the clear, near context words and
-    /// base64-encoded (either alphabet, any alignment, wrapped at any width with a short last line), among
+    /// The keywords, the base64 hints and the context words are looked for only around long runs of key or
+    /// base64 bytes (`scan::runs`): on text made of every rule's examples, in the clear, cut short, glued to
+    /// other key bytes, after a URL escape, with escaped separators, near context words and base64-encoded
+    /// (either alphabet, any alignment, wrapped at any width with a short last line), among keywords alone,
     /// long identifiers, hashes, prose and stray bytes, that finds what looking everywhere finds.
     mod around_long_runs {
         use super::super::decoded_keys;
@@ -442,6 +443,29 @@ mod every_provider {
                 .flat_map(|r| r.examples.iter().chain(&r.medium_examples))
                 .cloned()
                 .collect()
+        }
+
+        /// The keywords of keys (not context words).
+        fn key_keywords() -> Vec<String> {
+            let rules = RuleSet::builtin().expect("rules");
+            rules
+                .rules()
+                .iter()
+                .filter(|r| r.context.is_none())
+                .flat_map(|r| r.keywords.iter().cloned())
+                .collect()
+        }
+
+        /// A key with its separators escaped as the escape hints know them (and some they do not).
+        fn escaped(key: &str, how: usize) -> String {
+            let (dash, underscore) = [
+                ("%2D", "%5F"),
+                ("\\u002d", "\\u005f"),
+                ("\\x2d", "_"),
+                ("%2d", "%5f"),
+                ("\\u002D", "\\x5f"),
+            ][how % 5];
+            key.replace('-', dash).replace('_', underscore)
         }
 
         fn context_words() -> Vec<String> {
@@ -475,7 +499,21 @@ mod every_provider {
         fn piece() -> impl Strategy<Value = String> {
             let keys = keys();
             let words = context_words();
+            let keywords = key_keywords();
             prop_oneof![
+                prop::sample::select(keywords.clone()),
+                (prop::sample::select(keywords), "[A-Za-z0-9_-]{0,60}")
+                    .prop_map(|(keyword, tail)| format!("{keyword}{tail}")),
+                (prop::sample::select(keys.clone()), any::<prop::sample::Index>())
+                    .prop_map(|(key, cut)| key[..cut.index(key.len() + 1)].to_string()),
+                (
+                    "[A-Za-z0-9_-]{1,12}|%[0-9A-Fa-f]{2}|%",
+                    prop::sample::select(keys.clone())
+                )
+                    .prop_map(|(before, key)| format!("{before}{key}")),
+                (prop::sample::select(keys.clone()), "[A-Za-z0-9_-]{1,12}")
+                    .prop_map(|(key, after)| format!("{key}{after}")),
+                (prop::sample::select(keys.clone()), 0usize..5).prop_map(|(key, how)| escaped(&key, how)),
                 prop::sample::select(keys.clone()),
                 prop::sample::select(words.clone()),
                 (
@@ -498,6 +536,7 @@ mod every_provider {
                         indent
                     )),
                 "[a-z_]{1,12}(_[a-z]{2,10}){0,6}",
+                "( [a-z]{1,9}[.,]?){5,40}\n?",
                 "[0-9a-f]{20,70}",
                 "[A-Za-z0-9+/]{10,80}={0,2}",
                 "[ \n\t.,:;=\"'(){}-]{1,6}",

@@ -19,7 +19,7 @@ use serde::Deserialize;
 pub use crate::severity::{Confidence, Severity};
 pub use budget::{DFA_CACHE_BYTES, MAX_COMPILED_BYTES, MAX_RULES, RuleBudget};
 pub use builtin::BUILTIN_RULE_FILES;
-pub use rule_regex::{RuleRegex, is_key_byte};
+pub use rule_regex::{KeywordRun, RuleRegex, is_key_byte};
 
 /// Where a rule was loaded from, for error messages and `rules list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,6 +224,9 @@ pub struct Rule {
     /// When every match is a run of key bytes (letters, digits, `-`, `_`): the shortest (see
     /// [`rule_regex::key_run`]).
     pub key_run: Option<usize>,
+    /// For a rule that is no context rule: where every match holds one of its keywords, in or just before a
+    /// long run of key bytes (see [`rule_regex::keyword_run`]).
+    pub keyword_run: Option<rule_regex::KeywordRun>,
     /// The memory its compiled regexes hold (its regex, endpoint and known shapes), charged to the
     /// [`RuleBudget`]: known at load for user rules, measured when first asked for built-in ones.
     compiled_bytes: OnceLock<usize>,
@@ -318,6 +321,14 @@ impl Rule {
             (None, true) => return Err(invalid("context_in_path needs context_distance".into())),
             (None, false) => None,
         };
+        // A context rule's keywords are words near its key, not in it.
+        let keyword_run = match &context {
+            Some(_) => None,
+            None => hir
+                .as_ref()
+                .ok()
+                .and_then(|hir| rule_regex::keyword_run(hir, &spec.keywords)),
+        };
         let confidence = match (spec.confidence, &context) {
             (Some(Confidence::High), Some(_)) => {
                 return Err(invalid(
@@ -392,6 +403,7 @@ impl Rule {
             max_match_len,
             min_match_len,
             key_run,
+            keyword_run,
             endpoint,
             not_uuid: spec.not_uuid,
             compiled_bytes,

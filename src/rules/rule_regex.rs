@@ -78,6 +78,89 @@ pub fn key_run(hir: &regex_syntax::hir::Hir) -> Option<usize> {
     only_key_bytes(hir).then(|| hir.properties().minimum_len()).flatten()
 }
 
+/// Where every match of a regex holds one of its rule's keywords: in a run of key bytes at least `run` long, or
+/// at most `slack` bytes before it (see [`keyword_run`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeywordRun {
+    pub run: usize,
+    pub slack: usize,
+}
+
+/// Where every match of the parsed regex `hir` holds one of `keywords` (as written: case matters): within a
+/// run of key bytes ([`is_key_byte`]) that the match holds, or starting at most `slack` bytes before that run
+/// and ending in it. The shapes this knows are a regex of key bytes only that holds a keyword in every match
+/// (`sk-proj-…`, `sk-[…]{20}T3BlbkFJ[…]{20}`), a literal holding a keyword before key bytes only
+/// (`AQ\.Ab8R[…]{46}`), and alternations of those; any other shape, or any look-around, gives `None`.
+pub fn keyword_run(hir: &regex_syntax::hir::Hir, keywords: &[String]) -> Option<KeywordRun> {
+    // A run of no bytes says nothing of where the keyword is.
+    keyword_run_of(hir, keywords).filter(|found| found.run > 0)
+}
+
+fn keyword_run_of(hir: &regex_syntax::hir::Hir, keywords: &[String]) -> Option<KeywordRun> {
+    use regex_syntax::hir::HirKind;
+    if !hir.properties().look_set().is_empty() {
+        return None;
+    }
+    match hir.kind() {
+        HirKind::Capture(capture) => keyword_run_of(&capture.sub, keywords),
+        HirKind::Alternation(subs) => subs.iter().try_fold(
+            KeywordRun {
+                run: usize::MAX,
+                slack: 0,
+            },
+            |all, sub| {
+                let one = keyword_run_of(sub, keywords)?;
+                Some(KeywordRun {
+                    run: all.run.min(one.run),
+                    slack: all.slack.max(one.slack),
+                })
+            },
+        ),
+        _ if only_key_bytes(hir) && holds_keyword(hir, keywords) => Some(KeywordRun {
+            run: hir.properties().minimum_len()?,
+            slack: 0,
+        }),
+        HirKind::Concat(subs) => {
+            let (first, rest) = subs.split_first()?;
+            let HirKind::Literal(literal) = first.kind() else {
+                return None;
+            };
+            let literal = &literal.0;
+            if !keywords.iter().any(|k| contains(literal, k.as_bytes())) || !rest.iter().all(only_key_bytes) {
+                return None;
+            }
+            // The run starts after the literal's last byte that is not a key byte.
+            let tail = literal.iter().rev().take_while(|&&b| is_key_byte(b)).count();
+            let rest_len = rest
+                .iter()
+                .map(|sub| sub.properties().minimum_len())
+                .sum::<Option<usize>>()?;
+            Some(KeywordRun {
+                run: tail + rest_len,
+                slack: literal.len() - tail,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Does every match of `hir` hold one of `keywords`? (Sure only: `false` can be wrong, `true` cannot.)
+fn holds_keyword(hir: &regex_syntax::hir::Hir, keywords: &[String]) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Literal(literal) => keywords.iter().any(|k| contains(&literal.0, k.as_bytes())),
+        HirKind::Capture(capture) => holds_keyword(&capture.sub, keywords),
+        HirKind::Repetition(repetition) => repetition.min >= 1 && holds_keyword(&repetition.sub, keywords),
+        HirKind::Concat(subs) => subs.iter().any(|sub| holds_keyword(sub, keywords)),
+        HirKind::Alternation(subs) => subs.iter().all(|sub| holds_keyword(sub, keywords)),
+        HirKind::Empty | HirKind::Class(_) | HirKind::Look(_) => false,
+    }
+}
+
+fn contains(text: &[u8], word: &[u8]) -> bool {
+    !word.is_empty() && text.windows(word.len()).any(|w| w == word)
+}
+
 fn only_key_bytes(hir: &regex_syntax::hir::Hir) -> bool {
     use regex_syntax::hir::{Class, HirKind};
     match hir.kind() {
@@ -127,6 +210,78 @@ mod tests {
         assert_eq!(run(r"\w{32}"), None, "\\w holds letters beyond ASCII");
         assert_eq!(run(r"(?-u:\w){32}"), Some(32));
         assert_eq!(run(r"[a-z]{10}\s?[a-z]{10}"), None);
+    }
+
+    #[test]
+    fn a_keyword_run_holds_a_keyword_in_every_match() {
+        let run = |pattern: &str, keywords: &[&str]| {
+            let hir = regex_syntax::ParserBuilder::new()
+                .utf8(false)
+                .build()
+                .parse(pattern)
+                .expect("parses");
+            let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
+            keyword_run(&hir, &keywords).map(|k| (k.run, k.slack))
+        };
+        assert_eq!(run(r"sk-proj-[A-Za-z0-9]{48}", &["sk-proj-"]), Some((56, 0)));
+        assert_eq!(
+            run(
+                r"sk-(?P<a>[A-Za-z0-9]{20,120})T3BlbkFJ(?P<b>[A-Za-z0-9]{20,120})",
+                &["T3BlbkFJ"]
+            ),
+            Some((51, 0)),
+            "a keyword in the middle"
+        );
+        assert_eq!(
+            run(
+                r"tvly-(?:(?:dev-|prod-)?[A-Za-z0-9]{32}|dev-[A-Za-z0-9]{5,6}-[A-Za-z0-9]{42})",
+                &["tvly-"]
+            ),
+            Some((37, 0))
+        );
+        assert_eq!(run(r"(?:ab_[a-z]{10}|cd_[a-z]{20})", &["ab_", "cd_"]), Some((13, 0)));
+        assert_eq!(
+            run(r"AQ\.Ab8R[A-Za-z0-9_-]{46}", &["AQ.Ab8R"]),
+            Some((50, 3)),
+            "a literal before the run"
+        );
+        assert_eq!(run(r"x\.y[a-z]{10}", &["x.y"]), Some((11, 2)));
+        assert_eq!(
+            run(r"(?:ab_|cd_)?[a-z]{20}", &["ab_", "cd_"]),
+            None,
+            "a match without a keyword"
+        );
+        assert_eq!(
+            run(r"(?:ab_[a-z]{10}|[a-z]{20})", &["ab_"]),
+            None,
+            "a branch without a keyword"
+        );
+        assert_eq!(run(r"sk-[a-z]{20}", &["SK-"]), None, "case matters");
+        assert_eq!(
+            run(r"(?i-u)sk-[a-z]{20}", &["sk-"]),
+            None,
+            "a folded keyword is no literal"
+        );
+        assert_eq!(run(r"sk-[a-z]{20}\b", &["sk-"]), None, "look-around");
+        assert_eq!(
+            run(r"sk-[a-z]{20}\.[a-z]{20}", &["sk-"]),
+            None,
+            "a dot after the keyword"
+        );
+        assert_eq!(run(r"key = (sk-[a-z]{20})", &["sk-"]), None, "a space before it");
+        assert_eq!(
+            run(r"(?:sk-){0,2}[a-z]{20}", &["sk-"]),
+            None,
+            "a keyword that may repeat zero times"
+        );
+        assert_eq!(run(r"(?:sk-){1,2}[a-z]{20}", &["sk-"]), Some((23, 0)));
+        assert_eq!(run(r"x\.y[a-z]{0,5}", &["x.y"]), Some((1, 2)));
+        assert_eq!(
+            run(r"x\.[a-z]{0,5}", &["x."]),
+            None,
+            "no key byte needed after the keyword"
+        );
+        assert_eq!(run(r"(?:x\.[a-z]{0,5}|ab_[a-z]{9})", &["x.", "ab_"]), None);
     }
 
     #[test]

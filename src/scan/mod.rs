@@ -3,6 +3,7 @@
 //! One Aho-Corasick pass finds every rule keyword; each rule's regex then runs only in windows around its
 //! keyword hits (a window spans the longest text the regex can match on either side of the hit). Candidates go
 //! through boundary, entropy and placeholder checks done in code, since the regex crate has no look-around.
+//! Where the rules allow it, the passes look only around long runs of key or base64 bytes (see [`runs`]).
 
 mod entropy;
 pub mod examples;
@@ -16,7 +17,7 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::decoder::{Decoder, MIN_WRAPPED_LINE, after_line_break};
-use crate::rules::{Rule, RuleSet, is_key_byte};
+use crate::rules::{KeywordRun, Rule, RuleSet, is_key_byte};
 pub use entropy::shannon_entropy;
 pub use key_finder::builtin_key_finder;
 pub use placeholder::PlaceholderFilter;
@@ -43,7 +44,7 @@ enum Checks {
 #[derive(Debug)]
 pub struct Scanner {
     rules: RuleSet,
-    /// Keywords and, when they fit its SIMD path, hints of encoded text (see [`crate::content::decode`]).
+    /// The keywords of keys (every keyword but the context words).
     prefilter: AhoCorasick,
     /// What each prefilter pattern stands for.
     patterns: Vec<Pattern>,
@@ -53,16 +54,26 @@ pub struct Scanner {
     placeholders: PlaceholderFilter,
     /// Some rule may be anchored by a file's path.
     path_anchored: bool,
-    /// The passes after the keyword pass: the context words (with the escape hints the keyword pass has no room
-    /// for), then the base64 hints.
+    /// The passes after the keyword pass: the context words, then the base64 hints.
     more_passes: Vec<(AhoCorasick, Vec<Pattern>)>,
-    /// Which later passes need to look only around long runs of base64 bytes (see [`runs`]).
+    /// Which passes need to look only around long runs (see [`runs`]).
     run_passes: RunPasses,
 }
 
-/// The later passes whose finds matter only around long runs of base64 bytes, with how long a run must be.
+/// The passes whose finds matter only around long runs of key or base64 bytes, with how long a run must be.
+/// Passes are numbered as [`Scanner::scan`] runs them: the keyword pass (0), then the later passes. The escapes
+/// ([`ESCAPE_HINTS`]) are looked for apart.
 #[derive(Debug, Default)]
 struct RunPasses {
+    /// The escapes, when some rule has a shortest match: an escaped key is a run of key bytes, `%` and `\\`
+    /// at least as long as the shortest key (an escape is longer than the byte it stands for), and every
+    /// escape is all such bytes.
+    escapes: Option<usize>,
+    /// The keyword pass, when each rule its keywords wake holds one of them in every match, in or at most
+    /// `slack` bytes before a run of key bytes at least `run` long (see [`KeywordRun`]):
+    /// the shortest such run and the longest slack. This holds for what a finding must pass; text of a key's
+    /// shape anywhere ([`Scanner::find_key_shaped`]) is looked for everywhere.
+    keywords: Option<KeywordRun>,
     /// The pass of base64 hints alone, and the shortest run (standard or URL-safe alphabet) that can encode a
     /// key: four thirds of the shortest match of any rule, and at most the shortest line that a wrapped
     /// encoding continues past (a hint on the short last line of a wrapped encoding is found from the full
@@ -115,17 +126,30 @@ fn base64_keyword_parts(keyword: &[u8]) -> Vec<String> {
 }
 
 /// Signs of a key's separator (`-` or `_`) percent-encoded or escaped, which break its keyword in the clear
-/// (in the canonical spellings: RFC 3986 upper-case percent escapes, JSON's lower-case `\u` escapes).
+/// (in the canonical spellings: RFC 3986 upper-case percent escapes, JSON's lower-case `\u` escapes, and
+/// JavaScript's and Python's hex escape of a dash, `sk\x2dproj\x2d…`). Each starts with `%` or `\`: they are
+/// found by a search for those two bytes ([`escape_hints`]), not by a keyword pass.
 const ESCAPE_HINTS: &[(&str, Decoder)] = &[
     ("%2D", Decoder::Percent),
     ("%5F", Decoder::Percent),
     ("\\u002d", Decoder::Escape),
     ("\\u005f", Decoder::Escape),
+    ("\\x2d", Decoder::Escape),
 ];
 
-/// JavaScript's and Python's hex escape of a key's dash (`sk\x2dproj\x2d…`): rarer than the canonical spellings,
-/// it comes after them in order of worth.
-const HEX_ESCAPE_HINTS: &[(&str, Decoder)] = &[("\\x2d", Decoder::Escape)];
+/// Every place in `range` of `hay` where one of [`ESCAPE_HINTS`] starts.
+fn escape_hints(hay: &[u8], range: Range<usize>, hints: &mut Vec<(Decoder, usize)>) {
+    let start = range.start;
+    for at in memchr::memchr2_iter(b'%', b'\\', &hay[range]) {
+        let at = start + at;
+        if let Some((_, decoder)) = ESCAPE_HINTS
+            .iter()
+            .find(|(hint, _)| hay[at..].starts_with(hint.as_bytes()))
+        {
+            hints.push((*decoder, at));
+        }
+    }
+}
 
 /// What a pattern of the prefilter stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,26 +160,19 @@ enum Pattern {
     Hint(Decoder),
 }
 
-/// The most patterns that keep the keyword pass on Aho-Corasick's fastest SIMD searcher (Slim Teddy). Every
-/// pattern past the keywords costs a little on every byte scanned, so hints take only the room that is left.
-const FAST_PATTERNS: usize = 32;
-
-/// The most patterns of each later pass (the context words with the escapes the keyword pass has no room for;
-/// the base64 hints): what Aho-Corasick's SIMD searcher (Fat Teddy) still takes.
-const SECOND_PASS_PATTERNS: usize = 64;
+/// The most patterns of the base64 hints' pass: what Aho-Corasick's SIMD searcher (Fat Teddy) still takes.
+const BASE64_PASS_PATTERNS: usize = 64;
 
 /// The words that a Docker registry config (`config.json`, a Kubernetes `dockerconfigjson` Secret) starts with:
 /// its base64 form is the outer layer of a key encoded twice (`"auth": base64("user:key")`, all in base64).
 const CONTAINER_WORDS: &[&str] = &["\"auths\""];
 
-/// The hints of encoded text in order of worth, as groups that are taken or left whole: each escaped separator,
-/// then the base64 parts of each keyword of the most severe rules, and among those of the keywords that the
-/// most rule examples hold (the OpenAI marker `T3BlbkFJ` first: every OpenAI key has it), longer keywords
-/// before shorter; then the hex escapes, and the base64 parts of the container words.
-fn hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
-    let single =
-        |hints: &[(&str, Decoder)]| -> Vec<Hints> { hints.iter().map(|(p, d)| vec![(p.to_string(), *d)]).collect() };
-    let mut groups = single(ESCAPE_HINTS);
+/// The hints of base64-encoded text in order of worth, as groups that are taken or left whole: the base64 parts
+/// of each keyword of the most severe rules, and among those of the keywords that the most rule examples hold
+/// (the OpenAI marker `T3BlbkFJ` first: every OpenAI key has it), longer keywords before shorter; then the
+/// base64 parts of the container words.
+fn base64_hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
+    let mut groups = Vec::new();
     let examples: Vec<&String> = rules.rules().iter().flat_map(|r| &r.examples).collect();
     let severity = |k: &str| {
         rules
@@ -181,7 +198,7 @@ fn hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
             std::cmp::Reverse(k.len()),
         )
     });
-    let mut seen: Vec<String> = groups.iter().flatten().map(|(p, _)| p.clone()).collect();
+    let mut seen: Vec<String> = Vec::new();
     let base64_group = |word: &str, seen: &mut Vec<String>| -> Option<Hints> {
         let parts: Hints = base64_keyword_parts(word.as_bytes())
             .into_iter()
@@ -194,7 +211,6 @@ fn hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
     for keyword in ranked {
         groups.extend(base64_group(keyword, &mut seen));
     }
-    groups.extend(single(HEX_ESCAPE_HINTS));
     for word in CONTAINER_WORDS {
         groups.extend(base64_group(word, &mut seen));
     }
@@ -204,19 +220,16 @@ fn hint_groups(rules: &RuleSet, keywords: &[String]) -> Vec<Hints> {
 /// Hint patterns and the decoder each is a sign for.
 type Hints = Vec<(String, Decoder)>;
 
-/// Splits hint groups between a pass with `room` patterns left and one with `second_room`: the first takes the
-/// groups that fit in order of worth (a group too large is passed over for smaller ones after it), the second
-/// what is left, as far as it fits.
-fn split_hints(groups: Vec<Hints>, room: usize, second_room: usize) -> (Hints, Hints) {
-    let (mut first, mut second) = (Vec::new(), Vec::new());
+/// The hint groups that fit in a pass of `room` patterns, in order of worth (a group too large is passed over
+/// for smaller ones after it).
+fn fitting_hints(groups: Vec<Hints>, room: usize) -> Hints {
+    let mut taken = Vec::new();
     for group in groups {
-        if first.len() + group.len() <= room {
-            first.extend(group);
-        } else if second.len() + group.len() <= second_room {
-            second.extend(group);
+        if taken.len() + group.len() <= room {
+            taken.extend(group);
         }
     }
-    (first, second)
+    taken
 }
 
 /// Is `bytes[..start]` ending in a `%XX` URL escape (as in `?q=%20sk-...`)?
@@ -262,31 +275,21 @@ impl Scanner {
         let (context_words, key_words): (Vec<usize>, Vec<usize>) =
             (0..keywords.len()).partition(|&i| is_context_word(&keywords[i]));
         // Three passes over the bytes, each on an Aho-Corasick SIMD searcher (Teddy) that stays fast because its
-        // patterns are few and alike: the keys' keywords with the escaped separators (Slim Teddy, at most
-        // FAST_PATTERNS), the context words with the escapes that found no room, and the base64 forms of the
-        // keywords (Fat Teddy, at most SECOND_PASS_PATTERNS). On 300 MB of crate sources: 37 + 32 + 48 ms,
-        // against 64 + 80 ms for two passes that mixed base64 hints into both.
-        let (escape_groups, base64_groups): (Vec<Hints>, Vec<Hints>) = hint_groups(&rules, &keywords)
-            .into_iter()
-            .partition(|group| group.iter().all(|(_, decoder)| *decoder != Decoder::Base64));
-        let (first_hints, second_hints) = split_hints(
-            escape_groups,
-            FAST_PATTERNS.saturating_sub(key_words.len()),
-            SECOND_PASS_PATTERNS.saturating_sub(context_words.len()),
-        );
-        let (base64_hints, _) = split_hints(base64_groups, SECOND_PASS_PATTERNS, 0);
-        let mut patterns: Vec<String> = key_words.iter().map(|&i| keywords[i].clone()).collect();
-        let mut kinds: Vec<Pattern> = key_words.iter().map(|&i| Pattern::Keyword(i)).collect();
-        patterns.extend(first_hints.iter().map(|(p, _)| p.clone()));
-        kinds.extend(first_hints.iter().map(|(_, d)| Pattern::Hint(*d)));
+        // patterns are few and alike: the keys' keywords (Slim Teddy while they are at most 32), the context
+        // words, and the base64 forms of the keywords (Fat Teddy, at most BASE64_PASS_PATTERNS). On 300 MB of
+        // crate sources: 37 + 32 + 48 ms, against 64 + 80 ms for two passes that mixed base64 hints into both.
+        // Each looks only around long runs where the rules allow (`RunPasses`); the escaped separators are
+        // found apart, by their first bytes.
+        let base64_hints = fitting_hints(base64_hint_groups(&rules, &keywords), BASE64_PASS_PATTERNS);
+        let patterns: Vec<&String> = key_words.iter().map(|&i| &keywords[i]).collect();
+        let kinds: Vec<Pattern> = key_words.iter().map(|&i| Pattern::Keyword(i)).collect();
         let prefilter = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(&patterns)?;
-        let mut second: Vec<(String, Pattern)> = context_words
+        let second: Vec<(String, Pattern)> = context_words
             .iter()
             .map(|&i| (keywords[i].clone(), Pattern::Keyword(i)))
             .collect();
-        second.extend(second_hints.into_iter().map(|(p, d)| (p, Pattern::Hint(d))));
         let third: Vec<(String, Pattern)> = base64_hints.into_iter().map(|(p, d)| (p, Pattern::Hint(d))).collect();
         let mut more_passes = Vec::new();
         for pass in [second, third] {
@@ -301,7 +304,7 @@ impl Scanner {
             .rules()
             .iter()
             .any(|r| r.context.as_ref().is_some_and(|c| !c.path_words.is_empty()));
-        let run_passes = RunPasses::new(&rules, &more_passes);
+        let run_passes = RunPasses::new(&rules, &kinds, &keyword_rules, &more_passes);
         Ok(Scanner {
             path_anchored,
             more_passes,
@@ -411,22 +414,26 @@ impl Scanner {
                 push_window(&mut windows[rule_index], 0, hay.len());
             }
         }
-        self.pass(
-            &self.prefilter,
-            &self.patterns,
-            hay,
-            0..hay.len(),
-            &mut windows,
-            &mut hints,
-        );
-        let ranges = self.run_passes.ranges(hay, self.more_passes.len(), want_hints);
-        for ((ac, kinds), ranges) in self.more_passes.iter().zip(ranges) {
+        let passes = std::iter::once((&self.prefilter, &self.patterns))
+            .chain(self.more_passes.iter().map(|(ac, kinds)| (ac, kinds)));
+        let looks = self
+            .run_passes
+            .looks(hay, 1 + self.more_passes.len(), want_hints, checks == Checks::All);
+        for ((ac, kinds), ranges) in passes.zip(looks.passes) {
             match ranges {
                 None => self.pass(ac, kinds, hay, 0..hay.len(), &mut windows, &mut hints),
                 Some(ranges) => {
                     for (start, end) in ranges {
                         self.pass(ac, kinds, hay, start..end, &mut windows, &mut hints);
                     }
+                }
+            }
+        }
+        match looks.escapes {
+            None => escape_hints(hay, 0..hay.len(), &mut hints),
+            Some(ranges) => {
+                for (start, end) in ranges {
+                    escape_hints(hay, start..end, &mut hints);
                 }
             }
         }
@@ -600,10 +607,32 @@ fn is_dashless_uuid_v4(text: &[u8]) -> bool {
 }
 
 impl RunPasses {
-    /// The later passes of `more_passes` that hold only base64 hints or only context words, when the rules
-    /// allow looking for those around long runs only. (The only later pass with keywords is the context words'
-    /// pass: [`Scanner::new`] puts every other keyword in the first.)
-    fn new(rules: &RuleSet, more_passes: &[(AhoCorasick, Vec<Pattern>)]) -> RunPasses {
+    /// The passes that may look only around long runs: the keyword pass (whose patterns stand for `kinds`),
+    /// when every rule its keywords wake (`keyword_rules`) holds one where [`KeywordRun`] says; and the later
+    /// passes of `more_passes` that hold only base64 hints or only context words, when the rules allow looking
+    /// for those around long runs only. (The only later pass with keywords is the context words' pass:
+    /// [`Scanner::new`] puts every other keyword in the first.)
+    fn new(
+        rules: &RuleSet,
+        kinds: &[Pattern],
+        keyword_rules: &[Vec<usize>],
+        more_passes: &[(AhoCorasick, Vec<Pattern>)],
+    ) -> RunPasses {
+        let keywords = kinds
+            .iter()
+            .flat_map(|kind| match *kind {
+                Pattern::Keyword(keyword) => keyword_rules[keyword].as_slice(),
+                Pattern::Hint(_) => &[],
+            })
+            .map(|&rule| rules.get(rule).keyword_run)
+            .try_fold(None::<KeywordRun>, |all, one| {
+                let one = one?;
+                Some(Some(all.map_or(one, |all| KeywordRun {
+                    run: all.run.min(one.run),
+                    slack: all.slack.max(one.slack),
+                })))
+            })
+            .flatten();
         let only = |kinds: &[Pattern], wanted: &dyn Fn(&Pattern) -> bool| !kinds.is_empty() && kinds.iter().all(wanted);
         let is_base64_hint = |kind: &Pattern| *kind == Pattern::Hint(Decoder::Base64);
         let is_word = |kind: &Pattern| matches!(kind, Pattern::Keyword(_));
@@ -612,7 +641,7 @@ impl RunPasses {
             .iter()
             .position(|(_, kinds)| only(kinds, &is_base64_hint))
             .zip(shortest_match)
-            .map(|(pass, shortest)| (pass, (shortest * 4).div_ceil(3).clamp(1, MIN_WRAPPED_LINE)));
+            .map(|(pass, shortest)| (1 + pass, (shortest * 4).div_ceil(3).clamp(1, MIN_WRAPPED_LINE)));
         let context_rules: Vec<&Rule> = rules.rules().iter().filter(|r| r.context.is_some()).collect();
         let context_run = context_rules
             .iter()
@@ -635,25 +664,48 @@ impl RunPasses {
             .iter()
             .position(|(_, kinds)| only(kinds, &is_word))
             .zip(context_run.zip(reach))
-            .map(|(pass, (run, reach))| (pass, run, reach + longest_word));
-        RunPasses { base64, context }
+            .map(|(pass, (run, reach))| (1 + pass, run, reach + longest_word));
+        RunPasses {
+            escapes: shortest_match.map(|shortest| shortest.max(1)),
+            keywords,
+            base64,
+            context,
+        }
     }
 
-    /// Where each of `passes` later passes looks in `hay`: `None` everywhere, `Some(ranges)` there only (none at
-    /// all for the base64 hints when no hints are wanted).
-    fn ranges(&self, hay: &[u8], passes: usize, want_hints: bool) -> Vec<Option<Vec<(usize, usize)>>> {
-        let mut ranges = vec![None; passes];
+    /// Where each of `passes` passes (the keyword pass first) and the search for escapes look in `hay`. The
+    /// keyword pass looks only around runs when what is looked for must pass every check (`all_checks`); no
+    /// hints wanted, neither the base64 pass nor the escapes look anywhere.
+    fn looks(&self, hay: &[u8], passes: usize, want_hints: bool, all_checks: bool) -> Looks {
+        let mut looks = Looks {
+            passes: vec![None; passes],
+            escapes: if want_hints { None } else { Some(Vec::new()) },
+        };
         if let (Some((pass, _)), false) = (self.base64, want_hints) {
-            ranges[pass] = Some(Vec::new());
+            looks.passes[pass] = Some(Vec::new());
         }
         let base64 = self.base64.filter(|_| want_hints);
-        if base64.is_none() && self.context.is_none() {
-            return ranges;
+        let escapes = self.escapes.filter(|_| want_hints);
+        let keywords = self.keywords.filter(|_| all_checks);
+        if base64.is_none() && self.context.is_none() && keywords.is_none() && escapes.is_none() {
+            return looks;
         }
-        let base64_min = base64.map_or(usize::MAX, |(_, run)| run);
-        let key_min = self.context.map_or(usize::MAX, |(_, run, _)| run);
-        let Some(long_runs) = runs::long_runs(hay, base64_min, key_min) else {
-            return ranges;
+        let min = runs::MinRuns {
+            base64: base64.map_or(usize::MAX, |(_, run)| run),
+            key: (self.context.map(|(_, run, _)| run).into_iter())
+                .chain(keywords.map(|k| k.run))
+                .min()
+                .unwrap_or(usize::MAX),
+            escaped: escapes.unwrap_or(usize::MAX),
+        };
+        let Some(long_runs) = runs::long_runs(hay, min) else {
+            return looks;
+        };
+        let key_runs = |min_run: usize| {
+            long_runs
+                .key
+                .iter()
+                .filter(move |&&(start, end)| end - start >= min_run)
         };
         // Where the runs are most of the text, one pass over all of it costs less than many short ones.
         let worth = |around: &mut dyn Iterator<Item = (usize, usize)>| {
@@ -669,17 +721,30 @@ impl RunPasses {
                 .base64
                 .iter()
                 .map(|&(start, end)| (start, next_line_reach(hay, end, min_run)));
-            ranges[pass] = worth(&mut around);
+            looks.passes[pass] = worth(&mut around);
         }
-        if let Some((pass, _, reach)) = self.context {
-            let mut around = long_runs
-                .key
-                .iter()
+        if let Some((pass, run, reach)) = self.context {
+            let mut around = key_runs(run)
                 .map(|&(start, end)| (start.saturating_sub(reach), end.saturating_add(reach).min(hay.len())));
-            ranges[pass] = worth(&mut around);
+            looks.passes[pass] = worth(&mut around);
         }
-        ranges
+        if let Some(KeywordRun { run, slack }) = keywords {
+            let mut around = key_runs(run).map(|&(start, end)| (start.saturating_sub(slack), end));
+            looks.passes[0] = worth(&mut around);
+        }
+        if escapes.is_some() {
+            looks.escapes = worth(&mut long_runs.escaped.iter().copied());
+        }
+        looks
     }
+}
+
+/// Where each pass, and the search for escapes, looks in a text: `None` everywhere, `Some(ranges)` there only.
+#[derive(Debug, PartialEq, Eq)]
+struct Looks {
+    /// The keyword pass first, then the later passes.
+    passes: Vec<Option<Vec<(usize, usize)>>>,
+    escapes: Option<Vec<(usize, usize)>>,
 }
 
 /// Past a run of base64 that ends its line at `end`, the start of the next line's text and `min_run` bytes of
@@ -802,51 +867,123 @@ mod tests {
                 .1
                 .is_empty()
         );
-        assert_eq!(s.find_with_hints(b"sk%2Dproj and \\u002d").1.len(), 2);
     }
 
     #[test]
     fn every_builtin_hint_rides_in_a_pass_on_the_fast_searchers() {
         let s = scanner();
-        let first = s.patterns.iter().filter(|k| matches!(k, Pattern::Hint(_))).count();
+        assert!(s.patterns.iter().all(|k| matches!(k, Pattern::Keyword(_))));
         assert!(
-            first >= ESCAPE_HINTS.len() + HEX_ESCAPE_HINTS.len(),
-            "the keyword pass holds the escapes"
-        );
-        assert!(
-            s.patterns.len() <= FAST_PATTERNS,
-            "the keyword pass stays on the fastest searcher"
+            s.patterns.len() <= 32,
+            "the keyword pass stays on the fastest searcher (Slim Teddy takes 32 patterns)"
         );
         assert_eq!(s.more_passes.len(), 2, "the context words' pass and the base64 pass");
-        let mut hints = first;
-        for (_, kinds) in &s.more_passes {
-            assert!(kinds.len() <= SECOND_PASS_PATTERNS);
-            hints += kinds.iter().filter(|k| matches!(k, Pattern::Hint(_))).count();
-        }
+        assert!(s.more_passes[0].1.iter().all(|k| matches!(k, Pattern::Keyword(_))));
         let base64_pass = &s.more_passes[1].1;
+        assert!(base64_pass.len() <= BASE64_PASS_PATTERNS);
         assert!(base64_pass.iter().all(|k| *k == Pattern::Hint(Decoder::Base64)));
-        let all: usize = hint_groups(&s.rules, &s.keywords).iter().map(Vec::len).sum();
-        assert_eq!(hints, all, "no hint of the built-in rules is left out");
+        let all: usize = base64_hint_groups(&s.rules, &s.keywords).iter().map(Vec::len).sum();
+        assert_eq!(base64_pass.len(), all, "no hint of the built-in rules is left out");
     }
 
-    /// The built-in rules let both later passes look only around long runs: every context rule's key is a run
-    /// of key bytes, and the shortest key encodes to a run no base64 line of a wrapped encoding is shorter than.
     #[test]
-    fn builtin_context_words_and_base64_hints_are_looked_for_around_long_runs() {
+    fn escape_hints_are_found_by_their_first_bytes() {
+        assert!(ESCAPE_HINTS.iter().all(|(hint, _)| hint.starts_with(['%', '\\'])));
+        let text = b"sk%2Dproj%2dx %5F \\u002d \\u005f \\x2d \\n %20 \\u002D %";
+        let mut hints = Vec::new();
+        escape_hints(text, 0..text.len(), &mut hints);
+        let at = |needle: &str| {
+            text.windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+                .expect("in text")
+        };
+        assert_eq!(
+            hints,
+            vec![
+                (Decoder::Percent, at("%2D")),
+                (Decoder::Percent, at("%5F")),
+                (Decoder::Escape, at("\\u002d")),
+                (Decoder::Escape, at("\\u005f")),
+                (Decoder::Escape, at("\\x2d")),
+            ],
+            "the canonical spellings only"
+        );
+        let s = scanner().looking_everywhere();
+        assert_eq!(s.find_with_hints(text).1, hints, "hints are what the scanner gives");
+        assert!(s.find(text).is_empty());
+    }
+
+    /// An escaped key is a run of key bytes, `%` and `\\` at least as long as the shortest key: escapes are
+    /// looked for there only.
+    #[test]
+    fn escapes_are_looked_for_in_runs_as_long_as_a_key() {
+        let (s, everywhere) = (scanner(), scanner().looking_everywhere());
+        let escaped = [
+            "sk%2Dproj%2DAbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKlMn",
+            "sk\\u002dproj\\u002dAbCdEfGhIjKl\\u005fMnOpQrStUvWxYz0123456789",
+            "sk\\x2dproj\\x2dAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+            "hf%5FAbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
+        ];
+        for key in escaped {
+            let text = format!(
+                "printf(\"%s\\n\", x); // {}\n\"{key}\"\nlet y = \"%2D\";\n",
+                "words ".repeat(30)
+            );
+            let (_, hints) = s.find_with_hints(text.as_bytes());
+            let (_, all) = everywhere.find_with_hints(text.as_bytes());
+            let in_key = text.find(key).expect("key in text");
+            assert!(
+                !hints.is_empty() && hints.iter().all(|&(_, at)| at >= in_key && at < in_key + key.len()),
+                "{key}: {hints:?}"
+            );
+            assert!(all.len() > hints.len(), "looking everywhere finds the lone escape too");
+        }
+    }
+
+    /// The built-in rules let every pass look only around long runs: every key holds its keyword in a run of
+    /// key bytes (Google's `AQ.` just before it), every context rule's key is a run of key bytes, and the
+    /// shortest key encodes to a run no base64 line of a wrapped encoding is shorter than.
+    #[test]
+    fn builtin_keywords_context_words_and_base64_hints_are_looked_for_around_long_runs() {
         let s = scanner();
-        assert_eq!(s.run_passes.base64, Some((1, MIN_WRAPPED_LINE)));
+        assert_eq!(
+            s.run_passes.keywords,
+            Some(KeywordRun { run: 37, slack: 3 }),
+            "Hugging Face's `hf_` and 34 letters; Google's `AQ.Ab8R` starts 3 bytes before its run"
+        );
+        assert_eq!(s.run_passes.base64, Some((2, MIN_WRAPPED_LINE)));
         let (pass, run, reach) = s.run_passes.context.expect("context words around runs");
-        assert_eq!(pass, 0);
+        assert_eq!(pass, 1);
         assert_eq!(run, 32, "Mistral's and Azure's 32 characters");
         assert!(reach >= 200, "DeepSeek's and Moonshot's distance: {reach}");
-        // Plain text of short words has no run: the later passes look nowhere.
-        let prose = b"let mistral = client(); // no key here, only words and a cohere mention\n".repeat(50);
-        let ranges = s.run_passes.ranges(&prose, s.more_passes.len(), true);
-        if runs::long_runs(&prose, 40, 32).is_some() {
-            assert_eq!(ranges, vec![Some(Vec::new()), Some(Vec::new())]);
+        assert_eq!(
+            s.run_passes.escapes,
+            Some(32),
+            "Mistral's 32 characters are the shortest key"
+        );
+        // Plain text of short words has no run: no pass looks anywhere, nor do the escapes.
+        let prose = b"let mistral = client(); // no key here, only words and a cohere mention: %s\\n\n".repeat(50);
+        let looks = s.run_passes.looks(&prose, 3, true, true);
+        let no_runs = runs::MinRuns {
+            base64: 40,
+            key: 32,
+            escaped: 32,
+        };
+        if runs::long_runs(&prose, no_runs).is_some() {
+            let nowhere = Looks {
+                passes: vec![Some(Vec::new()), Some(Vec::new()), Some(Vec::new())],
+                escapes: Some(Vec::new()),
+            };
+            assert_eq!(looks, nowhere);
+            // Text of a key's shape (for redaction) is looked for everywhere.
+            assert_eq!(s.run_passes.looks(&prose, 3, true, false).passes[0], None);
         }
-        // No hints wanted: no base64 pass at all.
-        assert_eq!(s.run_passes.ranges(&prose, 2, false)[1], Some(Vec::new()));
+        // No hints wanted: no base64 pass and no escapes at all.
+        let looks = s.run_passes.looks(&prose, 3, false, true);
+        assert_eq!(
+            (&looks.passes[2], &looks.escapes),
+            (&Some(Vec::new()), &Some(Vec::new()))
+        );
     }
 
     #[test]

@@ -1,14 +1,14 @@
-//! Long runs of base64 bytes and of key bytes: the only places where an encoded key, or the key of a context
-//! rule, can be.
+//! Long runs of base64 bytes, of key bytes and of escaped key bytes: the only places where a key can be.
 //!
-//! A base64-encoded key is a run of base64 bytes at least four thirds of the shortest key long, and a context
-//! rule's key (Mistral's 32 letters and digits, DeepSeek's `sk-` + 32 hex) is a run of key bytes. Text holds
-//! few such runs (2 to 4 % of the 64-byte blocks of source code hold one), so the passes that look only for
-//! them, the base64 hints and the context words, need to look only around them (see [`super::Scanner`]).
-//! Finding the runs is one classification of every byte, several times cheaper than a pass of the
-//! Aho-Corasick searcher: two table look-ups per 32 bytes (`pshufb` on the high and the low half of each
-//! byte) give a mask of each 64-byte block; a few shifts of the mask tell whether a run long enough ends in the
-//! block, and only then are the runs read off the mask.
+//! A key is a run of key bytes (letters, digits, `-`, `_`; Google's `AQ.` stands just before one), a
+//! base64-encoded key a run of base64 bytes at least four thirds of the shortest key long, and a key with
+//! escaped or percent-encoded bytes (`sk%2Dproj…`, `sk\u002dproj…`) a run of key bytes, `%` and `\`. Text
+//! holds few such runs (2 to 4 % of the 64-byte blocks of source code hold one), so the passes that look for
+//! keywords, base64 hints, escapes and context words need to look only around them (see
+//! [`super::Scanner`]). Finding the runs is one classification of every byte, several times cheaper than a
+//! pass of the Aho-Corasick searcher: two table look-ups per 32 bytes (`pshufb` on the high and the low half
+//! of each byte) give a mask of each 64-byte block; a few shifts of the mask tell whether a run long enough
+//! ends in the block, and only then are the runs read off the masks of each class.
 
 // Without AVX2 code (other processors), the runs are never looked for; the portable parts serve the tests.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -23,12 +23,26 @@ pub(super) struct LongRuns {
     pub base64: Vec<(usize, usize)>,
     /// Runs of key bytes (letters, digits, `-`, `_`).
     pub key: Vec<(usize, usize)>,
+    /// Runs of key bytes, `%` and `\\`.
+    pub escaped: Vec<(usize, usize)>,
 }
 
-/// The runs of base64 bytes at least `base64_min` long and of key bytes at least `key_min` long in `hay`
-/// (`usize::MAX`: none wanted); `None` where the processor lacks the instructions that make this cheap (then
-/// the passes look everywhere).
-pub(super) fn long_runs(hay: &[u8], base64_min: usize, key_min: usize) -> Option<LongRuns> {
+/// The shortest runs of each class wanted (`usize::MAX`: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct MinRuns {
+    pub base64: usize,
+    pub key: usize,
+    pub escaped: usize,
+}
+
+/// A byte that an escaped key can hold: a key byte, or the `%` and `\\` that start its escapes.
+pub(super) fn is_escaped_key_byte(b: u8) -> bool {
+    is_key_byte(b) || b == b'%' || b == b'\\'
+}
+
+/// The runs of each class in `hay` at least as long as `min` asks; `None` where the processor lacks the
+/// instructions that make this cheap (then the passes look everywhere).
+pub(super) fn long_runs(hay: &[u8], min: MinRuns) -> Option<LongRuns> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2")
@@ -36,10 +50,10 @@ pub(super) fn long_runs(hay: &[u8], base64_min: usize, key_min: usize) -> Option
             && std::arch::is_x86_feature_detected!("lzcnt")
         {
             // SAFETY: the processor has AVX2, BMI1 and LZCNT, checked just above.
-            return Some(unsafe { avx2::long_runs(hay, base64_min, key_min) });
+            return Some(unsafe { avx2::long_runs(hay, min) });
         }
     }
-    let _ = (hay, base64_min, key_min);
+    let _ = (hay, min);
     None
 }
 
@@ -98,6 +112,14 @@ impl Tracker {
         }
         let mut pos = mask.trailing_ones() as usize;
         self.record(at - self.carried, at + pos);
+        // The runs between the first and the last (that one is carried on) are read only when one of them
+        // is long enough: in most blocks read for another class's run, none of this class's is.
+        let last = mask.leading_ones();
+        let inner = mask & !((1u64 << pos) - 1) & (u64::MAX >> last);
+        if self.min_len > 62 || !has_run(inner, self.min_len) {
+            self.carried = last as usize;
+            return;
+        }
         loop {
             pos += (mask >> pos).trailing_zeros() as usize;
             if pos >= 64 {
@@ -127,71 +149,105 @@ impl Tracker {
     }
 }
 
-/// The masks (base64 bytes, key bytes) of the last `tail.len()` (fewer than 64) bytes, byte by byte.
-fn tail_masks(tail: &[u8]) -> (u64, u64) {
-    tail.iter().enumerate().fold((0, 0), |(base64, key), (i, &b)| {
-        (
-            base64 | u64::from(is_base64_byte(b)) << i,
-            key | u64::from(is_key_byte(b)) << i,
-        )
-    })
+/// The masks of the last `tail.len()` (fewer than 64) bytes, byte by byte.
+fn tail_masks(tail: &[u8]) -> Masks {
+    let of = |class: fn(u8) -> bool| {
+        tail.iter()
+            .enumerate()
+            .fold(0, |mask, (i, &b)| mask | u64::from(class(b)) << i)
+    };
+    Masks {
+        base64: of(is_base64_byte),
+        key: of(is_key_byte),
+        escaped: of(is_escaped_key_byte),
+    }
 }
 
-/// The runs read off the block masks that `masks` gives (base64 bytes, key bytes, of `hay[at..at + 64]`), the
-/// rest byte by byte. Inlined, so that the loop is compiled with the instructions of its caller's masks.
+/// One bit a byte of a block, for each class.
+#[derive(Debug, Clone, Copy)]
+struct Masks {
+    base64: u64,
+    key: u64,
+    escaped: u64,
+}
+
+/// The three trackers, one a class.
+struct Trackers {
+    base64: Tracker,
+    key: Tracker,
+    escaped: Tracker,
+}
+
+impl Trackers {
+    #[inline(always)]
+    fn pass_over(&mut self, masks: Masks) {
+        self.base64.pass_over(masks.base64);
+        self.key.pass_over(masks.key);
+        self.escaped.pass_over(masks.escaped);
+    }
+
+    #[inline(always)]
+    fn read_off(&mut self, at: usize, masks: Masks) {
+        self.base64.read_off(at, masks.base64);
+        self.key.read_off(at, masks.key);
+        self.escaped.read_off(at, masks.escaped);
+    }
+}
+
+/// The runs read off the block masks that `masks` gives (of `hay[at..at + 64]`), the rest byte by byte.
+/// Inlined, so that the loop is compiled with the instructions of its caller's masks.
 #[inline(always)]
-fn runs_with<M: BlockMasks>(hay: &[u8], base64_min: usize, key_min: usize, masks: M) -> LongRuns {
-    let mut base64 = Tracker::new(base64_min);
-    let mut key = Tracker::new(key_min);
-    // Key bytes are base64 bytes: a block where no base64 run as long as the shorter of the two ends has
-    // neither kind of run end in it, and is not all base64 (a block that is, is one where a run may end).
-    // Only such blocks need their key bytes.
-    let gate = base64_min.min(key_min).min(64);
-    // The base64 mask of the block before, and whether the trackers read it (else their runs carried into
-    // this block are its leading bits, since it was not all of a class).
-    let mut before = 0u64;
+fn runs_with<M: BlockMasks>(hay: &[u8], min: MinRuns, masks: M) -> LongRuns {
+    let mut trackers = Trackers {
+        base64: Tracker::new(min.base64),
+        key: Tracker::new(min.key),
+        escaped: Tracker::new(min.escaped),
+    };
+    // Every class is within "any": a block where no run of "any" as long as the shortest asked ends has no
+    // run of a class end in it, and is not all of a class (a block that is, is one where a run may end).
+    // Only such blocks need the masks of each class.
+    let gate = min.base64.min(min.key).min(min.escaped).min(64);
+    // The "any" run reaching the end of the block before, and whether the trackers read that block (else
+    // their runs carried into this block are its leading bits, since it was not all of a class).
+    let mut carried = 0usize;
     let mut read_before = true;
     let mut at = 0;
     while at + 64 <= hay.len() {
-        let base64_mask = masks.base64(at);
-        let carried = if read_before {
-            base64.carried
-        } else {
-            before.leading_ones() as usize
-        };
-        let read = carried + base64_mask.trailing_ones() as usize >= gate || has_run(base64_mask, gate);
+        let any = masks.any(at);
+        let read = carried + any.trailing_ones() as usize >= gate || has_run(any, gate);
         if read {
             if !read_before {
-                base64.pass_over(before);
-                key.pass_over(masks.key(at - 64));
+                trackers.pass_over(masks.all(at - 64));
             }
-            base64.read_off(at, base64_mask);
-            key.read_off(at, masks.key(at));
+            trackers.read_off(at, masks.all(at));
         }
-        (before, read_before) = (base64_mask, read);
+        carried = if any == u64::MAX {
+            carried + 64
+        } else {
+            any.leading_ones() as usize
+        };
+        read_before = read;
         at += 64;
     }
     if !read_before {
-        base64.pass_over(before);
-        key.pass_over(masks.key(at - 64));
+        trackers.pass_over(masks.all(at - 64));
     }
     if at < hay.len() {
-        let (base64_mask, key_mask) = tail_masks(&hay[at..]);
-        base64.read_off(at, base64_mask);
-        key.read_off(at, key_mask);
+        trackers.read_off(at, tail_masks(&hay[at..]));
     }
     LongRuns {
-        base64: base64.finish(hay.len()),
-        key: key.finish(hay.len()),
+        base64: trackers.base64.finish(hay.len()),
+        key: trackers.key.finish(hay.len()),
+        escaped: trackers.escaped.finish(hay.len()),
     }
 }
 
 /// The masks of a 64-byte block at `at`: one bit a byte.
 trait BlockMasks {
-    /// Its base64 bytes.
-    fn base64(&self, at: usize) -> u64;
-    /// Its key bytes.
-    fn key(&self, at: usize) -> u64;
+    /// Its bytes of any class: base64 or escaped key bytes (key bytes are both).
+    fn any(&self, at: usize) -> u64;
+    /// Its bytes of each class.
+    fn all(&self, at: usize) -> Masks;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -200,7 +256,7 @@ mod avx2 {
 
     /// Bits that the low and the high half of a byte each allow: a byte is of a class when the two share one
     /// of its bits. Bit 0: `+ /` (high half 2); bit 1: digits (3); bit 2: `A-O` and `a-o` (4, 6); bit 3:
-    /// `P-Z` and `p-z` (5, 7); bit 4: `_` (5); bit 5: `-` (2).
+    /// `P-Z` and `p-z` (5, 7); bit 4: `_` (5); bit 5: `-` (2); bit 6: `%` (2); bit 7: `\\` (5).
     const LOW: [u8; 16] = {
         let mut table = [0u8; 16];
         table[0] = 2 | 8;
@@ -209,9 +265,10 @@ mod avx2 {
             table[low] = 2 | 4 | 8;
             low += 1;
         }
+        table[5] |= 64;
         table[0xA] = 4 | 8;
         table[0xB] = 4 | 1;
-        table[0xC] = 4;
+        table[0xC] = 4 | 128;
         table[0xD] = 4 | 32;
         table[0xE] = 4;
         table[0xF] = 4 | 1 | 16;
@@ -219,18 +276,20 @@ mod avx2 {
     };
     const HIGH: [u8; 16] = {
         let mut table = [0u8; 16];
-        table[2] = 1 | 32;
+        table[2] = 1 | 32 | 64;
         table[3] = 2;
         table[4] = 4;
-        table[5] = 8 | 16;
+        table[5] = 8 | 16 | 128;
         table[6] = 4;
         table[7] = 8;
         table
     };
-    /// The bits of base64 bytes: all.
-    const BASE64_BITS: i8 = 1 | 2 | 4 | 8 | 16 | 32;
-    /// The bits of key bytes: all but `+ /`.
-    const KEY_BITS: i8 = 2 | 4 | 8 | 16 | 32;
+    /// The bits of base64 bytes.
+    const BASE64_BITS: u8 = 1 | 2 | 4 | 8 | 16 | 32;
+    /// The bits of key bytes: those of base64 but `+ /`.
+    const KEY_BITS: u8 = 2 | 4 | 8 | 16 | 32;
+    /// The bits of escaped key bytes: key bytes, `%` and `\\`.
+    const ESCAPED_BITS: u8 = KEY_BITS | 64 | 128;
 
     /// The classes of the 32 bytes at `bytes`: the bits of [`LOW`] and [`HIGH`] that each byte has.
     #[target_feature(enable = "avx2,bmi1,lzcnt")]
@@ -248,8 +307,11 @@ mod avx2 {
     /// One bit for each byte of `classes` that has one of the bits of `of`.
     #[target_feature(enable = "avx2,bmi1,lzcnt")]
     #[inline]
-    fn mask(classes: __m256i, of: i8) -> u64 {
-        let none = _mm256_cmpeq_epi8(_mm256_and_si256(classes, _mm256_set1_epi8(of)), _mm256_setzero_si256());
+    fn mask(classes: __m256i, of: u8) -> u64 {
+        let none = _mm256_cmpeq_epi8(
+            _mm256_and_si256(classes, _mm256_set1_epi8(of as i8)),
+            _mm256_setzero_si256(),
+        );
         u64::from(!(_mm256_movemask_epi8(none) as u32))
     }
 
@@ -261,32 +323,48 @@ mod avx2 {
     }
 
     impl Masks<'_> {
+        /// The classes of the two halves of the block at `at`.
         #[target_feature(enable = "avx2,bmi1,lzcnt")]
         #[inline]
-        fn of(&self, at: usize, bits: i8) -> u64 {
+        fn classes_of(&self, at: usize) -> (__m256i, __m256i) {
             let block = &self.hay[at..at + 64];
-            mask(classes(&block[..32], self.low, self.high), bits)
-                | mask(classes(&block[32..], self.low, self.high), bits) << 32
+            (
+                classes(&block[..32], self.low, self.high),
+                classes(&block[32..], self.low, self.high),
+            )
+        }
+
+        #[target_feature(enable = "avx2,bmi1,lzcnt")]
+        #[inline]
+        fn of((low, high): (__m256i, __m256i), bits: u8) -> u64 {
+            mask(low, bits) | mask(high, bits) << 32
         }
     }
 
     impl super::BlockMasks for Masks<'_> {
         #[inline(always)]
-        fn base64(&self, at: usize) -> u64 {
+        fn any(&self, at: usize) -> u64 {
             // SAFETY: a `Masks` is only made on a processor with these features (see `long_runs`).
-            unsafe { self.of(at, BASE64_BITS) }
+            unsafe { Self::of(self.classes_of(at), u8::MAX) }
         }
 
         #[inline(always)]
-        fn key(&self, at: usize) -> u64 {
+        fn all(&self, at: usize) -> super::Masks {
             // SAFETY: as above.
-            unsafe { self.of(at, KEY_BITS) }
+            unsafe {
+                let classes = self.classes_of(at);
+                super::Masks {
+                    base64: Self::of(classes, BASE64_BITS),
+                    key: Self::of(classes, KEY_BITS),
+                    escaped: Self::of(classes, ESCAPED_BITS),
+                }
+            }
         }
     }
 
     /// [`super::long_runs`] on a processor with AVX2 (and the bit counts of BMI1 and LZCNT).
     #[target_feature(enable = "avx2,bmi1,lzcnt")]
-    pub(super) fn long_runs(hay: &[u8], base64_min: usize, key_min: usize) -> super::LongRuns {
+    pub(super) fn long_runs(hay: &[u8], min: super::MinRuns) -> super::LongRuns {
         // SAFETY: both tables hold 16 bytes, and the loads take no alignment.
         let (low, high) = unsafe {
             (
@@ -294,7 +372,7 @@ mod avx2 {
                 _mm256_broadcastsi128_si256(_mm_loadu_si128(HIGH.as_ptr().cast())),
             )
         };
-        super::runs_with(hay, base64_min, key_min, Masks { hay, low, high })
+        super::runs_with(hay, min, Masks { hay, low, high })
     }
 
     #[cfg(test)]
@@ -302,15 +380,22 @@ mod avx2 {
     fn the_tables_agree_with_the_classes() {
         for b in 0..=255u8 {
             let shared = LOW[usize::from(b & 0x0f)] & HIGH[usize::from(b >> 4)];
-            assert_eq!(shared != 0, super::is_base64_byte(b), "base64 byte {b:#04x}");
-            assert_eq!(shared & KEY_BITS as u8 != 0, super::is_key_byte(b), "key byte {b:#04x}");
+            let escaped = super::is_escaped_key_byte(b);
+            assert_eq!(shared != 0, super::is_base64_byte(b) || escaped, "byte {b:#04x}");
+            assert_eq!(
+                shared & BASE64_BITS != 0,
+                super::is_base64_byte(b),
+                "base64 byte {b:#04x}"
+            );
+            assert_eq!(shared & KEY_BITS != 0, super::is_key_byte(b), "key byte {b:#04x}");
+            assert_eq!(shared & ESCAPED_BITS != 0, escaped, "escaped key byte {b:#04x}");
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{LongRuns, has_run, is_base64_byte, long_runs, runs_with, tail_masks};
+    use super::{LongRuns, MinRuns, has_run, is_base64_byte, is_escaped_key_byte, long_runs, runs_with, tail_masks};
     use crate::rules::is_key_byte;
     use proptest::prelude::*;
 
@@ -336,11 +421,12 @@ mod tests {
     struct ByBytes<'a>(&'a [u8]);
 
     impl super::BlockMasks for ByBytes<'_> {
-        fn base64(&self, at: usize) -> u64 {
-            tail_masks(&self.0[at..at + 64]).0
+        fn any(&self, at: usize) -> u64 {
+            let masks = tail_masks(&self.0[at..at + 64]);
+            masks.base64 | masks.escaped
         }
-        fn key(&self, at: usize) -> u64 {
-            tail_masks(&self.0[at..at + 64]).1
+        fn all(&self, at: usize) -> super::Masks {
+            tail_masks(&self.0[at..at + 64])
         }
     }
 
@@ -364,31 +450,40 @@ mod tests {
         let piece = prop_oneof![
             proptest::collection::vec(prop::sample::select(b"aZ09-_".to_vec()), 0..140),
             proptest::collection::vec(prop::sample::select(b"aZ09+/-_".to_vec()), 0..140),
+            proptest::collection::vec(prop::sample::select(b"aZ09-_%\\".to_vec()), 0..140),
             proptest::collection::vec(prop::sample::select(b" \n.=:\"'{}\xc3\xa9".to_vec()), 1..4),
         ];
         proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
     }
 
-    fn expected(hay: &[u8], base64_min: usize, key_min: usize) -> LongRuns {
+    fn expected(hay: &[u8], min: MinRuns) -> LongRuns {
         LongRuns {
-            base64: runs_by_bytes(hay, base64_min, is_base64_byte),
-            key: runs_by_bytes(hay, key_min, is_key_byte),
+            base64: runs_by_bytes(hay, min.base64, is_base64_byte),
+            key: runs_by_bytes(hay, min.key, is_key_byte),
+            escaped: runs_by_bytes(hay, min.escaped, is_escaped_key_byte),
         }
+    }
+
+    /// A shortest run of 1..=64 bytes, or none wanted.
+    fn min_run() -> impl Strategy<Value = usize> {
+        prop_oneof![4 => 1usize..=64, 1 => Just(usize::MAX)]
     }
 
     proptest! {
         #[test]
         fn the_block_masks_find_the_runs_byte_by_byte_finds(
             hay in text(),
-            base64_min in 1usize..=64,
-            key_min in 1usize..=64,
+            base64 in min_run(),
+            key in min_run(),
+            escaped in min_run(),
         ) {
-            if let Some(runs) = long_runs(&hay, base64_min, key_min) {
-                prop_assert_eq!(runs, expected(&hay, base64_min, key_min));
+            let min = MinRuns { base64, key, escaped };
+            if let Some(runs) = long_runs(&hay, min) {
+                prop_assert_eq!(runs, expected(&hay, min));
             }
             // The same reading of masks, with masks made byte by byte: on any processor.
-            let by_bytes = runs_with(&hay, base64_min, key_min, ByBytes(&hay));
-            prop_assert_eq!(by_bytes, expected(&hay, base64_min, key_min));
+            let by_bytes = runs_with(&hay, min, ByBytes(&hay));
+            prop_assert_eq!(by_bytes, expected(&hay, min));
         }
     }
 }
