@@ -986,6 +986,42 @@ mod tests {
         );
     }
 
+    /// A user rule whose key need not hold its keyword (here the keyword names the key) makes the keyword pass
+    /// look everywhere again, and its key is found; one of the built-in shape keeps the pass around runs.
+    #[test]
+    fn a_user_rule_of_another_shape_makes_the_keyword_pass_look_everywhere() {
+        let with_rule = |regex: &str, keyword: &str| {
+            let text = format!(
+                "provider = \"acme\"\n[[rules]]\nid = \"acme-token\"\nname = \"Acme\"\ndescription = \"test\"\nkind = \"api\"\n\
+                 severity = \"high\"\nregex = '{regex}'\nkeywords = [\"{keyword}\"]\nremediation = \"test\"\n"
+            );
+            let rules = crate::rules::parse_rule_file(
+                &text,
+                crate::rules::RuleOrigin::File("acme.toml".into()),
+                &mut crate::rules::RuleBudget::full(),
+            )
+            .expect("rule file loads");
+            let mut set = RuleSet::builtin().expect("built-in rules");
+            set.extend(rules).expect("extends");
+            Scanner::new(set, PlaceholderFilter::default()).expect("scanner")
+        };
+        let named = with_rule(r"acme_token = \x22(?P<secret>[a-f0-9]{40})\x22", "acme_token");
+        assert_eq!(named.run_passes.keywords, None);
+        let text = format!(
+            "{}acme_token = \"3f9c1e7a5b2d4c6e8f0a1b3c5d7e9f2a4b6c8d0e\"\n{}",
+            "some words here. ".repeat(40),
+            "more words. ".repeat(40)
+        );
+        let found = named.find(text.as_bytes());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            &text[found[0].start..found[0].end],
+            "3f9c1e7a5b2d4c6e8f0a1b3c5d7e9f2a4b6c8d0e"
+        );
+        let prefixed = with_rule(r"acme_[a-f0-9]{20}", "acme_");
+        assert_eq!(prefixed.run_passes.keywords, Some(KeywordRun { run: 25, slack: 3 }));
+    }
+
     #[test]
     fn windows_merge_when_they_touch() {
         let mut w = Vec::new();
