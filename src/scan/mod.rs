@@ -52,8 +52,9 @@ pub struct Scanner {
     /// For each keyword, the rules that list it.
     keyword_rules: Vec<Vec<usize>>,
     placeholders: PlaceholderFilter,
-    /// Some rule may be anchored by a file's path.
-    path_anchored: bool,
+    /// The context words that anchor their rules where a file's path holds them (in any case), and the rule
+    /// each stands for; `None` when no rule is anchored by a path.
+    path_words: Option<(AhoCorasick, Vec<usize>)>,
     /// The passes after the keyword pass: the context words, then the base64 hints.
     more_passes: Vec<(AhoCorasick, Vec<Pattern>)>,
     /// Which passes need to look only around long runs (see [`runs`]).
@@ -300,13 +301,23 @@ impl Scanner {
                 more_passes.push((ac, pass.into_iter().map(|(_, kind)| kind).collect()));
             }
         }
-        let path_anchored = rules
-            .rules()
-            .iter()
-            .any(|r| r.context.as_ref().is_some_and(|c| !c.path_words.is_empty()));
+        let (words, word_rules): (Vec<&String>, Vec<usize>) = (rules.rules().iter().enumerate())
+            .flat_map(|(index, rule)| {
+                rule.context
+                    .iter()
+                    .flat_map(move |c| c.path_words.iter().map(move |w| (w, index)))
+            })
+            .unzip();
+        let path_words = match words.is_empty() {
+            true => None,
+            false => Some((
+                AhoCorasickBuilder::new().ascii_case_insensitive(true).build(words)?,
+                word_rules,
+            )),
+        };
         let run_passes = RunPasses::new(&rules, &kinds, &keyword_rules, &more_passes);
         Ok(Scanner {
-            path_anchored,
+            path_words,
             more_passes,
             run_passes,
             rules,
@@ -333,18 +344,16 @@ impl Scanner {
     /// The context rules that a file's path anchors: those with `context_in_path` whose context word the path
     /// holds, in any case (`src/deepseek_client.py`).
     pub fn path_anchors(&self, path: &str) -> Vec<usize> {
-        let mut anchored = Vec::new();
-        if !self.path_anchored {
-            return anchored;
-        }
-        let path = path.to_ascii_lowercase();
-        for (index, rule) in self.rules.rules().iter().enumerate() {
-            if let Some(context) = &rule.context
-                && context.path_words.iter().any(|word| path.contains(word.as_str()))
-            {
-                anchored.push(index);
-            }
-        }
+        let Some((words, word_rules)) = &self.path_words else {
+            return Vec::new();
+        };
+        // Every word, overlapping ones too (`azure_openai` and `openai`), as each names its own rules.
+        let mut anchored: Vec<usize> = words
+            .find_overlapping_iter(path)
+            .map(|hit| word_rules[hit.pattern().as_usize()])
+            .collect();
+        anchored.sort_unstable();
+        anchored.dedup();
         anchored
     }
 
@@ -1020,6 +1029,35 @@ mod tests {
         );
         let prefixed = with_rule(r"acme_[a-f0-9]{20}", "acme_");
         assert_eq!(prefixed.run_passes.keywords, Some(KeywordRun { run: 25, slack: 3 }));
+    }
+
+    /// A path anchors every context rule with `context_in_path` whose word it holds, in any case.
+    #[test]
+    fn a_path_anchors_the_rules_whose_context_words_it_holds() {
+        let s = scanner();
+        let by_words = |path: &str| -> Vec<usize> {
+            let path = path.to_ascii_lowercase();
+            (s.rules.rules().iter().enumerate())
+                .filter(|(_, r)| (r.context.iter()).any(|c| c.path_words.iter().any(|w| path.contains(w.as_str()))))
+                .map(|(index, _)| index)
+                .collect()
+        };
+        let paths = [
+            "src/deepseek_client.py",
+            "config/DeepSeek/MISTRAL.env",
+            "lib/azure_openai/moonshot-kimi.ts",
+            "a/b/c.txt",
+            "",
+            "cohere",
+            "services/MoonShotKimi/cognitiveservices.azure.com.json",
+        ];
+        let mut anchoring = 0;
+        for path in paths {
+            assert_eq!(s.path_anchors(path), by_words(path), "{path}");
+            anchoring += usize::from(!s.path_anchors(path).is_empty());
+        }
+        assert_eq!(anchoring, 4, "DeepSeek's and Moonshot's rules are anchored by paths");
+        assert_eq!(s.path_anchors("deepseek/Kimi.txt").len(), 2, "DeepSeek's rule and Moonshot's");
     }
 
     #[test]

@@ -299,7 +299,9 @@ mod avx2 {
         // SAFETY: `bytes` holds 32 bytes, and the load takes no alignment.
         let v = unsafe { _mm256_loadu_si256(bytes.as_ptr().cast::<__m256i>()) };
         let nibble = _mm256_set1_epi8(0x0f);
-        let lows = _mm256_shuffle_epi8(low, _mm256_and_si256(v, nibble));
+        // `pshufb` looks up by a byte's low half, or gives 0 where its top bit is set: no byte from 0x80 up is
+        // of any class, so the low half needs no masking.
+        let lows = _mm256_shuffle_epi8(low, v);
         let highs = _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibble));
         _mm256_and_si256(lows, highs)
     }
@@ -445,13 +447,15 @@ mod tests {
         runs
     }
 
-    /// Text of words and punctuation with runs of both classes of every length, across block boundaries.
+    /// Text of words, punctuation and any bytes, with runs of every class of every length, across block
+    /// boundaries.
     fn text() -> impl Strategy<Value = Vec<u8>> {
         let piece = prop_oneof![
             proptest::collection::vec(prop::sample::select(b"aZ09-_".to_vec()), 0..140),
             proptest::collection::vec(prop::sample::select(b"aZ09+/-_".to_vec()), 0..140),
             proptest::collection::vec(prop::sample::select(b"aZ09-_%\\".to_vec()), 0..140),
             proptest::collection::vec(prop::sample::select(b" \n.=:\"'{}\xc3\xa9".to_vec()), 1..4),
+            proptest::collection::vec(any::<u8>(), 1..6),
         ];
         proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
     }
