@@ -582,38 +582,58 @@ else warn "unshare --net is not available: tools run with network access (valida
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 # time_tool NAME "OK EXIT CODES" REPORT -- CMD...   (stdout goes to $RUNDIR/NAME/stdout)
+# Registers a tool; run_tools then times every tool registered, one run of each in turn, round after round: this
+# machine's speed drifts by up to a fifth over minutes, and runs taken in turn share the drift where runs taken in
+# blocks, one tool after the other, do not.
+declare -A OKCODES REPORTS RUNCMD
+ORDER=()
 time_tool() {
   local name=$1 ok=$2 report=$3; shift 4
-  local dir=$RUNDIR/$name i rc
-  rm -rf "$dir"; mkdir -p "$dir"
+  rm -rf "${RUNDIR:?}/$name"; mkdir -p "$RUNDIR/$name"
   CMDLINE[$name]=$(shell_quote "$@")
   VERSION[$name]=$(version_of "$name" || true)
   if [[ $1 == */* && ! -x $1 ]] || ! command -v "$1" >/dev/null; then
     STATUS[$name]="failed (not installed)"; warn "$name: $1 not found"; return
   fi
+  OKCODES[$name]=$ok REPORTS[$name]=$report RUNCMD[$name]=$(printf '%q ' "$@")
+  STATUS[$name]=running
+  ORDER+=("$name")
+}
+
+run_tools() {
+  local i name dir rc label
   for ((i = 0; i < WARMUP + RUNS; i++)); do
-    local label="run $((i - WARMUP + 1))/$RUNS"
+    label="run $((i - WARMUP + 1))/$RUNS"
     ((i < WARMUP)) && label="warm-up"
-    say "$name: $label"
-    rc=0
-    timeout "$TOOL_TIMEOUT" /usr/bin/time -f '%e %M %U %S' -o "$dir/time.$i" "${NONET[@]}" "$@" >"$dir/stdout" 2>"$dir/stderr" || rc=$?
-    if [[ " $ok " != *" $rc "* ]]; then
-      if ((rc == 124)); then STATUS[$name]="failed (timeout ${TOOL_TIMEOUT}s)"; else STATUS[$name]="failed (exit $rc)"; fi
-      warn "$name exited with $rc; last lines of its stderr:"
-      tail -n 5 "$dir/stderr" >&2 || true
-      return
-    fi
-    if ((i < WARMUP)); then rm -f "$dir/time.$i"; fi
+    for name in "${ORDER[@]}"; do
+      [[ ${STATUS[$name]} == running ]] || continue
+      dir=$RUNDIR/$name
+      say "$name: $label"
+      rc=0
+      eval "timeout \"\$TOOL_TIMEOUT\" /usr/bin/time -f '%e %M %U %S' -o \"\$dir/time.\$i\" \${NONET[@]+\"\${NONET[@]}\"} ${RUNCMD[$name]}" \
+        >"$dir/stdout" 2>"$dir/stderr" || rc=$?
+      if [[ " ${OKCODES[$name]} " != *" $rc "* ]]; then
+        if ((rc == 124)); then STATUS[$name]="failed (timeout ${TOOL_TIMEOUT}s)"; else STATUS[$name]="failed (exit $rc)"; fi
+        warn "$name exited with $rc; last lines of its stderr:"
+        tail -n 5 "$dir/stderr" >&2 || true
+        continue
+      fi
+      if ((i < WARMUP)); then rm -f "$dir/time.$i"; fi
+    done
   done
-  SEC[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $1}'; done | median | awk '{printf "%.2f", $1}')
-  MB[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{printf "%.0f\n", $2/1024}'; done | median)
-  CPU[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $3 + $4}'; done | median | awk '{printf "%.2f", $1}')
-  STATUS[$name]=ok
-  if [[ -n $report ]]; then
-    read -r "FIND[$name]" "HIT[$name]" "SCANNED[$name]" < <(python3 "$HERE/bench/count.py" "$name" "$report" "$META")
-  else
-    FIND[$name]="-" HIT[$name]="-" SCANNED[$name]="-"
-  fi
+  for name in "${ORDER[@]}"; do
+    [[ ${STATUS[$name]} == running ]] || continue
+    dir=$RUNDIR/$name
+    SEC[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $1}'; done | median | awk '{printf "%.2f", $1}')
+    MB[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{printf "%.0f\n", $2/1024}'; done | median)
+    CPU[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $3 + $4}'; done | median | awk '{printf "%.2f", $1}')
+    STATUS[$name]=ok
+    if [[ -n ${REPORTS[$name]} ]]; then
+      read -r "FIND[$name]" "HIT[$name]" "SCANNED[$name]" < <(python3 "$HERE/bench/count.py" "$name" "${REPORTS[$name]}" "$META")
+    else
+      FIND[$name]="-" HIT[$name]="-" SCANNED[$name]="-"
+    fi
+  done
 }
 
 for t in $TOOLS; do
@@ -676,6 +696,7 @@ for t in $TOOLS; do
     esac
   fi
 done
+run_tools
 
 # ------------------------------------------------------------------ table --
 if [[ $MODE == precision ]]; then

@@ -347,6 +347,10 @@ impl Scanner {
         let Some((words, word_rules)) = &self.path_words else {
             return Vec::new();
         };
+        // Most paths hold no word: the search that finds one at all is the fast one.
+        if !words.is_match(path) {
+            return Vec::new();
+        }
         // Every word, overlapping ones too (`azure_openai` and `openai`), as each names its own rules.
         let mut anchored: Vec<usize> = words
             .find_overlapping_iter(path)
