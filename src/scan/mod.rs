@@ -1061,7 +1061,11 @@ mod tests {
             anchoring += usize::from(!s.path_anchors(path).is_empty());
         }
         assert_eq!(anchoring, 4, "DeepSeek's and Moonshot's rules are anchored by paths");
-        assert_eq!(s.path_anchors("deepseek/Kimi.txt").len(), 2, "DeepSeek's rule and Moonshot's");
+        assert_eq!(
+            s.path_anchors("deepseek/Kimi.txt").len(),
+            2,
+            "DeepSeek's rule and Moonshot's"
+        );
     }
 
     #[test]
