@@ -445,13 +445,13 @@ mod every_provider {
                 .collect()
         }
 
-        /// The keywords of keys (not context words).
-        fn key_keywords() -> Vec<String> {
+        /// The keywords of the context rules (context words), or of the others (keywords of keys).
+        fn keywords(of_context_rules: bool) -> Vec<String> {
             let rules = RuleSet::builtin().expect("rules");
             rules
                 .rules()
                 .iter()
-                .filter(|r| r.context.is_none())
+                .filter(|r| r.context.is_some() == of_context_rules)
                 .flat_map(|r| r.keywords.iter().cloned())
                 .collect()
         }
@@ -466,16 +466,6 @@ mod every_provider {
                 ("\\u002D", "\\x5f"),
             ][how % 5];
             key.replace('-', dash).replace('_', underscore)
-        }
-
-        fn context_words() -> Vec<String> {
-            let rules = RuleSet::builtin().expect("rules");
-            rules
-                .rules()
-                .iter()
-                .filter(|r| r.context.is_some())
-                .flat_map(|r| r.keywords.iter().cloned())
-                .collect()
         }
 
         fn encoded(text: &str, url_safe: bool, width: usize, indent: usize) -> String {
@@ -498,8 +488,8 @@ mod every_provider {
 
         fn piece() -> impl Strategy<Value = String> {
             let keys = keys();
-            let words = context_words();
-            let keywords = key_keywords();
+            let words = keywords(true);
+            let keywords = keywords(false);
             prop_oneof![
                 prop::sample::select(keywords.clone()),
                 (prop::sample::select(keywords), "[A-Za-z0-9_-]{0,60}")

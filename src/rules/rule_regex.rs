@@ -223,65 +223,81 @@ mod tests {
             let keywords: Vec<String> = keywords.iter().map(|k| k.to_string()).collect();
             keyword_run(&hir, &keywords).map(|k| (k.run, k.slack))
         };
-        assert_eq!(run(r"sk-proj-[A-Za-z0-9]{48}", &["sk-proj-"]), Some((56, 0)));
-        assert_eq!(
-            run(
+        /// A regex, its keywords, the shortest run and the slack expected, and why.
+        type Case<'a> = (&'a str, &'a [&'a str], Option<(usize, usize)>, &'a str);
+        let cases: &[Case] = &[
+            (r"sk-proj-[A-Za-z0-9]{48}", &["sk-proj-"], Some((56, 0)), "a prefix"),
+            (
                 r"sk-(?P<a>[A-Za-z0-9]{20,120})T3BlbkFJ(?P<b>[A-Za-z0-9]{20,120})",
-                &["T3BlbkFJ"]
+                &["T3BlbkFJ"],
+                Some((51, 0)),
+                "a keyword in the middle",
             ),
-            Some((51, 0)),
-            "a keyword in the middle"
-        );
-        assert_eq!(
-            run(
+            (
                 r"tvly-(?:(?:dev-|prod-)?[A-Za-z0-9]{32}|dev-[A-Za-z0-9]{5,6}-[A-Za-z0-9]{42})",
-                &["tvly-"]
+                &["tvly-"],
+                Some((37, 0)),
+                "branches after the keyword",
             ),
-            Some((37, 0))
-        );
-        assert_eq!(run(r"(?:ab_[a-z]{10}|cd_[a-z]{20})", &["ab_", "cd_"]), Some((13, 0)));
-        assert_eq!(
-            run(r"AQ\.Ab8R[A-Za-z0-9_-]{46}", &["AQ.Ab8R"]),
-            Some((50, 3)),
-            "a literal before the run"
-        );
-        assert_eq!(run(r"x\.y[a-z]{10}", &["x.y"]), Some((11, 2)));
-        assert_eq!(
-            run(r"(?:ab_|cd_)?[a-z]{20}", &["ab_", "cd_"]),
-            None,
-            "a match without a keyword"
-        );
-        assert_eq!(
-            run(r"(?:ab_[a-z]{10}|[a-z]{20})", &["ab_"]),
-            None,
-            "a branch without a keyword"
-        );
-        assert_eq!(run(r"sk-[a-z]{20}", &["SK-"]), None, "case matters");
-        assert_eq!(
-            run(r"(?i-u)sk-[a-z]{20}", &["sk-"]),
-            None,
-            "a folded keyword is no literal"
-        );
-        assert_eq!(run(r"sk-[a-z]{20}\b", &["sk-"]), None, "look-around");
-        assert_eq!(
-            run(r"sk-[a-z]{20}\.[a-z]{20}", &["sk-"]),
-            None,
-            "a dot after the keyword"
-        );
-        assert_eq!(run(r"key = (sk-[a-z]{20})", &["sk-"]), None, "a space before it");
-        assert_eq!(
-            run(r"(?:sk-){0,2}[a-z]{20}", &["sk-"]),
-            None,
-            "a keyword that may repeat zero times"
-        );
-        assert_eq!(run(r"(?:sk-){1,2}[a-z]{20}", &["sk-"]), Some((23, 0)));
-        assert_eq!(run(r"x\.y[a-z]{0,5}", &["x.y"]), Some((1, 2)));
-        assert_eq!(
-            run(r"x\.[a-z]{0,5}", &["x."]),
-            None,
-            "no key byte needed after the keyword"
-        );
-        assert_eq!(run(r"(?:x\.[a-z]{0,5}|ab_[a-z]{9})", &["x.", "ab_"]), None);
+            (
+                r"(?:ab_[a-z]{10}|cd_[a-z]{20})",
+                &["ab_", "cd_"],
+                Some((13, 0)),
+                "a keyword in each branch",
+            ),
+            (
+                r"AQ\.Ab8R[A-Za-z0-9_-]{46}",
+                &["AQ.Ab8R"],
+                Some((50, 3)),
+                "a literal before the run",
+            ),
+            (r"x\.y[a-z]{10}", &["x.y"], Some((11, 2)), "a literal before the run"),
+            (
+                r"x\.y[a-z]{0,5}",
+                &["x.y"],
+                Some((1, 2)),
+                "the literal's last byte is the run",
+            ),
+            (
+                r"(?:sk-){1,2}[a-z]{20}",
+                &["sk-"],
+                Some((23, 0)),
+                "a keyword repeated at least once",
+            ),
+            (
+                r"(?:ab_|cd_)?[a-z]{20}",
+                &["ab_", "cd_"],
+                None,
+                "a match without a keyword",
+            ),
+            (
+                r"(?:ab_[a-z]{10}|[a-z]{20})",
+                &["ab_"],
+                None,
+                "a branch without a keyword",
+            ),
+            (r"sk-[a-z]{20}", &["SK-"], None, "case matters"),
+            (r"(?i-u)sk-[a-z]{20}", &["sk-"], None, "a folded keyword is no literal"),
+            (r"sk-[a-z]{20}\b", &["sk-"], None, "look-around"),
+            (r"sk-[a-z]{20}\.[a-z]{20}", &["sk-"], None, "a dot after the keyword"),
+            (r"key = (sk-[a-z]{20})", &["sk-"], None, "a space before it"),
+            (
+                r"(?:sk-){0,2}[a-z]{20}",
+                &["sk-"],
+                None,
+                "a keyword that may repeat zero times",
+            ),
+            (r"x\.[a-z]{0,5}", &["x."], None, "no key byte needed after the keyword"),
+            (
+                r"(?:x\.[a-z]{0,5}|ab_[a-z]{9})",
+                &["x.", "ab_"],
+                None,
+                "nor in one branch",
+            ),
+        ];
+        for &(pattern, keywords, expected, why) in cases {
+            assert_eq!(run(pattern, keywords), expected, "{pattern}: {why}");
+        }
     }
 
     #[test]
