@@ -10,11 +10,11 @@ use crate::report::SourceRoot;
 use crate::source::fs::{WalkOptions, scan_paths};
 
 use super::output::{Scanned, Units, finish};
-use super::setup::{configure_threads, content_options, load_baseline, load_config, max_file_size, scanner};
+use super::setup::{check_threads, content_options, load_baseline, load_config, max_file_size, scanner};
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    configure_threads(args.content.threads)?;
+    check_threads(args.content.threads)?;
     let root = args.paths.first().filter(|p| p.is_dir()).map(|p| p.as_path());
     let config = load_config(&args.rules, root)?;
     let scanner = scanner(&args.rules, &config)?;

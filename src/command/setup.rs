@@ -82,12 +82,20 @@ pub fn content_options(args: &ContentArgs, config: &LoadedConfig) -> anyhow::Res
     })
 }
 
-/// Sizes rayon's pool (history scans); the filesystem walker takes the same number itself.
+/// Refuses `--threads 0`.
+pub fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if threads == Some(0) {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    Ok(())
+}
+
+/// Sizes rayon's pool (history and image scans). The working-tree walk takes the number itself and never uses
+/// rayon: it only checks it ([`check_threads`]), since a pool built there would start idle threads that spin
+/// for nothing.
 pub fn configure_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    check_threads(threads)?;
     if let Some(n) = threads {
-        if n == 0 {
-            anyhow::bail!("--threads must be at least 1");
-        }
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()

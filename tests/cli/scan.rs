@@ -626,3 +626,18 @@ fn a_named_pipe_is_a_warning_not_a_hang() {
     let err = stderr(&output);
     assert!(err.contains("pipe: not a regular file"), "{err}");
 }
+
+/// `--threads` takes one or more; a tree scan with any number finds what it finds with the default.
+#[test]
+fn threads_are_one_or_more_and_change_nothing_found() {
+    for command in ["scan", "git"] {
+        let output = run(keyhound().args([command, DEMO, "--threads", "0"]));
+        assert_eq!(code(&output), 2, "{command}");
+        assert!(stderr(&output).contains("--threads must be at least 1"), "{}", stderr(&output));
+    }
+    let (code_default, default, _) = scan_demo_json(&[]);
+    for threads in ["1", "3"] {
+        let (code_n, found, _) = scan_demo_json(&["--threads", threads]);
+        assert_eq!((code_n, found), (code_default, default.clone()), "--threads {threads}");
+    }
+}
