@@ -633,7 +633,11 @@ fn threads_are_one_or_more_and_change_nothing_found() {
     for command in ["scan", "git"] {
         let output = run(keyhound().args([command, DEMO, "--threads", "0"]));
         assert_eq!(code(&output), 2, "{command}");
-        assert!(stderr(&output).contains("--threads must be at least 1"), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("--threads must be at least 1"),
+            "{}",
+            stderr(&output)
+        );
     }
     let (code_default, default, _) = scan_demo_json(&[]);
     for threads in ["1", "3"] {
