@@ -158,7 +158,7 @@ fn holds_keyword(hir: &regex_syntax::hir::Hir, keywords: &[String]) -> bool {
 }
 
 fn contains(text: &[u8], word: &[u8]) -> bool {
-    !word.is_empty() && text.windows(word.len()).any(|w| w == word)
+    !word.is_empty() && memchr::memmem::find(text, word).is_some()
 }
 
 fn only_key_bytes(hir: &regex_syntax::hir::Hir) -> bool {

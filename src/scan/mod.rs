@@ -280,7 +280,7 @@ impl Scanner {
         // words, and the base64 forms of the keywords (Fat Teddy, at most BASE64_PASS_PATTERNS). On 300 MB of
         // crate sources: 37 + 32 + 48 ms, against 64 + 80 ms for two passes that mixed base64 hints into both.
         // Each looks only around long runs where the rules allow (`RunPasses`); the escaped separators are
-        // found apart, by their first bytes.
+        // found apart, by their first bytes. No pass holds both keywords and hints (`Scanner::pass` counts on it).
         let base64_hints = fitting_hints(base64_hint_groups(&rules, &keywords), BASE64_PASS_PATTERNS);
         let patterns: Vec<&String> = key_words.iter().map(|&i| &keywords[i]).collect();
         let kinds: Vec<Pattern> = key_words.iter().map(|&i| Pattern::Keyword(i)).collect();
@@ -477,26 +477,15 @@ impl Scanner {
         hints: &mut Vec<(Decoder, usize)>,
     ) {
         // A non-overlapping search restarted one byte past each hit's start: it keeps the SIMD prefilter (an
-        // overlapping search cannot use it) and still sees every position where a keyword starts.
+        // overlapping search cannot use it) and still sees every position where a pattern starts. (No pass holds
+        // both keywords and hints, see `Scanner::new`, so a hint never hides a keyword at its position.)
         let mut from = range.start;
         while let Some(hit) = ac.find(aho_corasick::Input::new(hay).range(from..range.end)) {
             from = hit.start() + 1;
-            let keyword = match kinds[hit.pattern().as_usize()] {
-                Pattern::Keyword(keyword) => keyword,
-                Pattern::Hint(decoder) => {
-                    hints.push((decoder, hit.start()));
-                    // A hint won the position: a keyword of this pass starting there too must not be lost.
-                    let keyword_here = kinds.iter().find_map(|kind| match *kind {
-                        Pattern::Keyword(k) if hay[hit.start()..].starts_with(self.keywords[k].as_bytes()) => Some(k),
-                        _ => None,
-                    });
-                    match keyword_here {
-                        Some(keyword) => keyword,
-                        None => continue,
-                    }
-                }
-            };
-            self.keyword_windows(windows, keyword, hit.start(), hay.len());
+            match kinds[hit.pattern().as_usize()] {
+                Pattern::Keyword(keyword) => self.keyword_windows(windows, keyword, hit.start(), hay.len()),
+                Pattern::Hint(decoder) => hints.push((decoder, hit.start())),
+            }
         }
     }
 

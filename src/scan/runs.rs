@@ -318,13 +318,13 @@ mod avx2 {
     }
 
     /// The masks of a text's blocks, with the two tables loaded.
-    struct Masks<'a> {
+    struct TableMasks<'a> {
         hay: &'a [u8],
         low: __m256i,
         high: __m256i,
     }
 
-    impl Masks<'_> {
+    impl TableMasks<'_> {
         /// The classes of the two halves of the block at `at`.
         #[target_feature(enable = "avx2,bmi1,lzcnt")]
         #[inline]
@@ -343,10 +343,10 @@ mod avx2 {
         }
     }
 
-    impl super::BlockMasks for Masks<'_> {
+    impl super::BlockMasks for TableMasks<'_> {
         #[inline(always)]
         fn any(&self, at: usize) -> u64 {
-            // SAFETY: a `Masks` is only made on a processor with these features (see `long_runs`).
+            // SAFETY: a `TableMasks` is only made on a processor with these features (see `long_runs`).
             unsafe { Self::of(self.classes_of(at), u8::MAX) }
         }
 
@@ -374,7 +374,7 @@ mod avx2 {
                 _mm256_broadcastsi128_si256(_mm_loadu_si128(HIGH.as_ptr().cast())),
             )
         };
-        super::runs_with(hay, min, Masks { hay, low, high })
+        super::runs_with(hay, min, TableMasks { hay, low, high })
     }
 
     #[cfg(test)]
