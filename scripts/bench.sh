@@ -13,9 +13,12 @@
 #
 # files (default): a ~550 MB tree of real source files (copies of the crate
 #   sources under ~/.cargo/registry/src) with 10 planted FAKE OpenAI keys.
-#   Tools: keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat
-#   (keyhound-plain: keyhound with --decode-depth 0 --archive-depth 0, the
-#   cost of the decoding and archive layers on a tree without archives).
+#   Tools: keyhound keyhound-plain rg keyhound-1t rg-1t gitleaks kingfisher
+#   betterleaks cat (keyhound-plain: keyhound with --decode-depth 0
+#   --archive-depth 0, the cost of the decoding and archive layers on a tree
+#   without archives; keyhound-1t and rg-1t: each on one thread, -j 1, the
+#   table then prints their ratio: the cost per thread, apart from how well
+#   each spreads over the cores).
 #   files --repo DIR [--copies N]: the corpus is N (default 20) copies of the
 #   tree at DIR's HEAD (git archive), e.g. cargo's: many small files.
 # history: a git repository replaying every release of two npm packages
@@ -174,7 +177,7 @@ say()  { printf '%s==> %s%s\n' "$B" "$*" "$N" >&2; }
 warn() { printf '%swarning: %s%s\n' "$Y" "$*" "$N" >&2; }
 die()  { printf '%serror: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
 
-if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg gitleaks kingfisher betterleaks cat"
+if [[ $MODE == files ]]; then ALL_TOOLS="keyhound keyhound-plain rg keyhound-1t rg-1t gitleaks kingfisher betterleaks cat"
 elif [[ $MODE == history ]]; then ALL_TOOLS="keyhound keyhound-1t keyhound-read keyhound-all-objects gitleaks kingfisher betterleaks git"
 elif [[ $MODE == minified ]]; then ALL_TOOLS="keyhound keyhound-plain rg"
 elif [[ $MODE == image ]]; then ALL_TOOLS="keyhound keyhound-archive kingfisher tar-gz"
@@ -220,7 +223,8 @@ venv_bin() { # pkgdir binname
 install_tools() {
   [[ -x /usr/bin/time ]] || apt_install time || die "GNU time (/usr/bin/time) is required: apt-get install time"
   command -v python3 >/dev/null || apt_install python3 python3-venv || die "python3 is required"
-  if [[ $MODE == files || $MODE == minified ]] && want rg && [[ -z ${RG:-} ]] && ! command -v rg >/dev/null; then
+  if [[ $MODE == files || $MODE == minified ]] && { want rg || want rg-1t; } && [[ -z ${RG:-} ]] \
+    && ! command -v rg >/dev/null; then
     apt_install ripgrep || { say "cargo install ripgrep --locked"; cargo install ripgrep --locked; } \
       || warn "could not install ripgrep"
   fi
@@ -446,7 +450,7 @@ BETTERLEAKS=${BETTERLEAKS:-$(venv_bin betterleaks betterleaks || true)}
 version_of() {
   case $1 in
     keyhound|keyhound-*) "$KEYHOUND" --version 2>/dev/null | head -1 ;;
-    rg) "$RG" --version 2>/dev/null | head -1 ;;
+    rg|rg-1t) "$RG" --version 2>/dev/null | head -1 ;;
     gitleaks) echo "gitleaks $("$GITLEAKS" version 2>/dev/null)" ;;
     kingfisher) "$KINGFISHER" --version 2>/dev/null | head -1 ;;
     betterleaks) echo "betterleaks $("$BETTERLEAKS" version 2>/dev/null | head -1)" ;;
@@ -644,6 +648,10 @@ for t in $TOOLS; do
       keyhound-plain) time_tool keyhound-plain "0 1" "$rep" -- "$KEYHOUND" scan "$TARGET" --decode-depth 0 \
           --archive-depth 0 --format json --output "$rep" ;;
       rg) time_tool rg "0 1" "$RUNDIR/rg/stdout" -- "${RG:-rg}" -c --hidden --no-require-git --no-messages -e "$OPENAI_RE" "$TARGET" ;;
+      keyhound-1t) time_tool keyhound-1t "0 1" "$rep" -- "$KEYHOUND" scan "$TARGET" --threads 1 --format json \
+        --output "$rep" ;;
+      rg-1t) time_tool rg-1t "0 1" "$RUNDIR/rg-1t/stdout" -- "${RG:-rg}" -j 1 -c --hidden --no-require-git \
+        --no-messages -e "$OPENAI_RE" "$TARGET" ;;
       gitleaks) time_tool gitleaks "0 1" "$rep" -- "${GITLEAKS:-gitleaks}" dir "$TARGET" --no-banner --log-level error \
           --report-format json --report-path "$rep" ;;
       kingfisher) time_tool kingfisher "0 200 205" "$rep" -- \
@@ -742,6 +750,10 @@ THREADS_NOTE=""
 if [[ $MODE == history && ${STATUS[keyhound]:-} == ok && ${STATUS[keyhound-1t]:-} == ok ]]; then
   THREADS_NOTE=$(awk -v a="${SEC[keyhound-1t]}" -v b="${SEC[keyhound]}" -v n="$(nproc)" \
     'BEGIN { if (b > 0) printf "keyhound on %d threads is %.2fx as fast as on one (%s s against %s s).", n, a/b, b, a }')
+fi
+if [[ $MODE == files && ${STATUS[keyhound-1t]:-} == ok && ${STATUS[rg-1t]:-} == ok ]]; then
+  THREADS_NOTE=$(awk -v a="${SEC[keyhound-1t]}" -v b="${SEC[rg-1t]}" -v c="${CPU[keyhound-1t]}" -v d="${CPU[rg-1t]}" \
+    'BEGIN { if (b > 0 && d > 0) printf "On one thread keyhound takes %.2fx the time of rg (%s s against %s s) and %.2fx its CPU time (%s s against %s s).", a/b, a, b, c/d, c, d }')
 fi
 if [[ $MODE == history && ${STATUS[keyhound]:-} == ok && ${STATUS[keyhound-read]:-} == ok ]]; then
   THREADS_NOTE+="${THREADS_NOTE:+ }$(awk -v a="${CPU[keyhound]}" -v b="${CPU[keyhound-read]}" \

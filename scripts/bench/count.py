@@ -4,7 +4,8 @@
   count.py TOOL REPORT META   ->  prints "FINDINGS PLANTED_FOUND BYTES_SCANNED"
                                  ("?" for what cannot be read, "-" for unknown)
 
-TOOL is keyhound, rg, gitleaks, kingfisher or betterleaks; REPORT is what the
+TOOL is keyhound, rg, gitleaks, kingfisher or betterleaks (a "-1t" or "-plain"
+variant counts as its tool); REPORT is what the
 timed run wrote; META is the corpus metadata JSON (its "planted" list has the
 keys).  A planted key counts as found when it appears in one of the reported
 findings, in full or in keyhound's redacted form (`sk-proj-AbCd…wXyZ`); for
@@ -69,6 +70,8 @@ def findings_of(tool, text):
 
 def main():
     tool, report, meta = sys.argv[1:4]
+    # A variant (rg-1t, keyhound-1t, keyhound-plain) writes its tool's kind of report.
+    tool = re.sub(r"-(1t|plain)$", "", tool)
     try:
         with open(report, errors="replace") as fh:
             text = fh.read()
