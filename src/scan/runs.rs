@@ -233,7 +233,7 @@ fn runs_with<M: BlockMasks>(hay: &[u8], min: MinRuns, masks: M) -> LongRuns {
         trackers.pass_over(masks.all(at - 64));
     }
     if at < hay.len() {
-        trackers.read_off(at, tail_masks(&hay[at..]));
+        trackers.read_off(at, masks.tail(at));
     }
     LongRuns {
         base64: trackers.base64.finish(hay.len()),
@@ -248,6 +248,8 @@ trait BlockMasks {
     fn any(&self, at: usize) -> u64;
     /// Its bytes of each class.
     fn all(&self, at: usize) -> Masks;
+    /// The bytes of each class of the last bytes, from `at` (fewer than 64).
+    fn tail(&self, at: usize) -> Masks;
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -341,6 +343,21 @@ mod avx2 {
         fn of((low, high): (__m256i, __m256i), bits: u8) -> u64 {
             mask(low, bits) | mask(high, bits) << 32
         }
+
+        /// The masks of each class of the 64 bytes of `block`.
+        #[target_feature(enable = "avx2,bmi1,lzcnt")]
+        #[inline]
+        fn all_of(&self, block: &[u8; 64]) -> super::Masks {
+            let classes = (
+                classes(&block[..32], self.low, self.high),
+                classes(&block[32..], self.low, self.high),
+            );
+            super::Masks {
+                base64: Self::of(classes, BASE64_BITS),
+                key: Self::of(classes, KEY_BITS),
+                escaped: Self::of(classes, ESCAPED_BITS),
+            }
+        }
     }
 
     impl super::BlockMasks for TableMasks<'_> {
@@ -361,6 +378,16 @@ mod avx2 {
                     escaped: Self::of(classes, ESCAPED_BITS),
                 }
             }
+        }
+
+        #[inline(always)]
+        fn tail(&self, at: usize) -> super::Masks {
+            // The last bytes in a block of NULs, which are of no class: one look-up instead of one a byte.
+            let mut block = [0u8; 64];
+            let tail = &self.hay[at..];
+            block[..tail.len()].copy_from_slice(tail);
+            // SAFETY: as above.
+            unsafe { self.all_of(&block) }
         }
     }
 
@@ -430,6 +457,9 @@ mod tests {
         fn all(&self, at: usize) -> super::Masks {
             tail_masks(&self.0[at..at + 64])
         }
+        fn tail(&self, at: usize) -> super::Masks {
+            tail_masks(&self.0[at..])
+        }
     }
 
     /// The maximal runs of bytes of a class, byte by byte.
@@ -445,6 +475,30 @@ mod tests {
             }
         }
         runs
+    }
+
+    /// The last bytes after the whole blocks (a tail of 1 to 63 bytes, read from a copy padded with NULs):
+    /// runs that reach the end, that stop just before it, and NULs and high bytes in the text itself.
+    #[test]
+    fn runs_that_end_in_the_last_bytes_are_found() {
+        let min = MinRuns {
+            base64: 40,
+            key: 37,
+            escaped: 32,
+        };
+        for len in 1..=200usize {
+            for end in [&b""[..], b" ", b"\0", b"\xff"] {
+                for run in [&b"aZ09-_"[..], b"aZ09+/", b"aZ%5F\\"] {
+                    let mut hay = b"x = ".to_vec();
+                    hay.extend(run.iter().cycle().take(len));
+                    hay.extend_from_slice(end);
+                    if let Some(runs) = long_runs(&hay, min) {
+                        assert_eq!(runs, expected(&hay, min), "a run of {len} before {end:?}");
+                    }
+                    assert_eq!(runs_with(&hay, min, ByBytes(&hay)), expected(&hay, min));
+                }
+            }
+        }
     }
 
     /// Text of words, punctuation and any bytes, with runs of every class of every length, across block
