@@ -13,7 +13,10 @@
 // Without AVX2 code (other processors), the runs are never looked for; the portable parts serve the tests.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
+// The classes byte by byte: what the tables are checked against.
+#[cfg(test)]
 use crate::decoder::is_base64_byte;
+#[cfg(test)]
 use crate::rules::is_key_byte;
 
 /// The maximal runs, `(start, end)` in order, of at least the lengths asked.
@@ -35,7 +38,9 @@ pub(super) struct MinRuns {
     pub escaped: usize,
 }
 
-/// A byte that an escaped key can hold: a key byte, or the `%` and `\\` that start its escapes.
+/// A byte that an escaped key can hold: a key byte, or the `%` and `\\` that start its escapes. (The definition the
+/// tables are checked against.)
+#[cfg(test)]
 pub(super) fn is_escaped_key_byte(b: u8) -> bool {
     is_key_byte(b) || b == b'%' || b == b'\\'
 }
@@ -149,7 +154,8 @@ impl Tracker {
     }
 }
 
-/// The masks of the last `tail.len()` (fewer than 64) bytes, byte by byte.
+/// The masks of the last `tail.len()` (fewer than 64) bytes, byte by byte: what the tables must give.
+#[cfg(test)]
 fn tail_masks(tail: &[u8]) -> Masks {
     let of = |class: fn(u8) -> bool| {
         tail.iter()
