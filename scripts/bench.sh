@@ -565,7 +565,7 @@ say "$CORPUS_MB MB in $CORPUS_FILES files, read in $(awk -v a="$t0" -v b="$t1" '
 RUNDIR=$WORK/runs/$MODE
 mkdir -p "$RUNDIR"
 cd "$RUNDIR" # neutral working directory: no .gitleaksignore, no tool config
-declare -A SEC MB CPU FIND HIT STATUS CMDLINE VERSION SCANNED
+declare -A SEC MB CPU FIND HIT STATUS CMDLINE VERSION SCANNED DISK
 export KF_RULE_CACHE_DIR=$WORK/kingfisher-cache # Kingfisher's compiled-rules cache, built by the warm-up run
 
 shell_quote() { # the command line, quoted so that it can be pasted into a shell
@@ -614,7 +614,7 @@ run_tools() {
       dir=$RUNDIR/$name
       say "$name: $label"
       rc=0
-      eval "timeout \"\$TOOL_TIMEOUT\" /usr/bin/time -f '%e %M %U %S' -o \"\$dir/time.\$i\" \${NONET[@]+\"\${NONET[@]}\"} ${RUNCMD[$name]}" \
+      eval "timeout \"\$TOOL_TIMEOUT\" /usr/bin/time -f '%e %M %U %S %I' -o \"\$dir/time.\$i\" \${NONET[@]+\"\${NONET[@]}\"} ${RUNCMD[$name]}" \
         >"$dir/stdout" 2>"$dir/stderr" || rc=$?
       if [[ " ${OKCODES[$name]} " != *" $rc "* ]]; then
         if ((rc == 124)); then STATUS[$name]="failed (timeout ${TOOL_TIMEOUT}s)"; else STATUS[$name]="failed (exit $rc)"; fi
@@ -631,6 +631,8 @@ run_tools() {
     SEC[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $1}'; done | median | awk '{printf "%.2f", $1}')
     MB[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{printf "%.0f\n", $2/1024}'; done | median)
     CPU[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print $3 + $4}'; done | median | awk '{printf "%.2f", $1}')
+    # Runs that read from the disk (GNU time's file system inputs): pages of the corpus the machine had dropped.
+    DISK[$name]=$(for f in "$dir"/time.*; do tail -n 1 "$f" | awk '{print ($5 > 0)}'; done | awk '{n += $1} END {print n + 0}')
     STATUS[$name]=ok
     if [[ -n ${REPORTS[$name]} ]]; then
       read -r "FIND[$name]" "HIT[$name]" "SCANNED[$name]" < <(python3 "$HERE/bench/count.py" "$name" "${REPORTS[$name]}" "$META")
@@ -759,6 +761,15 @@ if [[ $MODE == history && ${STATUS[keyhound]:-} == ok && ${STATUS[keyhound-read]
   THREADS_NOTE+="${THREADS_NOTE:+ }$(awk -v a="${CPU[keyhound]}" -v b="${CPU[keyhound-read]}" \
     'BEGIN { if (b > 0) printf "keyhound takes %.2fx the CPU time of reading every blob without matching (%s s against %s s).", a/b, a, b }')"
 fi
+# Some machines drop cached pages that have not been read for a while (this one does after about half a minute,
+# whatever memory is free): a run that reads them from the disk again takes longer, whichever tool it is.
+DISK_NOTE=""
+for t in $TOOLS; do
+  if [[ ${STATUS[$t]} == ok && ${DISK[$t]:-0} -gt 0 ]]; then DISK_NOTE+="${DISK_NOTE:+, }$t ${DISK[$t]} of $RUNS"; fi
+done
+if [[ -n $DISK_NOTE ]]; then
+  DISK_NOTE="Runs that read from the disk (pages the machine had dropped from its cache; slower): $DISK_NOTE."
+fi
 echo
 printf '%-12s %10s %8s %9s %8s %12s %8s\n' tool "median s" "peak MB" findings planted "vs keyhound" "CPU s"
 for t in $TOOLS; do
@@ -767,6 +778,7 @@ for t in $TOOLS; do
   else printf '%-12s %s%s%s\n' "$a" "$R" "$b" "$N"; fi
 done
 if [[ -n $THREADS_NOTE ]]; then echo "$THREADS_NOTE"; fi
+if [[ -n $DISK_NOTE ]]; then echo "$DISK_NOTE"; fi
 echo
 
 if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE.md; fi
@@ -822,6 +834,7 @@ if [[ $MODE == files ]]; then OUT=$WORK/results.md; else OUT=$WORK/results-$MODE
     echo "| $a | $b | $c | $d | $e | $f | $g |"
   done
   if [[ -n $THREADS_NOTE ]]; then echo; echo "$THREADS_NOTE"; fi
+  if [[ -n $DISK_NOTE ]]; then echo; echo "$DISK_NOTE"; fi
   echo
   echo "Commands (CORPUS = \`$TARGET\`, REPORT = \`$RUNDIR/<tool>/report.json\`):"
   echo
