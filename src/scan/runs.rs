@@ -200,7 +200,7 @@ impl Trackers {
     }
 }
 
-/// The runs read off the block masks that `masks` gives (of `hay[at..at + 64]`), the rest byte by byte.
+/// The runs read off the block masks that `masks` gives (of `hay[at..at + 64]`, then of the last bytes).
 /// Inlined, so that the loop is compiled with the instructions of its caller's masks.
 #[inline(always)]
 fn runs_with<M: BlockMasks>(hay: &[u8], min: MinRuns, masks: M) -> LongRuns {
@@ -350,14 +350,10 @@ mod avx2 {
             mask(low, bits) | mask(high, bits) << 32
         }
 
-        /// The masks of each class of the 64 bytes of `block`.
+        /// The masks of each class from the classes of a block's two halves.
         #[target_feature(enable = "avx2,bmi1,lzcnt")]
         #[inline]
-        fn all_of(&self, block: &[u8; 64]) -> super::Masks {
-            let classes = (
-                classes(&block[..32], self.low, self.high),
-                classes(&block[32..], self.low, self.high),
-            );
+        fn masks_of(classes: (__m256i, __m256i)) -> super::Masks {
             super::Masks {
                 base64: Self::of(classes, BASE64_BITS),
                 key: Self::of(classes, KEY_BITS),
@@ -376,14 +372,7 @@ mod avx2 {
         #[inline(always)]
         fn all(&self, at: usize) -> super::Masks {
             // SAFETY: as above.
-            unsafe {
-                let classes = self.classes_of(at);
-                super::Masks {
-                    base64: Self::of(classes, BASE64_BITS),
-                    key: Self::of(classes, KEY_BITS),
-                    escaped: Self::of(classes, ESCAPED_BITS),
-                }
-            }
+            unsafe { Self::masks_of(self.classes_of(at)) }
         }
 
         #[inline(always)]
@@ -392,8 +381,13 @@ mod avx2 {
             let mut block = [0u8; 64];
             let tail = &self.hay[at..];
             block[..tail.len()].copy_from_slice(tail);
-            // SAFETY: as above.
-            unsafe { self.all_of(&block) }
+            // SAFETY: as above; `block` holds 64 bytes.
+            unsafe {
+                Self::masks_of((
+                    classes(&block[..32], self.low, self.high),
+                    classes(&block[32..], self.low, self.high),
+                ))
+            }
         }
     }
 
