@@ -67,8 +67,8 @@ pub struct Scanner {
 #[derive(Debug, Default)]
 struct RunPasses {
     /// The escapes, when some rule has a shortest match: an escaped key is a run of key bytes, `%` and `\\`
-    /// at least as long as the shortest key (an escape is longer than the byte it stands for), and every
-    /// escape is all such bytes.
+    /// at least as long as the shortest key (an escape is longer than the byte it stands for) that holds a `%`
+    /// or `\\` (its escapes), and every escape is all such bytes.
     escapes: Option<usize>,
     /// The keyword pass, when each rule its keywords wake holds one of them in every match, in or at most
     /// `slack` bytes before a run of key bytes at least `run` long (see [`KeywordRun`]):

@@ -2,7 +2,8 @@
 //!
 //! A key is a run of key bytes (letters, digits, `-`, `_`; Google's `AQ.` stands just before one), a
 //! base64-encoded key a run of base64 bytes at least four thirds of the shortest key long, and a key with
-//! escaped or percent-encoded bytes (`sk%2Dproj…`, `sk\u002dproj…`) a run of key bytes, `%` and `\`. Text
+//! escaped or percent-encoded bytes (`sk%2Dproj…`, `sk\u002dproj…`) a run of key bytes, `%` and `\` that holds a
+//! `%` or `\` (only such runs are kept for that class: most runs of it are identifiers, with no escape). Text
 //! holds few such runs (2 to 4 % of the 64-byte blocks of source code hold one), so the passes that look for
 //! keywords, base64 hints, escapes and context words need to look only around them (see
 //! [`super::Scanner`]). Finding the runs is one classification of every byte, several times cheaper than a
@@ -26,7 +27,7 @@ pub(super) struct LongRuns {
     pub base64: Vec<(usize, usize)>,
     /// Runs of key bytes (letters, digits, `-`, `_`).
     pub key: Vec<(usize, usize)>,
-    /// Runs of key bytes, `%` and `\\`.
+    /// Runs of key bytes, `%` and `\\` that hold a `%` or a `\\`.
     pub escaped: Vec<(usize, usize)>,
 }
 
@@ -84,71 +85,104 @@ fn has_run(mask: u64, min_len: usize) -> bool {
     bits != 0
 }
 
-/// The runs of one class of bytes, read off the masks of consecutive 64-byte blocks.
-struct Tracker {
+/// The runs of one class of bytes, read off the masks of consecutive 64-byte blocks. With `MARKED`, only the
+/// runs that hold a marked byte are kept (the escaped class: a run of key bytes alone holds no escape).
+struct Tracker<const MARKED: bool> {
     min_len: usize,
     /// Bytes of the class right before the current block, in the blocks before it.
     carried: usize,
+    /// Whether a marked byte is among them (with `MARKED` only).
+    carried_marked: bool,
     runs: Vec<(usize, usize)>,
 }
 
-impl Tracker {
-    fn new(min_len: usize) -> Tracker {
+/// The `n` lowest bits of `bits` (`n` in 0..=64).
+#[inline(always)]
+fn low_bits(bits: u64, n: usize) -> u64 {
+    if n >= 64 { bits } else { bits & ((1u64 << n) - 1) }
+}
+
+/// The `n` highest bits of `bits`, shifted down (`n` in 0..=64).
+#[inline(always)]
+fn high_bits(bits: u64, n: usize) -> u64 {
+    if n == 0 { 0 } else { bits >> (64 - n) }
+}
+
+impl<const MARKED: bool> Tracker<MARKED> {
+    fn new(min_len: usize) -> Tracker<MARKED> {
         Tracker {
             min_len,
             carried: 0,
+            carried_marked: false,
             runs: Vec::new(),
         }
     }
 
     /// A block in which no run of the length asked ends and that is not all of the class: only the run that
-    /// reaches its end is carried.
+    /// reaches its end is carried. `marks`: the block's marked bytes (with `MARKED`).
     #[inline(always)]
-    fn pass_over(&mut self, mask: u64) {
+    fn pass_over(&mut self, mask: u64, marks: u64) {
         self.carried = mask.leading_ones() as usize;
+        if MARKED {
+            self.carried_marked = high_bits(marks, self.carried) != 0;
+        }
     }
 
     /// The block at `at`: every run of the length asked that ends in it is recorded.
     #[inline(always)]
-    fn read_off(&mut self, at: usize, mask: u64) {
+    fn read_off(&mut self, at: usize, mask: u64, marks: u64) {
         if mask == u64::MAX {
             self.carried += 64;
+            if MARKED {
+                self.carried_marked |= marks != 0;
+            }
             return;
         }
         let mut pos = mask.trailing_ones() as usize;
-        self.record(at - self.carried, at + pos);
+        let marked = self.carried_marked || low_bits(marks, pos) != 0;
+        self.record(at - self.carried, at + pos, marked);
         // The runs between the first and the last (that one is carried on) are read only when one of them
         // is long enough: in most blocks read for another class's run, none of this class's is.
         let last = mask.leading_ones();
         let inner = mask & !((1u64 << pos) - 1) & (u64::MAX >> last);
         if self.min_len > 62 || !has_run(inner, self.min_len) {
-            self.carried = last as usize;
+            self.carry(last as usize, marks);
             return;
         }
         loop {
             pos += (mask >> pos).trailing_zeros() as usize;
             if pos >= 64 {
-                self.carried = 0;
+                self.carry(0, marks);
                 return;
             }
             let ones = (mask >> pos).trailing_ones() as usize;
             if pos + ones == 64 {
-                self.carried = ones;
+                self.carry(ones, marks);
                 return;
             }
-            self.record(at + pos, at + pos + ones);
+            self.record(at + pos, at + pos + ones, low_bits(marks >> pos, ones) != 0);
             pos += ones;
+        }
+    }
+
+    /// The run of the last `len` bytes of a block, whose marked bytes are `marks`, goes on into the next.
+    #[inline(always)]
+    fn carry(&mut self, len: usize, marks: u64) {
+        self.carried = len;
+        if MARKED {
+            self.carried_marked = high_bits(marks, len) != 0;
         }
     }
 
     /// The end of the text at `end`: the run that reaches it ends there.
     fn finish(mut self, end: usize) -> Vec<(usize, usize)> {
-        self.record(end - self.carried, end);
+        self.record(end - self.carried, end, self.carried_marked);
         self.runs
     }
 
-    fn record(&mut self, start: usize, end: usize) {
-        if end - start >= self.min_len {
+    #[inline(always)]
+    fn record(&mut self, start: usize, end: usize, marked: bool) {
+        if end - start >= self.min_len && (marked || !MARKED) {
             self.runs.push((start, end));
         }
     }
@@ -177,26 +211,27 @@ struct Masks {
     escaped: u64,
 }
 
-/// The three trackers, one a class.
+/// The three trackers, one a class. The escaped class keeps only its runs that hold a `%` or `\\` (an escaped
+/// byte of it that is not a key byte): the others hold no escape.
 struct Trackers {
-    base64: Tracker,
-    key: Tracker,
-    escaped: Tracker,
+    base64: Tracker<false>,
+    key: Tracker<false>,
+    escaped: Tracker<true>,
 }
 
 impl Trackers {
     #[inline(always)]
     fn pass_over(&mut self, masks: Masks) {
-        self.base64.pass_over(masks.base64);
-        self.key.pass_over(masks.key);
-        self.escaped.pass_over(masks.escaped);
+        self.base64.pass_over(masks.base64, 0);
+        self.key.pass_over(masks.key, 0);
+        self.escaped.pass_over(masks.escaped, masks.escaped & !masks.key);
     }
 
     #[inline(always)]
     fn read_off(&mut self, at: usize, masks: Masks) {
-        self.base64.read_off(at, masks.base64);
-        self.key.read_off(at, masks.key);
-        self.escaped.read_off(at, masks.escaped);
+        self.base64.read_off(at, masks.base64, 0);
+        self.key.read_off(at, masks.key, 0);
+        self.escaped.read_off(at, masks.escaped, masks.escaped & !masks.key);
     }
 }
 
@@ -501,6 +536,30 @@ mod tests {
         }
     }
 
+    /// An escaped run is kept wherever its one escape byte is: in the block where the run starts (passed over
+    /// until the run ends in a later one), in a block it fills, in the block where it ends, in the last bytes.
+    #[test]
+    fn an_escaped_run_is_kept_wherever_its_escape_is() {
+        let min = MinRuns {
+            base64: usize::MAX,
+            key: 32,
+            escaped: 32,
+        };
+        for start in (0..70).step_by(3) {
+            for len in [32usize, 33, 63, 64, 65, 100, 140] {
+                for mark in 0..=len {
+                    let mut hay = vec![b' '; start];
+                    hay.extend((0..len).map(|i| if i == mark { b'%' } else { b'a' }));
+                    hay.extend_from_slice(b" tail");
+                    if let Some(runs) = long_runs(&hay, min) {
+                        assert_eq!(runs, expected(&hay, min), "{len} bytes at {start}, escape at {mark}");
+                    }
+                    assert_eq!(runs_with(&hay, min, ByBytes(&hay)), expected(&hay, min));
+                }
+            }
+        }
+    }
+
     /// Text of words, punctuation and any bytes, with runs of every class of every length, across block
     /// boundaries.
     fn text() -> impl Strategy<Value = Vec<u8>> {
@@ -518,7 +577,11 @@ mod tests {
         LongRuns {
             base64: runs_by_bytes(hay, min.base64, is_base64_byte),
             key: runs_by_bytes(hay, min.key, is_key_byte),
-            escaped: runs_by_bytes(hay, min.escaped, is_escaped_key_byte),
+            // Only those that hold an escape's first byte.
+            escaped: runs_by_bytes(hay, min.escaped, is_escaped_key_byte)
+                .into_iter()
+                .filter(|&(start, end)| hay[start..end].iter().any(|&b| b == b'%' || b == b'\\'))
+                .collect(),
         }
     }
 
