@@ -79,6 +79,12 @@ impl Opened {
         ));
     }
 
+    /// The member at `index` (counted from 0, named by its place: its header could not be read) and why.
+    fn unreadable(&mut self, index: usize, why: impl std::fmt::Display) {
+        self.errors
+            .push((format!("#{index}"), format!("cannot be read: {why}")));
+    }
+
     /// Keeps a member read with [`read_bounded`], or its error; whether to read on (not once the budget is
     /// spent).
     fn add_read(&mut self, name: String, read: Result<Vec<u8>, String>, budget: u64) -> bool {
@@ -152,9 +158,7 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
         let mut file = match archive.by_index(index) {
             Ok(file) => file,
             Err(e) => {
-                opened
-                    .errors
-                    .push((format!("#{index}"), format!("cannot be read: {e}")));
+                opened.unreadable(index, e);
                 continue;
             }
         };
@@ -304,9 +308,7 @@ fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
             let mut entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
-                    opened
-                        .errors
-                        .push((format!("#{index}"), format!("cannot be read: {e}")));
+                    opened.unreadable(index, e);
                     return;
                 }
             };
@@ -327,10 +329,7 @@ fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
     }
     // A seek past the end, where a member is cut short, is no error to the reader; reading would have been.
     if archive.into_inner().position() > bytes.len() as u64 {
-        opened.errors.push((
-            format!("#{yielded}"),
-            "cannot be read: unexpected EOF during skip".to_string(),
-        ));
+        opened.unreadable(yielded, "unexpected EOF during skip");
     }
 }
 
@@ -367,10 +366,7 @@ mod tests {
         // Headers at 0 and 1024 (a.txt takes one block of data), the first block of zeros at 2560.
         for cut in 0..=full.len() {
             let mut budget = 1 << 20;
-            let mut opened = Opened {
-                members: Vec::new(),
-                errors: Vec::new(),
-            };
+            let mut opened = Opened::default();
             open_tar(&full[..cut], &mut budget, &mut opened);
             for ((name, content), (expected_name, expected)) in opened.members.iter().zip(members) {
                 assert_eq!(name, expected_name, "cut at {cut}");
@@ -385,10 +381,7 @@ mod tests {
         }
         // Cut inside b.txt's data: its part is read, and the cut is told.
         let mut budget = 1 << 20;
-        let mut opened = Opened {
-            members: Vec::new(),
-            errors: Vec::new(),
-        };
+        let mut opened = Opened::default();
         open_tar(&full[..1600], &mut budget, &mut opened);
         assert_eq!(opened.members[1].1.len(), 64);
         assert_eq!(
