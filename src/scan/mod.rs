@@ -80,10 +80,33 @@ struct RunPasses {
     /// encoding continues past (a hint on the short last line of a wrapped encoding is found from the full
     /// line before it).
     base64: Option<(usize, usize)>,
-    /// The pass of context words alone (only when every context rule's match is a run of key bytes), the
-    /// shortest such run, and how far from one a context word can stand and its window still reach it (the
-    /// longest context distance and the longest context word).
-    context: Option<(usize, usize, usize)>,
+    /// The pass of context words alone, when every context rule's match is a run of key bytes.
+    context: Option<ContextPass>,
+}
+
+/// Where the pass of context words looks: around the runs of key bytes that can be a context rule's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ContextPass {
+    /// The pass's number.
+    pass: usize,
+    /// The shortest run that can be a context rule's key.
+    run: usize,
+    /// How far from a run a context word can stand and its window still reach it: the longest context
+    /// distance and the longest context word.
+    reach: usize,
+    /// The lengths of the context rules' matches, `(shortest, longest)` of each rule. A match that passes
+    /// every check is a whole run of key bytes (none may touch it), or that run less the two hex digits of a
+    /// `%XX` escape just before it: only runs of those lengths need the pass.
+    lengths: Vec<(usize, usize)>,
+}
+
+impl ContextPass {
+    /// Whether a run of key bytes `len` long can be a context rule's key that passes every check.
+    fn can_be_key(&self, len: usize) -> bool {
+        self.lengths.iter().any(|&(shortest, longest)| {
+            (shortest..=longest).contains(&len) || len >= 2 && (shortest..=longest).contains(&(len - 2))
+        })
+    }
 }
 
 /// Six base64 characters that a keyword alone decides, at each of the three alignments it can have in an
@@ -662,11 +685,20 @@ impl RunPasses {
             .map(String::len)
             .max()
             .unwrap_or(0);
+        let lengths = context_rules
+            .iter()
+            .map(|r| (r.min_match_len.unwrap_or(0), r.max_match_len.unwrap_or(usize::MAX)))
+            .collect();
         let context = more_passes
             .iter()
             .position(|(_, kinds)| only(kinds, &is_word))
             .zip(context_run.zip(reach))
-            .map(|(pass, (run, reach))| (1 + pass, run, reach + longest_word));
+            .map(|(pass, (run, reach))| ContextPass {
+                pass: 1 + pass,
+                run,
+                reach: reach + longest_word,
+                lengths,
+            });
         RunPasses {
             escapes: shortest_match.map(|shortest| shortest.max(1)),
             keywords,
@@ -694,7 +726,7 @@ impl RunPasses {
         }
         let min = runs::MinRuns {
             base64: base64.map_or(usize::MAX, |(_, run)| run),
-            key: (self.context.map(|(_, run, _)| run).into_iter())
+            key: (self.context.as_ref().map(|context| context.run).into_iter())
                 .chain(keywords.map(|k| k.run))
                 .min()
                 .unwrap_or(usize::MAX),
@@ -725,10 +757,13 @@ impl RunPasses {
                 .map(|&(start, end)| (start, next_line_reach(hay, end, min_run)));
             looks.passes[pass] = worth(&mut around);
         }
-        if let Some((pass, run, reach)) = self.context {
-            let mut around = key_runs(run)
+        if let Some(context) = &self.context {
+            // What need not pass every check (text of a key's shape) can be inside a longer run.
+            let reach = context.reach;
+            let mut around = key_runs(context.run)
+                .filter(|&&(start, end)| !all_checks || context.can_be_key(end - start))
                 .map(|&(start, end)| (start.saturating_sub(reach), end.saturating_add(reach).min(hay.len())));
-            looks.passes[pass] = worth(&mut around);
+            looks.passes[context.pass] = worth(&mut around);
         }
         if let Some(KeywordRun { run, slack }) = keywords {
             let mut around = key_runs(run).map(|&(start, end)| (start.saturating_sub(slack), end));
@@ -954,10 +989,22 @@ mod tests {
             "Hugging Face's `hf_` and 34 letters; Google's `AQ.Ab8R` starts 3 bytes before its run"
         );
         assert_eq!(s.run_passes.base64, Some((2, MIN_WRAPPED_LINE)));
-        let (pass, run, reach) = s.run_passes.context.expect("context words around runs");
-        assert_eq!(pass, 1);
-        assert_eq!(run, 32, "Mistral's and Azure's 32 characters");
-        assert!(reach >= 200, "DeepSeek's and Moonshot's distance: {reach}");
+        let context = s.run_passes.context.clone().expect("context words around runs");
+        assert_eq!(context.pass, 1);
+        assert_eq!(context.run, 32, "Mistral's and Azure's 32 characters");
+        assert!(
+            context.reach >= 200,
+            "DeepSeek's and Moonshot's distance: {}",
+            context.reach
+        );
+        // Every built-in context rule's key has one length: runs of others (or of them and a `%XX` escape
+        // before them) need no context words.
+        let lengths: Vec<usize> = (30..60).filter(|&len| context.can_be_key(len)).collect();
+        assert_eq!(
+            lengths,
+            [32, 34, 35, 37, 40, 42, 51, 53],
+            "Mistral, Azure, DeepSeek, Cohere, Moonshot"
+        );
         assert_eq!(
             s.run_passes.escapes,
             Some(32),
