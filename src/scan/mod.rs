@@ -52,51 +52,13 @@ pub struct Scanner {
     /// For each keyword, the rules that list it.
     keyword_rules: Vec<Vec<usize>>,
     placeholders: PlaceholderFilter,
-    /// The context words that anchor their rules where a file's path holds them (in any case); `None` when no
-    /// rule is anchored by a path.
-    path_words: Option<PathWords>,
+    /// The context words that anchor their rules where a file's path holds them (in any case), and the rule
+    /// each stands for; `None` when no rule is anchored by a path.
+    path_words: Option<(AhoCorasick, Vec<usize>)>,
     /// The passes after the keyword pass: the context words, then the base64 hints.
     more_passes: Vec<(AhoCorasick, Vec<Pattern>)>,
     /// Which passes need to look only around long runs (see [`runs`]).
     run_passes: RunPasses,
-}
-
-/// The context words looked for in paths.
-#[derive(Debug)]
-struct PathWords {
-    searcher: AhoCorasick,
-    /// The rule each word stands for.
-    rules: Vec<usize>,
-    /// No word holds a path separator (`/`, `\`, or the `!` before an archive member): a path's words are then
-    /// those of its directory and those of its name, and its directory's are kept from one file to the next
-    /// (files come directory by directory). `None` when a word holds one.
-    scanner_id: Option<usize>,
-}
-
-/// The bytes that separate a path's directory from its name.
-const PATH_SEPARATORS: [u8; 3] = [b'/', b'\\', b'!'];
-
-thread_local! {
-    /// The directory of the last path looked up on this thread, the scanner that looked (see
-    /// [`PathWords::scanner_id`]) and the rules its words anchor.
-    static LAST_DIRECTORY: std::cell::RefCell<(usize, String, Vec<usize>)> =
-        const { std::cell::RefCell::new((usize::MAX, String::new(), Vec::new())) };
-}
-
-impl PathWords {
-    /// The rules the words in `text` anchor, added to `anchored`.
-    fn add_rules(&self, text: &str, anchored: &mut Vec<usize>) {
-        // Most text holds no word: the search that finds one at all is the fast one.
-        if !self.searcher.is_match(text) {
-            return;
-        }
-        // Every word, overlapping ones too (`azure_openai` and `openai`), as each names its own rules.
-        anchored.extend(
-            self.searcher
-                .find_overlapping_iter(text)
-                .map(|hit| self.rules[hit.pattern().as_usize()]),
-        );
-    }
 }
 
 /// The passes whose finds matter only around long runs of key or base64 bytes, with how long a run must be.
@@ -371,15 +333,10 @@ impl Scanner {
             .unzip();
         let path_words = match words.is_empty() {
             true => None,
-            false => {
-                static SCANNERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-                let splits = !words.iter().any(|w| w.bytes().any(|b| PATH_SEPARATORS.contains(&b)));
-                Some(PathWords {
-                    searcher: AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&words)?,
-                    rules: word_rules,
-                    scanner_id: splits.then(|| SCANNERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
-                })
-            }
+            false => Some((
+                AhoCorasickBuilder::new().ascii_case_insensitive(true).build(words)?,
+                word_rules,
+            )),
         };
         let run_passes = RunPasses::new(&rules, &kinds, &keyword_rules, &more_passes);
         Ok(Scanner {
@@ -410,32 +367,18 @@ impl Scanner {
     /// The context rules that a file's path anchors: those with `context_in_path` whose context word the path
     /// holds, in any case (`src/deepseek_client.py`).
     pub fn path_anchors(&self, path: &str) -> Vec<usize> {
-        let Some(words) = &self.path_words else {
+        let Some((words, word_rules)) = &self.path_words else {
             return Vec::new();
         };
-        let mut anchored = Vec::new();
-        let split = path.bytes().rposition(|b| PATH_SEPARATORS.contains(&b));
-        match (words.scanner_id, split) {
-            (Some(id), Some(at)) => {
-                let (directory, name) = (&path[..at], &path[at + 1..]);
-                let cached = LAST_DIRECTORY.try_with(|last| {
-                    let mut last = last.borrow_mut();
-                    if last.0 != id || last.1 != directory {
-                        last.2.clear();
-                        words.add_rules(directory, &mut last.2);
-                        last.0 = id;
-                        last.1.clear();
-                        last.1.push_str(directory);
-                    }
-                    anchored.extend_from_slice(&last.2);
-                });
-                if cached.is_err() {
-                    words.add_rules(directory, &mut anchored);
-                }
-                words.add_rules(name, &mut anchored);
-            }
-            _ => words.add_rules(path, &mut anchored),
+        // Most paths hold no word: the search that finds one at all is the fast one.
+        if !words.is_match(path) {
+            return Vec::new();
         }
+        // Every word, overlapping ones too (`azure_openai` and `openai`), as each names its own rules.
+        let mut anchored: Vec<usize> = words
+            .find_overlapping_iter(path)
+            .map(|hit| word_rules[hit.pattern().as_usize()])
+            .collect();
         anchored.sort_unstable();
         anchored.dedup();
         anchored
@@ -1128,20 +1071,17 @@ mod tests {
         assert_eq!(prefixed.run_passes.keywords, Some(KeywordRun { run: 25, slack: 3 }));
     }
 
-    /// The rules whose path words `path` holds, in any case: what [`Scanner::path_anchors`] must give.
-    fn anchors_by_words(s: &Scanner, path: &str) -> Vec<usize> {
-        let path = path.to_ascii_lowercase();
-        (s.rules.rules().iter().enumerate())
-            .filter(|(_, r)| (r.context.iter()).any(|c| c.path_words.iter().any(|w| path.contains(w.as_str()))))
-            .map(|(index, _)| index)
-            .collect()
-    }
-
     /// A path anchors every context rule with `context_in_path` whose word it holds, in any case.
     #[test]
     fn a_path_anchors_the_rules_whose_context_words_it_holds() {
         let s = scanner();
-        let by_words = |path: &str| anchors_by_words(&s, path);
+        let by_words = |path: &str| -> Vec<usize> {
+            let path = path.to_ascii_lowercase();
+            (s.rules.rules().iter().enumerate())
+                .filter(|(_, r)| (r.context.iter()).any(|c| c.path_words.iter().any(|w| path.contains(w.as_str()))))
+                .map(|(index, _)| index)
+                .collect()
+        };
         let paths = [
             "src/deepseek_client.py",
             "config/DeepSeek/MISTRAL.env",
@@ -1162,64 +1102,6 @@ mod tests {
             2,
             "DeepSeek's rule and Moonshot's"
         );
-    }
-
-    /// A path's words are its directory's, kept from one file to the next on a thread, and its name's: files
-    /// one after another in one directory and in others, archive members, two scanners in turn on one thread,
-    /// and a scanner whose path word holds a separator (it looks at whole paths).
-    #[test]
-    fn the_words_of_a_path_s_directory_are_kept_from_one_file_to_the_next() {
-        let with_word = |word: &str| {
-            let rule = format!(
-                "provider = \"acme\"\n[[rules]]\nid = \"acme-key\"\nname = \"Acme\"\ndescription = \"test\"\n\
-                 kind = \"api\"\nseverity = \"high\"\nregex = '[a-f0-9]{{36}}'\nkeywords = [\"{word}\"]\n\
-                 context_distance = 100\ncontext_in_path = true\nremediation = \"test\"\n"
-            );
-            let rules = crate::rules::parse_rule_file(
-                &rule,
-                crate::rules::RuleOrigin::File("acme.toml".into()),
-                &mut crate::rules::RuleBudget::full(),
-            )
-            .expect("rule file loads");
-            let mut set = RuleSet::builtin().expect("built-in rules");
-            set.extend(rules).expect("extends");
-            Scanner::new(set, PlaceholderFilter::default()).expect("scanner")
-        };
-        let (builtin, plain, slashed) = (scanner(), with_word("acme"), with_word("acme/keys"));
-        assert!(builtin.path_words.as_ref().is_some_and(|w| w.scanner_id.is_some()));
-        assert!(plain.path_words.as_ref().is_some_and(|w| w.scanner_id.is_some()));
-        assert!(slashed.path_words.as_ref().is_some_and(|w| w.scanner_id.is_none()));
-        let paths = [
-            "src/deepseek/a.py",
-            "src/deepseek/b.py",
-            "src/deepseek/kimi.py",
-            "src/other/kimi.py",
-            "src/other/c.py",
-            "src/deepseek/c.py",
-            "vendor/acme/keys.txt",
-            "vendor/acme/keys/k.txt",
-            "vendor/ACME/KEYS/deepseek.txt",
-            "vendor/acme",
-            "dist/app.zip!deepseek/moonshot.env",
-            "dist/app.zip!deepseek/x.env",
-            "dist/deepseek.zip!x.env",
-            "dist\\Moonshot\\x.env",
-            "deepseek",
-            "",
-            "/",
-            "!",
-        ];
-        for round in 0..2 {
-            for path in paths {
-                for s in [&builtin, &plain, &slashed, &builtin, &builtin] {
-                    assert_eq!(
-                        s.path_anchors(path),
-                        anchors_by_words(s, path),
-                        "{path} in round {round}"
-                    );
-                }
-            }
-        }
     }
 
     #[test]
