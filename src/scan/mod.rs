@@ -94,18 +94,48 @@ struct ContextPass {
     /// How far from a run a context word can stand and its window still reach it: the longest context
     /// distance and the longest context word.
     reach: usize,
-    /// The lengths of the context rules' matches, `(shortest, longest)` of each rule. A match that passes
-    /// every check is a whole run of key bytes (none may touch it), or that run less the two hex digits of a
-    /// `%XX` escape just before it: only runs of those lengths need the pass.
-    lengths: Vec<(usize, usize)>,
+    /// For each length of run up to the longest a bounded context rule's key can be (and two), whether a
+    /// context key can be a run that long; `longer`: whether a longer one can. A match that passes every check
+    /// is a whole run of key bytes (none may touch it), or that run less the two hex digits of a `%XX` escape
+    /// just before it: only runs of those lengths need the pass. A table, as every long run is looked up.
+    run_lengths: Vec<bool>,
+    longer: bool,
 }
 
+/// The longest run length [`ContextPass::run_lengths`] holds; a rule whose key can be longer counts as one
+/// whose key can be any length from its shortest.
+const MAX_CONTEXT_RUN_TABLE: usize = 4096;
+
 impl ContextPass {
+    /// The lengths of runs that the context rules' keys can be, from the `(shortest, longest)` of their
+    /// matches (`None`: no longest).
+    fn run_lengths(matches: &[(usize, Option<usize>)]) -> (Vec<bool>, bool) {
+        let bounded = |longest: Option<usize>| longest.filter(|&longest| longest < MAX_CONTEXT_RUN_TABLE);
+        let table_len = (matches.iter())
+            .map(|&(shortest, longest)| bounded(longest).unwrap_or(shortest.min(MAX_CONTEXT_RUN_TABLE)) + 3)
+            .max()
+            .unwrap_or(0);
+        let mut run_lengths = vec![false; table_len];
+        let mut longer = false;
+        for &(shortest, longest) in matches {
+            let longest = bounded(longest).unwrap_or_else(|| {
+                longer = true;
+                table_len
+            });
+            // The key alone, and the key after the two hex digits of an escape.
+            for extra in [0, 2] {
+                let lengths = (shortest + extra)..=(longest + extra).min(table_len - 1);
+                for slot in run_lengths.get_mut(lengths).into_iter().flatten() {
+                    *slot = true;
+                }
+            }
+        }
+        (run_lengths, longer)
+    }
+
     /// Whether a run of key bytes `len` long can be a context rule's key that passes every check.
     fn can_be_key(&self, len: usize) -> bool {
-        self.lengths.iter().any(|&(shortest, longest)| {
-            (shortest..=longest).contains(&len) || len >= 2 && (shortest..=longest).contains(&(len - 2))
-        })
+        self.run_lengths.get(len).copied().unwrap_or(self.longer)
     }
 }
 
@@ -685,10 +715,11 @@ impl RunPasses {
             .map(String::len)
             .max()
             .unwrap_or(0);
-        let lengths = context_rules
+        let matches: Vec<(usize, Option<usize>)> = context_rules
             .iter()
-            .map(|r| (r.min_match_len.unwrap_or(0), r.max_match_len.unwrap_or(usize::MAX)))
+            .map(|r| (r.min_match_len.unwrap_or(0), r.max_match_len))
             .collect();
+        let (run_lengths, longer) = ContextPass::run_lengths(&matches);
         let context = more_passes
             .iter()
             .position(|(_, kinds)| only(kinds, &is_word))
@@ -697,7 +728,8 @@ impl RunPasses {
                 pass: 1 + pass,
                 run,
                 reach: reach + longest_word,
-                lengths,
+                run_lengths,
+                longer,
             });
         RunPasses {
             escapes: shortest_match.map(|shortest| shortest.max(1)),
@@ -1033,6 +1065,32 @@ mod tests {
             (&looks.passes[2], &looks.escapes),
             (&Some(Vec::new()), &Some(Vec::new()))
         );
+    }
+
+    /// The run lengths a context key can be: its own lengths and two more (a `%XX` escape before it); a rule
+    /// with no longest match, or a longest past the table, lets every run from its shortest through.
+    #[test]
+    fn context_keys_are_runs_of_their_own_lengths_or_two_more() {
+        let pass = |matches: &[(usize, Option<usize>)]| {
+            let (run_lengths, longer) = ContextPass::run_lengths(matches);
+            let pass = ContextPass {
+                pass: 1,
+                run: 1,
+                reach: 1,
+                run_lengths,
+                longer,
+            };
+            move |len: usize| pass.can_be_key(len)
+        };
+        let fixed = pass(&[(32, Some(32)), (40, Some(44))]);
+        let lengths: Vec<usize> = (0..100).filter(|&len| fixed(len)).collect();
+        assert_eq!(lengths, [32, 34, 40, 41, 42, 43, 44, 45, 46]);
+        assert!(!fixed(usize::MAX));
+        for unbounded in [pass(&[(20, Some(32)), (10, None)]), pass(&[(10, Some(100_000))])] {
+            assert!(!unbounded(9));
+            assert!([10, 11, 33, 5000, 100_000, usize::MAX].into_iter().all(&unbounded));
+        }
+        assert!(!pass(&[])(32));
     }
 
     /// A user rule whose key need not hold its keyword (here the keyword names the key) makes the keyword pass
