@@ -2,6 +2,7 @@
 //! compressed file each), tar (and tgz, tbz2, txz: a tar compressed). Each member is handed back by name with
 //! its bytes; limits guard against decompression bombs.
 
+use std::borrow::Cow;
 use std::io::{Cursor, Read};
 
 /// How many members one archive may have; past that the rest is not read (a scan error says so).
@@ -61,17 +62,18 @@ fn is_bzip2(bytes: &[u8]) -> bool {
         && bytes.get(4..10).is_some_and(|magic| magic == BLOCK || magic == END)
 }
 
-/// What opening an archive found: its members, and what could not be read (member name, reason).
+/// What opening an archive found: its members, and what could not be read (member name, reason). A tar's
+/// members are slices of the tar (`'a`: the bytes opened); what was inflated is owned.
 #[derive(Debug, Default)]
-pub struct Opened {
-    pub members: Vec<(String, Vec<u8>)>,
+pub struct Opened<'a> {
+    pub members: Vec<(String, Cow<'a, [u8]>)>,
     pub errors: Vec<(String, String)>,
 }
 
 /// Why the rest of an archive is not read once the budget is spent.
 const OVER_BUDGET: &str = "over --max-archive-size: the archive holds more than the limit; the rest is not scanned";
 
-impl Opened {
+impl<'a> Opened<'a> {
     fn too_many_members(&mut self) {
         self.errors.push((
             String::new(),
@@ -87,7 +89,7 @@ impl Opened {
 
     /// Keeps a member read with [`read_bounded`], or its error; whether to read on (not once the budget is
     /// spent).
-    fn add_read(&mut self, name: String, read: Result<Vec<u8>, String>, budget: u64) -> bool {
+    fn add_read(&mut self, name: String, read: Result<Cow<'a, [u8]>, String>, budget: u64) -> bool {
         match read {
             Ok(content) => self.members.push((name, content)),
             Err(reason) => {
@@ -101,7 +103,7 @@ impl Opened {
 
 /// Opens `bytes` (an archive of `kind`, named `name`), reading at most `budget` bytes of members in all; the
 /// budget left is written back.
-pub fn open(bytes: &[u8], kind: Kind, name: &str, budget: &mut u64) -> Opened {
+pub fn open<'a>(bytes: &'a [u8], kind: Kind, name: &str, budget: &mut u64) -> Opened<'a> {
     let mut opened = Opened::default();
     match kind {
         Kind::Zip => open_zip(bytes, budget, &mut opened),
@@ -136,11 +138,27 @@ fn read_bounded(reader: &mut dyn Read, budget: &mut u64) -> Result<Vec<u8>, Stri
     Ok(bytes)
 }
 
+/// The `size` bytes at `start` of `bytes` (those there, where the archive is cut short), charged to the
+/// budget as [`read_bounded`] charges what it reads.
+fn member_slice<'a>(bytes: &'a [u8], start: u64, size: u64, budget: &mut u64) -> Result<&'a [u8], String> {
+    let start = usize::try_from(start).unwrap_or(usize::MAX).min(bytes.len());
+    let end = start
+        .saturating_add(usize::try_from(size).unwrap_or(usize::MAX))
+        .min(bytes.len());
+    let member = &bytes[start..end];
+    if member.len() as u64 > *budget {
+        *budget = 0;
+        return Err(OVER_BUDGET.into());
+    }
+    *budget -= member.len() as u64;
+    Ok(member)
+}
+
 fn bomb(size: u64, compressed: u64) -> bool {
     size > RATIO_FLOOR && size / compressed.max(1) > MAX_RATIO
 }
 
-fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
+fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened<'_>) {
     let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(archive) => archive,
         Err(e) => {
@@ -180,7 +198,7 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
             ));
             continue;
         }
-        let read = read_bounded(&mut file, budget);
+        let read = read_bounded(&mut file, budget).map(Cow::Owned);
         if !opened.add_read(name, read, *budget) {
             return;
         }
@@ -191,7 +209,7 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
 /// the last member that are not another member are ignored, as gzip ignores trailing garbage (tape padding,
 /// data appended to the file). What a corrupt or cut-short member inflated before the damage is still scanned,
 /// and the damage is a scan error.
-fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
+fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened<'_>) {
     let limit = inflate_limit(bytes.len(), *budget);
     let mut content = Vec::new();
     let mut inner: Option<String> = None;
@@ -228,7 +246,7 @@ fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened) {
     if let Some(reason) = damage {
         opened.errors.push((inner.clone(), reason));
     }
-    opened.members.push((inner, content));
+    opened.members.push((inner, Cow::Owned(content)));
 }
 
 /// How much one compressed file may inflate to: what is left of the budget, and no more than [`MAX_RATIO`] times
@@ -239,7 +257,7 @@ fn inflate_limit(compressed: usize, budget: u64) -> u64 {
 
 /// Records a compressed file that inflated past `limit`: a bomb when the ratio stopped it, else the budget is
 /// spent.
-fn over_limit(inner: String, limit: u64, budget: &mut u64, opened: &mut Opened) {
+fn over_limit(inner: String, limit: u64, budget: &mut u64, opened: &mut Opened<'_>) {
     if limit < *budget {
         let reason = format!("inflates to over {MAX_RATIO} times its size: a decompression bomb, not read");
         opened.errors.push((inner, reason));
@@ -252,7 +270,7 @@ fn over_limit(inner: String, limit: u64, budget: &mut u64, opened: &mut Opened) 
 /// A bzip2 or xz file (its streams one after another, as their tools read them), inflated under the same
 /// limits as gzip. What a corrupt or cut-short stream inflated before the damage is still scanned, and the
 /// damage is a scan error.
-fn open_compressed(decoder: impl Read, compressed: usize, inner: String, budget: &mut u64, opened: &mut Opened) {
+fn open_compressed(decoder: impl Read, compressed: usize, inner: String, budget: &mut u64, opened: &mut Opened<'_>) {
     let limit = inflate_limit(compressed, *budget);
     let mut content = Vec::new();
     let read = decoder.take(limit.saturating_add(1)).read_to_end(&mut content);
@@ -264,7 +282,7 @@ fn open_compressed(decoder: impl Read, compressed: usize, inner: String, budget:
         let reason = format!("corrupt or cut short after {} bytes of it: {e}", content.len());
         opened.errors.push((inner.clone(), reason));
     }
-    opened.members.push((inner, content));
+    opened.members.push((inner, Cow::Owned(content)));
 }
 
 /// The name of what a compressed file holds: its name less the first of `suffixes` it ends with (`app.log.bz2`
@@ -283,7 +301,7 @@ fn gunzipped_name(name: &str) -> String {
     decompressed_name(name, &[(".tgz", ".tar"), (".gz", "")], ".ungz")
 }
 
-fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
+fn open_tar<'a>(bytes: &'a [u8], budget: &mut u64, opened: &mut Opened<'a>) {
     // Over a seekable reader, the tar crate passes over a member's padding (and any part left unread) with a
     // seek; over a plain reader it reads it into a 32 KiB buffer that it zeroes each time, which was most of
     // the time spent on a tar of many small members.
@@ -305,7 +323,7 @@ fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
                 opened.too_many_members();
                 return;
             }
-            let mut entry = match entry {
+            let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
                     opened.unreadable(index, e);
@@ -321,7 +339,9 @@ fn open_tar(bytes: &[u8], budget: &mut u64, opened: &mut Opened) {
                 .into_iter()
                 .map(char::from)
                 .collect::<String>();
-            let read = read_bounded(&mut entry, budget);
+            // A regular member's bytes lie whole in the tar (a sparse one is no regular member): a slice of
+            // it, not a copy.
+            let read = member_slice(bytes, entry.raw_file_position(), entry.size(), budget).map(Cow::Borrowed);
             if !opened.add_read(name, read, *budget) {
                 return;
             }
@@ -347,6 +367,37 @@ mod tests {
             writer.write_all(content).expect("write");
         }
         writer.finish().expect("finish").into_inner()
+    }
+
+    /// A tar's members are charged to the budget as they are read: the member that passes it is an error, and
+    /// the rest is not read.
+    #[test]
+    fn a_tar_stops_at_the_member_over_the_budget() {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, body) in [("a.txt", &b"first"[..]), ("b.bin", &[b'x'; 700]), ("c.txt", b"third")] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, name, body).expect("append");
+        }
+        let tar = builder.into_inner().expect("tar");
+        let over = |name: &str| vec![(name.to_string(), OVER_BUDGET.to_string())];
+        for (room, members, left, errors) in [
+            (704, 1, 0, over("b.bin")),
+            (705, 2, 0, over("c.txt")),
+            (710, 3, 0, Vec::new()),
+            (2000, 3, 1290, Vec::new()),
+        ] {
+            let mut budget = room;
+            let mut opened = Opened::default();
+            open_tar(&tar, &mut budget, &mut opened);
+            assert_eq!(opened.members.len(), members, "{room}: {:?}", opened.members);
+            assert_eq!((budget, &opened.errors), (left, &errors), "{room}");
+            if members > 1 {
+                assert_eq!(opened.members[1].1.as_ref(), &[b'x'; 700][..]);
+            }
+        }
     }
 
     /// A tar cut anywhere: what it holds up to the cut is read, and the cut is an error unless it falls
@@ -384,6 +435,7 @@ mod tests {
         let mut opened = Opened::default();
         open_tar(&full[..1600], &mut budget, &mut opened);
         assert_eq!(opened.members[1].1.len(), 64);
+        assert_eq!(budget, (1 << 20) - 12 - 64, "what was read is charged");
         assert_eq!(
             opened.errors,
             vec![(
@@ -423,7 +475,11 @@ mod tests {
             let mut budget = 1 << 20;
             let opened = open(bytes, kind, name, &mut budget);
             assert!(opened.errors.is_empty(), "{name}: {:?}", opened.errors);
-            assert_eq!(opened.members, vec![(inner.to_string(), text.clone())], "{name}");
+            assert_eq!(
+                opened.members,
+                vec![(inner.to_string(), Cow::Owned(text.clone()))],
+                "{name}"
+            );
             // Cut short: what came before the damage is kept, and the damage is an error.
             let mut budget = 1 << 20;
             let cut = open(&bytes[..bytes.len() - 8], kind, name, &mut budget);
@@ -495,7 +551,7 @@ mod tests {
         assert!(opened.errors.is_empty(), "{:?}", opened.errors);
         assert_eq!(
             opened.members,
-            vec![("hello.txt".to_string(), b"hello world\n".to_vec())]
+            vec![("hello.txt".to_string(), Cow::Owned(b"hello world\n".to_vec()))]
         );
     }
 

@@ -441,7 +441,7 @@ fn open_members(mut content: Vec<u8>, name: &str, members: &[&str]) -> Result<Ve
             .members
             .into_iter()
             .find(|(name, _)| name == member)
-            .map(|(_, bytes)| bytes)
+            .map(|(_, bytes)| bytes.into_owned())
             .ok_or_else(|| format!("the archive holds no member `{}`", crate::text::excerpt(member)))?;
     }
     Ok(content)
