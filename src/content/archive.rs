@@ -369,19 +369,24 @@ mod tests {
         writer.finish().expect("finish").into_inner()
     }
 
-    /// A tar's members are charged to the budget as they are read: the member that passes it is an error, and
-    /// the rest is not read.
-    #[test]
-    fn a_tar_stops_at_the_member_over_the_budget() {
+    /// A GNU tar of regular files (one 512-byte header and the data padded to 512 bytes each).
+    fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
-        for (name, body) in [("a.txt", &b"first"[..]), ("b.bin", &[b'x'; 700]), ("c.txt", b"third")] {
+        for (name, body) in members {
             let mut header = tar::Header::new_gnu();
             header.set_size(body.len() as u64);
             header.set_mode(0o644);
             header.set_cksum();
-            builder.append_data(&mut header, name, body).expect("append");
+            builder.append_data(&mut header, name, *body).expect("append");
         }
-        let tar = builder.into_inner().expect("tar");
+        builder.into_inner().expect("tar")
+    }
+
+    /// A tar's members are charged to the budget as they are read: the member that passes it is an error, and
+    /// the rest is not read.
+    #[test]
+    fn a_tar_stops_at_the_member_over_the_budget() {
+        let tar = tar_of(&[("a.txt", b"first"), ("b.bin", &[b'x'; 700]), ("c.txt", b"third")]);
         let over = |name: &str| vec![(name.to_string(), OVER_BUDGET.to_string())];
         for (room, members, left, errors) in [
             (704, 1, 0, over("b.bin")),
@@ -405,15 +410,7 @@ mod tests {
     #[test]
     fn a_tar_cut_short_anywhere_keeps_what_it_holds_and_says_so() {
         let members: [(&str, &[u8]); 2] = [("a.txt", b"first member"), ("b.txt", &[b'x'; 700])];
-        let mut builder = tar::Builder::new(Vec::new());
-        for (name, body) in members {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(body.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder.append_data(&mut header, name, body).expect("append");
-        }
-        let full = builder.into_inner().expect("tar");
+        let full = tar_of(&members);
         // Headers at 0 and 1024 (a.txt takes one block of data), the first block of zeros at 2560.
         for cut in 0..=full.len() {
             let mut budget = 1 << 20;
