@@ -87,8 +87,8 @@ impl<'a> Opened<'a> {
             .push((format!("#{index}"), format!("cannot be read: {why}")));
     }
 
-    /// Keeps a member read with [`read_bounded`], or its error; whether to read on (not once the budget is
-    /// spent).
+    /// Keeps a member read with [`read_bounded`] (or sliced with [`member_slice`]), or its error; whether to
+    /// read on (not once the budget is spent).
     fn add_read(&mut self, name: String, read: Result<Cow<'a, [u8]>, String>, budget: u64) -> bool {
         match read {
             Ok(content) => self.members.push((name, content)),
