@@ -130,11 +130,7 @@ fn read_bounded(reader: &mut dyn Read, budget: &mut u64) -> Result<Vec<u8>, Stri
         .take(budget.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot be read: {e}"))?;
-    if bytes.len() as u64 > *budget {
-        *budget = 0;
-        return Err(OVER_BUDGET.into());
-    }
-    *budget -= bytes.len() as u64;
+    charge(bytes.len(), budget)?;
     Ok(bytes)
 }
 
@@ -146,12 +142,18 @@ fn member_slice<'a>(bytes: &'a [u8], start: u64, size: u64, budget: &mut u64) ->
         .saturating_add(usize::try_from(size).unwrap_or(usize::MAX))
         .min(bytes.len());
     let member = &bytes[start..end];
-    if member.len() as u64 > *budget {
+    charge(member.len(), budget)?;
+    Ok(member)
+}
+
+/// Takes a member of `len` bytes off the budget; past it, the budget is spent and the member is an error.
+fn charge(len: usize, budget: &mut u64) -> Result<(), String> {
+    if len as u64 > *budget {
         *budget = 0;
         return Err(OVER_BUDGET.into());
     }
-    *budget -= member.len() as u64;
-    Ok(member)
+    *budget -= len as u64;
+    Ok(())
 }
 
 fn bomb(size: u64, compressed: u64) -> bool {

@@ -372,7 +372,13 @@ mod avx2 {
         #[target_feature(enable = "avx2,bmi1,lzcnt")]
         #[inline]
         fn classes_of(&self, at: usize) -> (__m256i, __m256i) {
-            let block = &self.hay[at..at + 64];
+            self.classes_of_block(&self.hay[at..at + 64])
+        }
+
+        /// The classes of the two halves of a block of 64 bytes.
+        #[target_feature(enable = "avx2,bmi1,lzcnt")]
+        #[inline]
+        fn classes_of_block(&self, block: &[u8]) -> (__m256i, __m256i) {
             (
                 classes(&block[..32], self.low, self.high),
                 classes(&block[32..], self.low, self.high),
@@ -417,12 +423,7 @@ mod avx2 {
             let tail = &self.hay[at..];
             block[..tail.len()].copy_from_slice(tail);
             // SAFETY: as above; `block` holds 64 bytes.
-            unsafe {
-                Self::masks_of((
-                    classes(&block[..32], self.low, self.high),
-                    classes(&block[32..], self.low, self.high),
-                ))
-            }
+            unsafe { Self::masks_of(self.classes_of_block(&block)) }
         }
     }
 
