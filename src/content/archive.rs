@@ -123,15 +123,28 @@ pub fn open<'a>(bytes: &'a [u8], kind: Kind, name: &str, budget: &mut u64) -> Op
     opened
 }
 
-/// Reads at most `declared` (when known) and at most `budget` bytes of `reader`; an error names the limit hit.
-fn read_bounded(reader: &mut dyn Read, budget: &mut u64) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
+/// Reads at most `budget` bytes of `reader`, the member the archive says is `declared` bytes long; an error
+/// names the limit hit.
+fn read_bounded(reader: &mut dyn Read, declared: u64, budget: &mut u64) -> Result<Vec<u8>, String> {
+    let mut bytes = with_room_for(declared, *budget);
     reader
         .take(budget.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot be read: {e}"))?;
     charge(bytes.len(), budget)?;
+    bytes.shrink_to_fit();
     Ok(bytes)
+}
+
+/// An empty vector with room for `declared` bytes, at most `limit`: what is read into it then takes one
+/// allocation instead of growing by doubling and being copied each time. `declared` is a size the archive
+/// gives, only a hint (a hostile archive can say anything): a refusal is ignored, and whoever fills the vector
+/// gives back the room it did not use (`shrink_to_fit`), since an archive's members are held together until
+/// they are scanned.
+fn with_room_for(declared: u64, limit: u64) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _ = bytes.try_reserve_exact(usize::try_from(declared.min(limit)).unwrap_or(0));
+    bytes
 }
 
 /// The `size` bytes at `start` of `bytes` (those there, where the archive is cut short), charged to the
@@ -200,7 +213,8 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened<'_>) {
             ));
             continue;
         }
-        let read = read_bounded(&mut file, budget).map(Cow::Owned);
+        let declared = file.size();
+        let read = read_bounded(&mut file, declared, budget).map(Cow::Owned);
         if !opened.add_read(name, read, *budget) {
             return;
         }
@@ -213,7 +227,10 @@ fn open_zip(bytes: &[u8], budget: &mut u64, opened: &mut Opened<'_>) {
 /// and the damage is a scan error.
 fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened<'_>) {
     let limit = inflate_limit(bytes.len(), *budget);
-    let mut content = Vec::new();
+    // The last member's size as its trailer gives it (ISIZE, modulo 4 GiB) is the whole content's when there is
+    // one member, as there almost always is.
+    let declared = bytes.last_chunk::<4>().map_or(0, |isize| u32::from_le_bytes(*isize));
+    let mut content = with_room_for(u64::from(declared), limit);
     let mut inner: Option<String> = None;
     let mut rest: &[u8] = bytes;
     let mut damage = None;
@@ -245,6 +262,7 @@ fn open_gzip(bytes: &[u8], name: &str, budget: &mut u64, opened: &mut Opened<'_>
     }
     let inner = inner.unwrap_or_else(|| gunzipped_name(name));
     *budget -= content.len() as u64;
+    content.shrink_to_fit();
     if let Some(reason) = damage {
         opened.errors.push((inner.clone(), reason));
     }
@@ -570,6 +588,37 @@ mod tests {
         assert_eq!(opened.errors.len(), 1, "{:?}", opened.errors);
         assert!(opened.errors[0].1.contains("cut short"), "{:?}", opened.errors);
         assert!(!opened.errors[0].1.contains("bomb"), "{:?}", opened.errors);
+    }
+
+    /// The sizes an archive declares only size the first allocation: a gzip trailer that says too much or too
+    /// little changes neither what is read nor the limits, and the room a lie asked for is given back.
+    #[test]
+    fn declared_sizes_that_lie_change_nothing_read() {
+        let text: Vec<u8> = (0..5_000u32).flat_map(|i| format!("line {i}\n").into_bytes()).collect();
+        for isize in [0u32, 1, u32::MAX] {
+            let mut bytes = gzip_of(&text);
+            let at = bytes.len() - 4;
+            bytes[at..].copy_from_slice(&isize.to_le_bytes());
+            let mut budget = 1 << 20;
+            let opened = open(&bytes, Kind::Gzip, "log.gz", &mut budget);
+            let content = &opened.members[0].1;
+            assert_eq!(content.as_ref(), &text[..], "ISIZE {isize}");
+            assert!(
+                matches!(content, Cow::Owned(owned) if owned.capacity() == owned.len()),
+                "ISIZE {isize}"
+            );
+            // gzip checks the trailer: the lie is reported, what inflated is kept.
+            assert!(opened.errors[0].1.contains("corrupt"), "{:?}", opened.errors);
+            assert_eq!(budget, (1 << 20) - text.len() as u64);
+        }
+        // A bomb that says it is small is still stopped at the ratio.
+        let mut bomb = gzip_of(&vec![0u8; 4 << 20]);
+        let at = bomb.len() - 4;
+        bomb[at..].copy_from_slice(&10u32.to_le_bytes());
+        let mut budget = 1 << 30;
+        let opened = open(&bomb, Kind::Gzip, "zeros.gz", &mut budget);
+        assert!(opened.members.is_empty());
+        assert!(opened.errors[0].1.contains("bomb"), "{:?}", opened.errors);
     }
 
     #[test]
