@@ -307,7 +307,7 @@ pub struct ContentArgs {
     /// Skip files larger than this (e.g. 10MiB) [default: 100MiB].
     #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_size)]
     pub max_file_size: Option<u64>,
-    /// Worker threads [default: one per core].
+    /// Worker threads, 1 to 512 [default: one per core; for a working tree at most 12, as ripgrep].
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
     /// How many encodings deep to decode base64, percent-encoded and escaped text (0: none)

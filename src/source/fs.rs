@@ -28,7 +28,7 @@ pub struct WalkOptions {
     pub no_ignore: bool,
     /// Follow symbolic links.
     pub follow_links: bool,
-    /// Worker threads (0: one per core).
+    /// Worker threads (0: one per core, at most 12: the `ignore` crate's default).
     pub threads: usize,
     /// Files larger than this many bytes are skipped with a note.
     pub max_file_size: u64,

@@ -627,17 +627,22 @@ fn a_named_pipe_is_a_warning_not_a_hang() {
     assert!(err.contains("pipe: not a regular file"), "{err}");
 }
 
-/// `--threads` takes one or more; a tree scan with any number finds what it finds with the default.
+/// `--threads` takes 1 to 512; a tree scan with any number finds what it finds with the default. A number
+/// past the limit is refused at once, before a thread starts (99,999,999 used to start threads for good).
 #[test]
-fn threads_are_one_or_more_and_change_nothing_found() {
-    for command in ["scan", "git"] {
-        let output = run(keyhound().args([command, DEMO, "--threads", "0"]));
-        assert_eq!(code(&output), 2, "{command}");
-        assert!(
-            stderr(&output).contains("--threads must be at least 1"),
-            "{}",
-            stderr(&output)
-        );
+fn threads_are_one_to_the_limit_and_change_nothing_found() {
+    for command in ["scan", "git", "image"] {
+        for (threads, error) in [
+            ("0", "--threads must be at least 1"),
+            ("513", "--threads must be at most 512 (not 513)"),
+            ("99999999", "--threads must be at most 512"),
+        ] {
+            let output = run(keyhound()
+                .args([command, DEMO, "--threads", threads])
+                .timeout(std::time::Duration::from_secs(20)));
+            assert_eq!(code(&output), 2, "{command} --threads {threads}");
+            assert!(stderr(&output).contains(error), "{}", stderr(&output));
+        }
     }
     let (code_default, default, _) = scan_demo_json(&[]);
     for threads in ["1", "3"] {
