@@ -84,8 +84,8 @@ pub fn content_options(args: &ContentArgs, config: &LoadedConfig) -> anyhow::Res
 
 /// The most worker threads `--threads` may ask for. More only cost: the working-tree walker's idle threads
 /// steal work from one another, which costs on the order of the square of their number (a one-file tree took
-/// 1.3 s of waiting with 512 threads, 11 s with 1,024), and a number such as 99,999,999 would start threads until
-/// the system refuses.
+/// 1.3 s of waiting with 512 threads, about 10 s with 1,024), and a number such as 99,999,999 would start
+/// threads until the system refuses.
 pub const MAX_THREADS: usize = 512;
 
 /// Refuses `--threads 0` and more than [`MAX_THREADS`].
