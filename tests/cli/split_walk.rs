@@ -316,3 +316,80 @@ fn commits_read_on_every_thread_give_the_same_report() {
         assert_eq!(errors_many, errors_one, "--threads {threads}");
     }
 }
+
+/// Commits on `main` in [`long_stream`]: enough for four parts on two threads and five on three or more (a
+/// part takes at least 1,024 commits), so that the first walker adds parts while the others still walk.
+const LONG: u32 = 5_200;
+
+/// A `git fast-import` stream of [`LONG`] commits, each changing `counter.txt` and adding a file, with keys
+/// whose first commit and path lie in different parts (on two threads the parts start at commits 1,301, 2,601
+/// and 3,901; on three, at 1,041, 2,081, 3,121 and 4,161):
+/// - commit 1,500 adds `first/a.env` (key A), commit 1,600 deletes it, commit 4,000 adds the same content
+///   again as `again/a.env`: one blob, introduced by commit 1,500;
+/// - commit 2,700 adds one new content (key B) at `zeta/b.env` and `alpha/b.env`, commit 4,500 copies it to
+///   `copy/b.env`: introduced by commit 2,700 at `alpha/b.env`;
+/// - commit 5,100 adds the project key at `last/p.env`.
+fn long_stream() -> String {
+    let mut out = String::new();
+    let file = |out: &mut String, path: &str, text: &str| {
+        out.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
+    };
+    let key_a = format!("OPENAI_API_KEY={LEGACY_KEY}\n");
+    let key_b = format!("OPENAI_API_KEY={LEGACY_KEY_2}\n");
+    for i in 1..=LONG {
+        let message = format!("commit {i}");
+        out.push_str(&format!(
+            "commit refs/heads/main\nmark :{i}\ncommitter Alice Example <alice@example.com> {} +0000\ndata {}\n{message}\n",
+            1_700_000_000 + i * 60,
+            message.len()
+        ));
+        if i > 1 {
+            out.push_str(&format!("from :{}\n", i - 1));
+        }
+        file(&mut out, "counter.txt", &format!("{i}\n"));
+        file(&mut out, &format!("dir{}/file{i}.txt", i % 11), &format!("file {i}\n"));
+        match i {
+            1_500 => file(&mut out, "first/a.env", &key_a),
+            1_600 => out.push_str("D first/a.env\n"),
+            2_700 => {
+                file(&mut out, "zeta/b.env", &key_b);
+                file(&mut out, "alpha/b.env", &key_b);
+            }
+            4_000 => file(&mut out, "again/a.env", &key_a),
+            4_500 => file(&mut out, "copy/b.env", &key_b),
+            5_100 => file(&mut out, "last/p.env", &format!("KEY={PROJECT_KEY}\n")),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A walk split into more parts than threads, the first walker adding parts as they arrive and walking those
+/// no thread has taken: the same report as one walk, field for field, each key at its first commit and path.
+#[test]
+fn a_walk_in_many_parts_attributes_every_key_as_one_walk_does() {
+    let repo = fast_import_repo(long_stream().as_bytes());
+    let dir = repo.path();
+    let (code_one, one, errors_one) = scan_with_threads(dir, "1", &[]);
+    assert_eq!(code_one, 1);
+    assert_eq!(errors_one, Vec::<Value>::new());
+    let place = |findings: &[Value], key: &str| -> (String, String) {
+        let finding = findings
+            .iter()
+            .find(|f| f["secret"].as_str() == Some(key))
+            .unwrap_or_else(|| panic!("a finding of {key}: {findings:#?}"));
+        let text = |field: &str| finding[field].as_str().unwrap_or_default().to_string();
+        (text("path"), text("commit"))
+    };
+    let commit = |n: u32| commit_of(dir, &format!("main~{}", LONG - n));
+    assert_eq!(place(&one, LEGACY_KEY), ("first/a.env".to_string(), commit(1_500)));
+    assert_eq!(place(&one, LEGACY_KEY_2), ("alpha/b.env".to_string(), commit(2_700)));
+    assert_eq!(place(&one, PROJECT_KEY), ("last/p.env".to_string(), commit(5_100)));
+    assert_eq!(one.len(), 3, "{one:#?}");
+    for threads in ["2", "3", "5"] {
+        let (code_many, many, errors) = scan_with_threads(dir, threads, &[]);
+        assert_eq!(code_many, 1);
+        assert_eq!(errors, Vec::<Value>::new());
+        assert_eq!(many, one, "--threads {threads} differs from --threads 1");
+    }
+}
