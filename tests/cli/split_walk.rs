@@ -318,7 +318,7 @@ fn commits_read_on_every_thread_give_the_same_report() {
 }
 
 /// Commits on `main` in [`long_stream`]: enough for four parts on two threads and five on three or more (a
-/// part takes at least 1,024 commits), so that the first walker adds parts while the others still walk.
+/// part takes at least 1,024 commits), so that threads take more than one part each, in turn.
 const LONG: u32 = 5_200;
 
 /// A `git fast-import` stream of [`LONG`] commits, each changing `counter.txt` and adding a file, with keys
@@ -364,8 +364,8 @@ fn long_stream() -> String {
     out
 }
 
-/// A walk split into more parts than threads, the first walker adding parts as they arrive and walking those
-/// no thread has taken: the same report as one walk, field for field, each key at its first commit and path.
+/// A walk split into more parts than threads, each thread taking the next part as it becomes free: the same
+/// report as one walk, field for field, each key at its first commit and path.
 #[test]
 fn a_walk_in_many_parts_attributes_every_key_as_one_walk_does() {
     let repo = fast_import_repo(long_stream().as_bytes());

@@ -508,68 +508,6 @@ struct LaterWalk {
     counts: Counts,
 }
 
-/// A later part of a split walk, as the first walker sees it.
-enum LaterPart {
-    /// Not walked yet.
-    Pending,
-    Walked(Box<LaterWalk>),
-    /// The thread walking it stopped before the end (it panicked).
-    GivenUp,
-}
-
-/// The later parts of a split walk, put by the threads that walk them, taken in order by the first walker.
-struct LaterParts {
-    parts: std::sync::Mutex<Vec<LaterPart>>,
-    arrived: std::sync::Condvar,
-}
-
-impl LaterParts {
-    fn new(parts: usize) -> LaterParts {
-        LaterParts {
-            parts: std::sync::Mutex::new((0..parts).map(|_| LaterPart::Pending).collect()),
-            arrived: std::sync::Condvar::new(),
-        }
-    }
-
-    fn put(&self, at: usize, part: LaterPart) {
-        let mut parts = self.parts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        parts[at] = part;
-        self.arrived.notify_all();
-    }
-
-    /// Part `at` once walked (or given up); `None` if it is not yet and `wait` is false.
-    fn take(&self, at: usize, wait: bool) -> Option<LaterPart> {
-        let mut parts = self.parts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        loop {
-            match std::mem::replace(&mut parts[at], LaterPart::Pending) {
-                LaterPart::Pending if wait => {
-                    parts = self
-                        .arrived
-                        .wait(parts)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
-                LaterPart::Pending => return None,
-                part => return Some(part),
-            }
-        }
-    }
-}
-
-/// Marks a part given up if its thread panics while walking it, so that the first walker does not wait for it.
-/// Forgotten once the part is put.
-struct GiveUpOnPanic<'p> {
-    results: &'p LaterParts,
-    at: usize,
-}
-
-impl Drop for GiveUpOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.results.put(self.at, LaterPart::GivenUp);
-        }
-    }
-}
-
 /// Below this many commits the walk is not split.
 const MIN_COMMITS_TO_SPLIT: usize = 256;
 
@@ -613,10 +551,7 @@ impl<'a, 'r> Walker<'a, 'r> {
     /// Walks the trees of `nodes` (all the commits, from index 0) as [`Walker::walk_commits`] does, in parts
     /// that the pool's threads take in order as they become free (each helper thread with a repository handle
     /// of its own), when the pool has more than one thread. The first part is walked here; every other part is
-    /// walked from nothing, then added to this walk in order ([`Walker::absorb`]), here, as soon as it and the
-    /// parts before it are walked: this thread adds what has arrived before it takes another part, and adds the
-    /// last parts while the other threads walk them (adding all at the end left the others idle: 20-27 ms of
-    /// cargo's walk).
+    /// walked from nothing, then added to this walk in order ([`Walker::absorb`]).
     ///
     /// The result is the same as one walk's. A blob belongs to the first commit that holds it, at the first
     /// path where that commit's tree holds it. A later part starts from nothing, so it finds the first such
@@ -635,74 +570,46 @@ impl<'a, 'r> Walker<'a, 'r> {
         }
         let parts = split_into_parts(nodes.len(), threads);
         let next_part = std::sync::atomic::AtomicUsize::new(1);
-        let claim = || {
+        let walked: Vec<std::sync::Mutex<Option<LaterWalk>>> = parts.iter().map(|_| Default::default()).collect();
+        let (git_dir, loose, label) = (self.objects.repo.path().to_path_buf(), self.objects.loose, self.label);
+        // Walks the parts not taken yet, one after another, through `objects`, until none is left.
+        let take_parts = |objects: &Objects<'_>| loop {
             let at = next_part.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            (at < parts.len()).then_some(at)
-        };
-        let results = LaterParts::new(parts.len());
-        let (git_dir, loose, label, objects) = (
-            self.objects.repo.path().to_path_buf(),
-            self.objects.loose,
-            self.label,
-            self.objects,
-        );
-        let walk_part = |objects: &Objects<'_>, at: usize| {
-            let range = parts[at].clone();
+            let Some(range) = parts.get(at) else { break };
             let mut walker = Walker::new(objects, label);
             walker.deferred_errors = Some(Vec::new());
             let mut counts = Counts::default();
             walker.walk_commits(&nodes[range.clone()], range.start, diag, &mut counts);
-            LaterWalk {
+            let part = LaterWalk {
                 blobs: walker.out.blobs,
                 paths: walker.out.paths,
                 trees: walker.out.trees,
                 submodules: walker.submodules,
                 deferred_errors: walker.deferred_errors.unwrap_or_default(),
                 counts,
-            }
+            };
+            *walked[at].lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(part);
         };
         std::thread::scope(|scope| {
             for _ in 1..threads {
                 scope.spawn(|| {
                     // A repository that cannot be opened a second time leaves the parts to the other threads.
-                    let Ok(repo) = super::open_with_own_packs(&git_dir) else {
-                        return;
-                    };
-                    let objects = Objects::new(&repo, loose);
-                    while let Some(at) = claim() {
-                        let given_up = GiveUpOnPanic { results: &results, at };
-                        results.put(at, LaterPart::Walked(Box::new(walk_part(&objects, at))));
-                        std::mem::forget(given_up);
+                    if let Ok(repo) = super::open_with_own_packs(&git_dir) {
+                        take_parts(&Objects::new(&repo, loose));
                     }
                 });
             }
             self.walk_commits(&nodes[parts[0].clone()], 0, diag, counts);
-            let mut next = 1;
-            while next < parts.len() {
-                // What has arrived is added first; then a part no thread has taken is walked; with none left,
-                // this thread waits for the next part to arrive.
-                let part = match results.take(next, false) {
-                    Some(part) => part,
-                    None => match claim() {
-                        Some(at) => {
-                            results.put(at, LaterPart::Walked(Box::new(walk_part(objects, at))));
-                            continue;
-                        }
-                        None => results.take(next, true).unwrap_or(LaterPart::GivenUp),
-                    },
-                };
-                match part {
-                    LaterPart::Walked(part) => self.absorb(*part, diag, counts),
-                    // The thread walking it stopped (a panic, passed on when the scope ends): walked here, in
-                    // its place.
-                    LaterPart::GivenUp | LaterPart::Pending => {
-                        let range = parts[next].clone();
-                        self.walk_commits(&nodes[range.clone()], range.start, diag, counts);
-                    }
-                }
-                next += 1;
-            }
+            take_parts(self.objects);
         });
+        for (range, part) in parts.iter().zip(walked).skip(1) {
+            match part.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+                Some(part) => self.absorb(part, diag, counts),
+                // Every part is walked by some thread (a panic on one would have ended the scope); should one
+                // be missing all the same, it is walked here, in its place.
+                None => self.walk_commits(&nodes[range.clone()], range.start, diag, counts),
+            }
+        }
     }
 
     /// Adds what a walker of later commits found: the blobs not listed here, the trees seen, the unreadable
