@@ -120,13 +120,52 @@ static git_pack_cache_entry *cache_get(git_pack_cache *cache, off64_t offset)
 	return entry;
 }
 
-/* Run with the cache lock held */
+/*
+ * keyhound: says that this copy frees its pack caches' entries by age (the
+ * change below), for keyhound's test that the libgit2 linked in is this copy.
+ */
+int git_pack__keyhound_cache_by_age(void);
+int git_pack__keyhound_cache_by_age(void)
+{
+	return 1;
+}
+
+/*
+ * Run with the cache lock held.
+ *
+ * keyhound: frees the unreferenced entries used less recently than the
+ * midpoint between the oldest use and now (the older half of the cache's
+ * life), or all unreferenced entries when that frees none. It used to free
+ * every unreferenced entry each time the cache was full, so that a long walk
+ * of trees through their delta chains inflated the same bases again and
+ * again; `last_usage` was kept but never read.
+ */
 static void free_lowest_entry(git_pack_cache *cache)
 {
 	git_hashmap_iter_t iter = GIT_HASHMAP_ITER_INIT;
 	git_pack_cache_entry *entry;
 	off64_t offset;
+	size_t oldest = cache->use_ctr, threshold, freed = 0;
 
+	while (git_pack_offsetmap_iterate(&iter, &offset, &entry, &cache->entries) == 0) {
+		if (entry && git_atomic32_get(&entry->refcount) == 0 && entry->last_usage < oldest)
+			oldest = entry->last_usage;
+	}
+	threshold = oldest + (cache->use_ctr - oldest) / 2;
+
+	iter = (git_hashmap_iter_t) GIT_HASHMAP_ITER_INIT;
+	while (git_pack_offsetmap_iterate(&iter, &offset, &entry, &cache->entries) == 0) {
+		if (entry && git_atomic32_get(&entry->refcount) == 0 && entry->last_usage <= threshold) {
+			cache->memory_used -= entry->raw.len;
+			git_pack_offsetmap_remove(&cache->entries, offset);
+			free_cache_object(entry);
+			freed++;
+		}
+	}
+	if (freed)
+		return;
+
+	iter = (git_hashmap_iter_t) GIT_HASHMAP_ITER_INIT;
 	while (git_pack_offsetmap_iterate(&iter, &offset, &entry, &cache->entries) == 0) {
 		if (entry && git_atomic32_get(&entry->refcount) == 0) {
 			cache->memory_used -= entry->raw.len;
@@ -161,6 +200,8 @@ static int cache_add(
 			while (cache->memory_used + base->len > cache->memory_limit)
 				free_lowest_entry(cache);
 
+			/* keyhound: a new entry counts as just used. */
+			entry->last_usage = cache->use_ctr++;
 			git_pack_offsetmap_put(&cache->entries, offset, entry);
 			cache->memory_used += entry->raw.len;
 
