@@ -133,19 +133,19 @@ int git_pack__keyhound_cache_by_age(void)
 /*
  * Run with the cache lock held.
  *
- * keyhound: frees the unreferenced entries used less recently than the
- * midpoint between the oldest use and now (the older half of the cache's
- * life), or all unreferenced entries when that frees none. It used to free
- * every unreferenced entry each time the cache was full, so that a long walk
- * of trees through their delta chains inflated the same bases again and
- * again; `last_usage` was kept but never read.
+ * keyhound: frees the unreferenced entries used no later than the midpoint
+ * between the oldest use among them and now (the older half of the cache's
+ * life; the oldest entry always goes). It used to free every unreferenced
+ * entry each time the cache was full, so that a long walk of trees through
+ * their delta chains inflated the same bases again and again; `last_usage`
+ * was kept but never read.
  */
 static void free_lowest_entry(git_pack_cache *cache)
 {
 	git_hashmap_iter_t iter = GIT_HASHMAP_ITER_INIT;
 	git_pack_cache_entry *entry;
 	off64_t offset;
-	size_t oldest = cache->use_ctr, threshold, freed = 0;
+	size_t oldest = cache->use_ctr, threshold;
 
 	while (git_pack_offsetmap_iterate(&iter, &offset, &entry, &cache->entries) == 0) {
 		if (entry && git_atomic32_get(&entry->refcount) == 0 && entry->last_usage < oldest)
@@ -156,18 +156,6 @@ static void free_lowest_entry(git_pack_cache *cache)
 	iter = (git_hashmap_iter_t) GIT_HASHMAP_ITER_INIT;
 	while (git_pack_offsetmap_iterate(&iter, &offset, &entry, &cache->entries) == 0) {
 		if (entry && git_atomic32_get(&entry->refcount) == 0 && entry->last_usage <= threshold) {
-			cache->memory_used -= entry->raw.len;
-			git_pack_offsetmap_remove(&cache->entries, offset);
-			free_cache_object(entry);
-			freed++;
-		}
-	}
-	if (freed)
-		return;
-
-	iter = (git_hashmap_iter_t) GIT_HASHMAP_ITER_INIT;
-	while (git_pack_offsetmap_iterate(&iter, &offset, &entry, &cache->entries) == 0) {
-		if (entry && git_atomic32_get(&entry->refcount) == 0) {
 			cache->memory_used -= entry->raw.len;
 			git_pack_offsetmap_remove(&cache->entries, offset);
 			free_cache_object(entry);
