@@ -14,6 +14,20 @@ use crate::common::{
 /// Commits on `main`: enough for the walk to be split (it is split from 256 commits on, at two thirds).
 const COMMITS: u32 = 400;
 
+/// A fast-import line that sets `path` to `text` in the commit being written.
+fn file(out: &mut String, path: &str, text: &str) {
+    out.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
+}
+
+/// The start of a fast-import commit on `branch`, `time` minutes after a fixed date.
+fn commit(out: &mut String, branch: &str, mark: u32, time: u32, message: &str) {
+    out.push_str(&format!(
+        "commit refs/heads/{branch}\nmark :{mark}\ncommitter Alice Example <alice@example.com> {} +0000\ndata {}\n{message}\n",
+        1_700_000_000 + time * 60,
+        message.len()
+    ));
+}
+
 /// A `git fast-import` stream for a bare repository: `main` with one changed file per commit and:
 /// - commit 50 adds `config/early.env` (key A), commit 60 deletes it, commit 300 adds the same content again
 ///   as `later/copy.env`: one blob, introduced by commit 50;
@@ -22,16 +36,6 @@ const COMMITS: u32 = 400;
 /// - a branch `side` from commit 280 adds `side/key.env` (project key), merged into `main` (file and all) by
 ///   commit 330.
 fn history_stream() -> String {
-    fn file(out: &mut String, path: &str, text: &str) {
-        out.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
-    }
-    fn commit(out: &mut String, branch: &str, mark: u32, time: u32, message: &str) {
-        out.push_str(&format!(
-            "commit refs/heads/{branch}\nmark :{mark}\ncommitter Alice Example <alice@example.com> {} +0000\ndata {}\n{message}\n",
-            1_700_000_000 + time * 60,
-            message.len()
-        ));
-    }
     let mut out = String::new();
     let early = format!("OPENAI_API_KEY={LEGACY_KEY}\n");
     let later = format!("OPENAI_API_KEY={LEGACY_KEY_2}\n");
@@ -331,18 +335,10 @@ const LONG: u32 = 5_200;
 /// - commit 5,100 adds the project key at `last/p.env`.
 fn long_stream() -> String {
     let mut out = String::new();
-    let file = |out: &mut String, path: &str, text: &str| {
-        out.push_str(&format!("M 100644 inline {path}\ndata {}\n{text}\n", text.len()));
-    };
     let key_a = format!("OPENAI_API_KEY={LEGACY_KEY}\n");
     let key_b = format!("OPENAI_API_KEY={LEGACY_KEY_2}\n");
     for i in 1..=LONG {
-        let message = format!("commit {i}");
-        out.push_str(&format!(
-            "commit refs/heads/main\nmark :{i}\ncommitter Alice Example <alice@example.com> {} +0000\ndata {}\n{message}\n",
-            1_700_000_000 + i * 60,
-            message.len()
-        ));
+        commit(&mut out, "main", i, i, &format!("commit {i}"));
         if i > 1 {
             out.push_str(&format!("from :{}\n", i - 1));
         }
