@@ -83,8 +83,8 @@
 # gets --warmup untimed runs (default 1) and --runs timed runs (default 3),
 # each run after the target is read again, untimed (some machines drop cached
 # pages unread for half a minute, and one tool's run would read them back for
-# the next); the table shows the median wall time and median peak RSS (GNU time), the
-# number of findings, how many planted keys were found, and the time ratio
+# the next); the table shows the median wall time and median peak RSS (GNU
+# time), the number of findings, how many planted keys were found, and the time ratio
 # to keyhound. The table also goes to bench-work/results.md (files),
 # bench-work/results-history.md (history) or bench-work/results-precision.md.
 #
@@ -554,8 +554,12 @@ fi
 PLANTED=$(meta_get "$META" planted_count)
 
 # ------------------------------------------------------------------ warm ---
-# Reads every file of the target, so that its pages are in the page cache (again) when a run starts.
-warm_target() { find "$TARGET" -type f -print0 | xargs -0 cat >/dev/null; cat "$KEYHOUND" >/dev/null; }
+# Reads every file of the target, and keyhound's binary if it is there (a missing one is reported as not
+# installed, not here), so that their pages are in the page cache (again) when a run starts.
+warm_target() {
+  find "$TARGET" -type f -print0 | xargs -0 cat >/dev/null
+  if [[ -r $KEYHOUND ]]; then cat "$KEYHOUND" >/dev/null; fi
+}
 say "warming the page cache (reading $TARGET once)"
 t0=$(date +%s.%N)
 warm_target
