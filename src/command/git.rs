@@ -220,12 +220,15 @@ fn settings_from_base(
 ) -> anyhow::Result<(LoadedConfig, Option<Baseline>)> {
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
+    let label = display_path(repo.workdir().unwrap_or(repo.path()));
     let bad = |message: String| GitError::BadRevision {
-        repo: display_path(repo.workdir().unwrap_or(repo.path())),
+        repo: label.clone(),
         rev: rev.to_string(),
         message,
     };
-    let object = repo.revparse_single(rev).map_err(|e| bad(e.message().to_string()))?;
+    let object = repo
+        .revparse_single(rev)
+        .map_err(|e| GitError::unresolved(repo, &label, rev, &e))?;
     let commit = objects
         .commit(
             object

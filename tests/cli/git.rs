@@ -276,6 +276,41 @@ fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
     assert!(err.contains("shallow"), "{err}");
 }
 
+/// A CI checkout is shallow unless told otherwise: a pull request's base is then not in the clone. The scan
+/// fails (exit 2, never a clean 0) and says how to fetch the history; a base the clone holds still works.
+#[test]
+fn a_range_whose_base_a_shallow_clone_cut_off_fails_and_says_how_to_fetch_it() {
+    let repo = Repo::new();
+    let base = repo.commit(&[("README.md", "hello\n")], "base");
+    repo.commit(&[("app.env", &format!("KEY={PROJECT_KEY}\n"))], "leak");
+    let head = repo.commit(&[("notes.txt", "more\n")], "after");
+    let holder = TempDir::new().expect("temp dir");
+    let url = format!("file://{}", repo.path().display());
+    git_ok(holder.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    let shallow = holder.path().join("shallow");
+
+    for args in [vec!["--since", &base], vec!["--range", &format!("{base}..{head}")]] {
+        let output = run(keyhound_in(&shallow).arg("git").args(&args));
+        let err = stderr(&output);
+        assert_eq!(code(&output), 2, "{args:?}: {err}");
+        assert!(err.contains(&base), "{args:?}: names the revision: {err}");
+        assert!(
+            err.contains("shallow clone") && err.contains("fetch-depth: 0"),
+            "{args:?}: {err}"
+        );
+    }
+
+    // A revision that no clone holds is not blamed on the cut.
+    let output = run(keyhound_in(repo.path()).arg("git").args(["--since", "no-such-branch"]));
+    assert_eq!(code(&output), 2);
+    assert!(!stderr(&output).contains("shallow"), "{}", stderr(&output));
+
+    git_ok(&shallow, &["fetch", "-q", "--unshallow"]);
+    let (status, findings, err) = scan(&shallow, &["--since", &base, "--show-secrets"]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
+}
+
 #[test]
 fn a_corrupt_object_is_a_warning_and_the_scan_goes_on() {
     let repo = Repo::new();

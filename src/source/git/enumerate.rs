@@ -235,7 +235,9 @@ pub fn enumerate(
             rev: rev.to_string(),
             message,
         };
-        let object = repo.revparse_single(rev).map_err(|e| bad(e.message().to_string()))?;
+        let object = repo
+            .revparse_single(rev)
+            .map_err(|e| GitError::unresolved(repo, label, rev, &e))?;
         let mut tips = Tips::default();
         tips.add(objects, object.id(), rev).map_err(bad)?;
         tips.commits

@@ -69,6 +69,23 @@ impl GitError {
             message: e.message().to_string(),
         }
     }
+
+    /// `rev` names nothing in `repo` (labelled `label`). In a shallow clone (a CI checkout's default) the
+    /// revision is most likely before the cut, so the message says how to fetch it.
+    pub fn unresolved(repo: &Repository, label: &str, rev: &str, error: &git2::Error) -> GitError {
+        let mut message = error.message().to_string();
+        if error.code() == git2::ErrorCode::NotFound && repo.is_shallow() {
+            message.push_str(
+                "; the repository is a shallow clone, which may not hold it: fetch the history first \
+                 (`git fetch --unshallow`, or `fetch-depth: 0` for actions/checkout)",
+            );
+        }
+        GitError::BadRevision {
+            repo: label.to_string(),
+            rev: rev.to_string(),
+            message,
+        }
+    }
 }
 
 /// Options for one history scan.
