@@ -311,6 +311,43 @@ fn a_range_whose_base_a_shallow_clone_cut_off_fails_and_says_how_to_fetch_it() {
     assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
 }
 
+/// A pull request checked out one commit deep, its base branch fetched whole (what a CI job does without
+/// `fetch-depth: 0`): the range's first commits are cut off, so a key that one of them added and the next
+/// deleted is not there, and the last commit's whole tree would pass for new. The scan refuses (exit 2) and says
+/// how to fetch the history; with it, the range's key is found and the base's is not reported.
+#[test]
+fn a_range_cut_short_by_a_shallow_clone_fails_and_says_how_to_fetch_it() {
+    let repo = Repo::new();
+    repo.commit(&[("old.env", &format!("KEY={LEGACY_KEY}\n"))], "base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.commit(&[("leak.env", &format!("KEY={PROJECT_KEY}\n"))], "add a key");
+    fs::remove_file(repo.path().join("leak.env")).expect("rm");
+    repo.commit(&[("notes.txt", "more\n")], "delete it, add notes");
+    let holder = TempDir::new().expect("temp dir");
+    let url = format!("file://{}", repo.path().display());
+    git_ok(
+        holder.path(),
+        &["clone", "-q", "--depth", "1", "--branch", "feature", &url, "shallow"],
+    );
+    let shallow = holder.path().join("shallow");
+    git_ok(&shallow, &["fetch", "-q", "origin", "main:refs/remotes/origin/main"]);
+
+    let output = run(keyhound_in(&shallow).args(["git", "--since", "origin/main"]));
+    let err = stderr(&output);
+    assert_eq!(code(&output), 2, "{err}");
+    assert!(err.contains("cut short by a shallow clone"), "{err}");
+    assert!(err.contains("fetch-depth: 0"), "{err}");
+    // A whole-history scan of the same clone is not a range: it scans what is there, with a note.
+    let (status, _, err) = scan(&shallow, &[]);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("shallow clone: the history is cut"), "{err}");
+
+    git_ok(&shallow, &["fetch", "-q", "--unshallow", "origin"]);
+    let (status, findings, err) = scan(&shallow, &["--since", "origin/main", "--show-secrets"]);
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings), vec![PROJECT_KEY]);
+}
+
 #[test]
 fn a_corrupt_object_is_a_warning_and_the_scan_goes_on() {
     let repo = Repo::new();

@@ -310,6 +310,14 @@ pub fn enumerate(
     let mut walker = Walker::new(objects, label);
     let hidden = ancestors(objects, &hide, label, diag, counts);
     let (graph, message_findings) = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts, on_commit);
+    if matches!(selection, Selection::Range { .. })
+        && let Some(cut) = graph.first_cut_commit(objects)
+    {
+        return Err(GitError::CutRange {
+            repo: label.to_string(),
+            commit: cut.to_string(),
+        });
+    }
     if !hide.is_empty() {
         walker.seed_range_boundary(&graph, diag, counts);
     }
@@ -448,6 +456,23 @@ impl CommitGraph {
         };
         graph.sort();
         (graph, findings)
+    }
+
+    /// The first walked commit whose parents a shallow clone's cut (or a graft) hides: it names parents that
+    /// the repository does not give. Only commits that have no parents here are read again.
+    fn first_cut_commit(&self, objects: &Objects<'_>) -> Option<Oid> {
+        self.nodes
+            .iter()
+            .filter(|node| node.parents.is_empty())
+            .map(|node| node.oid)
+            .find(|&oid| {
+                objects.commit(oid).is_ok_and(|commit| {
+                    commit
+                        .raw_header_bytes()
+                        .split(|&b| b == b'\n')
+                        .any(|line| line.starts_with(b"parent "))
+                })
+            })
     }
 
     /// Kahn's algorithm over the walked commits: a commit comes after all its walked parents; among the commits

@@ -55,6 +55,12 @@ pub enum GitError {
     NotARepository { path: PathBuf, message: String },
     #[error("{repo}: cannot resolve `{rev}`: {message}")]
     BadRevision { repo: String, rev: String, message: String },
+    /// A range whose commits go past a shallow clone's cut: which commits it adds cannot be told.
+    #[error(
+        "{repo}: the range's history is cut short by a shallow clone at commit {commit}, so what the range adds \
+         cannot be told: fetch the history first (`git fetch --unshallow`, or `fetch-depth: 0` for actions/checkout)"
+    )]
+    CutRange { repo: String, commit: String },
     #[error("{repo}: {message}")]
     Git { repo: String, message: String },
     #[error("{0}: the repository is not opened")]
