@@ -59,7 +59,7 @@ EOF
 for script in "$scripts"/step-*.bash; do
   shellcheck --shell=bash "$script" || { echo "  (in $(sed -n 2p "$script"))"; status=1; }
 done
-shellcheck scripts/action-install.sh scripts/check-workflows.sh || status=1
+shellcheck scripts/action-install.sh scripts/action-scan.sh scripts/check-workflows.sh || status=1
 
 if [ "$status" = 0 ]; then
   echo "workflows and action: ok"

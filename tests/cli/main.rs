@@ -1,5 +1,6 @@
 //! Integration tests: the real `keyhound` binary, run the way a user runs it.
 
+mod action;
 mod allowed_live;
 mod anthropic;
 mod common;
