@@ -273,7 +273,30 @@ fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
     let (status, findings, err) = scan(&holder.path().join("shallow"), &["--show-secrets"]);
     assert_eq!(status, 1);
     assert_eq!(secrets(&findings), vec![PROJECT_KEY], "only what the clone holds");
-    assert!(err.contains("shallow"), "{err}");
+    // The cut is a scan error, as a partial clone's missing blobs are: the scan is incomplete.
+    let head = git_ok(&holder.path().join("shallow"), &["rev-parse", "HEAD"]);
+    assert!(
+        err.contains(&format!(
+            "commit {}: its parents are not in the repository",
+            head.trim()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("shallow clone's cut") && err.contains("git fetch --unshallow"),
+        "{err}"
+    );
+    assert!(err.contains("[1 could not be read: 1 commit]"), "{err}");
+    let (status, _, err) = scan(&holder.path().join("shallow"), &["--fail-on-scan-errors"]);
+    assert_eq!(status, 2, "{err}");
+    // Once the history is fetched, the key the cut hid is found and the scan is complete.
+    git_ok(&holder.path().join("shallow"), &["fetch", "-q", "--unshallow"]);
+    let (status, findings, err) = scan(
+        &holder.path().join("shallow"),
+        &["--show-secrets", "--fail-on-scan-errors"],
+    );
+    assert_eq!(status, 1, "{err}");
+    assert_eq!(secrets(&findings).len(), 2, "{err}");
 }
 
 /// A CI checkout is shallow unless told otherwise: a pull request's base is then not in the clone. The scan
@@ -337,10 +360,10 @@ fn a_range_cut_short_by_a_shallow_clone_fails_and_says_how_to_fetch_it() {
     assert_eq!(code(&output), 2, "{err}");
     assert!(err.contains("cut short by a shallow clone"), "{err}");
     assert!(err.contains("fetch-depth: 0"), "{err}");
-    // A whole-history scan of the same clone is not a range: it scans what is there, with a note.
+    // A whole-history scan of the same clone is not a range: it scans what is there, and is incomplete.
     let (status, _, err) = scan(&shallow, &[]);
     assert_eq!(status, 1, "{err}");
-    assert!(err.contains("shallow clone: the history is cut"), "{err}");
+    assert!(err.contains("the scan is incomplete"), "{err}");
 
     git_ok(&shallow, &["fetch", "-q", "--unshallow", "origin"]);
     let (status, findings, err) = scan(&shallow, &["--since", "origin/main", "--show-secrets"]);

@@ -310,13 +310,24 @@ pub fn enumerate(
     let mut walker = Walker::new(objects, label);
     let hidden = ancestors(objects, &hide, label, diag, counts);
     let (graph, message_findings) = CommitGraph::load(objects, &tips.commits, &hidden, label, diag, counts, on_commit);
+    let cut = graph.cut_commits(objects);
     if matches!(selection, Selection::Range { .. })
-        && let Some(cut) = graph.first_cut_commit(objects)
+        && let Some(first) = cut.first()
     {
         return Err(GitError::CutRange {
             repo: label.to_string(),
-            commit: cut.to_string(),
+            commit: first.to_string(),
         });
+    }
+    for commit in cut {
+        // The history before the cut is missing objects, as a partial clone's blobs are: the scan is incomplete.
+        let error = ScanError::new(
+            ErrorKind::Commit,
+            commit.to_string(),
+            "its parents are not in the repository (a shallow clone's cut): the history before it is not \
+             scanned; fetch it with `git fetch --unshallow`",
+        );
+        counts.fail(diag, error.in_repository(label));
     }
     if !hide.is_empty() {
         walker.seed_range_boundary(&graph, diag, counts);
@@ -458,14 +469,14 @@ impl CommitGraph {
         (graph, findings)
     }
 
-    /// The first walked commit whose parents a shallow clone's cut (or a graft) hides: it names parents that
-    /// the repository does not give. Only commits that have no parents here are read again.
-    fn first_cut_commit(&self, objects: &Objects<'_>) -> Option<Oid> {
+    /// The walked commits whose parents a shallow clone's cut (or a graft) hides, in walk order: each names
+    /// parents that the repository does not give. Only commits that have no parents here are read again.
+    fn cut_commits(&self, objects: &Objects<'_>) -> Vec<Oid> {
         self.nodes
             .iter()
             .filter(|node| node.parents.is_empty())
             .map(|node| node.oid)
-            .find(|&oid| {
+            .filter(|&oid| {
                 objects.commit(oid).is_ok_and(|commit| {
                     commit
                         .raw_header_bytes()
@@ -473,6 +484,7 @@ impl CommitGraph {
                         .any(|line| line.starts_with(b"parent "))
                 })
             })
+            .collect()
     }
 
     /// Kahn's algorithm over the walked commits: a commit comes after all its walked parents; among the commits

@@ -257,11 +257,6 @@ pub fn scan_history(
     options: &HistoryOptions,
     diag: &Diagnostics,
 ) -> Result<(Vec<Finding>, Counts), GitError> {
-    if repo.is_shallow() {
-        diag.note(format!(
-            "{label}: shallow clone: the history is cut, only the commits present are scanned"
-        ));
-    }
     let loose = LooseObjects::list(repo);
     let objects = Objects::new(repo, &loose);
     let mut counts = Counts::default();
