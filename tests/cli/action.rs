@@ -89,6 +89,15 @@ fn shallow_checkout(origin: &Repo, branch: &str) -> TempDir {
     holder
 }
 
+/// A checkout of `branch` of `origin` with the whole history (`fetch-depth: 0`).
+fn full_checkout(origin: &Repo, branch: &str) -> TempDir {
+    let holder = TempDir::new().expect("temp dir");
+    let url = format!("file://{}", origin.path().display());
+    git_ok(holder.path(), &["clone", "-q", "--branch", branch, &url, "checkout"]);
+    holder
+}
+
+/// Where a checkout made by [`shallow_checkout`] or [`full_checkout`] is.
 fn checkout_dir(holder: &TempDir) -> std::path::PathBuf {
     holder.path().join("checkout")
 }
@@ -124,9 +133,7 @@ fn a_pull_request_in_a_shallow_checkout_is_scanned_whole_and_only_what_it_adds_i
     assert!(step.log.contains("shallow"), "says why it fetches: {}", step.log);
 
     // A checkout with the history (fetch-depth: 0) gives the same report.
-    let full = TempDir::new().expect("temp dir");
-    let url = format!("file://{}", origin.path().display());
-    git_ok(full.path(), &["clone", "-q", "--branch", "feature", &url, "checkout"]);
+    let full = full_checkout(&origin, "feature");
     let step = scan_step(&checkout_dir(&full), &[("EVENT", "pull_request"), ("BASE_REF", "main")]);
     assert_eq!(
         (step.code, step.github_output.as_str()),
@@ -176,9 +183,7 @@ fn a_history_that_cannot_be_fetched_fails_the_step() {
         );
     }
 
-    let full = TempDir::new().expect("temp dir");
-    let url = format!("file://{}", origin.path().display());
-    git_ok(full.path(), &["clone", "-q", "--branch", "feature", &url, "checkout"]);
+    let full = full_checkout(&origin, "feature");
     let checkout = checkout_dir(&full);
     git_ok(
         &checkout,
