@@ -259,6 +259,21 @@ fn bare_repositories_and_worktrees_are_scanned() {
     assert_eq!(status, 1, "{findings:#?}");
 }
 
+/// A clone of `repo` one commit deep (of `branch`, or of its current branch), as a CI checkout makes one: the
+/// directory that holds it (removed when dropped) and the clone's path.
+fn shallow_clone(repo: &Repo, branch: Option<&str>) -> (TempDir, PathBuf) {
+    let holder = TempDir::new().expect("temp dir");
+    let url = format!("file://{}", repo.path().display());
+    let mut args = vec!["clone", "-q", "--depth", "1"];
+    if let Some(branch) = branch {
+        args.extend(["--branch", branch]);
+    }
+    args.extend([url.as_str(), "shallow"]);
+    git_ok(holder.path(), &args);
+    let shallow = holder.path().join("shallow");
+    (holder, shallow)
+}
+
 #[test]
 fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
     let repo = Repo::new();
@@ -266,15 +281,13 @@ fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
     repo.commit(&[("new.env", &format!("KEY={PROJECT_KEY}\n"))], "new");
     fs::remove_file(repo.path().join("old.env")).expect("rm");
     repo.commit(&[], "drop old");
-    let holder = TempDir::new().expect("temp dir");
-    let url = format!("file://{}", repo.path().display());
-    git_ok(holder.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
+    let (_holder, shallow) = shallow_clone(&repo, None);
 
-    let (status, findings, err) = scan(&holder.path().join("shallow"), &["--show-secrets"]);
+    let (status, findings, err) = scan(&shallow, &["--show-secrets"]);
     assert_eq!(status, 1);
     assert_eq!(secrets(&findings), vec![PROJECT_KEY], "only what the clone holds");
     // The cut is a scan error, as a partial clone's missing blobs are: the scan is incomplete.
-    let head = git_ok(&holder.path().join("shallow"), &["rev-parse", "HEAD"]);
+    let head = git_ok(&shallow, &["rev-parse", "HEAD"]);
     assert!(
         err.contains(&format!(
             "commit {}: its parents are not in the repository",
@@ -287,14 +300,11 @@ fn a_shallow_clone_is_scanned_and_the_cut_is_reported() {
         "{err}"
     );
     assert!(err.contains("[1 could not be read: 1 commit]"), "{err}");
-    let (status, _, err) = scan(&holder.path().join("shallow"), &["--fail-on-scan-errors"]);
+    let (status, _, err) = scan(&shallow, &["--fail-on-scan-errors"]);
     assert_eq!(status, 2, "{err}");
     // Once the history is fetched, the key the cut hid is found and the scan is complete.
-    git_ok(&holder.path().join("shallow"), &["fetch", "-q", "--unshallow"]);
-    let (status, findings, err) = scan(
-        &holder.path().join("shallow"),
-        &["--show-secrets", "--fail-on-scan-errors"],
-    );
+    git_ok(&shallow, &["fetch", "-q", "--unshallow"]);
+    let (status, findings, err) = scan(&shallow, &["--show-secrets", "--fail-on-scan-errors"]);
     assert_eq!(status, 1, "{err}");
     assert_eq!(secrets(&findings).len(), 2, "{err}");
 }
@@ -307,10 +317,7 @@ fn a_range_whose_base_a_shallow_clone_cut_off_fails_and_says_how_to_fetch_it() {
     let base = repo.commit(&[("README.md", "hello\n")], "base");
     repo.commit(&[("app.env", &format!("KEY={PROJECT_KEY}\n"))], "leak");
     let head = repo.commit(&[("notes.txt", "more\n")], "after");
-    let holder = TempDir::new().expect("temp dir");
-    let url = format!("file://{}", repo.path().display());
-    git_ok(holder.path(), &["clone", "-q", "--depth", "1", &url, "shallow"]);
-    let shallow = holder.path().join("shallow");
+    let (_holder, shallow) = shallow_clone(&repo, None);
 
     for args in [vec!["--since", &base], vec!["--range", &format!("{base}..{head}")]] {
         let output = run(keyhound_in(&shallow).arg("git").args(&args));
@@ -346,13 +353,7 @@ fn a_range_cut_short_by_a_shallow_clone_fails_and_says_how_to_fetch_it() {
     repo.commit(&[("leak.env", &format!("KEY={PROJECT_KEY}\n"))], "add a key");
     fs::remove_file(repo.path().join("leak.env")).expect("rm");
     repo.commit(&[("notes.txt", "more\n")], "delete it, add notes");
-    let holder = TempDir::new().expect("temp dir");
-    let url = format!("file://{}", repo.path().display());
-    git_ok(
-        holder.path(),
-        &["clone", "-q", "--depth", "1", "--branch", "feature", &url, "shallow"],
-    );
-    let shallow = holder.path().join("shallow");
+    let (_holder, shallow) = shallow_clone(&repo, Some("feature"));
     git_ok(&shallow, &["fetch", "-q", "origin", "main:refs/remotes/origin/main"]);
 
     let output = run(keyhound_in(&shallow).args(["git", "--since", "origin/main"]));
